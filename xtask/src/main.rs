@@ -1,0 +1,364 @@
+//! `cargo xtask`: the project's automation, run from anywhere in the workspace.
+//!
+//! Each subcommand is one entry of [`SUBCOMMANDS`]; `cargo xtask --help` lists them. Subcommands that a
+//! later piece of work fills say so and exit non-zero, so nothing pretends to work.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// A subcommand: its name, its one-line help, and whether it is available yet.
+struct Subcommand {
+    name: &'static str,
+    usage: &'static str,
+    help: &'static str,
+    /// `None` when implemented; otherwise what has to land before it works.
+    pending: Option<&'static str>,
+}
+
+const SUBCOMMANDS: &[Subcommand] = &[
+    Subcommand {
+        name: "demo",
+        usage: "demo",
+        help: "build host and plugins, write the built-in sample dumps, run the commands on them",
+        pending: Some("the sample dumps (testkit), the host and the command plugins"),
+    },
+    Subcommand {
+        name: "test",
+        usage: "test [-- CARGO_TEST_ARGS]",
+        help: "build the workspace (plugin libraries included), then run every test",
+        pending: None,
+    },
+    Subcommand {
+        name: "ci",
+        usage: "ci",
+        help: "what CI runs: fmt check, clippy -D warnings, `cargo xtask test`, doc build",
+        pending: None,
+    },
+    Subcommand {
+        name: "plugins",
+        usage: "plugins",
+        help: "build the command plugins and list what the host finds",
+        pending: Some("the plugin loader and the command plugins"),
+    },
+    Subcommand {
+        name: "fixtures",
+        usage: "fixtures [--out DIR] [--size N]",
+        help: "write the standard set of synthetic kernel dumps with their manifests",
+        pending: Some("the testkit crate (synthetic kernels)"),
+    },
+    Subcommand {
+        name: "profiles",
+        usage: "profiles import DIR | profiles verify DIR",
+        help: "generate the embedded per-build kernel profiles from ISF files, or verify them",
+        pending: Some("the ntkernel crate (kernel model and profiles)"),
+    },
+    Subcommand {
+        name: "bench",
+        usage: "bench [--quick]",
+        help: "measure pooldbg against memcpy and peers on generated dumps",
+        pending: Some("the benchmarks against peers"),
+    },
+    Subcommand {
+        name: "fuzz",
+        usage: "fuzz [--seconds N]",
+        help: "run every cargo-fuzz target in turn (nightly toolchain, cargo-fuzz)",
+        pending: Some("the fuzz targets of the parsers"),
+    },
+    Subcommand {
+        name: "dist",
+        usage: "dist",
+        help: "build a release archive: pooldbg, its plugins, a sample dump, docs, the C header",
+        pending: Some("the release packaging"),
+    },
+    Subcommand {
+        name: "install",
+        usage: "install [--prefix DIR]",
+        help: "install pooldbg into DIR/bin and its plugins into DIR/lib/pooldbg/plugins",
+        pending: Some("the release packaging"),
+    },
+];
+
+/// What the command line asked for.
+#[derive(Debug, PartialEq, Eq)]
+enum Invocation {
+    Help,
+    Run {
+        name: &'static str,
+        args: Vec<String>,
+    },
+}
+
+/// Why the command line could not be understood.
+#[derive(Debug, PartialEq, Eq)]
+enum UsageError {
+    Unknown(String),
+}
+
+fn parse(args: &[String]) -> Result<Invocation, UsageError> {
+    let Some(first) = args.first() else {
+        return Ok(Invocation::Help);
+    };
+    if matches!(first.as_str(), "-h" | "--help" | "help") {
+        return Ok(Invocation::Help);
+    }
+    SUBCOMMANDS
+        .iter()
+        .find(|s| s.name == first)
+        .map(|s| Invocation::Run {
+            name: s.name,
+            args: args[1..].to_vec(),
+        })
+        .ok_or_else(|| UsageError::Unknown(first.clone()))
+}
+
+fn help_text() -> String {
+    let mut out = String::from("usage: cargo xtask <SUBCOMMAND> [ARGS]\n\nsubcommands:\n");
+    let width = SUBCOMMANDS.iter().map(|s| s.usage.len()).max().unwrap_or(0);
+    for s in SUBCOMMANDS {
+        let mark = if s.pending.is_some() {
+            " (not yet available)"
+        } else {
+            ""
+        };
+        out.push_str(&format!("  {:width$}  {}{mark}\n", s.usage, s.help));
+    }
+    out
+}
+
+fn workspace_root() -> PathBuf {
+    // xtask lives in <root>/xtask.
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| here.to_path_buf())
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(workspace_root());
+    cmd
+}
+
+/// Runs one step, echoing it first; an error names the step that failed.
+fn step(title: &str, mut cmd: Command) -> Result<(), String> {
+    eprintln!("==> {title}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{title}: could not start: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{title}: failed ({status})"))
+    }
+}
+
+/// `cargo xtask test`: build everything (so plugin cdylibs exist for the tests that load them), then test.
+fn run_test(extra: &[String]) -> Result<(), String> {
+    let mut build = cargo();
+    build.args(["build", "--workspace", "--all-targets"]);
+    step("cargo build --workspace --all-targets", build)?;
+    let mut test = cargo();
+    test.args(["test", "--workspace"]).args(extra);
+    eprintln!("==> cargo test --workspace");
+    let mut child = test
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cargo test: could not start: {e}"))?;
+    // Pass the output through as it comes, and add up every harness's `test result:` line.
+    let mut totals = TestTotals::default();
+    if let Some(out) = child.stdout.take() {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            println!("{line}");
+            totals.add_line(&line);
+        }
+    }
+    let status = child.wait().map_err(|e| format!("cargo test: {e}"))?;
+    // One closing line for the whole run, in the plain form CI reads.
+    println!(
+        "tests: {} passed, {} failed, {} skipped",
+        totals.passed, totals.failed, totals.ignored
+    );
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo test --workspace: failed ({status})"))
+    }
+}
+
+/// The sum of libtest's `test result: ok. 5 passed; 0 failed; 1 ignored; ...` lines.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct TestTotals {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl TestTotals {
+    fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.trim_start().strip_prefix("test result:") else {
+            return;
+        };
+        for part in rest.split([';', '.']) {
+            let mut words = part.split_whitespace();
+            let (Some(n), Some(what)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(n) = n.parse::<u64>() else { continue };
+            match what {
+                "passed" => self.passed += n,
+                "failed" => self.failed += n,
+                "ignored" => self.ignored += n,
+                _ => {}
+            }
+        }
+    }
+}
+
+fn run_ci() -> Result<(), String> {
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    step("cargo fmt --all -- --check", fmt)?;
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    step(
+        "cargo clippy --workspace --all-targets -- -D warnings",
+        clippy,
+    )?;
+    let mut doc = cargo();
+    doc.args(["doc", "--workspace", "--no-deps"])
+        .env("RUSTDOCFLAGS", "-D warnings");
+    step(
+        "cargo doc --workspace --no-deps (RUSTDOCFLAGS=-D warnings)",
+        doc,
+    )?;
+    // Last, so that the run closes on the tests' summary line.
+    eprintln!("==> cargo xtask test (the README's test command)");
+    run_test(&[])
+}
+
+fn run(name: &str, args: &[String]) -> Result<(), String> {
+    let Some(sub) = SUBCOMMANDS.iter().find(|s| s.name == name) else {
+        return Err(format!("unknown subcommand {name}"));
+    };
+    if let Some(missing) = sub.pending {
+        return Err(format!(
+            "`cargo xtask {name}` is not available yet: it needs {missing}, which has not landed"
+        ));
+    }
+    match name {
+        "test" => {
+            let extra = match args.first().map(String::as_str) {
+                Some("--") => &args[1..],
+                _ => args,
+            };
+            run_test(extra)
+        }
+        "ci" => run_ci(),
+        other => Err(format!("`cargo xtask {other}` has no implementation")),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match parse(&args) {
+        Ok(Invocation::Help) => {
+            print!("{}", help_text());
+            ExitCode::SUCCESS
+        }
+        Ok(Invocation::Run { name, args }) => match run(name, &args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("xtask: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Err(UsageError::Unknown(name)) => {
+            eprintln!("xtask: unknown subcommand `{name}`\n\n{}", help_text());
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn no_arguments_and_help_flags_ask_for_help() {
+        assert_eq!(parse(&[]), Ok(Invocation::Help));
+        for h in ["-h", "--help", "help"] {
+            assert_eq!(parse(&strings(&[h])), Ok(Invocation::Help));
+        }
+    }
+
+    #[test]
+    fn subcommand_keeps_its_arguments() {
+        assert_eq!(
+            parse(&strings(&["fixtures", "--out", "d", "--size", "64"])),
+            Ok(Invocation::Run {
+                name: "fixtures",
+                args: strings(&["--out", "d", "--size", "64"])
+            })
+        );
+    }
+
+    #[test]
+    fn unknown_subcommand_is_a_usage_error() {
+        assert_eq!(
+            parse(&strings(&["frobnicate"])),
+            Err(UsageError::Unknown("frobnicate".into()))
+        );
+    }
+
+    #[test]
+    fn help_lists_every_subcommand_the_issue_names() {
+        let help = help_text();
+        for name in [
+            "demo", "test", "ci", "plugins", "fixtures", "profiles", "bench", "fuzz", "dist",
+            "install",
+        ] {
+            assert!(
+                help.lines().any(|l| l.trim_start().starts_with(name)),
+                "{name} missing from help:\n{help}"
+            );
+        }
+    }
+
+    #[test]
+    fn test_result_lines_are_summed() {
+        let mut t = TestTotals::default();
+        t.add_line("test result: ok. 5 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.00s");
+        t.add_line(
+            "test result: FAILED. 2 passed; 3 failed; 0 ignored; 0 measured; 0 filtered out",
+        );
+        t.add_line("running 4 tests");
+        t.add_line("test tests::x ... ok");
+        assert_eq!(
+            t,
+            TestTotals {
+                passed: 7,
+                failed: 3,
+                ignored: 1
+            }
+        );
+    }
+
+    #[test]
+    fn pending_subcommands_refuse_and_say_why() {
+        let err = run("demo", &[]).unwrap_err();
+        assert!(err.contains("not available yet"), "{err}");
+        assert!(err.contains("sample dumps"), "{err}");
+    }
+}
