@@ -8,6 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod isf;
+
 /// Environment variable that overrides where the shared folder is.
 pub const SHARED_ENV: &str = "POOLDBG_SHARED";
 
