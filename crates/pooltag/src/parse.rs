@@ -208,9 +208,10 @@ pub fn parse(text: &str) -> Parsed {
 /// DOS end-of-file mark that real files carry). Comment lines start, after optional indentation, with
 /// `//` or with the word `rem` in any case followed by a blank or the end of the line — so `ReMo` is a
 /// tag, and a three-character tag `rem` cannot be written. Columns are split on the first two `" - "`
-/// only; a line with two columns is read as `Tag - binary` when the second column is a single word, or
-/// when it ends with `-` (an empty description written `Tag - binary -` after an editor stripped the
-/// trailing blank).
+/// only. When the second separator is missing, a `" -"` still ends the binary column (`Tag - binary -`,
+/// an empty description whose trailing blank an editor stripped; `CMAl - nt!cm  -internal ...` in the
+/// 2003 copy); failing that, a single-word second column is the binary (`Tag - binary`), and a second
+/// column with blanks is a description without a binary (a warning).
 pub fn parse_bytes(input: &[u8]) -> Parsed {
     let decoded;
     let mut data = input;
@@ -283,8 +284,9 @@ fn parse_line(line: &[u8]) -> Result<Option<Columns<'_>>, WarningKind> {
         Some(p) => (trim(&rest[..p]), trim(&rest[p + 3..])),
         None => {
             let rest = trim(rest);
-            if let Some(bin) = rest.strip_suffix(b"-") {
-                (trim(bin), &b""[..])
+            if let Some(p) = find(rest, b" -") {
+                // `binary -description` (a real 2003 line) or `binary -` (empty description).
+                (trim(&rest[..p]), trim(&rest[p + 2..]))
             } else if rest.iter().any(|b| b.is_ascii_whitespace()) {
                 return Err(WarningKind::NoBinary);
             } else {
@@ -510,14 +512,17 @@ mod tests {
 
     #[test]
     fn two_columns_with_one_word_or_a_trailing_dash() {
-        let p = parse("Abcd - a.sys\nEfgh - b.sys -\nIjkl - c.sys - \n");
+        let p = parse("Abcd - a.sys\nEfgh - b.sys -\nIjkl - c.sys - \nMnop - d.sys   -tight words\n");
         assert!(p.warnings.is_empty(), "{:?}", p.warnings);
         let got: Vec<_> = p
             .entries
             .iter()
             .map(|e| (e.binary.as_str(), e.description.as_str()))
             .collect();
-        assert_eq!(got, [("a.sys", ""), ("b.sys", ""), ("c.sys", "")]);
+        assert_eq!(
+            got,
+            [("a.sys", ""), ("b.sys", ""), ("c.sys", ""), ("d.sys", "tight words")]
+        );
     }
 
     #[test]
