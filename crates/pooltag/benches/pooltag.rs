@@ -64,7 +64,11 @@ const LOOKUPS: usize = 1_000_000;
 /// A million tags: half exact tags of the file, a quarter matched only by a wildcard (`Afd?`,
 /// `Ntf?`, `Npf*`, `Gh??` with a varying byte), a quarter unknown. Deterministic (xorshift).
 fn mixed_tags(db: &TagDb) -> Vec<Tag> {
-    let exact: Vec<Tag> = db.entries().iter().filter_map(|e| e.pattern.as_tag()).collect();
+    let exact: Vec<Tag> = db
+        .entries()
+        .iter()
+        .filter_map(|e| e.pattern.as_tag())
+        .collect();
     let mut x: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = move || {
         x ^= x << 13;
@@ -139,10 +143,7 @@ mod lookup {
         b.bench(|| {
             let mut found = 0usize;
             for &t in black_box(tags) {
-                found += l
-                    .lookup(t)
-                    .and_then(|a| a.first())
-                    .map_or(0, |e| e.line as usize);
+                found += l.lookup(t).map_or(0, |a| a.first().line as usize);
             }
             found
         });

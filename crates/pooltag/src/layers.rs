@@ -169,6 +169,7 @@ pub struct TagLookup {
 #[derive(Debug, Clone)]
 pub struct Answer<'a> {
     db: &'a TagDb,
+    first: &'a Entry,
     matches: Matches<'a>,
 }
 
@@ -183,9 +184,9 @@ impl<'a> Answer<'a> {
         self.matches.clone()
     }
 
-    /// The first entry (the owner to show when only one fits).
-    pub fn first(&self) -> Option<&'a Entry> {
-        self.matches.clone().next()
+    /// The first entry (the owner to show when only one fits); an answer always has one.
+    pub fn first(&self) -> &'a Entry {
+        self.first
     }
 }
 
@@ -265,8 +266,8 @@ impl TagLookup {
         self.layers.iter().filter_map(move |db| {
             let matches = db.lookup(tag);
             // Probe a copy, so the answer still yields every entry.
-            matches.clone().next()?;
-            Some(Answer { db, matches })
+            let first = matches.clone().next()?;
+            Some(Answer { db, first, matches })
         })
     }
 }
@@ -305,7 +306,7 @@ mod tests {
         assert_eq!(kinds, ["file", "file", "env", "env", "windbg", "embedded"]);
         let who = |t: &str| {
             let a = l.lookup(t.parse().unwrap()).unwrap();
-            (a.first().unwrap().binary.clone(), a.source().clone())
+            (a.first().binary.clone(), a.source().clone())
         };
         assert_eq!(who("Aaaa"), ("flag1.sys".into(), Source::File(f1)));
         assert_eq!(who("Bbbb"), ("flag2.sys".into(), Source::File(f2)));

@@ -8,7 +8,7 @@
 //! let tags = TagLookup::embedded();
 //! let tag: Tag = "MmSt".parse().unwrap();
 //! let answer = tags.lookup(tag).expect("the embedded file knows MmSt");
-//! assert_eq!(answer.first().unwrap().binary, "nt!mm");
+//! assert_eq!(answer.first().binary, "nt!mm");
 //! assert_eq!(answer.source().kind(), "embedded");
 //! ```
 //!

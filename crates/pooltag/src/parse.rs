@@ -29,27 +29,30 @@ pub struct TagPattern {
 }
 
 impl TagPattern {
-    /// Reads a tag column: one to four bytes, or up to four characters and `\xNN` escapes (the display
-    /// form of [`Tag`]). Trailing spaces are padding. Returns `None` when the column is empty or names
+    /// Reads a tag column: up to four characters and `\xNN` escapes (the display form of [`Tag`]), or
+    /// else one to four raw bytes (so a lone backslash is itself). Trailing spaces are padding. Returns `None` when the column is empty or names
     /// more than four bytes.
     pub fn from_field(field: &[u8]) -> Option<TagPattern> {
         let field = trim_end(field);
-        let (mut bytes, n) = if field.len() <= 4 {
-            let mut b = [b' '; 4];
-            b[..field.len()].copy_from_slice(field);
-            (b, field.len())
-        } else {
-            unescape(field).ok()?
+        // `\xNN` escapes first (so the display form always reads back), else the raw bytes.
+        let escaped = find(field, b"\\x").and_then(|_| unescape(field).ok());
+        let (mut bytes, n) = match escaped {
+            Some(decoded) => decoded,
+            None if field.len() <= 4 => {
+                let mut b = [b' '; 4];
+                b[..field.len()].copy_from_slice(field);
+                (b, field.len())
+            }
+            None => return None,
         };
         if n == 0 {
             return None;
         }
+        // A tag never carries the protected bit (see `Tag`); the fourth byte is masked alike, before
+        // looking for wildcards (0xbf masked is `?`).
+        bytes[3] &= 0x7f;
         let star = bytes.iter().position(|&b| b == b'*').unwrap_or(4);
         let wild = star < 4 || bytes.contains(&b'?');
-        // A tag never carries the protected bit (see `Tag`); a literal fourth byte is masked alike.
-        if bytes[3] != b'?' {
-            bytes[3] &= 0x7f;
-        }
         Some(TagPattern {
             bytes,
             star: star as u8,
@@ -512,7 +515,8 @@ mod tests {
 
     #[test]
     fn two_columns_with_one_word_or_a_trailing_dash() {
-        let p = parse("Abcd - a.sys\nEfgh - b.sys -\nIjkl - c.sys - \nMnop - d.sys   -tight words\n");
+        let p =
+            parse("Abcd - a.sys\nEfgh - b.sys -\nIjkl - c.sys - \nMnop - d.sys   -tight words\n");
         assert!(p.warnings.is_empty(), "{:?}", p.warnings);
         let got: Vec<_> = p
             .entries
@@ -521,13 +525,20 @@ mod tests {
             .collect();
         assert_eq!(
             got,
-            [("a.sys", ""), ("b.sys", ""), ("c.sys", ""), ("d.sys", "tight words")]
+            [
+                ("a.sys", ""),
+                ("b.sys", ""),
+                ("c.sys", ""),
+                ("d.sys", "tight words")
+            ]
         );
     }
 
     #[test]
     fn escaped_and_non_ascii_tags() {
-        let p = parse_bytes(b"\\x01ab - a.sys - x\nAb\xe9 - b.sys - \xff\n");
+        let p = parse_bytes(
+            b"\\x01ab - a.sys - x\nAb\xe9 - b.sys - \xff\n\\xff - c.sys - \na\\b - d.sys - \n",
+        );
         assert!(p.warnings.is_empty(), "{:?}", p.warnings);
         assert_eq!(
             p.entries[0].pattern.as_tag(),
@@ -538,6 +549,12 @@ mod tests {
             Some(Tag::from_bytes([b'A', b'b', 0xe9, b' ']))
         );
         assert_eq!(p.entries[1].description, "\u{fffd}");
+        // Four characters that spell an escape are the escaped byte (the fuzzer's find).
+        assert_eq!(
+            p.entries[2].pattern.as_tag(),
+            Some(Tag::from_bytes([0xff, b' ', b' ', b' ']))
+        );
+        assert_eq!(p.entries[3].pattern.as_tag(), Some(tag("a\\x5cb")));
     }
 
     #[test]
@@ -561,8 +578,11 @@ mod tests {
 
     #[test]
     fn protected_bit_in_a_file_tag_is_masked() {
-        let p = parse_bytes(b"Abc\xe4 - a.sys - x\n");
+        let p = parse_bytes(b"Abc\xe4 - a.sys - x\nAb?\xbf - b.sys - \n");
         assert_eq!(p.entries[0].pattern.as_tag(), Some(tag("Abcd")));
+        // 0xbf masked is `?`: a wildcard, as its display form says.
+        assert!(p.entries[1].pattern.is_wildcard());
+        assert_eq!(p.entries[1].pattern.to_string(), "Ab??");
     }
 
     #[test]

@@ -37,7 +37,8 @@ fn sdk_copy_entries_and_malformed_lines() {
     let p = parse_bytes(&bytes);
     assert_eq!(p.entries.len(), 4605);
     let bad: Vec<(u32, WarningKind)> = p.warnings.iter().map(|w| (w.line, w.kind)).collect();
-    let mut want: Vec<(u32, WarningKind)> = (138..=145).map(|l| (l, WarningKind::NoBinary)).collect();
+    let mut want: Vec<(u32, WarningKind)> =
+        (138..=145).map(|l| (l, WarningKind::NoBinary)).collect();
     want.push((876, WarningKind::Indented));
     want.push((2661, WarningKind::NoSeparator));
     assert_eq!(bad, want);
@@ -67,7 +68,9 @@ fn sdk_copy_known_entries() {
     let Some(bytes) = read(SDK) else { return };
     let db = TagDb::from_bytes(Source::File(SDK.into()), &bytes);
     let owners = |t: &str| -> Vec<(String, u32)> {
-        db.lookup(tag(t)).map(|e| (e.binary.clone(), e.line)).collect()
+        db.lookup(tag(t))
+            .map(|e| (e.binary.clone(), e.line))
+            .collect()
     };
     // `ReMo` is a tag, not a `rem` comment.
     assert_eq!(owners("ReMo"), [("refs.sys".to_string(), 2903)]);
@@ -86,16 +89,28 @@ fn sdk_copy_known_entries() {
     // Short tags are padded; case matters.
     assert_eq!(
         owners("PX1"),
-        [("<unknown>".to_string(), 2589), ("ndproxy.sys".to_string(), 2620)]
+        [
+            ("<unknown>".to_string(), 2589),
+            ("ndproxy.sys".to_string(), 2620)
+        ]
     );
     assert_eq!(owners("I4e")[0].0, "tcpip.sys");
     // Owners of every shape are kept verbatim.
     let all: HashSet<&str> = db.entries().iter().map(|e| e.binary.as_str()).collect();
-    for b in ["<unknown>", "<multiple>", "nt!mm", "nt!store or rdyboost.sys"] {
+    for b in [
+        "<unknown>",
+        "<multiple>",
+        "nt!mm",
+        "nt!store or rdyboost.sys",
+    ] {
         assert!(all.contains(b), "{b}");
     }
     // Descriptions with " - " inside are kept whole (60 in the notes).
-    let dashed = db.entries().iter().filter(|e| e.description.contains(" - ")).count();
+    let dashed = db
+        .entries()
+        .iter()
+        .filter(|e| e.description.contains(" - "))
+        .count();
     assert_eq!(dashed, 60);
 }
 
@@ -123,8 +138,18 @@ fn summary(p: &Parsed) -> (usize, Vec<(u32, WarningKind)>) {
 fn older_copies() {
     for (rel, entries, warnings) in [
         // Lines 136-143: the `ATmp - AppTag ...` lines; 636: `EtwO - nt!etw  Etw ...` lacks a separator.
-        (V2, 4299, [136, 137, 138, 139, 140, 141, 142, 143, 636].map(|l| (l, WarningKind::NoBinary)).to_vec()),
-        (V1, 4003, (136..=143).map(|l| (l, WarningKind::NoBinary)).collect()),
+        (
+            V2,
+            4299,
+            [136, 137, 138, 139, 140, 141, 142, 143, 636]
+                .map(|l| (l, WarningKind::NoBinary))
+                .to_vec(),
+        ),
+        (
+            V1,
+            4003,
+            (136..=143).map(|l| (l, WarningKind::NoBinary)).collect(),
+        ),
         // The 2003 copy has no 0x1A byte and an indented continuation line (349); its line 185
         // `CMAl - nt!cm        -internal ...` lacks the blank after the second dash and is read.
         (RK, 1754, vec![(349, WarningKind::Indented)]),
@@ -173,19 +198,32 @@ fn embedded_facts_come_from_the_real_files() {
     let db = TagDb::embedded();
     for e in db.entries() {
         let key = (e.pattern.to_string(), e.binary.clone());
-        assert!(known.contains(&key), "line {}: {key:?} is in no real copy", e.line);
+        assert!(
+            known.contains(&key),
+            "line {}: {key:?} is in no real copy",
+            e.line
+        );
     }
     // And no line of the embedded file carries a real description.
     for line in pooltag::EMBEDDED_POOLTAG.lines() {
-        let Some((_, rest)) = line.split_once(" - ") else { continue };
-        let Some((_, desc)) = rest.split_once(" - ") else { continue };
-        assert!(desc.trim().is_empty() || !descriptions.contains(desc.trim()), "{line}");
+        let Some((_, rest)) = line.split_once(" - ") else {
+            continue;
+        };
+        let Some((_, desc)) = rest.split_once(" - ") else {
+            continue;
+        };
+        assert!(
+            desc.trim().is_empty() || !descriptions.contains(desc.trim()),
+            "{line}"
+        );
     }
 }
 
 #[test]
 fn sdk_file_over_the_embedded_layer() {
-    let Some(path) = testdata::require(SDK) else { return };
+    let Some(path) = testdata::require(SDK) else {
+        return;
+    };
     let opts = pooltag::LoadOptions {
         files: vec![path.clone()],
         env: None,
@@ -197,6 +235,9 @@ fn sdk_file_over_the_embedded_layer() {
     let a = lookup.lookup(tag("ReMo")).unwrap();
     assert_eq!(a.source(), &Source::File(path));
     // `Irp ` is `<unknown>` in the SDK file: still the file answers (it names the tag).
-    assert_eq!(lookup.lookup(tag("Irp")).unwrap().first().unwrap().binary, "<unknown>");
+    assert_eq!(
+        lookup.lookup(tag("Irp")).unwrap().first().binary,
+        "<unknown>"
+    );
     assert_eq!(lookup.lookup_all(tag("ReMo")).count(), 2);
 }
