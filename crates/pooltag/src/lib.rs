@@ -36,3 +36,8 @@ pub use tag::{PROTECTED_POOL, Tag, TagParseError};
 /// The text of the project's own `data/pooltag.txt` (tag -> owning binary facts; descriptions empty),
 /// compiled in. Its header says where the facts come from.
 pub const EMBEDDED_POOLTAG: &str = include_str!("../../../data/pooltag.txt");
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
