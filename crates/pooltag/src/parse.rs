@@ -11,7 +11,7 @@
 
 use std::fmt;
 
-use crate::tag::{Tag, unescape};
+use crate::tag::{Tag, push_display, unescape};
 
 /// The tag column of one line: an exact tag or a wildcard pattern.
 ///
@@ -100,25 +100,15 @@ impl fmt::Display for TagPattern {
     /// The column as a pooltag.txt line would carry it: four characters (escaped like [`Tag`]), or the
     /// characters up to and including `*`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = Tag::from_bytes(self.bytes).to_string();
-        if self.star < 4 {
-            // Cut after the star: count display characters of the bytes before it.
-            let mut out = Tag::from_bytes(self.bytes).to_string();
-            let keep: usize = self.bytes[..usize::from(self.star)]
-                .iter()
-                .map(|&b| {
-                    if (0x20..=0x7e).contains(&b) && b != b'\\' {
-                        1
-                    } else {
-                        4
-                    }
-                })
-                .sum();
-            out.truncate(keep);
-            out.push('*');
-            return f.pad(&out);
+        let mut out = String::with_capacity(16);
+        let end = usize::from(self.star).min(4);
+        for &b in &self.bytes[..end] {
+            push_display(&mut out, b);
         }
-        f.pad(&s)
+        if end < 4 {
+            out.push('*');
+        }
+        f.pad(&out)
     }
 }
 

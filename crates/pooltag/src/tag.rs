@@ -65,13 +65,21 @@ impl fmt::Display for Tag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = String::with_capacity(16);
         for &b in &self.0 {
-            if (0x20..=0x7e).contains(&b) && b != b'\\' {
-                s.push(char::from(b));
-            } else {
-                s.push_str(&format!("\\x{b:02x}"));
-            }
+            push_display(&mut s, b);
         }
         f.pad(&s)
+    }
+}
+
+/// Appends one tag byte in the display form: itself when printable ASCII other than `\\`, else `\\xNN`.
+pub(crate) fn push_display(out: &mut String, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    if (0x20..=0x7e).contains(&b) && b != b'\\' {
+        out.push(char::from(b));
+    } else {
+        out.push_str("\\x");
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
     }
 }
 
