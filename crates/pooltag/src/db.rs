@@ -109,14 +109,12 @@ impl fmt::Debug for TagDb {
 impl TagDb {
     /// Indexes parsed entries from `source`.
     pub fn new(source: Source, parsed: Parsed) -> TagDb {
-        let Parsed { entries, warnings } = parsed;
-        // Entry counts are bounded by the input's line count; a file of more than 4G lines is cut.
-        let n = entries.len().min(u32::MAX as usize);
-        let entries = {
-            let mut e = entries;
-            e.truncate(n);
-            e
-        };
+        let Parsed {
+            mut entries,
+            warnings,
+        } = parsed;
+        // Indexes are u32: entries beyond 4G (a file of over 4G lines) are dropped.
+        entries.truncate(u32::MAX as usize);
         let mut exact_keys: Vec<(u32, u32)> = Vec::new();
         let mut wild: Vec<(u8, u32)> = Vec::new();
         let mut wild_any = Vec::new();
