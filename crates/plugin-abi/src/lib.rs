@@ -321,7 +321,8 @@ pub type TargetInfoFn = unsafe extern "C" fn(ctx: *mut HostContext) -> *const Ta
 
 /// Looks up a pool tag. `tag` holds the tag's four bytes as they are in memory, read as a
 /// little-endian `u32` (`'Proc'` is `0x636f7250`). Returns [`STATUS_OK`] or [`STATUS_NOT_FOUND`].
-pub type PoolTagFn = unsafe extern "C" fn(ctx: *mut HostContext, tag: u32, out: *mut TagInfo) -> u32;
+pub type PoolTagFn =
+    unsafe extern "C" fn(ctx: *mut HostContext, tag: u32, out: *mut TagInfo) -> u32;
 
 /// Writes a message to the host's log at a `LOG_*` level.
 pub type LogFn = unsafe extern "C" fn(ctx: *mut HostContext, level: u32, message: Str);

@@ -147,7 +147,10 @@ fn a_drifted_header_is_caught() {
         "    PooldbgReadFn read_virtual;\n    PooldbgReadFn read_physical;\n",
         1,
     );
-    assert_ne!(header, drifted, "the header's layout changed: update this test");
+    assert_ne!(
+        header, drifted,
+        "the header's layout changed: update this test"
+    );
     let dir = scratch("drift-include");
     std::fs::write(dir.join("pooldbg_plugin.h"), drifted).unwrap();
     let result = compile(&c_source(&facts()), &dir, "drift");

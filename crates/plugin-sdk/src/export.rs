@@ -21,7 +21,9 @@ pub struct PluginSpec {
 
 impl std::fmt::Debug for dyn Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Command").field("name", &self.name()).finish()
+        f.debug_struct("Command")
+            .field("name", &self.name())
+            .finish()
     }
 }
 

@@ -200,8 +200,14 @@ impl Target for HostTarget<'_> {
         let f = entry!(self, field_offset)?;
         let mut out = abi::Lookup::default();
         // SAFETY: as above.
-        let status =
-            unsafe { f(self.ctx, abi::Str::new(type_name), abi::Str::new(field), &mut out) };
+        let status = unsafe {
+            f(
+                self.ctx,
+                abi::Str::new(type_name),
+                abi::Str::new(field),
+                &mut out,
+            )
+        };
         let s = sourced(status, &out)?;
         Some(FieldOffset {
             offset: s.value,

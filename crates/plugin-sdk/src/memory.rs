@@ -54,7 +54,9 @@ fn write_pages(pages: &mut BTreeMap<u64, Page>, address: u64, bytes: &[u8]) {
         let page = addr & !(PAGE - 1);
         let within = (addr - page) as usize;
         let n = rest.len().min(PAGE as usize - within);
-        let entry = pages.entry(page).or_insert_with(|| Page::Data(vec![0; PAGE as usize].into()));
+        let entry = pages
+            .entry(page)
+            .or_insert_with(|| Page::Data(vec![0; PAGE as usize].into()));
         if let Page::Unreadable(_) = entry {
             *entry = Page::Data(vec![0; PAGE as usize].into());
         }

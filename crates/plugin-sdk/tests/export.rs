@@ -86,11 +86,19 @@ unsafe extern "C" fn read_virtual(
     abi::STATUS_OK
 }
 unsafe extern "C" fn emit_row(_: *mut abi::HostContext, json: abi::Str) -> u32 {
-    SEEN.lock().unwrap().get_or_insert_default().rows.push(text(json));
+    SEEN.lock()
+        .unwrap()
+        .get_or_insert_default()
+        .rows
+        .push(text(json));
     abi::STATUS_OK
 }
 unsafe extern "C" fn add_warning(_: *mut abi::HostContext, m: abi::Str) {
-    SEEN.lock().unwrap().get_or_insert_default().warnings.push(text(m));
+    SEEN.lock()
+        .unwrap()
+        .get_or_insert_default()
+        .warnings
+        .push(text(m));
 }
 unsafe extern "C" fn set_error(_: *mut abi::HostContext, m: abi::Str) {
     SEEN.lock().unwrap().get_or_insert_default().error = Some(text(m));
