@@ -2,6 +2,8 @@
 //! `_Static_assert`s every size, field offset and constant of `include/pooldbg_plugin.h` against the
 //! numbers Rust computes (`size_of`, `offset_of!`), and compiles it with the system C compiler.
 //! Any drift (a field moved, added on one side only, a constant changed) fails the compile.
+// Test helpers fail loudly: unwrap is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fmt::Write as _;
 use std::mem::{offset_of, size_of};

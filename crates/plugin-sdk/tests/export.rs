@@ -1,6 +1,8 @@
 //! `export_plugin!` seen from the C side, in-process: the descriptor it exports, and its run shim
 //! called through a minimal host table written here (the real host's table is tested in
 //! crates/host).
+// Test helpers fail loudly: unwrap is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Mutex;
 
