@@ -516,46 +516,294 @@ pub fn run_command(
     args: &str,
     cancel: Option<&AtomicBool>,
 ) -> CommandOutcome {
-    let ctx = HostCtx {
-        target,
-        cancel,
-        state: Mutex::new(State::default()),
-        info: OnceLock::new(),
-        tags: Mutex::new(HashMap::new()),
-    };
-    let ctx_ptr = &ctx as *const HostCtx<'_> as *mut abi::HostContext;
+    let ctx = HostCtx::new(target, cancel);
     // SAFETY: calling the plugin's run with the host table, a context valid for the whole call
     // (callbacks only make shared references to it) and an argument string that outlives it.
-    let status = unsafe { (plugin.run)(&HOST_API, ctx_ptr, index, abi::Str::new(args)) };
-    let state = ctx.state.into_inner().unwrap_or_else(|p| p.into_inner());
+    let status = unsafe { (plugin.run)(&HOST_API, ctx.as_raw(), index, abi::Str::new(args)) };
     let name = plugin
         .commands
         .get(index as usize)
         .map_or("?", |c| c.name.as_str());
-    let error = if let Some(bad) = state.bad_json {
-        Some(format!(
-            "plugin {} (!{name}) emitted invalid JSON: {bad}",
-            plugin.name
-        ))
-    } else if status == abi::STATUS_OK {
-        None
-    } else if status == abi::STATUS_CANCELLED {
-        Some(state.error.unwrap_or_else(|| "cancelled".into()))
-    } else {
-        Some(match state.error {
-            Some(e) => e,
-            None => format!(
-                "plugin {} (!{name}) failed with status {status} ({}) and no message",
-                plugin.name,
-                status_name(status)
-            ),
-        })
+    ctx.finish(status, &format!("plugin {} (!{name})", plugin.name))
+}
+
+/// Runs `f` with a [`Target`] whose every call goes through the host's C function table to
+/// `target`, exactly as a plugin's calls do, but without loading a library: for tests and
+/// benchmarks of the table itself. The outcome holds what `f` logged.
+pub fn loopback<R>(
+    target: &dyn Target,
+    cancel: Option<&AtomicBool>,
+    f: impl FnOnce(&dyn Target) -> R,
+) -> (R, CommandOutcome) {
+    let ctx = HostCtx::new(target, cancel);
+    // SAFETY: the host's own table and a context that outlives the HostTarget (dropped below).
+    let result = match unsafe { plugin_sdk::HostTarget::new(&HOST_API, ctx.as_raw()) } {
+        Some(t) => f(&t),
+        // HOST_API is never null and its struct_size is complete.
+        None => f(target),
     };
-    CommandOutcome {
-        rows: state.rows,
-        summary: state.summary,
-        warnings: state.warnings,
-        logs: state.logs,
-        error,
+    (result, ctx.finish(abi::STATUS_OK, "loopback"))
+}
+
+impl<'a> HostCtx<'a> {
+    fn new(target: &'a dyn Target, cancel: Option<&'a AtomicBool>) -> Self {
+        HostCtx {
+            target,
+            cancel,
+            state: Mutex::new(State::default()),
+            info: OnceLock::new(),
+            tags: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn as_raw(&self) -> *mut abi::HostContext {
+        self as *const HostCtx<'_> as *mut abi::HostContext
+    }
+
+    /// The outcome, given the status `run` returned; `who` names the command in messages.
+    fn finish(self, status: u32, who: &str) -> CommandOutcome {
+        let state = self.state.into_inner().unwrap_or_else(|p| p.into_inner());
+        let error = if let Some(bad) = state.bad_json {
+            Some(format!("{who} emitted invalid JSON: {bad}"))
+        } else if status == abi::STATUS_OK {
+            None
+        } else if status == abi::STATUS_CANCELLED {
+            Some(state.error.unwrap_or_else(|| "cancelled".into()))
+        } else {
+            Some(match state.error {
+                Some(e) => e,
+                None => format!(
+                    "{who} failed with status {status} ({}) and no message",
+                    status_name(status)
+                ),
+            })
+        };
+        CommandOutcome {
+            rows: state.rows,
+            summary: state.summary,
+            warnings: state.warnings,
+            logs: state.logs,
+            error,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plugin_sdk::{
+        Arch, BitRange, MemoryTarget, ReadStatus, Source, TargetExt, TargetInfo, abi::HostApi,
+    };
+
+    fn target() -> MemoryTarget {
+        MemoryTarget::new(TargetInfo {
+            arch: Arch::X86Pae,
+            build: 2600,
+            version: "5.1.2600".into(),
+            dump_type: "bitmap kernel".into(),
+            processors: 2,
+            kernel_base: 0x804d7000,
+            pointer_size: 4,
+        })
+        .with_virtual(0x804d7000, b"MZ")
+        .with_virtual_status(
+            0x80600000,
+            ReadStatus::PagedOut {
+                pagefile: 3,
+                offset: 0xabc000,
+            },
+        )
+        .with_virtual_status(0x80700000, ReadStatus::NotInDump)
+        .with_physical(0x1000, &[7; 16])
+        .with_symbol("MmPagedPoolEnd", 0x80500000, Source::Kdbg)
+        .with_type_size("_POOL_HEADER", 8, Source::EmbeddedProfile)
+        .with_field(
+            "_POOL_HEADER",
+            "BlockSize",
+            2,
+            Some(BitRange {
+                position: 0,
+                length: 9,
+            }),
+            Source::Guessed,
+        )
+        .with_tag(*b"Ntfx", "ntfs.sys", "General Allocation")
+    }
+
+    #[test]
+    fn the_table_is_complete() {
+        assert_eq!(HOST_API.struct_size as usize, size_of::<HostApi>());
+        assert_eq!(HOST_API.abi_version, abi::ABI_VERSION);
+    }
+
+    #[test]
+    fn reads_keep_their_status_through_the_table() {
+        let t = target();
+        let ((), outcome) = loopback(&t, None, |ht| {
+            assert_eq!(ht.read_u32(0x804d7000).unwrap() & 0xffff, 0x5a4d);
+            let e = ht.read_u32(0x80600004).unwrap_err();
+            assert_eq!(
+                e.status,
+                ReadStatus::PagedOut {
+                    pagefile: 3,
+                    offset: 0xabc000
+                }
+            );
+            assert_eq!(e.fault_address, 0x80600004);
+            assert_eq!(
+                ht.read_u64(0x80700000).unwrap_err().status,
+                ReadStatus::NotInDump
+            );
+            assert_eq!(
+                ht.read_u32(0x1234_0000).unwrap_err().status,
+                ReadStatus::NotMapped
+            );
+            // A batch straddling a readable and an unreadable page: partial count and fault.
+            let (mut a, mut b, mut z) = ([0u8; 4], [0u8; 0x1010], [0u8; 0]);
+            let mut reads = [
+                Read::new(0x1000, &mut a),
+                Read::new(0x804d7ff8, &mut b),
+                Read::new(0, &mut z),
+            ];
+            ht.read_physical(&mut reads[..1]);
+            ht.read_virtual(&mut reads[1..]);
+            assert!(reads[0].is_ok());
+            assert_eq!(reads[1].bytes_read, 8);
+            assert_eq!(reads[1].status, ReadStatus::NotMapped);
+            assert_eq!(reads[1].fault_address, 0x804d8000);
+            assert!(reads[2].is_ok(), "an empty read succeeds");
+            assert_eq!(a, [7; 4]);
+        });
+        assert!(outcome.is_ok());
+    }
+
+    #[test]
+    fn lookups_keep_their_source_through_the_table() {
+        let t = target();
+        let ((), _) = loopback(&t, None, |ht| {
+            let s = ht.symbol_address("nt!MmPagedPoolEnd").unwrap();
+            assert_eq!((s.value, s.source), (0x80500000, Source::Kdbg));
+            assert!(ht.symbol_address("Nope").is_none());
+            let s = ht.type_size("_POOL_HEADER").unwrap();
+            assert_eq!((s.value, s.source), (8, Source::EmbeddedProfile));
+            let f = ht.field_offset("_POOL_HEADER", "BlockSize").unwrap();
+            assert_eq!(f.offset, 2);
+            assert_eq!(
+                f.bits,
+                Some(BitRange {
+                    position: 0,
+                    length: 9
+                })
+            );
+            assert_eq!(f.source, Source::Guessed);
+            assert!(ht.field_offset("_POOL_HEADER", "Nope").is_none());
+            let tag = ht.pool_tag(*b"Ntfx").unwrap();
+            assert_eq!(tag.binary, "ntfs.sys");
+            assert_eq!(tag.description, "General Allocation");
+            assert_eq!(tag.source, "memory target");
+            // Asked twice: the same (cached) answer.
+            assert_eq!(ht.pool_tag(*b"Ntfx").unwrap(), tag);
+            assert!(ht.pool_tag(*b"Zzzz").is_none());
+            assert_eq!(ht.info(), t.info());
+        });
+    }
+
+    #[test]
+    fn log_and_cancel_go_both_ways() {
+        let t = target();
+        let cancel = AtomicBool::new(false);
+        let (seen, outcome) = loopback(&t, Some(&cancel), |ht| {
+            ht.log(LogLevel::Info, "hello");
+            let before = ht.is_cancelled();
+            cancel.store(true, Ordering::Relaxed);
+            (before, ht.is_cancelled())
+        });
+        assert_eq!(seen, (false, true));
+        assert_eq!(outcome.logs, vec![(LogLevel::Info, "hello".to_string())]);
+        assert_eq!(t.logs(), outcome.logs, "the host target sees the log too");
+        // The target's own cancellation counts as well.
+        t.cancel();
+        let (c, _) = loopback(&t, None, |ht| ht.is_cancelled());
+        assert!(c);
+    }
+
+    #[test]
+    fn rows_and_summaries_are_checked_json() {
+        let t = target();
+        let ctx = HostCtx::new(&t, None);
+        let raw = ctx.as_raw();
+        // SAFETY: the host's own callbacks with the context they expect.
+        unsafe {
+            assert_eq!(
+                cb_emit_row(raw, abi::Str::new(r#"{"a": 1}"#)),
+                abi::STATUS_OK
+            );
+            assert_eq!(
+                cb_emit_row(raw, abi::Str::new("42")),
+                abi::STATUS_INVALID_JSON
+            );
+            assert_eq!(
+                cb_set_summary(raw, abi::Str::new(r#"{"total": 2}"#)),
+                abi::STATUS_OK
+            );
+            assert_eq!(
+                cb_set_summary(raw, abi::Str::new("{")),
+                abi::STATUS_INVALID_JSON
+            );
+            cb_add_warning(raw, abi::Str::new("careful"));
+            let bad = abi::Str {
+                ptr: std::ptr::null(),
+                len: 3,
+            };
+            assert_eq!(cb_emit_row(raw, bad), abi::STATUS_INVALID_JSON);
+            assert_eq!(
+                cb_emit_row(std::ptr::null_mut(), abi::Str::EMPTY),
+                abi::STATUS_INVALID_ARGUMENT
+            );
+        }
+        let outcome = ctx.finish(abi::STATUS_OK, "test");
+        assert_eq!(outcome.rows, vec![serde_json::json!({"a": 1})]);
+        assert_eq!(outcome.summary, Some(serde_json::json!({"total": 2})));
+        assert_eq!(outcome.warnings, vec!["careful"]);
+        assert_eq!(
+            outcome.error.as_deref(),
+            Some("test emitted invalid JSON: row 2: a row must be a JSON object, not a number")
+        );
+    }
+
+    /// A host Target that panics must not unwind into the plugin.
+    struct Panicky;
+    impl Target for Panicky {
+        fn read_virtual(&self, _: &mut [Read<'_>]) {
+            panic!("host bug")
+        }
+        fn read_physical(&self, _: &mut [Read<'_>]) {}
+        fn symbol_address(&self, _: &str) -> Option<plugin_sdk::Sourced<u64>> {
+            panic!("host bug")
+        }
+        fn type_size(&self, _: &str) -> Option<plugin_sdk::Sourced<u64>> {
+            None
+        }
+        fn field_offset(&self, _: &str, _: &str) -> Option<plugin_sdk::FieldOffset> {
+            None
+        }
+        fn info(&self) -> TargetInfo {
+            TargetInfo::default()
+        }
+        fn pool_tag(&self, _: [u8; 4]) -> Option<plugin_sdk::TagInfo> {
+            None
+        }
+        fn log(&self, _: LogLevel, _: &str) {}
+        fn is_cancelled(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn a_panic_in_the_host_target_is_an_error_status() {
+        let ((), _) = loopback(&Panicky, None, |ht| {
+            assert_eq!(ht.read_u32(0).unwrap_err().status, ReadStatus::Error);
+            assert!(ht.symbol_address("x").is_none());
+        });
     }
 }
