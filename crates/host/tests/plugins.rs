@@ -140,18 +140,25 @@ fn cc_plugin(source: &Path, dir: &Path, file_name: &str, defines: &[&str]) -> Pa
     let out = dir.join(file_name);
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let mut cmd = Command::new(&cc);
-    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-fPIC"])
-        .arg(if cfg!(target_vendor = "apple") {
-            "-dynamiclib"
-        } else {
-            "-shared"
-        })
-        .arg("-I")
-        .arg(root().join("crates/plugin-abi/include"))
-        .args(defines)
-        .arg("-o")
-        .arg(&out)
-        .arg(source);
+    cmd.args([
+        "-std=c11",
+        "-Wall",
+        "-Wextra",
+        "-pedantic",
+        "-Werror",
+        "-fPIC",
+    ])
+    .arg(if cfg!(target_vendor = "apple") {
+        "-dynamiclib"
+    } else {
+        "-shared"
+    })
+    .arg("-I")
+    .arg(root().join("crates/plugin-abi/include"))
+    .args(defines)
+    .arg("-o")
+    .arg(&out)
+    .arg(source);
     run_checked(&mut cmd, &format!("{cc} {}", source.display()));
     out
 }

@@ -167,8 +167,11 @@ typedef struct PooldbgHostApi {
     PooldbgMessageFn set_error; /* the command's error text */
 } PooldbgHostApi;
 
-/* Builds a PooldbgStr from a string literal. */
+/* A PooldbgStr from a string literal, as an expression (C99 compound literal; not C++). */
 #define POOLDBG_STR(literal) ((PooldbgStr){(const uint8_t *)(literal), sizeof(literal) - 1})
+
+/* The same as a brace initializer, for static tables (descriptors, command lists). */
+#define POOLDBG_STR_INIT(literal) {(const uint8_t *)(literal), sizeof(literal) - 1}
 
 /* Does the host table have `field`? (NULL host, short table or NULL entry: no.) */
 #define POOLDBG_HAS(host, field)                                                                   \

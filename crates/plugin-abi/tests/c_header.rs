@@ -97,6 +97,9 @@ fn c_source(facts: &[(String, u64)]) -> String {
     s.push_str("const PooldbgPluginDescriptor *pooldbg_plugin_v1(void);\n");
     s.push_str("static PooldbgEntryFn check_entry_type = pooldbg_plugin_v1;\n");
     s.push_str("int use_it(void) { return check_entry_type != 0; }\n");
+    // Both string macros, in an expression and in a static initializer.
+    s.push_str("static const PooldbgStr in_table[] = {POOLDBG_STR_INIT(\"ab\")};\n");
+    s.push_str("size_t lengths(void) { return in_table[0].len + POOLDBG_STR(\"abc\").len; }\n");
     s
 }
 
@@ -118,7 +121,15 @@ fn compile(source: &str, include: &Path, tag: &str) -> Result<(), String> {
     std::fs::write(&file, source).unwrap();
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let out = Command::new(&cc)
-        .args(["-std=c11", "-Wall", "-Werror", "-fsyntax-only", "-I"])
+        .args([
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-pedantic",
+            "-Werror",
+            "-fsyntax-only",
+            "-I",
+        ])
         .arg(include)
         .arg(&file)
         .output()
@@ -172,4 +183,45 @@ fn a_drifted_header_is_caught() {
     let result = compile(&c_source(&facts()), &dir, "const");
     let _ = std::fs::remove_dir_all(&dir);
     assert!(result.is_err(), "a header with a wrong constant compiled");
+}
+
+/// C++ plugins include the same header (its `extern "C"` block and plain typedefs).
+#[test]
+fn header_compiles_as_cpp() {
+    let dir = scratch("cpp");
+    let file = dir.join("check.cpp");
+    std::fs::write(
+        &file,
+        "#include \"pooldbg_plugin.h\"\n\
+         static_assert(sizeof(PooldbgHostApi) > 0, \"\");\n\
+         extern \"C\" const PooldbgPluginDescriptor *pooldbg_plugin_v1(void) { return nullptr; }\n",
+    )
+    .unwrap();
+    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+    let out = Command::new(&cxx)
+        .args([
+            "-std=c++17",
+            "-Wall",
+            "-Wextra",
+            "-pedantic",
+            "-Werror",
+            "-fsyntax-only",
+            "-I",
+        ])
+        .arg(include_dir())
+        .arg(&file)
+        .output();
+    let _ = std::fs::remove_dir_all(&dir);
+    match out {
+        Ok(out) => assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        // A machine with a C compiler but no C++ one (the Rust toolchain only needs `cc`).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && std::env::var_os("CI").is_none() => {
+            eprintln!("skipped: no C++ compiler `{cxx}`");
+        }
+        Err(e) => panic!("cannot run `{cxx}`: {e}"),
+    }
 }

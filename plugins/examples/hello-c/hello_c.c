@@ -114,8 +114,9 @@ static uint32_t hello_c(const PooldbgHostApi *host, PooldbgHostContext *ctx, Poo
 }
 
 static const PooldbgCommandDescriptor COMMANDS[] = {
-    {POOLDBG_STR("hello-c"), POOLDBG_STR("say hello from C: target facts, two reads, a symbol"),
-     POOLDBG_STR("!hello-c [ADDR]")},
+    {POOLDBG_STR_INIT("hello-c"),
+     POOLDBG_STR_INIT("say hello from C: target facts, two reads, a symbol"),
+     POOLDBG_STR_INIT("!hello-c [ADDR]")},
 };
 
 static uint32_t run(const PooldbgHostApi *host, PooldbgHostContext *ctx, uint32_t command,
@@ -131,8 +132,8 @@ static const PooldbgPluginDescriptor DESCRIPTOR = {
     sizeof(PooldbgPluginDescriptor),
     sizeof(COMMANDS) / sizeof(COMMANDS[0]),
     sizeof(PooldbgCommandDescriptor),
-    POOLDBG_STR("example-hello-c"),
-    POOLDBG_STR("0.1.0"),
+    POOLDBG_STR_INIT("example-hello-c"),
+    POOLDBG_STR_INIT("0.1.0"),
     COMMANDS,
     run,
 };

@@ -65,7 +65,8 @@ static uint32_t run(const PooldbgHostApi *host, PooldbgHostContext *ctx, uint32_
 }
 
 static const PooldbgCommandDescriptor COMMANDS[] = {
-    {POOLDBG_STR(COMMAND_NAME), POOLDBG_STR("a test command"), POOLDBG_STR("!" COMMAND_NAME)},
+    {POOLDBG_STR_INIT(COMMAND_NAME), POOLDBG_STR_INIT("a test command"),
+     POOLDBG_STR_INIT("!" COMMAND_NAME)},
 };
 
 static const PooldbgPluginDescriptor DESCRIPTOR = {
@@ -73,8 +74,8 @@ static const PooldbgPluginDescriptor DESCRIPTOR = {
     sizeof(PooldbgPluginDescriptor),
     1,
     sizeof(PooldbgCommandDescriptor),
-    POOLDBG_STR(PLUGIN_NAME),
-    POOLDBG_STR("0.0.1"),
+    POOLDBG_STR_INIT(PLUGIN_NAME),
+    POOLDBG_STR_INIT("0.0.1"),
     COMMANDS,
     run,
 };
