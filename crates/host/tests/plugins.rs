@@ -566,3 +566,56 @@ fn a_panicking_plugin_is_an_error_message_and_the_host_goes_on() {
     let outcome = run_command(p, i, &t, "", Some(&cancel));
     assert_eq!(outcome.error.as_deref(), Some("cancelled"));
 }
+
+#[test]
+fn the_binary_searches_flags_then_the_environment() {
+    let flag = TempDir::new("flag");
+    let env = TempDir::new("env");
+    let from_flag = negative(
+        &flag.0,
+        "pooldbg_f",
+        &["-DPLUGIN_NAME=\"from-flag\"", "-DCOMMAND_NAME=\"both\""],
+    );
+    let from_env = negative(
+        &env.0,
+        "pooldbg_e",
+        &["-DPLUGIN_NAME=\"from-env\"", "-DCOMMAND_NAME=\"both\""],
+    );
+    let env_only = negative(
+        &env.0,
+        "pooldbg_e2",
+        &["-DPLUGIN_NAME=\"env-only\"", "-DCOMMAND_NAME=\"mine\""],
+    );
+    let path = std::env::join_paths([env.0.clone(), PathBuf::from("not/absolute")]).unwrap();
+    let out = Command::new(exe())
+        .arg("--plugin-dir")
+        .arg(&flag.0)
+        .arg("plugins")
+        .env("POOLDBG_PLUGIN_PATH", &path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let listing = String::from_utf8_lossy(&out.stdout);
+    let pos = |needle: &str| {
+        listing
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing:\n{listing}"))
+    };
+    // The search path in order: the flag's folder, then the variable's.
+    assert!(pos(&format!("  {}\n", flag.0.display())) < pos(&format!("  {}\n", env.0.display())));
+    assert!(listing.contains(&format!("from-flag 0.0.1  {}", from_flag.display())));
+    assert!(listing.contains(&format!("env-only 0.0.1  {}", env_only.display())));
+    assert!(
+        listing.contains(&format!(
+            "{}: duplicate command: !both is already provided by plugin from-flag",
+            from_env.display()
+        )),
+        "{listing}"
+    );
+    assert!(
+        listing.contains(
+            "note: POOLDBG_PLUGIN_PATH entry not/absolute: not an absolute path, ignored"
+        ),
+        "{listing}"
+    );
+}
