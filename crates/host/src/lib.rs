@@ -1,0 +1,20 @@
+//! The `pooldbg` host: the plugin loader and the host side of the plugin ABI.
+//!
+//! The command line (`src/main.rs`) is a thin shell over this library so that tests can drive the
+//! loader directly.
+//!
+//! ```no_run
+//! use pooldbg::loader::{PluginSet, SearchPath};
+//!
+//! let set = PluginSet::discover(SearchPath::from_environment(&[]));
+//! print!("{}", set.render());
+//! if let Some((plugin, index)) = set.find("!hello") {
+//!     let target = plugin_sdk::MemoryTarget::default();
+//!     let outcome = pooldbg::bridge::run_command(plugin, index, &target, "", None);
+//!     println!("{:?}", outcome.rows);
+//! }
+//! ```
+#![warn(missing_docs)]
+
+pub mod bridge;
+pub mod loader;

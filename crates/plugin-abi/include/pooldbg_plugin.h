@@ -1,0 +1,186 @@
+/*
+ * pooldbg_plugin.h - the C ABI between pooldbg and its command plugins, version 1.
+ *
+ * This header mirrors the Rust crate `plugin-abi` (crates/plugin-abi/src/lib.rs) field for field;
+ * the crate's tests compile it and check every size, offset and constant against the Rust types.
+ * Read the crate's documentation for the rules; in brief:
+ *
+ *  - A plugin exports `const PooldbgPluginDescriptor *pooldbg_plugin_v1(void)`. The descriptor and
+ *    everything it points to stay valid while the library is loaded (pooldbg never unloads it).
+ *  - The host owns all memory that crosses the boundary: strings it hands out are valid until `run`
+ *    returns; strings and buffers a plugin hands in are only used during the call.
+ *  - PooldbgHostApi only grows (entries are appended): check `struct_size` before using an entry
+ *    that was not in version 1, and treat a NULL entry as "not provided".
+ *  - Strings are UTF-8, pointer + length, not NUL-terminated.
+ *
+ * SPDX-License-Identifier: MIT OR Apache-2.0
+ */
+#ifndef POOLDBG_PLUGIN_H
+#define POOLDBG_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define POOLDBG_ABI_VERSION 1u
+#define POOLDBG_ENTRY_POINT "pooldbg_plugin_v1"
+
+/* Status codes. */
+#define POOLDBG_STATUS_OK 0u
+#define POOLDBG_STATUS_ERROR 1u
+#define POOLDBG_STATUS_NOT_FOUND 2u
+#define POOLDBG_STATUS_CANCELLED 3u
+#define POOLDBG_STATUS_INVALID_ARGUMENT 4u
+#define POOLDBG_STATUS_INVALID_JSON 5u
+#define POOLDBG_STATUS_UNSUPPORTED 6u
+
+/* PooldbgReadRequest.status */
+#define POOLDBG_READ_OK 0u
+#define POOLDBG_READ_NOT_IN_DUMP 1u
+#define POOLDBG_READ_NOT_MAPPED 2u
+#define POOLDBG_READ_PAGED_OUT 3u
+#define POOLDBG_READ_ERROR 4u
+
+/* PooldbgLookup.source: which source answered. */
+#define POOLDBG_SOURCE_NONE 0u
+#define POOLDBG_SOURCE_USER_SYMBOLS 1u
+#define POOLDBG_SOURCE_EMBEDDED_PROFILE 2u
+#define POOLDBG_SOURCE_KDBG 3u
+#define POOLDBG_SOURCE_GUESSED 4u
+
+/* PooldbgTargetInfo.arch */
+#define POOLDBG_ARCH_UNKNOWN 0u
+#define POOLDBG_ARCH_X86 1u
+#define POOLDBG_ARCH_X86_PAE 2u
+#define POOLDBG_ARCH_X64 3u
+#define POOLDBG_ARCH_ARM64 4u
+
+/* Log levels. */
+#define POOLDBG_LOG_ERROR 1u
+#define POOLDBG_LOG_WARN 2u
+#define POOLDBG_LOG_INFO 3u
+#define POOLDBG_LOG_DEBUG 4u
+
+/* A borrowed UTF-8 string; ptr may be NULL only when len is 0. */
+typedef struct PooldbgStr {
+    const uint8_t *ptr;
+    size_t len;
+} PooldbgStr;
+
+/* Opaque per-command context of the host. */
+typedef struct PooldbgHostContext PooldbgHostContext;
+
+struct PooldbgHostApi;
+
+typedef struct PooldbgCommandDescriptor {
+    PooldbgStr name;    /* without '!', e.g. "poolused" */
+    PooldbgStr summary; /* one line */
+    PooldbgStr usage;   /* e.g. "!poolused [FLAGS] [TAG]" */
+} PooldbgCommandDescriptor;
+
+/* Runs command number `command` with the raw argument string; returns a POOLDBG_STATUS_* code. */
+typedef uint32_t (*PooldbgRunFn)(const struct PooldbgHostApi *host, PooldbgHostContext *ctx,
+                                 uint32_t command, PooldbgStr args);
+
+typedef struct PooldbgPluginDescriptor {
+    uint32_t abi_version;  /* POOLDBG_ABI_VERSION */
+    uint32_t struct_size;  /* sizeof(PooldbgPluginDescriptor) */
+    uint32_t command_count;
+    uint32_t command_size; /* sizeof(PooldbgCommandDescriptor) */
+    PooldbgStr name;
+    PooldbgStr version;
+    const PooldbgCommandDescriptor *commands;
+    PooldbgRunFn run;
+} PooldbgPluginDescriptor;
+
+typedef const PooldbgPluginDescriptor *(*PooldbgEntryFn)(void);
+
+typedef struct PooldbgReadRequest {
+    uint64_t address;         /* in */
+    uint8_t *buffer;          /* in: `length` writable bytes */
+    size_t length;            /* in */
+    size_t bytes_read;        /* out: bytes read from the start */
+    uint32_t status;          /* out: POOLDBG_READ_* for the first byte not read */
+    uint32_t pagefile_number; /* out, for POOLDBG_READ_PAGED_OUT */
+    uint64_t pagefile_offset; /* out, for POOLDBG_READ_PAGED_OUT */
+    uint64_t fault_address;   /* out: first byte not read */
+} PooldbgReadRequest;
+
+typedef struct PooldbgLookup {
+    uint64_t value;        /* address, size or offset in bytes */
+    uint32_t source;       /* POOLDBG_SOURCE_* */
+    uint32_t bit_position; /* bit fields: lowest bit */
+    uint32_t bit_length;   /* bit fields: length; 0 otherwise */
+    uint32_t reserved;
+} PooldbgLookup;
+
+typedef struct PooldbgTargetInfo {
+    uint32_t struct_size;
+    uint32_t arch;         /* POOLDBG_ARCH_* */
+    uint32_t build;        /* e.g. 19041; 0 unknown */
+    uint32_t pointer_size; /* 4 or 8 */
+    uint32_t processors;   /* 0 unknown */
+    uint32_t reserved;
+    uint64_t kernel_base;  /* 0 unknown */
+    PooldbgStr version;    /* "10.0.19041" */
+    PooldbgStr dump_type;  /* "full", "bitmap kernel", "triage", "raw", ... */
+} PooldbgTargetInfo;
+
+typedef struct PooldbgTagInfo {
+    PooldbgStr binary;
+    PooldbgStr description;
+    PooldbgStr source;
+} PooldbgTagInfo;
+
+typedef uint32_t (*PooldbgReadFn)(PooldbgHostContext *ctx, PooldbgReadRequest *requests,
+                                  size_t count);
+typedef uint32_t (*PooldbgLookupFn)(PooldbgHostContext *ctx, PooldbgStr name, PooldbgLookup *out);
+typedef uint32_t (*PooldbgFieldOffsetFn)(PooldbgHostContext *ctx, PooldbgStr type_name,
+                                         PooldbgStr field, PooldbgLookup *out);
+typedef const PooldbgTargetInfo *(*PooldbgTargetInfoFn)(PooldbgHostContext *ctx);
+/* `tag`: the four bytes as in memory, read little-endian ('Proc' == 0x636f7250). */
+typedef uint32_t (*PooldbgPoolTagFn)(PooldbgHostContext *ctx, uint32_t tag, PooldbgTagInfo *out);
+typedef void (*PooldbgLogFn)(PooldbgHostContext *ctx, uint32_t level, PooldbgStr message);
+typedef uint32_t (*PooldbgIsCancelledFn)(PooldbgHostContext *ctx);
+typedef uint32_t (*PooldbgJsonFn)(PooldbgHostContext *ctx, PooldbgStr json);
+typedef void (*PooldbgMessageFn)(PooldbgHostContext *ctx, PooldbgStr message);
+
+/* The host's function table; entries are only appended. */
+typedef struct PooldbgHostApi {
+    uint32_t struct_size;
+    uint32_t abi_version;
+    PooldbgReadFn read_physical;
+    PooldbgReadFn read_virtual;
+    PooldbgLookupFn symbol_address;
+    PooldbgLookupFn type_size;
+    PooldbgFieldOffsetFn field_offset;
+    PooldbgTargetInfoFn target_info;
+    PooldbgPoolTagFn pool_tag;
+    PooldbgLogFn log;
+    PooldbgIsCancelledFn is_cancelled;
+    PooldbgJsonFn emit_row;     /* one row: a JSON object */
+    PooldbgJsonFn set_summary;  /* a JSON value */
+    PooldbgMessageFn add_warning;
+    PooldbgMessageFn set_error; /* the command's error text */
+} PooldbgHostApi;
+
+/* A PooldbgStr from a string literal, as an expression (C99 compound literal; not C++). */
+#define POOLDBG_STR(literal) ((PooldbgStr){(const uint8_t *)(literal), sizeof(literal) - 1})
+
+/* The same as a brace initializer, for static tables (descriptors, command lists). */
+#define POOLDBG_STR_INIT(literal) {(const uint8_t *)(literal), sizeof(literal) - 1}
+
+/* Does the host table have `field`? (NULL host, short table or NULL entry: no.) */
+#define POOLDBG_HAS(host, field)                                                                   \
+    ((host) != NULL &&                                                                             \
+     (host)->struct_size >= offsetof(PooldbgHostApi, field) + sizeof((host)->field) &&            \
+     (host)->field != NULL)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* POOLDBG_PLUGIN_H */

@@ -1,0 +1,212 @@
+//! `export_plugin!` seen from the C side, in-process: the descriptor it exports, and its run shim
+//! called through a minimal host table written here (the real host's table is tested in
+//! crates/host).
+// Test helpers fail loudly: unwrap is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Mutex;
+
+use plugin_sdk::abi;
+use plugin_sdk::{Command, CommandError, Output, Target, TargetExt, export_plugin, hex};
+use serde_json::json;
+
+struct Peek;
+impl Command for Peek {
+    fn name(&self) -> &'static str {
+        "peek"
+    }
+    fn summary(&self) -> &'static str {
+        "read a u32"
+    }
+    fn usage(&self) -> &'static str {
+        "!peek ADDR"
+    }
+    fn run(&self, t: &dyn Target, args: &str, out: &mut Output) -> Result<(), CommandError> {
+        let addr = u64::from_str_radix(args.trim().trim_start_matches("0x"), 16)
+            .map_err(|e| CommandError::Usage(format!("!peek ADDR ({e})")))?;
+        let v = t.read_u32(addr)?;
+        out.row(json!({"address": hex(addr), "value": v}));
+        out.warn("just a test");
+        Ok(())
+    }
+}
+
+struct Boom;
+impl Command for Boom {
+    fn name(&self) -> &'static str {
+        "boom"
+    }
+    fn summary(&self) -> &'static str {
+        "panics"
+    }
+    fn usage(&self) -> &'static str {
+        "!boom"
+    }
+    fn run(&self, _: &dyn Target, _: &str, _: &mut Output) -> Result<(), CommandError> {
+        panic!("kaboom {}", 42);
+    }
+}
+
+export_plugin!(name: "test", version: "9.9.9", commands: [Peek, Boom]);
+
+/// What the mock host saw.
+#[derive(Default, Debug)]
+struct Seen {
+    rows: Vec<String>,
+    warnings: Vec<String>,
+    error: Option<String>,
+}
+
+static SEEN: Mutex<Option<Seen>> = Mutex::new(None);
+
+fn text(s: abi::Str) -> String {
+    // SAFETY: the plugin passes strings valid for the call.
+    unsafe { s.as_str() }.unwrap().to_owned()
+}
+
+unsafe extern "C" fn read_virtual(
+    _: *mut abi::HostContext,
+    reqs: *mut abi::ReadRequest,
+    n: usize,
+) -> u32 {
+    // SAFETY: the plugin passes `n` requests.
+    let reqs = unsafe { std::slice::from_raw_parts_mut(reqs, n) };
+    for r in reqs {
+        if r.address == 0x1000 {
+            // SAFETY: the request's buffer has `length` bytes.
+            let buf = unsafe { std::slice::from_raw_parts_mut(r.buffer, r.length) };
+            buf.fill(0x11);
+            r.bytes_read = r.length;
+            r.status = abi::READ_OK;
+        } else {
+            r.status = abi::READ_PAGED_OUT;
+            r.pagefile_number = 1;
+            r.pagefile_offset = 0x2000;
+            r.fault_address = r.address;
+        }
+    }
+    abi::STATUS_OK
+}
+unsafe extern "C" fn emit_row(_: *mut abi::HostContext, json: abi::Str) -> u32 {
+    SEEN.lock()
+        .unwrap()
+        .get_or_insert_default()
+        .rows
+        .push(text(json));
+    abi::STATUS_OK
+}
+unsafe extern "C" fn add_warning(_: *mut abi::HostContext, m: abi::Str) {
+    SEEN.lock()
+        .unwrap()
+        .get_or_insert_default()
+        .warnings
+        .push(text(m));
+}
+unsafe extern "C" fn set_error(_: *mut abi::HostContext, m: abi::Str) {
+    SEEN.lock().unwrap().get_or_insert_default().error = Some(text(m));
+}
+
+/// A host table of the first version, cut short after `emit_row`... unless `full`.
+fn host(full: bool) -> abi::HostApi {
+    abi::HostApi {
+        struct_size: if full {
+            size_of::<abi::HostApi>() as u32
+        } else {
+            std::mem::offset_of!(abi::HostApi, set_summary) as u32
+        },
+        abi_version: abi::ABI_VERSION,
+        read_physical: None,
+        read_virtual: Some(read_virtual),
+        symbol_address: None,
+        type_size: None,
+        field_offset: None,
+        target_info: None,
+        pool_tag: None,
+        log: None,
+        is_cancelled: None,
+        emit_row: Some(emit_row),
+        set_summary: None,
+        add_warning: Some(add_warning),
+        set_error: Some(set_error),
+    }
+}
+
+fn call(host: &abi::HostApi, command: u32, args: &str) -> (u32, Seen) {
+    let d = pooldbg_plugin_v1();
+    // SAFETY: the entry point returns a descriptor valid for the program's life.
+    let run = unsafe { (*d).run }.unwrap();
+    *SEEN.lock().unwrap() = Some(Seen::default());
+    // SAFETY: a valid table and a null context (the mock ignores it).
+    let status = unsafe { run(host, std::ptr::null_mut(), command, abi::Str::new(args)) };
+    (status, SEEN.lock().unwrap().take().unwrap())
+}
+
+#[test]
+fn one_test_for_the_shared_static_state() {
+    // The descriptor.
+    let d = pooldbg_plugin_v1();
+    assert!(!d.is_null());
+    // SAFETY: checked non-null; valid while the program runs.
+    let d = unsafe { &*d };
+    assert_eq!(d.abi_version, abi::ABI_VERSION);
+    assert_eq!(d.struct_size as usize, size_of::<abi::PluginDescriptor>());
+    assert_eq!(d.command_count, 2);
+    assert_eq!(text(d.name), "test");
+    assert_eq!(text(d.version), "9.9.9");
+    // SAFETY: command_count entries.
+    let cmds = unsafe { std::slice::from_raw_parts(d.commands, 2) };
+    assert_eq!(text(cmds[0].name), "peek");
+    assert_eq!(text(cmds[1].usage), "!boom");
+    // Called twice, the same descriptor.
+    assert_eq!(pooldbg_plugin_v1(), d as *const _);
+
+    let full = host(true);
+    let (status, seen) = call(&full, 0, "1000");
+    assert_eq!(status, abi::STATUS_OK, "{seen:?}");
+    assert_eq!(seen.rows, vec![r#"{"address":"0x1000","value":286331153}"#]);
+    assert_eq!(seen.warnings, vec!["just a test"]);
+
+    // A failed read says why, with the page file.
+    let (status, seen) = call(&full, 0, "2000");
+    assert_eq!(status, abi::STATUS_ERROR);
+    assert_eq!(
+        seen.error.as_deref(),
+        Some("cannot read 0x4 bytes at 0x2000: paged out (page file 1, offset 0x2000) at 0x2000")
+    );
+
+    // Bad arguments.
+    let (status, seen) = call(&full, 0, "zz");
+    assert_eq!(status, abi::STATUS_INVALID_ARGUMENT);
+    assert!(seen.error.unwrap().starts_with("usage: !peek ADDR"));
+
+    // A panic is an error with its message and location, and the next call works.
+    let (status, seen) = call(&full, 1, "");
+    assert_eq!(status, abi::STATUS_ERROR);
+    let err = seen.error.unwrap();
+    assert!(err.starts_with("plugin panicked at "), "{err}");
+    assert!(err.contains("export.rs:"), "{err}");
+    assert!(err.ends_with(": kaboom 42"), "{err}");
+    let (status, _) = call(&full, 0, "1000");
+    assert_eq!(status, abi::STATUS_OK);
+
+    // An unknown command number.
+    let (status, seen) = call(&full, 7, "");
+    assert_eq!(status, abi::STATUS_INVALID_ARGUMENT);
+    assert!(seen.error.unwrap().contains("no command number 7"));
+
+    // A short table: entries past struct_size are not called (set_error is past the cut, so
+    // the error text is lost, but nothing crashes and the status still says error).
+    let short = host(false);
+    let (status, seen) = call(&short, 0, "2000");
+    assert_eq!(status, abi::STATUS_ERROR);
+    assert_eq!(seen.error, None);
+    assert!(seen.warnings.is_empty());
+
+    // A null table is refused.
+    let d = pooldbg_plugin_v1();
+    // SAFETY: as above.
+    let run = unsafe { (*d).run }.unwrap();
+    // SAFETY: a null table is what is being tested; run checks it.
+    let status = unsafe { run(std::ptr::null(), std::ptr::null_mut(), 0, abi::Str::EMPTY) };
+    assert_eq!(status, abi::STATUS_INVALID_ARGUMENT);
+}
