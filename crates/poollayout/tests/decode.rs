@@ -1,5 +1,7 @@
 //! Decoders and the layout table, against hand-written bytes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use poollayout::table::FAMILIES;
 use poollayout::{Arch, BlockState, Confidence, Error, Layout, PoolType, Tag};
 
@@ -173,12 +175,12 @@ fn descriptors_and_list_heads() {
     d[0x80..0x84].copy_from_slice(&2u32.to_le_bytes());
     d[0xc0..0xc4].copy_from_slice(&77u32.to_le_bytes());
     d[0x50..0x58].copy_from_slice(&0x12345u64.to_le_bytes());
-    let base = 0xfffff800_02a00000u64;
+    let base = 0xffff_f800_02a0_0000u64;
     for i in 0..256 {
         let head = base + 0x140 + i * 16;
         let o = 0x140 + i as usize * 16;
         // encoded links (low bit set), list 3 non-empty
-        let fl = if i == 3 { 0xfffff8a0_00001011 } else { head | 1 };
+        let fl = if i == 3 { 0xffff_f8a0_0000_1011 } else { head | 1 };
         d[o..o + 8].copy_from_slice(&fl.to_le_bytes());
         d[o + 8..o + 16].copy_from_slice(&(head | 1).to_le_bytes());
     }
@@ -187,7 +189,7 @@ fn descriptors_and_list_heads() {
     let heads = l.descriptor_list_heads(&d, base).unwrap();
     assert_eq!(heads.len(), 256);
     assert_eq!(heads.iter().filter(|h| !h.is_empty()).count(), 1);
-    assert_eq!(heads[3].flink, 0xfffff8a0_00001010);
+    assert_eq!(heads[3].flink, 0xffff_f8a0_0000_1010);
     // 1607+: in use = allocated − deallocated.
     let l = Layout::for_build(Arch::X64, 14393).unwrap();
     let mut d = vec![0u8; 0x140];
@@ -202,12 +204,12 @@ fn paged_pool_info_and_free_entries() {
     let l = Layout::for_build(Arch::X64, 7601).unwrap();
     let mut b = vec![0u8; 0x68];
     b[0x38..0x3c].copy_from_slice(&0x8000u32.to_le_bytes());
-    b[0x40..0x48].copy_from_slice(&0xfffff8a0_00000000u64.to_le_bytes());
+    b[0x40..0x48].copy_from_slice(&0xffff_f8a0_0000_0000u64.to_le_bytes());
     b[0x58..0x60].copy_from_slice(&500u64.to_le_bytes());
     b[0x60..0x68].copy_from_slice(&450u64.to_le_bytes());
     let p = l.decode_paged_pool_info(&b).unwrap();
     assert_eq!(p.allocation_map_bits, Some(0x8000));
-    assert_eq!(p.allocation_map_buffer, Some(0xfffff8a0_00000000));
+    assert_eq!(p.allocation_map_buffer, Some(0xffff_f8a0_0000_0000));
     assert_eq!((p.commit, p.allocated), (Some(500), 450));
     let xp = Layout::for_build(Arch::X86, 2600).unwrap();
     let mut f = [0u8; 0x14];
@@ -223,7 +225,7 @@ fn pool_state_and_segment_heap() {
     let l = Layout::for_build(Arch::X64, 19041).unwrap();
     let s = l.segment_heap().unwrap();
     let mut st = vec![0u8; s.state_size];
-    st[..8].copy_from_slice(&0xfffff800_1234_0000u64.to_le_bytes());
+    st[..8].copy_from_slice(&0xffff_f800_1234_0000u64.to_le_bytes());
     st[0x38d0..0x38d4].copy_from_slice(&2u32.to_le_bytes());
     for n in 0..2 {
         for h in 0..4 {
@@ -231,11 +233,11 @@ fn pool_state_and_segment_heap() {
             st[o..o + 8].copy_from_slice(&(0xffff_9000_0000_0000u64 + (n * 4 + h) as u64 * 0x1000).to_le_bytes());
         }
     }
-    let p = l.decode_pool_state(&st, 0xfffff800_4000_0000).unwrap();
+    let p = l.decode_pool_state(&st, 0xffff_f800_4000_0000).unwrap();
     assert_eq!(p.number_of_pools, 2);
     assert_eq!(p.node_heaps[1][2], 0xffff_9000_0000_6000);
     assert_eq!(p.special_heaps.len(), 4);
-    assert_eq!(p.globals, 0xfffff800_1234_0000);
+    assert_eq!(p.globals, 0xffff_f800_1234_0000);
     st[0x38d0] = 65;
     assert!(l.decode_pool_state(&st, 0).unwrap_err().to_string().contains("NumberOfPools"));
 

@@ -1,5 +1,7 @@
 //! For every build of the real ISF index, the offsets and sizes this crate uses equal the ISF facts.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{Facts, check};

@@ -1,5 +1,7 @@
 //! Property tests: encode (test side) then decode round-trips; any bytes decode to a value or an error.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod encode;
 
 use poollayout::table::FAMILIES;

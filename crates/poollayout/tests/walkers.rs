@@ -1,5 +1,7 @@
 //! Walkers over synthetic pages and subsegments built by the test-side encoder.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod encode;
 
 use poollayout::{Arch, BlockState, HeaderError, Layout, PoolHeader, PoolType, RangeKind, SegContext, Tag};
