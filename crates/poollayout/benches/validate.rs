@@ -32,7 +32,9 @@ impl Rng {
     }
 }
 
-const TAGS: [&[u8; 4]; 8] = [b"Irp ", b"MmSt", b"File", b"Ntfx", b"CcSc", b"Vad ", b"ObNm", b"Toke"];
+const TAGS: [&[u8; 4]; 8] = [
+    b"Irp ", b"MmSt", b"File", b"Ntfx", b"CcSc", b"Vad ", b"ObNm", b"Toke",
+];
 
 /// A block size in units: ~70 % small (1–8 units), ~25 % medium (9–64), ~5 % large (65–max).
 fn block_units(r: &mut Rng, max: u64) -> u64 {
@@ -142,8 +144,10 @@ fn validate_headers_x86(b: Bencher) {
 fn baseline_sum_x64_pages(b: Bencher) {
     let (_, mem, _) = pages(Arch::X64);
     b.counter(BytesCount::new(mem.len())).bench(|| {
-        black_box(mem)
-            .chunks_exact(8)
-            .fold(0u64, |s, c| s.wrapping_add(u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])))
+        black_box(mem).chunks_exact(8).fold(0u64, |s, c| {
+            s.wrapping_add(u64::from_le_bytes([
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+            ]))
+        })
     });
 }

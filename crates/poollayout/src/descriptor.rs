@@ -141,9 +141,15 @@ impl Layout {
 
     /// The free-list heads of a descriptor at `descriptor_address` (`bytes` from the descriptor's start,
     /// through the end of `ListHeads`). Fails on 19H1+, which has no lists.
-    pub fn descriptor_list_heads(&self, bytes: &[u8], descriptor_address: u64) -> Result<Vec<ListHead>> {
+    pub fn descriptor_list_heads(
+        &self,
+        bytes: &[u8],
+        descriptor_address: u64,
+    ) -> Result<Vec<ListHead>> {
         let d = self.descriptor()?;
-        let (offset, count) = d.list_heads.ok_or(self.missing("_POOL_DESCRIPTOR.ListHeads"))?;
+        let (offset, count) = d
+            .list_heads
+            .ok_or(self.missing("_POOL_DESCRIPTOR.ListHeads"))?;
         let p = self.pointer_size();
         need(bytes, offset, count * 2 * p, "_POOL_DESCRIPTOR.ListHeads")?;
         (0..count)

@@ -3,7 +3,7 @@
 use crate::error::Result;
 use crate::layout::{HeaderFormat, Layout, PoolTypeEra};
 use crate::pooltype::PoolType;
-use crate::read::{need, u16_at, u32_at, u8_at};
+use crate::read::{need, u8_at, u16_at, u32_at};
 use crate::tag::Tag;
 
 /// PoolType bit 0x8 (Windows 8+): the block is charged to a process; `ProcessBilled` is encoded with the
@@ -94,7 +94,12 @@ impl Layout {
                 block_size: u16::from(u8_at(bytes, 2, "_POOL_HEADER")?),
                 pool_type: u8_at(bytes, 3, "_POOL_HEADER")?,
                 tag,
-                process_billed: Some(crate::read::ptr_at(bytes, 8, 8, "_POOL_HEADER.ProcessBilled")?),
+                process_billed: Some(crate::read::ptr_at(
+                    bytes,
+                    8,
+                    8,
+                    "_POOL_HEADER.ProcessBilled",
+                )?),
             },
         })
     }
@@ -151,7 +156,12 @@ impl Layout {
     /// `ProcessBilled` field (x86). From Windows 8 the field is stored as
     /// `EPROCESS ^ nt!ExpPoolQuotaCookie ^ header_address`; pass the cookie's value (read from the dump) and the
     /// virtual address of the header. Before Windows 8 the field is the plain pointer and `cookie` is ignored.
-    pub const fn process_billed(&self, h: &PoolHeader, header_address: u64, cookie: u64) -> Option<u64> {
+    pub const fn process_billed(
+        &self,
+        h: &PoolHeader,
+        header_address: u64,
+        cookie: u64,
+    ) -> Option<u64> {
         let Some(raw) = h.process_billed else {
             return None;
         };

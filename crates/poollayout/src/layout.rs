@@ -484,27 +484,45 @@ impl Layout {
     }
     /// The tracker layout or [`Error::NotInLayout`].
     pub fn tracker(&self) -> Result<&'static TrackerLayout> {
-        self.family.tracker.as_ref().ok_or(self.missing("_POOL_TRACKER_TABLE"))
+        self.family
+            .tracker
+            .as_ref()
+            .ok_or(self.missing("_POOL_TRACKER_TABLE"))
     }
     /// The big-page layout or [`Error::NotInLayout`].
     pub fn big_pages(&self) -> Result<&'static BigPageLayout> {
-        self.family.big_pages.as_ref().ok_or(self.missing("_POOL_TRACKER_BIG_PAGES"))
+        self.family
+            .big_pages
+            .as_ref()
+            .ok_or(self.missing("_POOL_TRACKER_BIG_PAGES"))
     }
     /// The descriptor layout or [`Error::NotInLayout`].
     pub fn descriptor(&self) -> Result<&'static DescriptorLayout> {
-        self.family.descriptor.as_ref().ok_or(self.missing("_POOL_DESCRIPTOR"))
+        self.family
+            .descriptor
+            .as_ref()
+            .ok_or(self.missing("_POOL_DESCRIPTOR"))
     }
     /// The paged-pool-info layout or [`Error::NotInLayout`].
     pub fn paged_pool_info(&self) -> Result<&'static PagedPoolInfoLayout> {
-        self.family.paged_pool_info.as_ref().ok_or(self.missing("_MM_PAGED_POOL_INFO"))
+        self.family
+            .paged_pool_info
+            .as_ref()
+            .ok_or(self.missing("_MM_PAGED_POOL_INFO"))
     }
     /// The free-pool-entry layout or [`Error::NotInLayout`].
     pub fn free_pool_entry(&self) -> Result<&'static FreePoolEntryLayout> {
-        self.family.free_pool_entry.as_ref().ok_or(self.missing("_MMFREE_POOL_ENTRY"))
+        self.family
+            .free_pool_entry
+            .as_ref()
+            .ok_or(self.missing("_MMFREE_POOL_ENTRY"))
     }
     /// The segment-heap layout or [`Error::NotInLayout`].
     pub fn segment_heap(&self) -> Result<&'static SegmentHeapLayout> {
-        self.family.segment_heap.as_ref().ok_or(self.missing("segment heap"))
+        self.family
+            .segment_heap
+            .as_ref()
+            .ok_or(self.missing("segment heap"))
     }
 
     pub(crate) fn missing(&self, what: &'static str) -> Error {

@@ -49,14 +49,15 @@ pub use descriptor::{FreePoolEntry, ListHead, PagedPoolInfo, PoolDescriptor, dec
 pub use error::{Error, Result};
 pub use header::{BlockState, PoolHeader};
 pub use layout::{
-    AllocationMap, Arch, BigPageDetail, BigPageLayout, Confidence, DescriptorCounters, DescriptorLayout, Family,
-    FreePoolEntryLayout, HeaderFormat, Layout, PagedPoolInfoLayout, PoolTypeEra, SegmentHeapLayout, TrackerLayout,
-    TrackerTables,
+    AllocationMap, Arch, BigPageDetail, BigPageLayout, Confidence, DescriptorCounters,
+    DescriptorLayout, Family, FreePoolEntryLayout, HeaderFormat, Layout, PagedPoolInfoLayout,
+    PoolTypeEra, SegmentHeapLayout, TrackerLayout, TrackerTables,
 };
 pub use pooltype::PoolType;
 pub use read::{Field, Width};
 pub use segheap::{
-    HeapKeys, LfhSubsegment, PageRange, PoolState, RangeKind, SegContext, SegmentHeap, VsChunk, vs_pool_header,
+    HeapKeys, LfhSubsegment, PageRange, PoolState, RangeKind, SegContext, SegmentHeap, VsChunk,
+    vs_pool_header,
 };
 pub use tag::Tag;
 pub use tracker::{BigPageEntry, TrackerEntry};

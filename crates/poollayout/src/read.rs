@@ -41,19 +41,31 @@ pub struct Field {
 impl Field {
     /// A 1-byte field.
     pub const fn u8(offset: usize) -> Field {
-        Field { offset, width: Width::U8 }
+        Field {
+            offset,
+            width: Width::U8,
+        }
     }
     /// A 2-byte field.
     pub const fn u16(offset: usize) -> Field {
-        Field { offset, width: Width::U16 }
+        Field {
+            offset,
+            width: Width::U16,
+        }
     }
     /// A 4-byte field.
     pub const fn u32(offset: usize) -> Field {
-        Field { offset, width: Width::U32 }
+        Field {
+            offset,
+            width: Width::U32,
+        }
     }
     /// An 8-byte field.
     pub const fn u64(offset: usize) -> Field {
-        Field { offset, width: Width::U64 }
+        Field {
+            offset,
+            width: Width::U64,
+        }
     }
     /// A pointer-sized field (4 bytes on x86, 8 on x64).
     pub const fn ptr(offset: usize, pointer_size: usize) -> Field {
@@ -84,7 +96,12 @@ pub(crate) fn need(bytes: &[u8], offset: usize, need: usize, what: &'static str)
 }
 
 /// Reads an unsigned integer of `width` at `offset`.
-pub(crate) fn read_uint(bytes: &[u8], offset: usize, width: Width, what: &'static str) -> Result<u64> {
+pub(crate) fn read_uint(
+    bytes: &[u8],
+    offset: usize,
+    width: Width,
+    what: &'static str,
+) -> Result<u64> {
     let trunc = || Error::Truncated {
         what,
         offset,
@@ -92,9 +109,18 @@ pub(crate) fn read_uint(bytes: &[u8], offset: usize, width: Width, what: &'stati
         have: bytes.len(),
     };
     match width {
-        Width::U8 => bytes.pread_with::<u8>(offset, LE).map(u64::from).map_err(|_| trunc()),
-        Width::U16 => bytes.pread_with::<u16>(offset, LE).map(u64::from).map_err(|_| trunc()),
-        Width::U32 => bytes.pread_with::<u32>(offset, LE).map(u64::from).map_err(|_| trunc()),
+        Width::U8 => bytes
+            .pread_with::<u8>(offset, LE)
+            .map(u64::from)
+            .map_err(|_| trunc()),
+        Width::U16 => bytes
+            .pread_with::<u16>(offset, LE)
+            .map(u64::from)
+            .map_err(|_| trunc()),
+        Width::U32 => bytes
+            .pread_with::<u32>(offset, LE)
+            .map(u64::from)
+            .map_err(|_| trunc()),
         Width::U64 => bytes.pread_with::<u64>(offset, LE).map_err(|_| trunc()),
     }
 }
@@ -108,6 +134,11 @@ pub(crate) fn u16_at(bytes: &[u8], offset: usize, what: &'static str) -> Result<
 pub(crate) fn u32_at(bytes: &[u8], offset: usize, what: &'static str) -> Result<u32> {
     read_uint(bytes, offset, Width::U32, what).map(|v| v as u32)
 }
-pub(crate) fn ptr_at(bytes: &[u8], offset: usize, pointer_size: usize, what: &'static str) -> Result<u64> {
+pub(crate) fn ptr_at(
+    bytes: &[u8],
+    offset: usize,
+    pointer_size: usize,
+    what: &'static str,
+) -> Result<u64> {
     Field::ptr(offset, pointer_size).read(bytes, what)
 }

@@ -133,7 +133,11 @@ pub struct LfhSubsegment {
 /// The pool block starts right after the chunk header; when a block smaller than 0xFF0 bytes would cross a page
 /// by more than 0x40 bytes, the allocator puts the pool header at the start of the next page instead
 /// (MemProcFS `vmmwinpool.c`, VS walk).
-pub fn vs_pool_header(chunk_address: u64, chunk_size: usize, chunk_header_size: usize) -> (u64, usize) {
+pub fn vs_pool_header(
+    chunk_address: u64,
+    chunk_size: usize,
+    chunk_header_size: usize,
+) -> (u64, usize) {
     let block = chunk_address.wrapping_add(chunk_header_size as u64);
     let size = chunk_size.saturating_sub(chunk_header_size);
     if size < 0xff0 && (block & 0xfff) as usize + size > 0x1040 {
@@ -226,9 +230,16 @@ impl Layout {
 
     /// Decodes a page segment's signature: `Signature ^ HeapKey ^ segment_address ^ 0xA2E64EADA2E64EAD` (truncated to
     /// 32 bits on x86). A valid segment gives a kernel address ([`Layout::is_kernel_address`]).
-    pub fn decode_page_segment_signature(&self, bytes: &[u8], segment_address: u64, heap_key: u64) -> Result<u64> {
+    pub fn decode_page_segment_signature(
+        &self,
+        bytes: &[u8],
+        segment_address: u64,
+        heap_key: u64,
+    ) -> Result<u64> {
         let s = self.sh()?;
-        let sig = s.page_segment_signature.read(bytes, "_HEAP_PAGE_SEGMENT.Signature")?;
+        let sig = s
+            .page_segment_signature
+            .read(bytes, "_HEAP_PAGE_SEGMENT.Signature")?;
         let v = sig ^ heap_key ^ segment_address ^ PAGE_SEGMENT_SIGNATURE_XOR;
         Ok(match self.arch() {
             Arch::X86 => v & 0xffff_ffff,
@@ -246,24 +257,47 @@ impl Layout {
 
     /// The ranges of a page segment: `bytes` from the segment's start (its descriptor array), stepping from
     /// `FirstDescriptorIndex` by each descriptor's `UnitSize`. A `UnitSize` of 0 ends the walk with an error.
-    pub fn page_ranges(&self, bytes: &[u8], segment_address: u64, ctx: &SegContext) -> Result<Vec<PageRange>> {
+    pub fn page_ranges(
+        &self,
+        bytes: &[u8],
+        segment_address: u64,
+        ctx: &SegContext,
+    ) -> Result<Vec<PageRange>> {
         let s = self.sh()?;
         let count = (s.page_segment_size / s.range_descriptor_size).min(MAX_DESCRIPTORS);
-        need(bytes, 0, count * s.range_descriptor_size, "_HEAP_PAGE_SEGMENT.DescArray")?;
+        need(
+            bytes,
+            0,
+            count * s.range_descriptor_size,
+            "_HEAP_PAGE_SEGMENT.DescArray",
+        )?;
         if ctx.unit_shift >= 32 {
             return Err(Error::Invalid {
                 what: "_HEAP_SEG_CONTEXT",
                 address: segment_address,
-                reason: format!("UnitShift {} is not a plausible shift (expected < 32)", ctx.unit_shift),
+                reason: format!(
+                    "UnitShift {} is not a plausible shift (expected < 32)",
+                    ctx.unit_shift
+                ),
             });
         }
         let mut out = Vec::new();
         let mut i = ctx.first_descriptor_index as usize;
         while i < count {
             let base = i * s.range_descriptor_size;
-            let flags = read_uint(bytes, base + s.range_flags.offset, s.range_flags.width, "RangeFlags")? as u8
+            let flags = read_uint(
+                bytes,
+                base + s.range_flags.offset,
+                s.range_flags.width,
+                "RangeFlags",
+            )? as u8
                 & s.range_flags_mask;
-            let units = read_uint(bytes, base + s.range_unit_size.offset, s.range_unit_size.width, "UnitSize")?;
+            let units = read_uint(
+                bytes,
+                base + s.range_unit_size.offset,
+                s.range_unit_size.width,
+                "UnitSize",
+            )?;
             if units == 0 {
                 return Err(Error::Invalid {
                     what: "_HEAP_PAGE_RANGE_DESCRIPTOR",
@@ -288,7 +322,12 @@ impl Layout {
     }
 
     /// Decodes the VS chunk header at the start of `bytes`, which sits at `chunk_address`, with `HeapKey`.
-    pub fn decode_vs_chunk(&self, bytes: &[u8], chunk_address: u64, heap_key: u64) -> Result<VsChunk> {
+    pub fn decode_vs_chunk(
+        &self,
+        bytes: &[u8],
+        chunk_address: u64,
+        heap_key: u64,
+    ) -> Result<VsChunk> {
         self.sh()?;
         let w = "_HEAP_VS_CHUNK_HEADER";
         Ok(match self.arch() {
@@ -336,11 +375,15 @@ impl Layout {
     fn vs_chunk_sound(&self, c: &VsChunk, off: usize, len: usize) -> Option<HeaderError> {
         let min = self.sh().map_or(16, |s| s.vs_chunk_header_size);
         if c.size < min {
-            Some(HeaderError::BadChunk("VS chunk size below the chunk header size"))
+            Some(HeaderError::BadChunk(
+                "VS chunk size below the chunk header size",
+            ))
         } else if c.size > len - off {
             Some(HeaderError::PastPageEnd { size: c.size })
         } else if c.allocated_raw > 1 {
-            Some(HeaderError::BadChunk("VS chunk Allocated field is neither 0 nor 1"))
+            Some(HeaderError::BadChunk(
+                "VS chunk Allocated field is neither 0 nor 1",
+            ))
         } else {
             None
         }
@@ -412,7 +455,13 @@ impl Layout {
 
     /// The offset, at or after `from`, of the next VS chunk header that decodes soundly and is confirmed by its
     /// successor's previous size (or ends the subsegment exactly).
-    pub fn next_vs_chunk(&self, bytes: &[u8], address: u64, heap_key: u64, from: usize) -> Option<usize> {
+    pub fn next_vs_chunk(
+        &self,
+        bytes: &[u8],
+        address: u64,
+        heap_key: u64,
+        from: usize,
+    ) -> Option<usize> {
         let step = self.sh().ok()?.vs_chunk_header_size;
         let mut off = from.div_ceil(step) * step;
         while off + step <= bytes.len() {
@@ -424,7 +473,11 @@ impl Layout {
                         return Some(off);
                     }
                     if next + step <= bytes.len() {
-                        if let Ok(n) = self.decode_vs_chunk(&bytes[next..], address.wrapping_add(next as u64), heap_key) {
+                        if let Ok(n) = self.decode_vs_chunk(
+                            &bytes[next..],
+                            address.wrapping_add(next as u64),
+                            heap_key,
+                        ) {
                             if n.previous_size == c.size {
                                 return Some(off);
                             }
@@ -439,7 +492,12 @@ impl Layout {
 
     /// Decodes an LFH subsegment header at `address` with `LfhKey`: `EncodedData ^ LfhKey ^ ((u32)address >> 12)`
     /// gives BlockSize (low 16 bits) and FirstBlockOffset (high 16 bits) (MemProcFS, builds before 26100).
-    pub fn decode_lfh_subsegment(&self, bytes: &[u8], address: u64, lfh_key: u64) -> Result<LfhSubsegment> {
+    pub fn decode_lfh_subsegment(
+        &self,
+        bytes: &[u8],
+        address: u64,
+        lfh_key: u64,
+    ) -> Result<LfhSubsegment> {
         let s = self.sh()?;
         let w = "_HEAP_LFH_SUBSEGMENT";
         let enc = s.lfh_block_offsets.read(bytes, w)? as u32;
@@ -498,7 +556,8 @@ impl Layout {
             };
             let header = self.decode_header(&bytes[off..]).ok();
             let tag = header.map_or(Tag(0), |h| h.tag);
-            let error = (state == BlockState::Allocated && !tag.is_plausible()).then_some(HeaderError::ImplausibleTag);
+            let error = (state == BlockState::Allocated && !tag.is_plausible())
+                .then_some(HeaderError::ImplausibleTag);
             walk.push(WalkedBlock {
                 address: address.wrapping_add(off as u64),
                 size: sub.block_size,

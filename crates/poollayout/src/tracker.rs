@@ -89,11 +89,18 @@ impl Layout {
 
     /// The used entries of a whole tracker table (`bytes` = `count × size` bytes of `PoolTrackTable`,
     /// or of one `ExPoolTagTables[i]`). A short buffer yields the entries it holds, then the error.
-    pub fn tracker_entries<'a>(&self, bytes: &'a [u8]) -> impl Iterator<Item = Result<TrackerEntry>> + 'a {
+    pub fn tracker_entries<'a>(
+        &self,
+        bytes: &'a [u8],
+    ) -> impl Iterator<Item = Result<TrackerEntry>> + 'a {
         let layout = *self;
         let size = self.family().tracker.map_or(0, |t| t.size);
         let missing = (size == 0).then(|| self.missing("_POOL_TRACKER_TABLE"));
-        let chunks = if size == 0 { [].chunks(1) } else { bytes.chunks(size) };
+        let chunks = if size == 0 {
+            [].chunks(1)
+        } else {
+            bytes.chunks(size)
+        };
         missing.into_iter().map(Err).chain(
             chunks
                 .map(move |c| layout.decode_tracker(c))
@@ -151,11 +158,18 @@ impl Layout {
 
     /// Every entry of a big page table (`bytes` = `PoolBigPageTableSize × size` bytes), free ones included
     /// (filter with [`BigPageEntry::is_live`]).
-    pub fn big_page_entries<'a>(&self, bytes: &'a [u8]) -> impl Iterator<Item = Result<BigPageEntry>> + 'a {
+    pub fn big_page_entries<'a>(
+        &self,
+        bytes: &'a [u8],
+    ) -> impl Iterator<Item = Result<BigPageEntry>> + 'a {
         let layout = *self;
         let size = self.family().big_pages.map_or(0, |b| b.size);
         let missing = (size == 0).then(|| self.missing("_POOL_TRACKER_BIG_PAGES"));
-        let chunks = if size == 0 { [].chunks(1) } else { bytes.chunks(size) };
+        let chunks = if size == 0 {
+            [].chunks(1)
+        } else {
+            bytes.chunks(size)
+        };
         missing
             .into_iter()
             .map(Err)
@@ -171,7 +185,9 @@ impl Layout {
             return Err(Error::Invalid {
                 what: "PoolBigPageTable",
                 address,
-                reason: format!("expected a page-aligned table of at most 16 MiB, got {entries} entries"),
+                reason: format!(
+                    "expected a page-aligned table of at most 16 MiB, got {entries} entries"
+                ),
             });
         }
         Ok(())

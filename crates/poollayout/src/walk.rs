@@ -49,7 +49,10 @@ impl fmt::Display for HeaderError {
             HeaderError::Truncated => f.write_str("header truncated by the end of the page"),
             HeaderError::ZeroBlockSize => f.write_str("block size is 0"),
             HeaderError::FirstPreviousSizeNotZero { found } => {
-                write!(f, "first block of the page has previous size {found:#x}, expected 0")
+                write!(
+                    f,
+                    "first block of the page has previous size {found:#x}, expected 0"
+                )
             }
             HeaderError::PreviousSizeMismatch { expected, found } => write!(
                 f,
@@ -99,9 +102,9 @@ pub struct Walk {
 impl Walk {
     /// The block whose bytes contain `address` (for `!pool`'s `*` marker).
     pub fn containing(&self, address: u64) -> Option<&WalkedBlock> {
-        self.blocks
-            .iter()
-            .find(|b| address >= b.address && address < b.address.saturating_add(b.size.max(1) as u64))
+        self.blocks.iter().find(|b| {
+            address >= b.address && address < b.address.saturating_add(b.size.max(1) as u64)
+        })
     }
 
     pub(crate) fn push(&mut self, b: WalkedBlock) {
@@ -119,7 +122,12 @@ fn raw_sizes(fmt: HeaderFormat, h: &[u8]) -> (u16, u16, u8, u32) {
     let tag = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
     match fmt {
         HeaderFormat::Nt50X86 => (h[0] as u16, h[3] as u16, h[2], tag),
-        HeaderFormat::X86 => ((w & 0x1ff) as u16, ((w >> 16) & 0x1ff) as u16, (w >> 25) as u8, tag),
+        HeaderFormat::X86 => (
+            (w & 0x1ff) as u16,
+            ((w >> 16) & 0x1ff) as u16,
+            (w >> 25) as u8,
+            tag,
+        ),
         HeaderFormat::X64 => (h[0] as u16, h[2] as u16, h[3], tag),
     }
 }
@@ -163,6 +171,10 @@ impl Layout {
             if b == 0 {
                 return Err((off, HeaderError::ZeroBlockSize));
             }
+            let size = (b as usize) << shift;
+            if size > end - off {
+                return Err((off, HeaderError::PastPageEnd { size }));
+            }
             if p != prev {
                 let found = (p as usize) << shift;
                 return Err((
@@ -176,10 +188,6 @@ impl Layout {
                         }
                     },
                 ));
-            }
-            let size = (b as usize) << shift;
-            if size > end - off {
-                return Err((off, HeaderError::PastPageEnd { size }));
             }
             if t & in_use_bit != 0 && !tag_plausible(tag) {
                 return Err((off, HeaderError::ImplausibleTag));

@@ -11,11 +11,20 @@ fn table_ranges_do_not_overlap_and_hold_their_verified_builds() {
         assert!(a.first_build <= a.last_build, "{}", a.name);
         assert!(!a.sources.is_empty(), "{} names no source", a.name);
         for v in a.verified_builds {
-            assert!((a.first_build..=a.last_build).contains(v), "{}: {v}", a.name);
+            assert!(
+                (a.first_build..=a.last_build).contains(v),
+                "{}: {v}",
+                a.name
+            );
         }
         for b in &FAMILIES[i + 1..] {
             if a.arch == b.arch {
-                assert!(a.last_build < b.first_build || b.last_build < a.first_build, "{} / {}", a.name, b.name);
+                assert!(
+                    a.last_build < b.first_build || b.last_build < a.first_build,
+                    "{} / {}",
+                    a.name,
+                    b.name
+                );
             }
         }
     }
@@ -24,7 +33,12 @@ fn table_ranges_do_not_overlap_and_hold_their_verified_builds() {
         let mut rows: Vec<_> = FAMILIES.iter().filter(|f| f.arch == arch).collect();
         rows.sort_by_key(|f| f.first_build);
         for w in rows.windows(2) {
-            assert_eq!(w[0].last_build + 1, w[1].first_build, "gap after {}", w[0].name);
+            assert_eq!(
+                w[0].last_build + 1,
+                w[1].first_build,
+                "gap after {}",
+                w[0].name
+            );
         }
     }
 }
@@ -38,20 +52,38 @@ fn builds_are_selected_by_range() {
     assert_eq!(l(Arch::X64, 3790).block_unit(), 16);
     assert_eq!(l(Arch::X64, 7601).confidence(), Confidence::Verified);
     assert_eq!(l(Arch::X64, 19045).confidence(), Confidence::Inferred);
-    assert_eq!(l(Arch::X64, 19045).family().name, l(Arch::X64, 19041).family().name);
+    assert_eq!(
+        l(Arch::X64, 19045).family().name,
+        l(Arch::X64, 19041).family().name
+    );
     assert_eq!(l(Arch::X64, 22631).tracker().unwrap().size, 0x50);
     assert_eq!(l(Arch::X86, 16299).tracker().unwrap().size, 0x30);
     assert!(l(Arch::X64, 18362).is_segment_heap());
     assert!(!l(Arch::X64, 17763).is_segment_heap());
     assert!(l(Arch::X64, 7601).family().protected_tags);
     assert!(!l(Arch::X64, 9200).family().protected_tags);
-    for (arch, build) in [(Arch::X64, 26100), (Arch::X64, 27000), (Arch::X86, 20000), (Arch::X86, 1381), (Arch::X64, 2600)] {
+    for (arch, build) in [
+        (Arch::X64, 26100),
+        (Arch::X64, 27000),
+        (Arch::X86, 20000),
+        (Arch::X86, 1381),
+        (Arch::X64, 2600),
+    ] {
         let e = Layout::for_build(arch, build).unwrap_err();
-        assert!(matches!(e, Error::UnsupportedBuild { build: b, .. } if b == build), "{e}");
+        assert!(
+            matches!(e, Error::UnsupportedBuild { build: b, .. } if b == build),
+            "{e}"
+        );
         assert!(e.to_string().contains(&build.to_string()));
     }
-    assert!(matches!(l(Arch::X64, 19041).descriptor(), Err(Error::NotInLayout { .. })));
-    assert!(matches!(l(Arch::X86, 2195).tracker(), Err(Error::NotInLayout { .. })));
+    assert!(matches!(
+        l(Arch::X64, 19041).descriptor(),
+        Err(Error::NotInLayout { .. })
+    ));
+    assert!(matches!(
+        l(Arch::X86, 2195).tracker(),
+        Err(Error::NotInLayout { .. })
+    ));
 }
 
 #[test]
@@ -59,7 +91,11 @@ fn pool_type_byte_per_era() {
     let xp = Layout::for_build(Arch::X86, 2600).unwrap();
     let w7 = Layout::for_build(Arch::X64, 7601).unwrap();
     let w10 = Layout::for_build(Arch::X64, 19041).unwrap();
-    let h = |t: u8| poollayout::PoolHeader { pool_type: t, block_size: 1, ..Default::default() };
+    let h = |t: u8| poollayout::PoolHeader {
+        pool_type: t,
+        block_size: 1,
+        ..Default::default()
+    };
     // NT5: (type + 1) | 4 in use; nonpaged odd, paged even.
     assert_eq!(xp.header_state(&h(5)), Some(BlockState::Allocated));
     assert_eq!(xp.header_pool_type(&h(5)), Some(PoolType::NON_PAGED));
@@ -72,7 +108,11 @@ fn pool_type_byte_per_era() {
     assert_eq!(w7.header_state(&h(0)), Some(BlockState::Free));
     // 19H1+: informational.
     assert_eq!(w10.header_state(&h(2)), None);
-    let ca = poollayout::PoolHeader { pool_type: 4, previous_size: 3, ..Default::default() };
+    let ca = poollayout::PoolHeader {
+        pool_type: 4,
+        previous_size: 3,
+        ..Default::default()
+    };
     assert_eq!(w10.cache_aligned_origin(&ca, 0x1040), Some(0x1010));
     assert_eq!(w7.cache_aligned_origin(&ca, 0x1040), None);
 }
@@ -92,7 +132,10 @@ fn tags_display_as_the_contract_says() {
     assert_eq!(Tag::from_bytes(*b"Mm  ").to_string(), "Mm  ");
     assert_eq!(Tag(0xe5726854).to_string(), "Thre"); // protected 'Thr\xe5'
     assert!(Tag(0xe5726854).is_protected());
-    assert_eq!(Tag::from_bytes([b'a', 0x01, 0x7f, b'z']).to_string(), "a\\x01\\x7fz");
+    assert_eq!(
+        Tag::from_bytes([b'a', 0x01, 0x7f, b'z']).to_string(),
+        "a\\x01\\x7fz"
+    );
     assert!(Tag::from_bytes(*b"Irp ").is_plausible());
     assert!(!Tag::from_bytes(*b" abc").is_plausible());
     assert!(!Tag::from_bytes([b'a', 0, b'b', b'c']).is_plausible());
@@ -117,7 +160,10 @@ fn tracker_entries_decode_per_layout() {
     assert_eq!(used.len(), 1);
     let t = used[0];
     assert_eq!(t.tag.to_string(), "Proc");
-    assert_eq!((t.nonpaged_bytes, t.nonpaged_outstanding(), t.paged_allocs), (0x1000, 5, 2));
+    assert_eq!(
+        (t.nonpaged_bytes, t.nonpaged_outstanding(), t.paged_allocs),
+        (0x1000, 5, 2)
+    );
     // x86 XP 0x1c: all u32.
     let xp = Layout::for_build(Arch::X86, 2600).unwrap();
     let mut e = [0u8; 0x1c];
@@ -128,7 +174,10 @@ fn tracker_entries_decode_per_layout() {
     assert_eq!((t.nonpaged_bytes, t.paged_bytes), (0x80, 0x40));
     // Truncated input names the structure and offsets.
     let err = xp.decode_tracker(&e[..0x10]).unwrap_err().to_string();
-    assert!(err.contains("_POOL_TRACKER_TABLE") && err.contains("0x1c") | err.contains("28"), "{err}");
+    assert!(
+        err.contains("_POOL_TRACKER_TABLE") && err.contains("0x1c") | err.contains("28"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -144,7 +193,10 @@ fn big_page_entries_decode_per_layout() {
     assert!(b.free);
     assert_eq!(b.va, 0xffff_a001_2345_6000);
     assert_eq!(b.pool_type, Some(PoolType(0x201)));
-    assert_eq!((b.pattern, b.slush_size, b.bytes), (Some(0x5a), Some(0x123), 0x3000));
+    assert_eq!(
+        (b.pattern, b.slush_size, b.bytes),
+        (Some(0x5a), Some(0x123), 0x3000)
+    );
     assert!(!b.is_live());
     // 20348: ProcessBilled @0x18, 0x20 bytes.
     let s22 = Layout::for_build(Arch::X64, 20348).unwrap();
@@ -163,8 +215,14 @@ fn big_page_entries_decode_per_layout() {
     e[8..12].copy_from_slice(&3u32.to_le_bytes());
     let b = xp.decode_big_page(&e).unwrap();
     assert_eq!((b.va, b.bytes, b.pool_type), (0x8200_0000, 0x3000, None));
-    assert!(l.check_big_page_table(0xffff_a000_0000_0000, 0x1000).is_ok());
-    assert!(l.check_big_page_table(0xffff_a000_0000_0008, 0x1000).is_err());
+    assert!(
+        l.check_big_page_table(0xffff_a000_0000_0000, 0x1000)
+            .is_ok()
+    );
+    assert!(
+        l.check_big_page_table(0xffff_a000_0000_0008, 0x1000)
+            .is_err()
+    );
 }
 
 #[test]
@@ -180,12 +238,19 @@ fn descriptors_and_list_heads() {
         let head = base + 0x140 + i * 16;
         let o = 0x140 + i as usize * 16;
         // encoded links (low bit set), list 3 non-empty
-        let fl = if i == 3 { 0xffff_f8a0_0000_1011 } else { head | 1 };
+        let fl = if i == 3 {
+            0xffff_f8a0_0000_1011
+        } else {
+            head | 1
+        };
         d[o..o + 8].copy_from_slice(&fl.to_le_bytes());
         d[o + 8..o + 16].copy_from_slice(&(head | 1).to_le_bytes());
     }
     let p = l.decode_descriptor(&d).unwrap();
-    assert_eq!((p.pool_type, p.pool_index, p.pages, p.bytes), (PoolType::PAGED, 2, 77, Some(0x12345)));
+    assert_eq!(
+        (p.pool_type, p.pool_index, p.pages, p.bytes),
+        (PoolType::PAGED, 2, 77, Some(0x12345))
+    );
     let heads = l.descriptor_list_heads(&d, base).unwrap();
     assert_eq!(heads.len(), 256);
     assert_eq!(heads.iter().filter(|h| !h.is_empty()).count(), 1);
@@ -217,7 +282,12 @@ fn paged_pool_info_and_free_entries() {
     let e = xp.decode_free_pool_entry(&f).unwrap();
     assert_eq!(e.pages, 12);
     assert!(xp.check_free_run(&e, 0x8100_0000).is_ok());
-    assert!(Layout::for_build(Arch::X64, 7601).unwrap().decode_free_pool_entry(&f).is_err());
+    assert!(
+        Layout::for_build(Arch::X64, 7601)
+            .unwrap()
+            .decode_free_pool_entry(&f)
+            .is_err()
+    );
 }
 
 #[test]
@@ -230,7 +300,9 @@ fn pool_state_and_segment_heap() {
     for n in 0..2 {
         for h in 0..4 {
             let o = 0x3900 + n * 0x20c0 + h * 8;
-            st[o..o + 8].copy_from_slice(&(0xffff_9000_0000_0000u64 + (n * 4 + h) as u64 * 0x1000).to_le_bytes());
+            st[o..o + 8].copy_from_slice(
+                &(0xffff_9000_0000_0000u64 + (n * 4 + h) as u64 * 0x1000).to_le_bytes(),
+            );
         }
     }
     let p = l.decode_pool_state(&st, 0xffff_f800_4000_0000).unwrap();
@@ -239,7 +311,12 @@ fn pool_state_and_segment_heap() {
     assert_eq!(p.special_heaps.len(), 4);
     assert_eq!(p.globals, 0xffff_f800_1234_0000);
     st[0x38d0] = 65;
-    assert!(l.decode_pool_state(&st, 0).unwrap_err().to_string().contains("NumberOfPools"));
+    assert!(
+        l.decode_pool_state(&st, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("NumberOfPools")
+    );
 
     let mut h = vec![0u8; 0x800];
     h[0x10..0x14].copy_from_slice(&0xDDEEDDEEu32.to_le_bytes());
@@ -264,7 +341,14 @@ fn pool_state_and_segment_heap() {
     let d = l.decode_page_segment_signature(&seg, va, key).unwrap();
     assert_eq!(d, target);
     assert!(l.is_kernel_address(d));
-    assert!(!l.is_kernel_address(l.decode_page_segment_signature(&seg, va, key ^ (1 << 63)).unwrap()));
-    let hk = l.decode_heap_keys(&0x0102_0304_0506_0708u64.to_le_bytes().repeat(2)).unwrap();
+    assert!(
+        !l.is_kernel_address(
+            l.decode_page_segment_signature(&seg, va, key ^ (1 << 63))
+                .unwrap()
+        )
+    );
+    let hk = l
+        .decode_heap_keys(&0x0102_0304_0506_0708u64.to_le_bytes().repeat(2))
+        .unwrap();
     assert_eq!(hk.lfh_key, 0x0102_0304_0506_0708);
 }

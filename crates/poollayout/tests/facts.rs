@@ -12,7 +12,11 @@ use poollayout::{Arch, Layout};
 
 /// vol2 profile name → (arch, build).
 fn profile_build(p: &str) -> (Arch, u32) {
-    let arch = if p.contains("x64") { Arch::X64 } else { Arch::X86 };
+    let arch = if p.contains("x64") {
+        Arch::X64
+    } else {
+        Arch::X86
+    };
     let build = match p {
         _ if p.starts_with("xp_") => 2600,
         _ if p.starts_with("win2003") => 3790,
@@ -67,7 +71,10 @@ fn load() -> HashMap<String, ProfileFacts> {
                 ty = w.next().unwrap().to_string();
                 let size = parse_hex(w.next().unwrap());
                 for p in &profiles {
-                    out.entry(p.clone()).or_default().0.insert(ty.clone(), (size, HashMap::new()));
+                    out.entry(p.clone())
+                        .or_default()
+                        .0
+                        .insert(ty.clone(), (size, HashMap::new()));
                 }
             }
             Some(name) => {
@@ -102,9 +109,18 @@ fn vol2_profiles_match_the_layout_table() {
         if arch == Arch::X86 {
             x86 += 1;
         }
-        failures.extend(c.errors.iter().map(|e| format!("{profile} -> {build} ({}): {e}", layout.family().name)));
+        failures.extend(
+            c.errors
+                .iter()
+                .map(|e| format!("{profile} -> {build} ({}): {e}", layout.family().name)),
+        );
     }
     assert!(x86 >= 20);
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(total > 1000, "{total} checks");
 }

@@ -52,10 +52,24 @@ fn every_isf_build_matches_the_layout_table() {
         let isf = IsfFacts(Isf::load(&entry.path).unwrap());
         let c = check(&layout, &isf, false);
         total += c.checks;
-        assert!(c.checks > 40, "{}: only {} checks ran", entry.version, c.checks);
-        failures.extend(c.errors.iter().map(|e| format!("{} ({}): {e}", entry.version, layout.family().name)));
+        assert!(
+            c.checks > 40,
+            "{}: only {} checks ran",
+            entry.version,
+            c.checks
+        );
+        failures.extend(
+            c.errors
+                .iter()
+                .map(|e| format!("{} ({}): {e}", entry.version, layout.family().name)),
+        );
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(total > 31 * 40);
 }
 

@@ -4,13 +4,23 @@
 
 mod encode;
 
-use poollayout::{Arch, BlockState, HeaderError, Layout, PoolHeader, PoolType, RangeKind, SegContext, Tag};
+use poollayout::{
+    Arch, BlockState, HeaderError, Layout, PoolHeader, PoolType, RangeKind, SegContext, Tag,
+};
 
 fn layouts() -> Vec<Layout> {
-    [(Arch::X86, 2195), (Arch::X86, 2600), (Arch::X86, 7601), (Arch::X86, 17763), (Arch::X64, 3790), (Arch::X64, 7601), (Arch::X64, 17763)]
-        .iter()
-        .map(|&(a, b)| Layout::for_build(a, b).unwrap())
-        .collect()
+    [
+        (Arch::X86, 2195),
+        (Arch::X86, 2600),
+        (Arch::X86, 7601),
+        (Arch::X86, 17763),
+        (Arch::X64, 3790),
+        (Arch::X64, 7601),
+        (Arch::X64, 17763),
+    ]
+    .iter()
+    .map(|&(a, b)| Layout::for_build(a, b).unwrap())
+    .collect()
 }
 
 const TAGS: [[u8; 4]; 4] = [*b"MmDT", *b"Mm  ", *b"ObDi", *b"Irp "];
@@ -29,7 +39,12 @@ fn a_whole_page_walks_cleanly_in_every_header_format() {
         let (units, tags, free, page) = sample(&l);
         let va = 0xe100_1000;
         let w = l.walk_page(&page, va).unwrap();
-        assert!(w.first_error.is_none(), "{}: {:?}", l.family().name, w.first_error);
+        assert!(
+            w.first_error.is_none(),
+            "{}: {:?}",
+            l.family().name,
+            w.first_error
+        );
         assert_eq!(w.blocks.len(), units.len(), "{}", l.family().name);
         assert_eq!(l.check_page(&page), Ok(units.len()));
         let mut addr = va;
@@ -39,10 +54,19 @@ fn a_whole_page_walks_cleanly_in_every_header_format() {
             assert_eq!(b.size, l.block_bytes(units[i]));
             assert_eq!(b.previous_size, prev);
             assert_eq!(b.tag, Tag::from_bytes(tags[i]));
-            let want = if free[i] { BlockState::Free } else { BlockState::Allocated };
+            let want = if free[i] {
+                BlockState::Free
+            } else {
+                BlockState::Allocated
+            };
             assert_eq!(b.state, want, "{} block {i}", l.family().name);
             if !free[i] {
-                assert_eq!(b.pool_type.map(PoolType::is_paged), Some(i % 3 == 1), "{} block {i}", l.family().name);
+                assert_eq!(
+                    b.pool_type.map(PoolType::is_paged),
+                    Some(i % 3 == 1),
+                    "{} block {i}",
+                    l.family().name
+                );
             }
             prev = b.size;
             addr += b.size as u64;
@@ -63,15 +87,23 @@ fn a_corrupt_header_is_reported_and_the_walk_resynchronises() {
         let (addr, err) = w.first_error.unwrap();
         assert_eq!(addr, 0x1000 + third as u64, "{}", l.family().name);
         assert_eq!(err, HeaderError::ZeroBlockSize);
-        assert_eq!(l.check_page(&page), Err((third, HeaderError::ZeroBlockSize)));
+        assert_eq!(
+            l.check_page(&page),
+            Err((third, HeaderError::ZeroBlockSize))
+        );
         assert_eq!(w.resyncs, 1);
         // After the break, the walker finds the fourth block again and reaches the end of the page.
         let fourth = third + l.block_bytes(units[2]);
         assert!(
-            w.blocks.iter().any(|b| b.address == 0x1000 + fourth as u64 && b.error.is_none()),
+            w.blocks
+                .iter()
+                .any(|b| b.address == 0x1000 + fourth as u64 && b.error.is_none()),
             "{}: {:#x?}",
             l.family().name,
-            w.blocks.iter().map(|b| (b.address, b.size, b.error)).collect::<Vec<_>>()
+            w.blocks
+                .iter()
+                .map(|b| (b.address, b.size, b.error))
+                .collect::<Vec<_>>()
         );
         let last = w.blocks.last().unwrap();
         assert_eq!(last.address + last.size as u64, 0x2000);
@@ -87,9 +119,18 @@ fn previous_size_mismatch_and_bad_tags_are_named() {
     let w = l.walk_page(&page, 0).unwrap();
     assert_eq!(
         w.first_error,
-        Some((second as u64, HeaderError::PreviousSizeMismatch { expected: 64, found: 80 }))
+        Some((
+            second as u64,
+            HeaderError::PreviousSizeMismatch {
+                expected: 64,
+                found: 80
+            }
+        ))
     );
-    assert_eq!(w.resyncs, 0, "a sound header with a wrong PreviousSize is followed");
+    assert_eq!(
+        w.resyncs, 0,
+        "a sound header with a wrong PreviousSize is followed"
+    );
     assert_eq!(w.blocks.len(), units.len());
 
     let (_, _, _, mut page) = sample(&l);
@@ -108,7 +149,9 @@ fn previous_size_mismatch_and_bad_tags_are_named() {
     let (units, _, _, mut page) = sample(&l);
     let lastoff = 4096 - l.block_bytes(*units.last().unwrap());
     page[lastoff + 2] = page[lastoff + 2].wrapping_add(1);
-    assert!(matches!(l.check_page(&page), Err((o, HeaderError::PastPageEnd { .. })) if o == lastoff));
+    assert!(
+        matches!(l.check_page(&page), Err((o, HeaderError::PastPageEnd { .. })) if o == lastoff)
+    );
 }
 
 #[test]
@@ -155,10 +198,19 @@ fn vs_subsegment(l: &Layout, base: u64, sizes: &[(usize, bool)], len: usize) -> 
 fn vs_subsegments_decode_with_the_heap_key() {
     for (arch, build) in [(Arch::X64, 18362), (Arch::X64, 22000), (Arch::X86, 19041)] {
         let l = Layout::for_build(arch, build).unwrap();
-        let base = if arch == Arch::X64 { 0xffff_9a00_0010_0000 } else { 0x8a10_0000 };
+        let base = if arch == Arch::X64 {
+            0xffff_9a00_0010_0000
+        } else {
+            0x8a10_0000
+        };
         let hs = l.segment_heap().unwrap().vs_chunk_header_size;
         let first = l.segment_heap().unwrap().vs_first_chunk;
-        let sizes = [(0x200, true), (0x100, false), (0x400, true), (0x2000 - first - 0x700, true)];
+        let sizes = [
+            (0x200, true),
+            (0x100, false),
+            (0x400, true),
+            (0x2000 - first - 0x700, true),
+        ];
         let sub = vs_subsegment(&l, base, &sizes, 0x2000);
         let w = l.walk_vs_subsegment(&sub, base, HEAP_KEY).unwrap();
         assert!(w.first_error.is_none(), "{build}: {:?}", w.first_error);
@@ -169,7 +221,9 @@ fn vs_subsegments_decode_with_the_heap_key() {
         assert_eq!(w.blocks[1].state, BlockState::Free);
         assert_eq!(w.blocks[2].tag, Tag::from_bytes(*b"VsTg"));
         // The wrong key gives garbage that the walker rejects rather than misreads.
-        let bad = l.walk_vs_subsegment(&sub, base, HEAP_KEY ^ 0x5555_0000).unwrap();
+        let bad = l
+            .walk_vs_subsegment(&sub, base, HEAP_KEY ^ 0x5555_0000)
+            .unwrap();
         assert!(bad.first_error.is_some());
         // Corrupt the second chunk: the walker reports it and finds the third again.
         let mut sub2 = sub.clone();
@@ -177,21 +231,40 @@ fn vs_subsegments_decode_with_the_heap_key() {
         sub2[o..o + 4].copy_from_slice(&[0xff; 4]);
         let w = l.walk_vs_subsegment(&sub2, base, HEAP_KEY).unwrap();
         assert_eq!(w.first_error.map(|e| e.0), Some(base + o as u64), "{build}");
-        assert!(w.blocks.iter().any(|b| b.address == base + (o + 0x100 + hs) as u64 && b.error.is_none()));
+        assert!(
+            w.blocks
+                .iter()
+                .any(|b| b.address == base + (o + 0x100 + hs) as u64 && b.error.is_none())
+        );
         // A bad subsegment signature is an error naming the address.
         let mut sub3 = sub.clone();
         sub3[l.segment_heap().unwrap().vs_subsegment_size_field.offset] ^= 1;
-        let e = l.walk_vs_subsegment(&sub3, base, HEAP_KEY).unwrap_err().to_string();
-        assert!(e.contains("2BED") && e.contains(&format!("{base:#x}")), "{e}");
+        let e = l
+            .walk_vs_subsegment(&sub3, base, HEAP_KEY)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("2BED") && e.contains(&format!("{base:#x}")),
+            "{e}"
+        );
     }
 }
 
 #[test]
 fn vs_pool_header_moves_to_the_next_page_when_the_block_straddles() {
     // MemProcFS rule: block < 0xff0 and (block & 0xfff) + size > 0x1040.
-    assert_eq!(poollayout::vs_pool_header(0x1f00, 0x200, 0x10), (0x2000, 0x1f0 - 0xf0));
-    assert_eq!(poollayout::vs_pool_header(0x1000, 0x200, 0x10), (0x1010, 0x1f0));
-    assert_eq!(poollayout::vs_pool_header(0x1fe0, 0x60, 0x10), (0x1ff0, 0x50));
+    assert_eq!(
+        poollayout::vs_pool_header(0x1f00, 0x200, 0x10),
+        (0x2000, 0x1f0 - 0xf0)
+    );
+    assert_eq!(
+        poollayout::vs_pool_header(0x1000, 0x200, 0x10),
+        (0x1010, 0x1f0)
+    );
+    assert_eq!(
+        poollayout::vs_pool_header(0x1fe0, 0x60, 0x10),
+        (0x1ff0, 0x50)
+    );
 }
 
 #[test]
@@ -199,7 +272,11 @@ fn lfh_subsegments_decode_with_the_lfh_key_and_bitmap() {
     for (arch, build) in [(Arch::X64, 19041), (Arch::X86, 18362)] {
         let l = Layout::for_build(arch, build).unwrap();
         let s = l.segment_heap().unwrap();
-        let base = if arch == Arch::X64 { 0xffff_9a00_0020_0000u64 } else { 0x8a20_0000 };
+        let base = if arch == Arch::X64 {
+            0xffff_9a00_0020_0000u64
+        } else {
+            0x8a20_0000
+        };
         let mut b = vec![0u8; 0x2000];
         let bs: u16 = 0x60;
         let first: u16 = 0x60;
@@ -236,9 +313,16 @@ fn lfh_subsegments_decode_with_the_lfh_key_and_bitmap() {
         assert_eq!(w.blocks[3].state, BlockState::Free);
         assert_eq!(w.blocks[0].address, base + 0x60);
         assert_eq!(w.blocks[0].tag.to_string(), "Lfh1");
-        assert!(w.blocks.iter().all(|b| (b.address & 0xfff) as usize + b.size <= 0x1000));
+        assert!(
+            w.blocks
+                .iter()
+                .all(|b| (b.address & 0xfff) as usize + b.size <= 0x1000)
+        );
         // Wrong key: rejected with an error naming the subsegment.
-        let e = l.walk_lfh_subsegment(&b, base, LFH_KEY ^ 0x8000).unwrap_err().to_string();
+        let e = l
+            .walk_lfh_subsegment(&b, base, LFH_KEY ^ 0x8000)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("_HEAP_LFH_SUBSEGMENT"), "{e}");
     }
 }

@@ -33,7 +33,8 @@ impl Checker {
     fn eq<T: PartialEq + std::fmt::Debug>(&mut self, what: String, ours: T, theirs: T) {
         self.checks += 1;
         if ours != theirs {
-            self.errors.push(format!("{what}: crate says {ours:?}, facts say {theirs:?}"));
+            self.errors
+                .push(format!("{what}: crate says {ours:?}, facts say {theirs:?}"));
         }
     }
 
@@ -43,7 +44,11 @@ impl Checker {
 
     fn field(&mut self, f: &dyn Facts, ty: &str, name: &str, ours: Field) {
         let theirs = f.field(ty, name);
-        self.eq(format!("{ty}.{name} offset"), Some(ours.offset as u64), theirs.map(|t| t.0));
+        self.eq(
+            format!("{ty}.{name} offset"),
+            Some(ours.offset as u64),
+            theirs.map(|t| t.0),
+        );
         if let Some(w) = f.width(ty, name) {
             let ow = match ours.width {
                 Width::U8 => 1,
@@ -56,7 +61,11 @@ impl Checker {
     }
 
     fn offset(&mut self, f: &dyn Facts, ty: &str, name: &str, ours: usize) {
-        self.eq(format!("{ty}.{name} offset"), Some(ours as u64), f.field(ty, name).map(|t| t.0));
+        self.eq(
+            format!("{ty}.{name} offset"),
+            Some(ours as u64),
+            f.field(ty, name).map(|t| t.0),
+        );
     }
 
     /// Absolute bit position (offset × 8 + bit position) and length of a bit field.
@@ -217,7 +226,11 @@ pub fn check(layout: &Layout, facts: &dyn Facts, partial: bool) -> Checker {
                 );
             }
         }
-        None if !partial => c.eq("_POOL_DESCRIPTOR absent".into(), None, facts.size("_POOL_DESCRIPTOR")),
+        None if !partial => c.eq(
+            "_POOL_DESCRIPTOR absent".into(),
+            None,
+            facts.size("_POOL_DESCRIPTOR"),
+        ),
         _ => {}
     }
 
@@ -239,7 +252,11 @@ pub fn check(layout: &Layout, facts: &dyn Facts, partial: bool) -> Checker {
             }
             let opt = |c: &mut Checker, name: &str, f: Option<Field>| match f {
                 Some(f) => c.field(facts, t, name, f),
-                None => c.eq(format!("{t}.{name} absent"), None, facts.field(t, name).map(|x| x.0)),
+                None => c.eq(
+                    format!("{t}.{name} absent"),
+                    None,
+                    facts.field(t, name).map(|x| x.0),
+                ),
             };
             opt(&mut c, "EndOfPagedPoolBitmap", p.end_of_bitmap);
             opt(&mut c, "FirstPteForPagedPool", p.first_pte);
@@ -267,7 +284,11 @@ pub fn check(layout: &Layout, facts: &dyn Facts, partial: bool) -> Checker {
     // Segment heap: the pool is the segment heap exactly when the descriptor has no ListHeads.
     if !partial {
         let legacy = facts.field("_POOL_DESCRIPTOR", "ListHeads").is_some();
-        c.eq("segment-heap pool".into(), layout.is_segment_heap(), !legacy);
+        c.eq(
+            "segment-heap pool".into(),
+            layout.is_segment_heap(),
+            !legacy,
+        );
     }
     if let Some(s) = fam.segment_heap {
         if !partial || facts.size("_SEGMENT_HEAP").is_some() {
@@ -299,7 +320,12 @@ pub fn check(layout: &Layout, facts: &dyn Facts, partial: bool) -> Checker {
             c.size(facts, t, s.seg_context_size);
             c.field(facts, t, "SegmentMask", s.seg_segment_mask);
             c.field(facts, t, "UnitShift", s.seg_unit_shift);
-            c.field(facts, t, "FirstDescriptorIndex", s.seg_first_descriptor_index);
+            c.field(
+                facts,
+                t,
+                "FirstDescriptorIndex",
+                s.seg_first_descriptor_index,
+            );
             c.offset(facts, t, "SegmentListHead", s.seg_segment_list_head);
             let t = "_HEAP_PAGE_SEGMENT";
             c.size(facts, t, s.page_segment_size);
@@ -311,7 +337,13 @@ pub fn check(layout: &Layout, facts: &dyn Facts, partial: bool) -> Checker {
             let t = "_HEAP_VS_SUBSEGMENT";
             c.size(facts, t, s.vs_subsegment_size);
             c.field(facts, t, "Size", s.vs_subsegment_size_field);
-            c.bits(facts, t, "Signature", s.vs_subsegment_signature.offset as u64 * 8, 15);
+            c.bits(
+                facts,
+                t,
+                "Signature",
+                s.vs_subsegment_signature.offset as u64 * 8,
+                15,
+            );
             c.eq(
                 "first VS chunk follows the subsegment header, chunk-header aligned".into(),
                 s.vs_first_chunk,

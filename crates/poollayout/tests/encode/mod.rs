@@ -104,7 +104,15 @@ pub fn fill_units(layout: &Layout, seeds: &[u16]) -> Vec<u16> {
 }
 
 /// Encodes an x64 or x86 VS chunk header (sizes in bytes) at `address` with `heap_key`.
-pub fn vs_chunk(arch: Arch, address: u64, heap_key: u64, size: usize, prev: usize, allocated: bool, cost: u16) -> Vec<u8> {
+pub fn vs_chunk(
+    arch: Arch,
+    address: u64,
+    heap_key: u64,
+    size: usize,
+    prev: usize,
+    allocated: bool,
+    cost: u16,
+) -> Vec<u8> {
     match arch {
         Arch::X64 => {
             let bits = u64::from(cost)
@@ -120,7 +128,9 @@ pub fn vs_chunk(arch: Arch, address: u64, heap_key: u64, size: usize, prev: usiz
                 | (((size as u32 >> 3) & 0x7fff) << 1)
                 | (((prev as u32 >> 3) & 0x7fff) << 16)
                 | (u32::from(allocated) << 31);
-            let mut v = (bits ^ address as u32 ^ heap_key as u32).to_le_bytes().to_vec();
+            let mut v = (bits ^ address as u32 ^ heap_key as u32)
+                .to_le_bytes()
+                .to_vec();
             v.extend_from_slice(&[0u8; 4]);
             v
         }
