@@ -165,6 +165,18 @@ impl Layout {
             .collect()
     }
 
+    /// Size in bytes of the free blocks kept on `ListHeads[index]`: `(index + 1)` block units (`!frag`'s rows).
+    pub const fn list_head_block_bytes(&self, index: usize) -> usize {
+        (index + 1) * self.block_unit()
+    }
+
+    /// The `_POOL_HEADER` address of a free block reached through a (decoded) free-list link: the `LIST_ENTRY`
+    /// of a free pool block sits right after its header (ReactOS `expool.c` `POOL_FREE_BLOCK`). Callers following
+    /// a list read the header there, stop when the link returns to the list head, and bound the walk.
+    pub const fn free_block_header(&self, link: u64) -> u64 {
+        link.wrapping_sub(self.header_size() as u64)
+    }
+
     /// Decodes `_MM_PAGED_POOL_INFO`.
     pub fn decode_paged_pool_info(&self, bytes: &[u8]) -> Result<PagedPoolInfo> {
         let l = self.paged_pool_info()?;

@@ -136,6 +136,7 @@ fn tags_display_as_the_contract_says() {
         Tag::from_bytes([b'a', 0x01, 0x7f, b'z']).to_string(),
         "a\\x01\\x7fz"
     );
+    assert_eq!(Tag::from_bytes(*b"a\\bc").to_string(), "a\\x5cbc");
     assert!(Tag::from_bytes(*b"Irp ").is_plausible());
     assert!(!Tag::from_bytes(*b" abc").is_plausible());
     assert!(!Tag::from_bytes([b'a', 0, b'b', b'c']).is_plausible());
@@ -255,6 +256,8 @@ fn descriptors_and_list_heads() {
     assert_eq!(heads.len(), 256);
     assert_eq!(heads.iter().filter(|h| !h.is_empty()).count(), 1);
     assert_eq!(heads[3].flink, 0xffff_f8a0_0000_1010);
+    assert_eq!(l.free_block_header(heads[3].flink), 0xffff_f8a0_0000_1000);
+    assert_eq!(l.list_head_block_bytes(3), 64);
     // 1607+: in use = allocated − deallocated.
     let l = Layout::for_build(Arch::X64, 14393).unwrap();
     let mut d = vec![0u8; 0x140];

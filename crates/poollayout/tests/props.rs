@@ -132,3 +132,13 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// The word-at-a-time plausibility test equals the byte-by-byte definition.
+    #[test]
+    fn tag_plausibility_matches_its_definition(t in any::<u32>()) {
+        let b = Tag(t).masked().bytes();
+        let slow = b[0] != b' ' && b.iter().all(|c| (0x20..=0x7e).contains(c));
+        prop_assert_eq!(Tag(t).is_plausible(), slow);
+    }
+}
