@@ -57,7 +57,7 @@ pub use pooltype::PoolType;
 pub use read::{Field, Width};
 pub use segheap::{
     HeapKeys, LfhSubsegment, PageRange, PoolState, RangeKind, SegContext, SegmentHeap, VsChunk,
-    vs_pool_header,
+    range_containing, vs_pool_header,
 };
 pub use tag::Tag;
 pub use tracker::{BigPageEntry, TrackerEntry};

@@ -57,6 +57,26 @@ pub struct SegContext {
     pub segment_list_flink: u64,
 }
 
+impl SegContext {
+    /// The page segment that would hold `address` in this context (`address & SegmentMask`, PoolViewer
+    /// `!poolview`); the caller confirms it with [`Layout::decode_page_segment_signature`].
+    pub const fn segment_of(&self, address: u64) -> u64 {
+        address & self.segment_mask
+    }
+}
+
+impl PageRange {
+    /// Whether `address` lies in this range.
+    pub const fn contains(&self, address: u64) -> bool {
+        address >= self.address && address - self.address < self.length
+    }
+}
+
+/// The range of `ranges` (from [`Layout::page_ranges`]) holding `address`, if any.
+pub fn range_containing(ranges: &[PageRange], address: u64) -> Option<&PageRange> {
+    ranges.iter().find(|r| r.contains(address))
+}
+
 /// A `_SEGMENT_HEAP` decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SegmentHeap {

@@ -150,7 +150,9 @@ impl Layout {
 
     /// Validates the header chain of one classic pool page without allocating: `Ok(blocks)` when the chain is
     /// whole, else the page offset of the first bad header and why. This is the fast path `!poolfind`-style
-    /// scans and the benchmark use; [`Layout::walk_page`] gives the blocks.
+    /// scans and the benchmark use; [`Layout::walk_page`] gives the blocks. It is meant for classic (pre-19H1)
+    /// layouts: 19H1+ pool memory is made of VS and LFH subsegments (use [`Layout::walk_vs_subsegment`] and
+    /// [`Layout::walk_lfh_subsegment`]).
     pub fn check_page(&self, page: &[u8]) -> core::result::Result<usize, (usize, HeaderError)> {
         let fmt = self.header_format();
         let shift = fmt.block_shift();

@@ -352,6 +352,17 @@ fn page_ranges_follow_unit_sizes() {
     assert_eq!(r[1].address, 0xffff_9a00_0000_6000);
     assert_eq!(r[1].length, 0xa000);
     assert_eq!(r[2].kind, RangeKind::Large);
+    let ctx2 = SegContext {
+        segment_mask: 0xffff_ffff_fff0_0000,
+        ..ctx
+    };
+    assert_eq!(
+        ctx2.segment_of(0xffff_9a00_0000_7123),
+        0xffff_9a00_0000_0000
+    );
+    let hit = poollayout::range_containing(&r, 0xffff_9a00_0000_7123).unwrap();
+    assert_eq!(hit.kind, RangeKind::Vs);
+    assert!(poollayout::range_containing(&r, 0xffff_9a00_0000_0100).is_none());
     set(&mut seg, 6, 15, 0);
     assert!(l.page_ranges(&seg, 0, &ctx).is_err());
 }
