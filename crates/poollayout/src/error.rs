@@ -1,0 +1,51 @@
+//! Errors of this crate: every one names the offset or address and what was expected.
+
+use crate::layout::Arch;
+
+/// Why a decode or a layout lookup failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The byte slice is too short for the structure.
+    #[error("{what}: need {need} bytes at offset {offset:#x}, the buffer holds {have}")]
+    Truncated {
+        /// The structure or field being read.
+        what: &'static str,
+        /// Offset in the slice where the read started.
+        offset: usize,
+        /// Bytes needed from `offset`.
+        need: usize,
+        /// Length of the slice.
+        have: usize,
+    },
+    /// No layout is known for this build (too old, or past the public research).
+    #[error("{arch} build {build} is not supported: {reason}")]
+    UnsupportedBuild {
+        /// Architecture asked for.
+        arch: Arch,
+        /// Build number asked for.
+        build: u32,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The structure does not exist in this version's layout (e.g. `_POOL_DESCRIPTOR.ListHeads` on 19H1+).
+    #[error("{what} does not exist in the {family} layout")]
+    NotInLayout {
+        /// The structure or field.
+        what: &'static str,
+        /// The family's name.
+        family: &'static str,
+    },
+    /// The bytes are readable but do not form a valid structure.
+    #[error("{what} at {address:#x}: {reason}")]
+    Invalid {
+        /// The structure.
+        what: &'static str,
+        /// Virtual address (or offset, when no address is known) of the structure.
+        address: u64,
+        /// What was expected.
+        reason: String,
+    },
+}
+
+/// Result alias of this crate.
+pub type Result<T> = core::result::Result<T, Error>;
