@@ -260,7 +260,7 @@ impl Dump {
 
     /// The physical ranges the dump describes, as (address, length), in order.
     pub fn physical_ranges(&self) -> Vec<(u64, u64)> {
-        self.map.ranges(self.storage.bytes())
+        self.map.ranges()
     }
 
     /// What was odd but not fatal.
@@ -321,7 +321,7 @@ impl Dump {
     #[inline]
     fn locate_in_file(&self, pa: u64) -> Result<(usize, usize), ReadStatus> {
         let data = self.storage.bytes();
-        let (off, avail) = self.map.locate(data, pa)?;
+        let (off, avail) = self.map.locate(pa)?;
         let len = data.len() as u64;
         if off >= len {
             return Err(ReadStatus::NotInDump);

@@ -25,115 +25,92 @@ pub struct Segment {
     pub file_offset: u64,
 }
 
-/// The rank index of a bitmap dump: one cumulative count per 512 bits, so PFN -> file offset
-/// costs one table read and at most eight popcounts.
+/// The rank index of a bitmap dump: the bitmap as 64-bit words (the last one masked to the bit
+/// count) and one cumulative count per 512 bits, so PFN -> file offset costs one table read and at
+/// most eight popcounts within one cache line.
 #[derive(Debug, Clone)]
 pub(crate) struct BitmapIndex {
-    /// File offset of the bitmap's first byte.
-    pub(crate) bitmap_offset: usize,
     /// Number of bits (highest PFN + 1).
     pub(crate) bits: u64,
     /// File offset of the first page.
     pub(crate) first_page: u64,
+    /// The bitmap, LSB-first within each little-endian word.
+    words: Vec<u64>,
     /// Set bits before each 512-bit block.
-    pub(crate) ranks: Vec<u64>,
+    ranks: Vec<u64>,
     /// Total set bits.
     pub(crate) present: u64,
 }
 
-const WORDS_PER_BLOCK: u64 = 8;
+const WORDS_PER_BLOCK: usize = 8;
 
 impl BitmapIndex {
     /// Builds the index over `data[bitmap_offset..][..ceil(bits/8)]`, which the caller has checked
     /// lies inside `data`. Reads only the bitmap.
     pub(crate) fn build(data: &[u8], bitmap_offset: usize, bits: u64, first_page: u64) -> Self {
-        let words = bits.div_ceil(64);
-        let mut ranks = Vec::with_capacity(words.div_ceil(WORDS_PER_BLOCK) as usize + 1);
-        let mut count = 0u64;
         let nbytes = bits.div_ceil(8) as usize;
         let bm = &data[bitmap_offset..bitmap_offset + nbytes];
-        // Whole 8-byte words first, straight from the slice.
-        let full_words = (nbytes / 8) as u64;
+        let mut words: Vec<u64> = Vec::with_capacity(nbytes.div_ceil(8));
         let mut chunks = bm.chunks_exact(8);
-        let mut w = 0u64;
         for chunk in &mut chunks {
-            if w % WORDS_PER_BLOCK == 0 {
-                ranks.push(count);
-            }
             let mut a = [0u8; 8];
             a.copy_from_slice(chunk);
-            let mut v = u64::from_le_bytes(a);
-            if w == words - 1 {
-                v &= last_mask(bits);
-            }
-            count += u64::from(v.count_ones());
-            w += 1;
+            words.push(u64::from_le_bytes(a));
         }
-        if full_words < words {
-            if w % WORDS_PER_BLOCK == 0 {
-                ranks.push(count);
-            }
+        if !chunks.remainder().is_empty() {
             let mut a = [0u8; 8];
             a[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-            let v = u64::from_le_bytes(a) & last_mask(bits);
-            count += u64::from(v.count_ones());
+            words.push(u64::from_le_bytes(a));
+        }
+        if let Some(last) = words.last_mut() {
+            *last &= last_mask(bits);
+        }
+        let mut ranks = Vec::with_capacity(words.len().div_ceil(WORDS_PER_BLOCK));
+        let mut count = 0u64;
+        for block in words.chunks(WORDS_PER_BLOCK) {
+            ranks.push(count);
+            count += block.iter().map(|w| u64::from(w.count_ones())).sum::<u64>();
         }
         BitmapIndex {
-            bitmap_offset,
             bits,
             first_page,
+            words,
             ranks,
             present: count,
         }
     }
 
-    #[inline]
-    fn word(&self, data: &[u8], w: u64) -> u64 {
-        let start = self.bitmap_offset + (w as usize) * 8;
-        let nbytes = self.bits.div_ceil(8) as usize;
-        let end = (start + 8).min(self.bitmap_offset + nbytes);
-        let mut a = [0u8; 8];
-        if let Some(src) = data.get(start..end) {
-            a[..src.len()].copy_from_slice(src);
-        }
-        let v = u64::from_le_bytes(a);
-        if w == self.bits.div_ceil(64) - 1 {
-            v & last_mask(self.bits)
-        } else {
-            v
-        }
-    }
-
     /// File offset of page `pfn`.
     #[inline]
-    pub(crate) fn lookup(&self, data: &[u8], pfn: u64) -> Result<u64, ReadStatus> {
+    pub(crate) fn lookup(&self, pfn: u64) -> Result<u64, ReadStatus> {
         if pfn >= self.bits {
             return Err(ReadStatus::OutOfRange);
         }
-        let w = pfn / 64;
-        let word = self.word(data, w);
+        let w = (pfn / 64) as usize;
+        let (Some(&word), Some(&base)) = (self.words.get(w), self.ranks.get(w / WORDS_PER_BLOCK))
+        else {
+            return Err(ReadStatus::OutOfRange);
+        };
         let bit = pfn % 64;
         if word & (1u64 << bit) == 0 {
             return Err(ReadStatus::NotInDump);
         }
-        let block = w / WORDS_PER_BLOCK;
-        let mut rank = self.ranks.get(block as usize).copied().unwrap_or(0);
-        for i in block * WORDS_PER_BLOCK..w {
-            rank += u64::from(self.word(data, i).count_ones());
+        let block_start = w - w % WORDS_PER_BLOCK;
+        let mut rank = base;
+        for x in &self.words[block_start..w] {
+            rank += u64::from(x.count_ones());
         }
         rank += u64::from((word & ((1u64 << bit) - 1)).count_ones());
         Ok(self.first_page + (rank << PAGE_SHIFT))
     }
 
     /// The present PFN ranges, in order.
-    pub(crate) fn ranges(&self, data: &[u8]) -> Vec<(u64, u64)> {
+    pub(crate) fn ranges(&self) -> Vec<(u64, u64)> {
         let mut out: Vec<(u64, u64)> = Vec::new();
-        let words = self.bits.div_ceil(64);
-        for w in 0..words {
-            let mut v = self.word(data, w);
+        for (w, &word) in self.words.iter().enumerate() {
+            let mut v = word;
             while v != 0 {
-                let bit = u64::from(v.trailing_zeros());
-                let pfn = w * 64 + bit;
+                let pfn = w as u64 * 64 + u64::from(v.trailing_zeros());
                 match out.last_mut() {
                     Some(last) if last.0 + last.1 == pfn => last.1 += 1,
                     _ => out.push((pfn, 1)),
@@ -172,7 +149,7 @@ pub(crate) enum PageMap {
 impl PageMap {
     /// File offset of `pa` and how many bytes from there are contiguous in the file.
     #[inline]
-    pub(crate) fn locate(&self, data: &[u8], pa: u64) -> Result<(u64, u64), ReadStatus> {
+    pub(crate) fn locate(&self, pa: u64) -> Result<(u64, u64), ReadStatus> {
         match self {
             PageMap::Empty => Err(ReadStatus::NotInDump),
             PageMap::Runs { runs, limit_pfn } => {
@@ -194,7 +171,7 @@ impl PageMap {
                 }
             }
             PageMap::Bitmap(ix) => {
-                let off = ix.lookup(data, pa >> PAGE_SHIFT)?;
+                let off = ix.lookup(pa >> PAGE_SHIFT)?;
                 let within = pa & (PAGE_SIZE - 1);
                 Ok((off + within, PAGE_SIZE - within))
             }
@@ -228,7 +205,7 @@ impl PageMap {
     }
 
     /// Present physical ranges as (first address, length in bytes).
-    pub(crate) fn ranges(&self, data: &[u8]) -> Vec<(u64, u64)> {
+    pub(crate) fn ranges(&self) -> Vec<(u64, u64)> {
         match self {
             PageMap::Empty => Vec::new(),
             PageMap::Runs { runs, .. } => {
@@ -243,7 +220,7 @@ impl PageMap {
                 v
             }
             PageMap::Bitmap(ix) => ix
-                .ranges(data)
+                .ranges()
                 .into_iter()
                 .map(|(p, n)| (p << PAGE_SHIFT, n << PAGE_SHIFT))
                 .collect(),
@@ -282,12 +259,12 @@ mod tests {
             .count() as u64;
         assert_eq!(ix.present, expect_present);
         for pfn in 0..bits + 70 {
-            let got = ix.lookup(&data, pfn).ok();
+            let got = ix.lookup(pfn).ok();
             let want = naive(&bm, bits, pfn).map(|r| 0x10000 + r * 0x1000);
             assert_eq!(got, want, "pfn {pfn}");
         }
-        assert_eq!(ix.lookup(&data, bits), Err(ReadStatus::OutOfRange));
-        let ranges = ix.ranges(&data);
+        assert_eq!(ix.lookup(bits), Err(ReadStatus::OutOfRange));
+        let ranges = ix.ranges();
         assert_eq!(ranges.iter().map(|r| r.1).sum::<u64>(), expect_present);
     }
 
@@ -300,11 +277,11 @@ mod tests {
             ],
             limit_pfn: 0x11,
         };
-        assert_eq!(map.locate(&[], 0x1008), Ok((0x2008, 0x1ff8)));
-        assert_eq!(map.locate(&[], 0x2000), Ok((0x3000, 0x1000)));
-        assert_eq!(map.locate(&[], 0x10fff), Ok((0x4fff, 1)));
-        assert_eq!(map.locate(&[], 0), Err(ReadStatus::NotInDump));
-        assert_eq!(map.locate(&[], 0x3000), Err(ReadStatus::NotInDump));
-        assert_eq!(map.locate(&[], 0x11000), Err(ReadStatus::OutOfRange));
+        assert_eq!(map.locate(0x1008), Ok((0x2008, 0x1ff8)));
+        assert_eq!(map.locate(0x2000), Ok((0x3000, 0x1000)));
+        assert_eq!(map.locate(0x10fff), Ok((0x4fff, 1)));
+        assert_eq!(map.locate(0), Err(ReadStatus::NotInDump));
+        assert_eq!(map.locate(0x3000), Err(ReadStatus::NotInDump));
+        assert_eq!(map.locate(0x11000), Err(ReadStatus::OutOfRange));
     }
 }
