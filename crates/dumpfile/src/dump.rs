@@ -937,11 +937,12 @@ fn parse_elf(data: &[u8], options: OpenOptions) -> Result<Parsed, DumpError> {
     .map_err(|e| elf_err(phoff_field, format!("program headers at {phoff:#x}: {e}")))?;
     let len = data.len() as u64;
     let mut warnings = Vec::new();
-    let loads: Vec<&ProgramHeader> = phdrs
+    let loads: Vec<(usize, &ProgramHeader)> = phdrs
         .iter()
-        .filter(|ph| ph.p_type == PT_LOAD && ph.p_filesz > 0)
+        .enumerate()
+        .filter(|(_, ph)| ph.p_type == PT_LOAD && ph.p_filesz > 0)
         .collect();
-    let use_vaddr = loads.len() > 1 && loads.iter().all(|ph| ph.p_paddr == 0);
+    let use_vaddr = loads.len() > 1 && loads.iter().all(|(_, ph)| ph.p_paddr == 0);
     if use_vaddr {
         warnings.push(Warning {
             offset: Some(h.e_phoff),
@@ -950,7 +951,7 @@ fn parse_elf(data: &[u8], options: OpenOptions) -> Result<Parsed, DumpError> {
     }
     let mut segs = Vec::with_capacity(loads.len());
     let mut layout_end = 0u64;
-    for (i, ph) in loads.iter().enumerate() {
+    for &(i, ph) in &loads {
         let at = h.e_phoff + i as u64 * u64::from(h.e_phentsize);
         let pa = if use_vaddr { ph.p_vaddr } else { ph.p_paddr };
         let end = ph.p_offset.checked_add(ph.p_filesz);

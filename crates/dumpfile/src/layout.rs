@@ -185,7 +185,7 @@ impl PageMap {
                     }
                 }
                 let end = segs.last().map_or(0, |s| s.pa.saturating_add(s.len));
-                if pa < end.next_multiple_of(PAGE_SIZE) {
+                if pa < end.checked_next_multiple_of(PAGE_SIZE).unwrap_or(u64::MAX) {
                     Err(ReadStatus::NotInDump)
                 } else {
                     Err(ReadStatus::OutOfRange)

@@ -216,6 +216,17 @@ fn elf_core_pt_load_segments_are_physical_memory() {
 }
 
 #[test]
+fn elf_segment_at_the_top_of_the_address_space() {
+    // Found by the dumpfile_header fuzz target: the end of the last segment rounded up overflowed.
+    let d = Dump::from_vec(elf64_core(&[(u64::MAX - 0x1f, vec![1; 0x10])])).unwrap();
+    let mut b = [0u8; 0x20];
+    assert_eq!(d.read_physical(0, &mut b).status, ReadStatus::NotInDump);
+    let o = d.read_physical(u64::MAX - 0x1f, &mut b);
+    assert_eq!((o.bytes_read, o.status), (0x10, ReadStatus::NotInDump));
+    assert_eq!(&b[..0x10], &[1; 0x10]);
+}
+
+#[test]
 fn truncated_dump_opens_and_says_what_is_missing() {
     let mut f = full64(&[(1, 3), (0x10, 2)]);
     f.truncate(f.len() - PAGE - 0x800); // PFN 0x11 lost, 0x10 half lost
@@ -310,6 +321,10 @@ fn bad_files_name_the_offset() {
     let e = err(elf);
     assert!(matches!(e, DumpError::BadField { offset: 0x10, .. }), "{e}");
 
+    // An ELF PT_LOAD whose address range overflows names its program header (the second).
+    let e = err(elf64_core(&[(u64::MAX - 0xf, vec![1; 0x10])]));
+    assert!(matches!(e, DumpError::Elf { offset: 0x78, .. }), "{e}");
+
     // A user-mode minidump, and an empty file.
     assert!(matches!(err(b"MDMP\x93\xa7".to_vec()), DumpError::Unsupported { offset: 0, .. }));
     assert!(matches!(err(Vec::new()), DumpError::TooShort { offset: 0, .. }));
@@ -363,4 +378,39 @@ mod fuzzish {
             }
         }
     }
+}
+
+/// Writes the fuzz seeds (`cargo test -p dumpfile --test containers -- --ignored`): each is one
+/// of the hand-built dumps above, checked to open before it is written.
+#[test]
+#[ignore = "writes fuzz/seeds; run by hand when the builders change"]
+fn write_fuzz_seeds() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds");
+    let header = root.join("dumpfile_header");
+    let bitmap = root.join("dumpfile_bitmap");
+    std::fs::create_dir_all(&header).unwrap();
+    std::fs::create_dir_all(&bitmap).unwrap();
+    let seeds: Vec<(&str, Vec<u8>)> = vec![
+        ("full64.dmp", full64(&[(1, 2), (0x10, 1)])),
+        ("full32_pae.dmp", full32(&[(0, 1), (0x20, 1)], true)),
+        ("bitmap64.dmp", bitmap64(5, b"SDMP", 200, &[1, 70])),
+        ("summary32.dmp", summary(false, 100, &[3])),
+        ("rdmp_a.dmp", rdmp(0xa, &[(0x10, 1), (0x40, 1)], 4, 2)),
+        ("triage64.dmp", triage64()),
+        ("header_only.dmp", header64(3)),
+        ("core.elf", elf64_core(&[(0x1000, vec![0x11; 0x100])])),
+    ];
+    for (name, data) in seeds {
+        Dump::from_vec(data.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        std::fs::write(header.join(name), &data).unwrap();
+    }
+    // Bitmap seeds: what follows "SDMPDUMP" after the header.
+    for (name, data) in [
+        ("sdmp.bin", bitmap64(5, b"SDMP", 200, &[1, 70, 199])),
+        ("sdmp_tail.bin", bitmap64(6, b"SDMP", 1234, &[0, 63, 64, 1233])),
+    ] {
+        Dump::from_vec(data.clone()).unwrap();
+        std::fs::write(bitmap.join(name), &data[0x2008..]).unwrap();
+    }
+    assert!(header.join("triage64.dmp").is_file());
 }

@@ -380,3 +380,34 @@ mod fuzzish {
         }
     }
 }
+
+/// Writes the `paging_translate` fuzz seeds (`cargo test -p paging --test modes -- --ignored`):
+/// mode byte, address, then an image whose top table is at 0.
+#[test]
+#[ignore = "writes fuzz/seeds; run by hand when the images change"]
+fn write_fuzz_seeds() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/paging_translate");
+    std::fs::create_dir_all(&dir).unwrap();
+    // The x64 image with its PML4 moved to 0 (the fuzz target's DTB).
+    let mut m = x64_image();
+    let pml4: Vec<u8> = m.0[0x1000..0x2000].to_vec();
+    m.0[..0x1000].copy_from_slice(&pml4);
+    for (name, va) in [("x64_valid", K + 0x1ff8), ("x64_transition", K + 0x3000), ("x64_loop", K + 0xc000_0000)] {
+        let mut seed = vec![2u8 | 4 | 45 << 3];
+        seed.extend_from_slice(&va.to_le_bytes());
+        seed.extend_from_slice(&m.0[..0x9000]);
+        let d = Dump::from_vec(m.0.clone()).unwrap();
+        let s = AddressSpace::new(&d, PagingConfig::new(Mode::X64, 0));
+        let _ = s.walk(va);
+        std::fs::write(dir.join(name), &seed).unwrap();
+    }
+    // x86: PD at 0, PDE 0x200 -> PT at 0x1000 -> page 2.
+    let mut x = Img::new(3);
+    x.d(0x200 * 4, 0x1003);
+    x.d(0x1000 + 4, 0x2003);
+    let mut seed = vec![0u8];
+    seed.extend_from_slice(&0x8000_1000u64.to_le_bytes());
+    seed.extend_from_slice(&x.0);
+    std::fs::write(dir.join("x86_valid"), &seed).unwrap();
+    assert!(dir.join("x64_valid").is_file());
+}
