@@ -9,6 +9,9 @@
 //! - `random_4k_reads`: 1024 physical reads of 4 KiB at random present PFNs; baseline
 //!   `memcpy_random_4k`: copying the same 1024 pages straight from the mapping.
 
+// Test and benchmark scaffolding: a failed fixture step should stop the run loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::hint::black_box;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
@@ -49,7 +52,10 @@ fn fixture() -> (PathBuf, u64) {
             bm[(p / 8) as usize] |= 1 << (p % 8);
         }
         let mut f = std::fs::File::create(&path).expect("create fixture");
-        f.write_all(&h).and_then(|_| f.write_all(&sub)).and_then(|_| f.write_all(&bm)).expect("write");
+        f.write_all(&h)
+            .and_then(|_| f.write_all(&sub))
+            .and_then(|_| f.write_all(&bm))
+            .expect("write");
         // A few real pages so that reads touch written data too.
         f.seek(SeekFrom::Start(first_page)).expect("seek");
         f.write_all(&vec![0x5a; 0x10000]).expect("write pages");

@@ -250,7 +250,9 @@ impl Dump {
 
     /// Pages the layout describes but the file does not hold because it is truncated.
     pub fn missing_pages(&self) -> u64 {
-        self.missing_bytes().div_ceil(PAGE_SIZE).min(self.present_pages)
+        self.missing_bytes()
+            .div_ceil(PAGE_SIZE)
+            .min(self.present_pages)
     }
 
     /// Pages the layout describes (including any lost to truncation).
@@ -637,7 +639,15 @@ fn parse_runs(
             found: pc,
             expected: "runs whose pages fit in a 64-bit file".into(),
         })?;
-        check_end(data, hdr, run_end, e, "physical memory run", options, warnings)?;
+        check_end(
+            data,
+            hdr,
+            run_end,
+            e,
+            "physical memory run",
+            options,
+            warnings,
+        )?;
         runs.push(Run {
             base_pfn: bp,
             pages: pc,
@@ -693,15 +703,28 @@ fn parse_bitmap(
     let what = "bitmap dump header (SDMP/FDMP)";
     b.need(sub, 0x38, what)?;
     if b.slice(sub + 4, 4, what)? != b"DUMP" {
-        warnings.push(Warning::at(sub + 4, "bitmap header ValidDump is not \"DUMP\"".into()));
+        warnings.push(Warning::at(
+            sub + 4,
+            "bitmap header ValidDump is not \"DUMP\"".into(),
+        ));
     }
     let first_page = b.u64(sub + 0x20, what)?;
     let declared_present = b.u64(sub + 0x28, what)?;
     let bits = b.u64(sub + 0x30, what)?;
     let bitmap_off = sub + 0x38;
     index_bitmap(
-        data, hdr, bitmap_off, bits, sub + 0x30, first_page, sub + 0x20, declared_present,
-        sub + 0x28, options, p, warnings,
+        data,
+        hdr,
+        bitmap_off,
+        bits,
+        sub + 0x30,
+        first_page,
+        sub + 0x20,
+        declared_present,
+        sub + 0x28,
+        options,
+        p,
+        warnings,
     )?;
     p.kind = DumpKind::Bitmap { full };
     Ok(())
@@ -728,8 +751,18 @@ fn parse_summary(
     let bits = u64::from(b.u32(sub + 0x10, what)?);
     let declared_present = u64::from(b.u32(sub + 0x14, what)?);
     index_bitmap(
-        data, hdr, bitmap_off, bits, sub + 0x10, first_page, sub + 0xc, declared_present,
-        sub + 0x14, options, p, warnings,
+        data,
+        hdr,
+        bitmap_off,
+        bits,
+        sub + 0x10,
+        first_page,
+        sub + 0xc,
+        declared_present,
+        sub + 0x14,
+        options,
+        p,
+        warnings,
     )?;
     p.kind = DumpKind::Summary;
     Ok(())
@@ -794,7 +827,15 @@ fn index_bitmap(
             found: first_page,
             expected: "pages that fit in a 64-bit file".into(),
         })?;
-    check_end(data, hdr, end, first_page_field, "bitmap pages", options, warnings)?;
+    check_end(
+        data,
+        hdr,
+        end,
+        first_page_field,
+        "bitmap pages",
+        options,
+        warnings,
+    )?;
     p.layout_end = end;
     p.present_pages = ix.present;
     p.map = PageMap::Bitmap(ix);
@@ -815,7 +856,10 @@ fn parse_rdmp(
     b.need(sub, 0x30, what)?;
     let marker = b.u32(sub, what)?;
     if marker != 0x40 {
-        warnings.push(Warning::at(sub, format!("RDMP marker is {marker:#x}, expected 0x40")));
+        warnings.push(Warning::at(
+            sub,
+            format!("RDMP marker is {marker:#x}, expected 0x40"),
+        ));
     }
     let metadata_size = b.u64(sub + 0x10, what)?;
     let first_page = b.u64(sub + 0x18, what)?;
@@ -910,8 +954,8 @@ fn parse_elf(data: &[u8], options: OpenOptions) -> Result<Parsed, DumpError> {
     use goblin::container::{Container, Ctx};
     use goblin::elf::program_header::{PT_LOAD, ProgramHeader};
     let elf_err = |offset: u64, what: String| DumpError::Elf { offset, what };
-    let h = goblin::elf::Elf::parse_header(data)
-        .map_err(|e| elf_err(0, format!("ELF header: {e}")))?;
+    let h =
+        goblin::elf::Elf::parse_header(data).map_err(|e| elf_err(0, format!("ELF header: {e}")))?;
     if h.e_type != goblin::elf::header::ET_CORE {
         return Err(DumpError::BadField {
             offset: 0x10,
@@ -927,7 +971,11 @@ fn parse_elf(data: &[u8], options: OpenOptions) -> Result<Parsed, DumpError> {
         .endianness()
         .map_err(|e| elf_err(5, format!("EI_DATA: {e}")))?;
     let phoff = usize::try_from(h.e_phoff).map_err(|_| elf_err(0, "e_phoff too large".into()))?;
-    let phoff_field = if container == Container::Big { 0x20 } else { 0x1c };
+    let phoff_field = if container == Container::Big {
+        0x20
+    } else {
+        0x1c
+    };
     let phdrs = ProgramHeader::parse(
         data,
         phoff,
@@ -984,7 +1032,10 @@ fn parse_elf(data: &[u8], options: OpenOptions) -> Result<Parsed, DumpError> {
         if w[0].pa + w[0].len > w[1].pa {
             return Err(elf_err(
                 h.e_phoff,
-                format!("PT_LOAD segments overlap at physical address {:#x}", w[1].pa),
+                format!(
+                    "PT_LOAD segments overlap at physical address {:#x}",
+                    w[1].pa
+                ),
             ));
         }
     }

@@ -14,7 +14,9 @@ pub enum DumpError {
         source: std::io::Error,
     },
     /// The file ends before a structure it must hold.
-    #[error("file too short at offset {offset:#x}: {what} needs {needed:#x} bytes, the file has {len:#x}")]
+    #[error(
+        "file too short at offset {offset:#x}: {what} needs {needed:#x} bytes, the file has {len:#x}"
+    )]
     TooShort {
         /// Where the structure starts.
         offset: u64,
@@ -84,7 +86,12 @@ pub enum DumpError {
 pub(crate) struct Bytes<'a>(pub(crate) &'a [u8]);
 
 impl Bytes<'_> {
-    pub(crate) fn need(&self, offset: u64, needed: u64, what: &'static str) -> Result<(), DumpError> {
+    pub(crate) fn need(
+        &self,
+        offset: u64,
+        needed: u64,
+        what: &'static str,
+    ) -> Result<(), DumpError> {
         let end = offset.checked_add(needed);
         match end {
             Some(e) if e <= self.0.len() as u64 => Ok(()),
@@ -118,7 +125,12 @@ impl Bytes<'_> {
         Ok(u64::from_le_bytes(b))
     }
 
-    pub(crate) fn slice(&self, offset: u64, len: u64, what: &'static str) -> Result<&[u8], DumpError> {
+    pub(crate) fn slice(
+        &self,
+        offset: u64,
+        len: u64,
+        what: &'static str,
+    ) -> Result<&[u8], DumpError> {
         self.need(offset, len, what)?;
         Ok(&self.0[offset as usize..(offset + len) as usize])
     }
@@ -127,6 +139,12 @@ impl Bytes<'_> {
 /// Lossy ASCII of a few bytes, for error messages.
 pub(crate) fn ascii(b: &[u8]) -> String {
     b.iter()
-        .map(|&c| if (0x20..0x7f).contains(&c) { c as char } else { '.' })
+        .map(|&c| {
+            if (0x20..0x7f).contains(&c) {
+                c as char
+            } else {
+                '.'
+            }
+        })
         .collect()
 }

@@ -303,7 +303,9 @@ pub(crate) fn parse(data: &[u8], bitness: Bitness) -> Result<HeaderInfo, DumpErr
         None
     } else {
         let end = comment_bytes.iter().position(|&c| c == 0).unwrap_or(128);
-        let s = String::from_utf8_lossy(&comment_bytes[..end]).trim().to_string();
+        let s = String::from_utf8_lossy(&comment_bytes[..end])
+            .trim()
+            .to_string();
         (!s.is_empty()).then_some(s)
     };
     let (ip, sp) = context_pointers(&b, o.context, machine, what)?;
@@ -396,7 +398,20 @@ fn civil_from_days_1601(days: u64) -> (u64, u64, u64) {
         left -= len;
         year += 1;
     }
-    let months = [31, if leap(year) { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let months = [
+        31,
+        if leap(year) { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     let mut month = 1;
     for len in months {
         if left < len {
@@ -415,10 +430,16 @@ mod tests {
     #[test]
     fn filetime_formats_known_instants() {
         // 1970-01-01T00:00:00Z is 116444736000000000 in FILETIME units.
-        assert_eq!(format_filetime(116_444_736_000_000_000), "1970-01-01T00:00:00.00Z");
+        assert_eq!(
+            format_filetime(116_444_736_000_000_000),
+            "1970-01-01T00:00:00.00Z"
+        );
         // 2000-02-29T12:34:56.78Z: a leap day in a century leap year.
         let secs = 951_827_696u64 + 11_644_473_600;
-        assert_eq!(format_filetime(secs * 10_000_000 + 7_800_000), "2000-02-29T12:34:56.78Z");
+        assert_eq!(
+            format_filetime(secs * 10_000_000 + 7_800_000),
+            "2000-02-29T12:34:56.78Z"
+        );
         assert_eq!(format_filetime(0), "1601-01-01T00:00:00.00Z");
     }
 

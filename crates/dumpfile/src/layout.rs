@@ -272,8 +272,16 @@ mod tests {
     fn runs_answer_not_in_dump_and_out_of_range() {
         let map = PageMap::Runs {
             runs: vec![
-                Run { base_pfn: 1, pages: 2, file_offset: 0x2000 },
-                Run { base_pfn: 0x10, pages: 1, file_offset: 0x4000 },
+                Run {
+                    base_pfn: 1,
+                    pages: 2,
+                    file_offset: 0x2000,
+                },
+                Run {
+                    base_pfn: 0x10,
+                    pages: 1,
+                    file_offset: 0x4000,
+                },
             ],
             limit_pfn: 0x11,
         };

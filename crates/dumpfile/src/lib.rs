@@ -43,3 +43,14 @@ pub use header::{Bitness, DumpType, HeaderInfo};
 pub use layout::{Run, Segment};
 pub use read::{PAGE_SHIFT, PAGE_SIZE, PhysicalMemory, ReadOutcome, ReadSpan, ReadStatus};
 pub use triage::{DataBlock, TriageDriver, TriageInfo};
+
+// A dump is shared between threads (the host's parallel scans): keep it Send + Sync.
+const _: fn() = || {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Dump>();
+};
+
+/// The README's examples, compiled as doctests so that they stay true to the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

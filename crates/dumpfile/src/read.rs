@@ -88,7 +88,6 @@ pub struct ReadSpan {
     pub status: ReadStatus,
 }
 
-
 /// Physical memory: what a dump, an image or any other source offers to the layers above.
 ///
 /// Implementors provide [`read_physical`](PhysicalMemory::read_physical); memory-backed sources also
@@ -221,3 +220,24 @@ impl<T: PhysicalMemory + ?Sized> PhysicalMemory for &T {
         (**self).physical_limit()
     }
 }
+
+macro_rules! forward_physical_memory {
+    ($($ty:ty),*) => {$(
+        impl<T: PhysicalMemory + ?Sized> PhysicalMemory for $ty {
+            fn read_physical(&self, pa: u64, buf: &mut [u8]) -> ReadOutcome {
+                (**self).read_physical(pa, buf)
+            }
+            fn page(&self, pfn: u64) -> Result<&[u8], ReadStatus> {
+                (**self).page(pfn)
+            }
+            fn is_zero_copy(&self) -> bool {
+                (**self).is_zero_copy()
+            }
+            fn physical_limit(&self) -> u64 {
+                (**self).physical_limit()
+            }
+        }
+    )*};
+}
+
+forward_physical_memory!(Box<T>, std::sync::Arc<T>, std::rc::Rc<T>);

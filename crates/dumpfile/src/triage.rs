@@ -206,9 +206,21 @@ pub(crate) fn parse64(
     let top_of_stack = b.u64(at + 0x48, what)?;
     let cs_off = f32(0x28)?;
     let cs_size = f32(0x2c)?;
-    add(top_of_stack, cs_off.into(), cs_size.into(), "call stack", at + 0x28);
+    add(
+        top_of_stack,
+        cs_off.into(),
+        cs_size.into(),
+        "call stack",
+        at + 0x28,
+    );
     let dp_addr = b.u64(at + 0x60, what)?;
-    add(dp_addr, f32(0x68)?.into(), f32(0x6c)?.into(), "data page", at + 0x68);
+    add(
+        dp_addr,
+        f32(0x68)?.into(),
+        f32(0x6c)?.into(),
+        "data page",
+        at + 0x68,
+    );
     if let (Some(va), Some((o, s))) = (kdbg_va, debugger_data) {
         add(va, o, s, "KDBG copy", at + 0x70);
     }

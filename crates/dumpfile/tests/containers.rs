@@ -1,5 +1,8 @@
 //! Every container over hand-built byte arrays (see `support/`), and the bad-file cases.
 
+// Test and benchmark scaffolding: a failed fixture step should stop the run loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use dumpfile::{
@@ -16,12 +19,19 @@ fn read_page(d: &Dump, pfn: u64) -> Result<Vec<u8>, ReadStatus> {
 fn assert_pages(d: &Dump, present: &[u64], absent: &[u64]) {
     for &p in present {
         let got = read_page(d, p);
-        assert!(got.as_ref() == Ok(&page_of(p)), "pfn {p:#x}: {:?}", got.map(|v| v[..16].to_vec()));
+        assert!(
+            got.as_ref() == Ok(&page_of(p)),
+            "pfn {p:#x}: {:?}",
+            got.map(|v| v[..16].to_vec())
+        );
         // zero-copy view agrees
         assert!(d.page(p) == Ok(&page_of(p)[..]), "page({p:#x})");
     }
     for &p in absent {
-        assert!(read_page(d, p) == Err(ReadStatus::NotInDump), "pfn {p:#x} should be absent");
+        assert!(
+            read_page(d, p) == Err(ReadStatus::NotInDump),
+            "pfn {p:#x} should be absent"
+        );
     }
 }
 
@@ -38,7 +48,10 @@ fn full64_runs_and_header() {
     assert_eq!(h.pfn_database, Some(0xfffff8047c6fb3c8));
     assert_eq!(h.ps_active_process_head, Some(0xfffff8047c61e070));
     assert_eq!(h.bugcheck_code, Some(0xd1));
-    assert_eq!(h.bugcheck_parameters, [Some(0x11), Some(0x22), Some(0x33), Some(0x44)]);
+    assert_eq!(
+        h.bugcheck_parameters,
+        [Some(0x11), Some(0x22), Some(0x33), Some(0x44)]
+    );
     assert_eq!(h.instruction_pointer, Some(0xfffff8047ba01234));
     assert_eq!(h.stack_pointer, Some(0xffff850429891000));
     assert_eq!(h.system_up_time, Some(36_000_000_000));
@@ -49,7 +62,10 @@ fn full64_runs_and_header() {
     assert_eq!(h.mini_dump_fields, None);
     assert_pages(&d, &[1, 2, 3, 0x10, 0x11], &[0, 4, 0xf]);
     assert_eq!(read_page(&d, 0x12), Err(ReadStatus::OutOfRange));
-    assert_eq!(d.physical_ranges(), vec![(0x1000, 0x3000), (0x10000, 0x2000)]);
+    assert_eq!(
+        d.physical_ranges(),
+        vec![(0x1000, 0x3000), (0x10000, 0x2000)]
+    );
     assert_eq!(d.described_pages(), 5);
     assert_eq!(d.missing_bytes(), 0);
     assert!(d.warnings().is_empty(), "{:?}", d.warnings());
@@ -69,13 +85,19 @@ fn multi_page_read_tells_which_parts_failed() {
     assert_eq!(o.bytes_read, 0x800);
     assert_eq!(o.first_failure, Some(0x800));
     assert_eq!(spans.len(), 2);
-    assert_eq!((spans[0].offset, spans[0].len, spans[0].status), (0, 0x800, ReadStatus::Ok));
+    assert_eq!(
+        (spans[0].offset, spans[0].len, spans[0].status),
+        (0, 0x800, ReadStatus::Ok)
+    );
     assert_eq!(
         (spans[1].offset, spans[1].len, spans[1].status),
         (0x800, 0x1800, ReadStatus::NotInDump)
     );
     assert_eq!(&buf[..0x800], &page_of(3)[0x800..]);
-    assert!(buf[0x800..].iter().all(|&b| b == 0), "unread bytes are zeroed");
+    assert!(
+        buf[0x800..].iter().all(|&b| b == 0),
+        "unread bytes are zeroed"
+    );
     // A read across two runs' boundary inside the file copies both.
     let mut two = vec![0u8; 0x2000];
     assert!(d.read_physical(0x10000, &mut two).is_ok());
@@ -107,7 +129,9 @@ fn full32_with_and_without_pae() {
 #[test]
 fn bitmap64_sdmp_and_fdmp_types_5_and_6() {
     // 1234 bits: not a multiple of 8; present pages spread over several rank blocks.
-    let present: Vec<u64> = (0..1234).filter(|p| p % 7 == 0 || (600..700).contains(p)).collect();
+    let present: Vec<u64> = (0..1234)
+        .filter(|p| p % 7 == 0 || (600..700).contains(p))
+        .collect();
     for (dt, sig, full) in [(5, b"SDMP", false), (6, b"FDMP", true), (5, b"FDMP", true)] {
         let d = Dump::from_vec(bitmap64(dt, sig, 1234, &present)).unwrap();
         assert_eq!(d.kind(), DumpKind::Bitmap { full });
@@ -257,21 +281,37 @@ fn bad_files_name_the_offset() {
     let mut short = header64(1);
     short.truncate(0x100);
     let e = err(short);
-    assert!(matches!(e, DumpError::TooShort { offset: 0, needed: 0x2000, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            DumpError::TooShort {
+                offset: 0,
+                needed: 0x2000,
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert!(e.to_string().contains("offset 0x0") && e.to_string().contains("DUMP_HEADER64"));
 
     // Wrong signature after "PAGE".
     let mut bad = header64(1);
     bad[4..8].copy_from_slice(b"XXXX");
     let e = err(bad);
-    assert!(matches!(e, DumpError::BadSignature { offset: 4, .. }), "{e}");
+    assert!(
+        matches!(e, DumpError::BadSignature { offset: 4, .. }),
+        "{e}"
+    );
     assert!(e.to_string().contains("DU64"), "{e}");
 
     // Bitmap type with no bitmap header.
     let mut b = bitmap64(5, b"SDMP", 64, &[1]);
     b[0x2000..0x2004].copy_from_slice(b"ZZZZ");
     let e = err(b);
-    assert!(matches!(e, DumpError::BadSignature { offset: 0x2000, .. }), "{e}");
+    assert!(
+        matches!(e, DumpError::BadSignature { offset: 0x2000, .. }),
+        "{e}"
+    );
 
     // A run table pointing past the end of the file and of RequiredDumpSpace.
     let mut f = full64(&[(1, 2)]);
@@ -295,25 +335,37 @@ fn bad_files_name_the_offset() {
     let mut b = bitmap64(5, b"SDMP", 64, &[1]);
     b[0x2030..0x2038].copy_from_slice(&(1u64 << 36).to_le_bytes());
     let e = err(b);
-    assert!(matches!(e, DumpError::PastEnd { offset: 0x2030, .. }), "{e}");
+    assert!(
+        matches!(e, DumpError::PastEnd { offset: 0x2030, .. }),
+        "{e}"
+    );
 
     // FirstPage inside the bitmap.
     let mut b = bitmap64(5, b"SDMP", 64, &[1]);
     b[0x2020..0x2028].copy_from_slice(&0x2010u64.to_le_bytes());
     let e = err(b);
-    assert!(matches!(e, DumpError::BadField { offset: 0x2020, .. }), "{e}");
+    assert!(
+        matches!(e, DumpError::BadField { offset: 0x2020, .. }),
+        "{e}"
+    );
 
     // RDMP with a MetadataSize that is no multiple of 16.
     let mut r = rdmp(8, &[(0x10, 1)], 1, 0);
     r[0x2010..0x2018].copy_from_slice(&0x11u64.to_le_bytes());
     let e = err(r);
-    assert!(matches!(e, DumpError::BadField { offset: 0x2010, .. }), "{e}");
+    assert!(
+        matches!(e, DumpError::BadField { offset: 0x2010, .. }),
+        "{e}"
+    );
 
     // Triage driver list past the end.
     let mut t = triage64();
     t[0x2034..0x2038].copy_from_slice(&0x00ff_ffffu32.to_le_bytes());
     let e = err(t);
-    assert!(matches!(e, DumpError::PastEnd { offset: 0x2030, .. }), "{e}");
+    assert!(
+        matches!(e, DumpError::PastEnd { offset: 0x2030, .. }),
+        "{e}"
+    );
 
     // An ELF file that is not a core.
     let mut elf = elf64_core(&[(0, page_of(0))]);
@@ -326,12 +378,21 @@ fn bad_files_name_the_offset() {
     assert!(matches!(e, DumpError::Elf { offset: 0x78, .. }), "{e}");
 
     // A user-mode minidump, and an empty file.
-    assert!(matches!(err(b"MDMP\x93\xa7".to_vec()), DumpError::Unsupported { offset: 0, .. }));
-    assert!(matches!(err(Vec::new()), DumpError::TooShort { offset: 0, .. }));
+    assert!(matches!(
+        err(b"MDMP\x93\xa7".to_vec()),
+        DumpError::Unsupported { offset: 0, .. }
+    ));
+    assert!(matches!(
+        err(Vec::new()),
+        DumpError::TooShort { offset: 0, .. }
+    ));
 
     // An unknown DumpType with no second header.
     let e = err(header64(0x77));
-    assert!(matches!(e, DumpError::Unsupported { offset: 0xf98, .. }), "{e}");
+    assert!(
+        matches!(e, DumpError::Unsupported { offset: 0xf98, .. }),
+        "{e}"
+    );
 }
 
 #[test]
@@ -407,7 +468,10 @@ fn write_fuzz_seeds() {
     // Bitmap seeds: what follows "SDMPDUMP" after the header.
     for (name, data) in [
         ("sdmp.bin", bitmap64(5, b"SDMP", 200, &[1, 70, 199])),
-        ("sdmp_tail.bin", bitmap64(6, b"SDMP", 1234, &[0, 63, 64, 1233])),
+        (
+            "sdmp_tail.bin",
+            bitmap64(6, b"SDMP", 1234, &[0, 63, 64, 1233]),
+        ),
     ] {
         Dump::from_vec(data.clone()).unwrap();
         std::fs::write(bitmap.join(name), &data[0x2008..]).unwrap();

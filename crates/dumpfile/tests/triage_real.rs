@@ -1,5 +1,8 @@
 //! The real Windows 10 x64 triage dump in `shared/data/dumps/` (facts from its README).
 
+// Test and benchmark scaffolding: a failed fixture step should stop the run loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use dumpfile::{Bitness, Dump, DumpKind, DumpType, PhysicalMemory, ReadStatus};
 
 fn open() -> Option<Dump> {
@@ -31,7 +34,10 @@ fn header_values() {
             Some(0xffff850429891720)
         ]
     );
-    assert_eq!(h.system_time_utc().as_deref(), Some("2021-02-21T01:38:22.98Z"));
+    assert_eq!(
+        h.system_time_utc().as_deref(),
+        Some("2021-02-21T01:38:22.98Z")
+    );
     // Unused header bytes hold "PAGE": such fields are absent, not values.
     assert_eq!(h.comment, None);
     assert_eq!(h.mini_dump_fields, Some(0xcff));
@@ -41,7 +47,10 @@ fn header_values() {
     assert!(h.stack_pointer.is_some());
     // A triage dump holds no physical memory.
     let mut b = [0u8; 8];
-    assert_eq!(d.read_physical(0x1ad000, &mut b).status, ReadStatus::NotInDump);
+    assert_eq!(
+        d.read_physical(0x1ad000, &mut b).status,
+        ReadStatus::NotInDump
+    );
     assert_eq!(d.missing_bytes(), 0);
 }
 
@@ -85,6 +94,9 @@ fn driver_list_has_151_modules_with_amdppm() {
     assert_eq!(amd.base, 0xfffff8048b580000);
     assert_eq!(amd.size, 0x3b000);
     assert_ne!(amd.timestamp, 0);
-    assert_eq!(t.driver_at(0xfffff8048b58334c).map(|m| m.name()), Some("amdppm.sys"));
+    assert_eq!(
+        t.driver_at(0xfffff8048b58334c).map(|m| m.name()),
+        Some("amdppm.sys")
+    );
     assert!(!t.data_blocks.is_empty());
 }

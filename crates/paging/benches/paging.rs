@@ -8,6 +8,9 @@
 //! - `memcpy_64mib`: a plain memcpy of the same 64 MiB of page data, as one contiguous copy of
 //!   the file region that holds it.
 
+// Test and benchmark scaffolding: a failed fixture step should stop the run loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::hint::black_box;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
@@ -51,11 +54,15 @@ fn fixture() -> PathBuf {
     sub[0x28..0x30].copy_from_slice(&BITS.to_le_bytes());
     sub[0x30..0x38].copy_from_slice(&BITS.to_le_bytes());
     let mut f = std::fs::File::create(&path).expect("create");
-    f.write_all(&h).and_then(|_| f.write_all(&sub)).and_then(|_| f.write_all(&vec![0xff; nbytes])).expect("write");
+    f.write_all(&h)
+        .and_then(|_| f.write_all(&sub))
+        .and_then(|_| f.write_all(&vec![0xff; nbytes]))
+        .expect("write");
     // Tables: PML4 @1, PDPT @2, PD @3, PTs @4.. (MAPPED / 512 of them).
     let page_at = |pfn: u64| first_page + pfn * 0x1000;
-    let mut put = |f: &mut std::fs::File, pa: u64, v: u64| {
-        f.seek(SeekFrom::Start(page_at(pa >> 12) + (pa & 0xfff))).expect("seek");
+    let put = |f: &mut std::fs::File, pa: u64, v: u64| {
+        f.seek(SeekFrom::Start(page_at(pa >> 12) + (pa & 0xfff)))
+            .expect("seek");
         f.write_all(&v.to_le_bytes()).expect("write");
     };
     put(&mut f, 0x1000 + ((VA >> 39) & 0x1ff) * 8, 0x2003);

@@ -267,7 +267,9 @@ pub enum TranslateFault {
         reason: &'static str,
     },
     /// An entry points back at a table the walk already used (other than the self-map).
-    #[error("page-table loop: {level_name} at physical {entry_pa:#x} points back at table {table:#x}")]
+    #[error(
+        "page-table loop: {level_name} at physical {entry_pa:#x} points back at table {table:#x}"
+    )]
     Loop {
         /// Level.
         level: u8,
@@ -536,14 +538,14 @@ impl<M: PhysicalMemory> AddressSpace<M> {
         for level in (1..=mode.levels()).rev() {
             let name = mode.level_name(level);
             let entry_pa = table + mode.index(va, level) * mode.entry_size();
-            let raw = self
-                .read_entry(entry_pa)
-                .map_err(|status| TranslateFault::TableNotInDump {
-                    level,
-                    level_name: name,
-                    entry_pa,
-                    status,
-                })?;
+            let raw =
+                self.read_entry(entry_pa)
+                    .map_err(|status| TranslateFault::TableNotInDump {
+                        level,
+                        level_name: name,
+                        entry_pa,
+                        status,
+                    })?;
             let step = Step {
                 entry_pa,
                 raw,
@@ -750,7 +752,9 @@ fn push_failed(failed: &mut Vec<FailedSpan>, offset: usize, len: usize, reason: 
 
 fn same_kind(a: &ReadFailure, b: &ReadFailure) -> bool {
     match (a, b) {
-        (ReadFailure::Physical { status: x, .. }, ReadFailure::Physical { status: y, .. }) => x == y,
+        (ReadFailure::Physical { status: x, .. }, ReadFailure::Physical { status: y, .. }) => {
+            x == y
+        }
         (ReadFailure::Translate(x), ReadFailure::Translate(y)) => {
             std::mem::discriminant(x) == std::mem::discriminant(y)
                 && !matches!(x, TranslateFault::PagedOut { .. })
@@ -758,3 +762,8 @@ fn same_kind(a: &ReadFailure, b: &ReadFailure) -> bool {
         _ => false,
     }
 }
+
+/// The README's examples, compiled as doctests so that they stay true to the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,5 +1,8 @@
 //! Every paging mode over hand-built page tables in a raw image.
 
+// Test and benchmark scaffolding: a failed fixture step should stop the run loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use dumpfile::Dump;
 use paging::*;
 
@@ -68,7 +71,10 @@ fn x64_image() -> Img {
 }
 
 fn x64() -> (Dump, PagingConfig) {
-    (x64_image().dump(), PagingConfig::new(Mode::X64, 0x1000).with_pte_base(0xfffff68000000000))
+    (
+        x64_image().dump(),
+        PagingConfig::new(Mode::X64, 0x1000).with_pte_base(0xfffff68000000000),
+    )
 }
 
 #[test]
@@ -85,13 +91,19 @@ fn x64_valid_large_and_cross_page_reads() {
     let mut buf = [0u8; 16];
     let o = s.read_virtual(K + 0x1ff8, &mut buf);
     assert!(o.is_ok(), "{o:?}");
-    assert_eq!(u64::from_le_bytes(buf[..8].try_into().unwrap()), 8 << 32 | 511);
+    assert_eq!(
+        u64::from_le_bytes(buf[..8].try_into().unwrap()),
+        8 << 32 | 511
+    );
     assert_eq!(u64::from_le_bytes(buf[8..].try_into().unwrap()), 6 << 32);
     // The 2 MiB page is mapped but its memory is not in this image.
     let o = s.read_virtual(K + 0x20_0000, &mut buf);
     assert_eq!(
         o.failed[0].reason,
-        ReadFailure::Physical { pa: 0x4000_0000, status: ReadStatus::OutOfRange }
+        ReadFailure::Physical {
+            pa: 0x4000_0000,
+            status: ReadStatus::OutOfRange
+        }
     );
 }
 
@@ -105,7 +117,12 @@ fn x64_invalid_entries_say_why() {
     assert_eq!(s.read_u64(K + 0x3010).unwrap(), 7 << 32 | 2);
     assert!(matches!(
         s.translate(K + 0x4000),
-        Err(TranslateFault::PagedOut { level: 1, page_file: 2, offset: 0x1234000, .. })
+        Err(TranslateFault::PagedOut {
+            level: 1,
+            page_file: 2,
+            offset: 0x1234000,
+            ..
+        })
     ));
     let e = s.translate(K + 0x4000).unwrap_err();
     assert_eq!(e.to_string(), "paged out (page file 2, offset 0x1234000)");
@@ -123,16 +140,26 @@ fn x64_invalid_entries_say_why() {
     );
     assert!(matches!(
         s.translate(K + 0x7000),
-        Err(TranslateFault::NotPresent { level: 1, level_name: "PTE", entry: 0 })
+        Err(TranslateFault::NotPresent {
+            level: 1,
+            level_name: "PTE",
+            entry: 0
+        })
     ));
     // PML4 entry 0 is zero: not mapped at the top.
     assert!(matches!(
         s.translate(0x1000),
-        Err(TranslateFault::NotPresent { level: 4, level_name: "PXE", .. })
+        Err(TranslateFault::NotPresent {
+            level: 4,
+            level_name: "PXE",
+            ..
+        })
     ));
     assert_eq!(
         s.translate(0x0000_8000_0000_0000),
-        Err(TranslateFault::NonCanonical { va: 0x0000_8000_0000_0000 })
+        Err(TranslateFault::NonCanonical {
+            va: 0x0000_8000_0000_0000
+        })
     );
 }
 
@@ -154,13 +181,22 @@ fn x64_bad_tables_are_bounded_errors() {
     let e = s.translate(K + 0xc000_0000).unwrap_err();
     assert_eq!(
         e,
-        TranslateFault::Loop { level: 3, level_name: "PPE", entry_pa: 0x2018, table: 0x2000 }
+        TranslateFault::Loop {
+            level: 3,
+            level_name: "PPE",
+            entry_pa: 0x2018,
+            table: 0x2000
+        }
     );
     assert!(e.to_string().contains("0x2018"));
     // Large-page bit in a PML4 entry.
     assert!(matches!(
         s.translate(0xfffff88000000000),
-        Err(TranslateFault::BadEntry { level: 4, entry_pa: 0x1f88, .. })
+        Err(TranslateFault::BadEntry {
+            level: 4,
+            entry_pa: 0x1f88,
+            ..
+        })
     ));
 }
 
@@ -175,7 +211,12 @@ fn x64_walk_gives_each_level_with_self_map_addresses() {
     let vas: Vec<_> = w.entries.iter().map(|e| e.entry_va.unwrap()).collect();
     assert_eq!(
         vas,
-        [0xfffff6fb7dbedf80, 0xfffff6fb7dbf0000, 0xfffff6fb7e000000, 0xfffff6fc00000008]
+        [
+            0xfffff6fb7dbedf80,
+            0xfffff6fb7dbf0000,
+            0xfffff6fb7e000000,
+            0xfffff6fc00000008
+        ]
     );
     assert_eq!(w.entries[3].raw, 0x8000 | V | 1 << 63);
     match w.entries[3].state {
@@ -188,11 +229,17 @@ fn x64_walk_gives_each_level_with_self_map_addresses() {
     }
     assert_eq!(w.result.unwrap().pa, 0x8000);
     // Through the self-map the PTE's own VA reads the PTE's raw value.
-    assert_eq!(s.read_u64(0xfffff6fc00000008).unwrap(), 0x8000 | V | 1 << 63);
+    assert_eq!(
+        s.read_u64(0xfffff6fc00000008).unwrap(),
+        0x8000 | V | 1 << 63
+    );
     // And the walk of a failing address keeps the entries read so far.
     let w = s.walk(K + 0x4000);
     assert_eq!(w.entries.len(), 4);
-    assert!(matches!(w.entries[3].state, EntryState::PagedOut { page_file: 2, .. }));
+    assert!(matches!(
+        w.entries[3].state,
+        EntryState::PagedOut { page_file: 2, .. }
+    ));
 }
 
 #[test]
@@ -206,13 +253,20 @@ fn x64_swizzled_entries_are_undone() {
     let d = m.dump();
     let plain = AddressSpace::new(&d, PagingConfig::new(Mode::X64, 0x1000));
     let t = plain.translate(K + 0x3000).unwrap();
-    assert_eq!(t.pa, 0x2000_0000_7000, "without the indexes the PFN is the swizzled one");
+    assert_eq!(
+        t.pa, 0x2000_0000_7000,
+        "without the indexes the PFN is the swizzled one"
+    );
     let s = AddressSpace::new(&d, PagingConfig::new(Mode::X64, 0x1000).with_swizzle(45, 4));
     let t = s.translate(K + 0x3000).unwrap();
     assert_eq!((t.pa, t.transition), (0x7000, true));
     assert!(matches!(
         s.translate(K + 0x4000),
-        Err(TranslateFault::PagedOut { page_file: 2, offset: 0x1234000, .. })
+        Err(TranslateFault::PagedOut {
+            page_file: 2,
+            offset: 0x1234000,
+            ..
+        })
     ));
 }
 
@@ -223,7 +277,13 @@ fn x64_five_level() {
     let va = 0xff00_1234_5678_9000u64 & !0xfff; // canonical in 57 bits
     let mode = Mode::X64La57;
     let mut table = 0x1000u64;
-    for (level, next) in [(5u8, 0x2000u64), (4, 0x3000), (3, 0x4000), (2, 0x5000), (1, 0x6000)] {
+    for (level, next) in [
+        (5u8, 0x2000u64),
+        (4, 0x3000),
+        (3, 0x4000),
+        (2, 0x5000),
+        (1, 0x6000),
+    ] {
         m.q(table + mode.index(va, level) * 8, next | V);
         table = next;
     }
@@ -238,7 +298,10 @@ fn x64_five_level() {
     assert_eq!(w.entries[0].name, "PML5E");
     // 4-level rules would call this address non-canonical.
     let s4 = AddressSpace::new(&d, PagingConfig::new(Mode::X64, 0x1000));
-    assert!(matches!(s4.translate(va), Err(TranslateFault::NonCanonical { .. })));
+    assert!(matches!(
+        s4.translate(va),
+        Err(TranslateFault::NonCanonical { .. })
+    ));
 }
 
 #[test]
@@ -264,19 +327,32 @@ fn x86_pae_three_levels_2m_pages_and_self_map() {
     m.q(0x5000 + 3 * 8, 0xe1234568u64 << 32 | 1 << 10);
     m.tag(9);
     let d = m.dump();
-    let s = AddressSpace::new(&d, PagingConfig::new(Mode::X86Pae, dtb).with_pte_base(0xc000_0000));
+    let s = AddressSpace::new(
+        &d,
+        PagingConfig::new(Mode::X86Pae, dtb).with_pte_base(0xc000_0000),
+    );
     assert_eq!(s.translate(0x8040_1abc).unwrap().pa, 0x9abc);
     let t = s.translate(0x8061_2345).unwrap();
     assert_eq!((t.pa, t.page_size), (0x21_2345, 0x20_0000));
     assert!(matches!(
         s.translate(0x8040_2000),
-        Err(TranslateFault::PagedOut { page_file: 3, offset: 0x77000, .. })
+        Err(TranslateFault::PagedOut {
+            page_file: 3,
+            offset: 0x77000,
+            ..
+        })
     ));
     assert!(matches!(
         s.translate(0x8040_3000),
-        Err(TranslateFault::Prototype { proto_pte: Some(0xe1234568), .. })
+        Err(TranslateFault::Prototype {
+            proto_pte: Some(0xe1234568),
+            ..
+        })
     ));
-    assert!(matches!(s.translate(0x1_0000_0000), Err(TranslateFault::NonCanonical { .. })));
+    assert!(matches!(
+        s.translate(0x1_0000_0000),
+        Err(TranslateFault::NonCanonical { .. })
+    ));
     let w = s.walk(0x8040_1000);
     let names: Vec<_> = w.entries.iter().map(|e| e.name).collect();
     assert_eq!(names, ["PDPTE", "PDE", "PTE"]);
@@ -303,13 +379,20 @@ fn x86_two_levels_4m_pages_with_pse36() {
     m.d(0x2000 + 3 * 4, 0x3000 | 1 << 11 | 4 << 5);
     m.tag(3);
     let d = m.dump();
-    let s = AddressSpace::new(&d, PagingConfig::new(Mode::X86, 0x1000).with_pte_base(0xc000_0000));
+    let s = AddressSpace::new(
+        &d,
+        PagingConfig::new(Mode::X86, 0x1000).with_pte_base(0xc000_0000),
+    );
     assert_eq!(s.translate(0x8000_1004).unwrap().pa, 0x3004);
     let t = s.translate(0x8041_2345).unwrap();
     assert_eq!((t.pa, t.page_size), (0x1_00c1_2345, 0x40_0000));
     assert!(matches!(
         s.translate(0x8000_2000),
-        Err(TranslateFault::PagedOut { page_file: 1, offset: 0xabc000, .. })
+        Err(TranslateFault::PagedOut {
+            page_file: 1,
+            offset: 0xabc000,
+            ..
+        })
     ));
     let t = s.translate(0x8000_3008).unwrap();
     assert_eq!((t.pa, t.transition), (0x3008, true));
@@ -332,9 +415,18 @@ fn batched_reads_cross_pages_and_report_each() {
     let s = AddressSpace::new(&d, cfg);
     let (mut a, mut b, mut c) = ([0u8; 0x20], [0u8; 0x2000], [0u8; 8]);
     let mut reads = [
-        VirtualRead { va: K + 0x1ff0, buf: &mut a },
-        VirtualRead { va: K + 0x3000, buf: &mut b }, // transition page then paged-out page
-        VirtualRead { va: K + 0x7000, buf: &mut c },
+        VirtualRead {
+            va: K + 0x1ff0,
+            buf: &mut a,
+        },
+        VirtualRead {
+            va: K + 0x3000,
+            buf: &mut b,
+        }, // transition page then paged-out page
+        VirtualRead {
+            va: K + 0x7000,
+            buf: &mut c,
+        },
     ];
     let out = s.read_many(&mut reads);
     assert!(out[0].is_ok());
@@ -386,13 +478,18 @@ mod fuzzish {
 #[test]
 #[ignore = "writes fuzz/seeds; run by hand when the images change"]
 fn write_fuzz_seeds() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/paging_translate");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/paging_translate");
     std::fs::create_dir_all(&dir).unwrap();
     // The x64 image with its PML4 moved to 0 (the fuzz target's DTB).
     let mut m = x64_image();
     let pml4: Vec<u8> = m.0[0x1000..0x2000].to_vec();
     m.0[..0x1000].copy_from_slice(&pml4);
-    for (name, va) in [("x64_valid", K + 0x1ff8), ("x64_transition", K + 0x3000), ("x64_loop", K + 0xc000_0000)] {
+    for (name, va) in [
+        ("x64_valid", K + 0x1ff8),
+        ("x64_transition", K + 0x3000),
+        ("x64_loop", K + 0xc000_0000),
+    ] {
         let mut seed = vec![2u8 | 4 | 45 << 3];
         seed.extend_from_slice(&va.to_le_bytes());
         seed.extend_from_slice(&m.0[..0x9000]);

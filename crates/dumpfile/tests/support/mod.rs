@@ -2,7 +2,7 @@
 //!
 //! It is written from the format descriptions (dump-formats.md), not from the reader's code, so a
 //! misreading in one is not copied into the other. The real synthetic-kernel builder is `testkit`.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub const PAGE: usize = 0x1000;
 
@@ -250,7 +250,10 @@ pub fn triage64() -> Vec<u8> {
     let mut t = vec![0u8; 0x100];
     let drivers_at = 0x2100usize;
     let pool_at = drivers_at + 2 * 0x90;
-    let names = ["\\SystemRoot\\system32\\ntoskrnl.exe", "\\SystemRoot\\System32\\drivers\\amdppm.sys"];
+    let names = [
+        "\\SystemRoot\\system32\\ntoskrnl.exe",
+        "\\SystemRoot\\System32\\drivers\\amdppm.sys",
+    ];
     let mut pool = Vec::new();
     let mut name_offs = Vec::new();
     for n in names {
@@ -279,7 +282,10 @@ pub fn triage64() -> Vec<u8> {
     put32(&mut t, 0x78, blocks_at as u32);
     put32(&mut t, 0x7c, 1);
     d.extend_from_slice(&t);
-    let bases = [(0xfffff8047ba00000u64, 0x1046000u32), (0xfffff8048b580000, 0x3b000)];
+    let bases = [
+        (0xfffff8047ba00000u64, 0x1046000u32),
+        (0xfffff8048b580000, 0x3b000),
+    ];
     for (i, (base, size)) in bases.iter().enumerate() {
         let mut e = vec![0u8; 0x90];
         put32(&mut e, 0, name_offs[i] as u32);
