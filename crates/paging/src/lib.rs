@@ -44,6 +44,22 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The mode a crash-dump header implies: x86 with or without PAE (its `PaeEnabled` flag), or
+    /// 4-level x64. `None` for other machines (ARM64) or when the header does not say. 5-level
+    /// paging is not recorded in the header; a caller that knows (CR4.LA57) picks
+    /// [`Mode::X64La57`] itself.
+    pub fn from_header(h: &dumpfile::HeaderInfo) -> Option<Mode> {
+        match h.machine? {
+            dumpfile::header::MACHINE_I386 => Some(if h.pae_enabled? {
+                Mode::X86Pae
+            } else {
+                Mode::X86
+            }),
+            dumpfile::header::MACHINE_AMD64 => Some(Mode::X64),
+            _ => None,
+        }
+    }
+
     /// Number of table levels.
     pub fn levels(self) -> u8 {
         match self {

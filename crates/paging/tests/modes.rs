@@ -78,6 +78,28 @@ fn x64() -> (Dump, PagingConfig) {
 }
 
 #[test]
+fn mode_from_a_dump_header() {
+    let mut h = Img::new(1).dump().header().cloned();
+    assert!(h.is_none(), "a raw image has no header");
+    // Build headers through dumpfile itself: a 64-bit and two 32-bit ones.
+    let mut hdr: Vec<u8> = b"PAGE".iter().copied().cycle().take(0x2000).collect();
+    hdr[4..8].copy_from_slice(b"DU64");
+    hdr[0x30..0x34].copy_from_slice(&0x8664u32.to_le_bytes());
+    hdr[0xf98..0xf9c].copy_from_slice(&3u32.to_le_bytes());
+    h = Dump::from_vec(hdr).unwrap().header().cloned();
+    assert_eq!(Mode::from_header(&h.unwrap()), Some(Mode::X64));
+    for (pae, mode) in [(0u8, Mode::X86), (1, Mode::X86Pae)] {
+        let mut hdr: Vec<u8> = b"PAGE".iter().copied().cycle().take(0x1000).collect();
+        hdr[4..8].copy_from_slice(b"DUMP");
+        hdr[0x20..0x24].copy_from_slice(&0x14cu32.to_le_bytes());
+        hdr[0x5c] = pae;
+        hdr[0xf88..0xf8c].copy_from_slice(&3u32.to_le_bytes());
+        let h = Dump::from_vec(hdr).unwrap().header().cloned().unwrap();
+        assert_eq!(Mode::from_header(&h), Some(mode));
+    }
+}
+
+#[test]
 fn x64_valid_large_and_cross_page_reads() {
     let (d, cfg) = x64();
     let s = AddressSpace::new(&d, cfg);
