@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::error::{Bytes, DumpError, ascii};
 use crate::header::{self, Bitness, DumpType, HeaderInfo};
 use crate::layout::{BitmapIndex, PageMap, Run, Segment};
-use crate::read::{PAGE_SHIFT, PAGE_SIZE, PhysicalMemory, ReadOutcome, ReadStatus};
+use crate::read::{PAGE_SHIFT, PAGE_SIZE, PhysicalMemory, ReadOutcome, ReadSpan, ReadStatus};
 use crate::triage::{self, TriageInfo};
 
 /// A highest physical address of 2^52 (x64's architectural limit): PFNs at or above 2^40 are absurd.
@@ -273,9 +273,47 @@ impl Dump {
     /// Reads virtual memory from a triage dump's data blocks (and its stack, data page and KDBG
     /// copy). Other dumps answer "not in dump": translate through `paging` instead.
     pub fn read_triage_virtual(&self, va: u64, buf: &mut [u8]) -> ReadOutcome {
+        self.triage_virtual(va, buf, None)
+    }
+
+    /// Like [`read_triage_virtual`](Dump::read_triage_virtual), also returning every stretch of
+    /// the buffer with its status.
+    pub fn read_triage_virtual_spans(
+        &self,
+        va: u64,
+        buf: &mut [u8],
+    ) -> (ReadOutcome, Vec<ReadSpan>) {
+        let mut spans = Vec::new();
+        let o = self.triage_virtual(va, buf, Some(&mut spans));
+        (o, spans)
+    }
+
+    fn triage_virtual(
+        &self,
+        va: u64,
+        buf: &mut [u8],
+        mut spans: Option<&mut Vec<ReadSpan>>,
+    ) -> ReadOutcome {
+        let mut note = |offset: usize, len: usize, status: ReadStatus| {
+            if let Some(v) = spans.as_deref_mut() {
+                match v.last_mut() {
+                    Some(l) if l.status == status && l.offset + l.len == offset => l.len += len,
+                    _ => v.push(ReadSpan {
+                        offset,
+                        len,
+                        status,
+                    }),
+                }
+            }
+        };
         let Some(t) = &self.triage else {
             buf.fill(0);
-            return ReadOutcome::failed(ReadStatus::NotInDump);
+            note(0, buf.len(), ReadStatus::NotInDump);
+            return if buf.is_empty() {
+                ReadOutcome::ok(0)
+            } else {
+                ReadOutcome::failed(ReadStatus::NotInDump)
+            };
         };
         let data = self.storage.bytes();
         let mut off = 0usize;
@@ -296,6 +334,7 @@ impl Dump {
                     let n = ((b.size - k) as usize).min(buf.len() - off);
                     let src = (b.offset + k) as usize;
                     buf[off..off + n].copy_from_slice(&data[src..src + n]);
+                    note(off, n, ReadStatus::Ok);
                     off += n;
                     read += n;
                 }
@@ -304,6 +343,7 @@ impl Dump {
                     let next = t.data_blocks.get(idx).map_or(u64::MAX, |b| b.address);
                     let n = (next.wrapping_sub(a) as usize).min(buf.len() - off).max(1);
                     buf[off..off + n].fill(0);
+                    note(off, n, ReadStatus::NotInDump);
                     first.get_or_insert(off);
                     off += n;
                 }

@@ -332,6 +332,12 @@ pub enum ReadFailure {
     /// The address did not translate.
     #[error("{0}")]
     Translate(TranslateFault),
+    /// A triage dump did not capture this address.
+    #[error("{va:#x} is not in dump (not captured by the triage dump)")]
+    NotCaptured {
+        /// First address of the stretch.
+        va: u64,
+    },
     /// It translated, but the physical page could not be read.
     #[error("physical {pa:#x} is {status}")]
     Physical {
@@ -340,6 +346,44 @@ pub enum ReadFailure {
         /// Why.
         status: ReadStatus,
     },
+}
+
+/// Virtual memory: an [`AddressSpace`] over physical memory, or a triage dump's captured blocks
+/// ([`TriageMemory`]). Layers above read through this without caring which.
+pub trait VirtualMemory {
+    /// Reads `buf.len()` bytes at `va`; failed stretches are zero-filled and listed.
+    fn read_virtual(&self, va: u64, buf: &mut [u8]) -> VirtualOutcome;
+}
+
+impl<M: PhysicalMemory> VirtualMemory for AddressSpace<M> {
+    fn read_virtual(&self, va: u64, buf: &mut [u8]) -> VirtualOutcome {
+        AddressSpace::read_virtual(self, va, buf)
+    }
+}
+
+/// The virtual memory a triage dump holds: its data blocks, stack, data page and KDBG copy.
+#[derive(Debug, Clone, Copy)]
+pub struct TriageMemory<'d>(pub &'d dumpfile::Dump);
+
+impl VirtualMemory for TriageMemory<'_> {
+    fn read_virtual(&self, va: u64, buf: &mut [u8]) -> VirtualOutcome {
+        let (o, spans) = self.0.read_triage_virtual_spans(va, buf);
+        let failed = spans
+            .into_iter()
+            .filter(|s| s.status != ReadStatus::Ok)
+            .map(|s| FailedSpan {
+                offset: s.offset,
+                len: s.len,
+                reason: ReadFailure::NotCaptured {
+                    va: va.wrapping_add(s.offset as u64),
+                },
+            })
+            .collect();
+        VirtualOutcome {
+            bytes_read: o.bytes_read,
+            failed,
+        }
+    }
 }
 
 /// A stretch of a virtual read that failed.
@@ -692,7 +736,7 @@ impl<M: PhysicalMemory> AddressSpace<M> {
                             off + got,
                             n - got,
                             ReadFailure::Physical {
-                                pa: t.pa + got as u64,
+                                pa: t.pa.wrapping_add(got as u64),
                                 status,
                             },
                         );

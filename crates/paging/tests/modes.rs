@@ -530,3 +530,33 @@ fn write_fuzz_seeds() {
     std::fs::write(dir.join("x86_valid"), &seed).unwrap();
     assert!(dir.join("x64_valid").is_file());
 }
+
+#[test]
+fn virtual_memory_trait_covers_address_spaces_and_triage_dumps() {
+    fn read8(m: &dyn VirtualMemory, va: u64) -> VirtualOutcome {
+        let mut b = [0u8; 8];
+        m.read_virtual(va, &mut b)
+    }
+    let (d, cfg) = x64();
+    let s = AddressSpace::new(&d, cfg);
+    assert!(read8(&s, K + 0x1000).is_ok());
+    // The real triage dump: the KDBG copy is readable at its address, the PFN database is not.
+    let Some(path) = testdata::require("data/dumps/triage_x64.dmp") else {
+        return;
+    };
+    let t = Dump::open(path).unwrap();
+    let tm = TriageMemory(&t);
+    let mut tag = [0u8; 4];
+    assert!(tm.read_virtual(0xfffff8047c600b30, &mut tag).is_ok());
+    assert_eq!(&tag, b"KDBG");
+    let o = read8(&tm, 0xffff_fa80_0000_0000);
+    assert_eq!(o.bytes_read, 0);
+    assert_eq!(o.failed.len(), 1);
+    assert_eq!(o.failed[0].len, 8);
+    assert_eq!(
+        o.failed[0].reason,
+        ReadFailure::NotCaptured {
+            va: 0xffff_fa80_0000_0000
+        }
+    );
+}
