@@ -566,13 +566,13 @@ impl<M: PhysicalMemory> AddressSpace<M> {
 
     /// Translates `va`.
     pub fn translate(&self, va: u64) -> Result<Translation, TranslateFault> {
-        self.walk_inner(va, None)
+        self.walk_inner(va, None, None, &mut None)
     }
 
     /// Translates `va` and returns every level's entry, as `!pte` shows them.
     pub fn walk(&self, va: u64) -> Walk {
         let mut entries = Vec::with_capacity(5);
-        let result = self.walk_inner(va, Some(&mut entries));
+        let result = self.walk_inner(va, Some(&mut entries), None, &mut None);
         Walk {
             va,
             entries,
@@ -580,22 +580,32 @@ impl<M: PhysicalMemory> AddressSpace<M> {
         }
     }
 
+    /// Walks from the top table, or (with `leaf_table`) from the page table found by an earlier
+    /// walk of the same 2/4 MiB region. Sets `reached` to the page table the walk used at level 1.
     fn walk_inner(
         &self,
         va: u64,
         mut record: Option<&mut Vec<WalkEntry>>,
+        leaf_table: Option<u64>,
+        reached: &mut Option<u64>,
     ) -> Result<Translation, TranslateFault> {
         if !self.canonical(va) {
             return Err(TranslateFault::NonCanonical { va });
         }
         let mode = self.cfg.mode;
         let top = self.cfg.top_table();
-        let mut table = top;
+        let (mut table, first_level) = match leaf_table {
+            Some(pt) => (pt, 1),
+            None => (top, mode.levels()),
+        };
         // Tables used so far, to detect loops (bounded by the level count).
         let mut visited = [u64::MAX; 5];
         visited[0] = top;
         let mut pae_pd = u64::MAX;
-        for level in (1..=mode.levels()).rev() {
+        for level in (1..=first_level).rev() {
+            if level == 1 {
+                *reached = Some(table);
+            }
             let name = mode.level_name(level);
             let entry_pa = table + mode.index(va, level) * mode.entry_size();
             let raw =
@@ -720,12 +730,23 @@ impl<M: PhysicalMemory> AddressSpace<M> {
     pub fn read_virtual(&self, va: u64, buf: &mut [u8]) -> VirtualOutcome {
         let mut out = VirtualOutcome::default();
         let mut off = 0usize;
+        // The page table of the last region walked: consecutive pages share it, so only their
+        // PTE is read (a walk cache, valid for this call only).
+        let region_shift = if self.cfg.mode == Mode::X86 { 22 } else { 21 };
+        let mut cache: Option<(u64, u64)> = None;
         while off < buf.len() {
             let a = va.wrapping_add(off as u64);
             let in_page = (0x1000 - (a & 0xfff)) as usize;
             let n = in_page.min(buf.len() - off);
             let dst = &mut buf[off..off + n];
-            match self.translate(a) {
+            let region = a >> region_shift;
+            let mut reached = None;
+            let result = match cache {
+                Some((r, pt)) if r == region => self.walk_inner(a, None, Some(pt), &mut reached),
+                _ => self.walk_inner(a, None, None, &mut reached),
+            };
+            cache = reached.map(|pt| (region, pt));
+            match result {
                 Ok(t) => {
                     let (got, reason) = self.copy_physical(t.pa, dst);
                     out.bytes_read += got;
