@@ -560,3 +560,31 @@ fn virtual_memory_trait_covers_address_spaces_and_triage_dumps() {
         }
     );
 }
+
+#[test]
+fn reads_across_a_region_boundary_walk_again() {
+    // K+0x1ff000 is the last page of the PT at PD index 0 (PTE 511: zero); K+0x200000 is the
+    // 2 MiB page of PD index 1. The walk cache of the first region must not be reused.
+    let (d, cfg) = x64();
+    let s = AddressSpace::new(&d, cfg);
+    let mut buf = vec![0u8; 0x2000];
+    let o = s.read_virtual(K + 0x1f_f000, &mut buf);
+    assert_eq!(o.bytes_read, 0);
+    assert_eq!(o.failed.len(), 2);
+    assert!(matches!(
+        o.failed[0].reason,
+        ReadFailure::Translate(TranslateFault::NotPresent { level: 1, .. })
+    ));
+    assert_eq!(
+        o.failed[1].reason,
+        ReadFailure::Physical {
+            pa: 0x4000_0000,
+            status: ReadStatus::OutOfRange
+        }
+    );
+    // And within one region, each page's own PTE decides (valid, valid, transition).
+    let mut three = vec![0u8; 0x3000];
+    let o = s.read_virtual(K + 0x1000, &mut three);
+    assert!(o.is_ok(), "{o:?}");
+    assert_eq!(three[0x2000..0x2008], (7u64 << 32).to_le_bytes());
+}
