@@ -19,9 +19,15 @@ pub mod isf;
 pub mod kdbg;
 pub mod locate;
 pub mod memory;
+pub mod modules;
 pub mod pdbfile;
+pub mod pe;
 pub mod profile;
+pub mod scan;
 pub mod symbols;
+pub mod target;
+
+pub use target::{DumpFacts, Identity, Kernel, SymbolOptions};
 
 /// The identity of a PDB: its file name, GUID and age, as the kernel's CodeView record names it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

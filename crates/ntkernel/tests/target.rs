@@ -1,0 +1,251 @@
+//! Target identification over hand-built kernels in memory: one per embedded x64 profile (its own
+//! RVAs, an encoded KDBG, KUSER_SHARED_DATA, a PE image with its RSDS record, a module list), plus
+//! the cases with no exact profile (validated guesses) and no debug directory (triage dumps).
+
+use ntkernel::kdbg::{KdbgKeys, OWNER_TAG};
+use ntkernel::memory::SparseMemory;
+use ntkernel::modules::WalkEnd;
+use ntkernel::pe::build_test_image;
+use ntkernel::profile::{self, Profile};
+use ntkernel::symbols::Source;
+use ntkernel::{Arch, DumpFacts, Kernel, PdbId, SymbolOptions};
+
+const BASE: u64 = 0xfffff804_7ba00000;
+const POOL_TRACK_TABLE_VALUE: u64 = 0xffffa201_23400000;
+
+struct Synth {
+    mem: SparseMemory,
+    facts: DumpFacts,
+    kdbg_clear: Vec<u8>,
+}
+
+fn rva(p: &Profile, n: &str) -> u64 {
+    *p.table
+        .globals
+        .get(n)
+        .unwrap_or_else(|| panic!("{}: no {n}", p.name))
+}
+
+/// A kernel laid out by `layout` (its RVAs), claiming PDB `pdb`.
+fn synth(layout: &Profile, pdb: &PdbId, encoded: bool, with_debug_dir: bool) -> Synth {
+    let mut mem = SparseMemory::new();
+    let mut image = build_test_image(pdb, "ntoskrnl.exe", 0x5f0b_3a1c, 0x0104_6000);
+    if !with_debug_dir {
+        image.truncate(0x2000);
+    }
+    mem.write(BASE, &image);
+    // KUSER_SHARED_DATA.
+    let kuser = 0xFFFF_F780_0000_0000u64;
+    mem.write_u32(kuser + 0x260, 0xF000_0000 | layout.build);
+    let mut v = layout.name.split('.').map(|x| x.parse::<u32>().unwrap());
+    mem.write_u32(kuser + 0x26C, v.next().unwrap());
+    mem.write_u32(kuser + 0x270, v.next().unwrap());
+    // Globals.
+    let ptt = BASE + rva(layout, "PoolTrackTable");
+    mem.write_u64(ptt, POOL_TRACK_TABLE_VALUE);
+    mem.write_u64(BASE + rva(layout, "PoolTrackTableSize"), 0x2000);
+    // Module list: the kernel and one driver.
+    let head = BASE + rva(layout, "PsLoadedModuleList");
+    let e1 = 0xffff_8e01_0000_0000u64;
+    let e2 = e1 + 0x1000;
+    for (e, base, size, name) in [
+        (e1, BASE, 0x0104_6000u32, "ntoskrnl.exe"),
+        (e2, 0xfffff804_8b580000, 0x3b000, "amdppm.sys"),
+    ] {
+        mem.write_u64(e + 0x30, base);
+        mem.write_u32(e + 0x40, size);
+        let units: Vec<u8> = name.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        mem.write(e + 0x800, &units);
+        mem.write(e + 0x58, &(units.len() as u16).to_le_bytes());
+        mem.write_u64(e + 0x60, e + 0x800);
+    }
+    mem.write_u64(head, e1);
+    mem.write_u64(e1, e2);
+    mem.write_u64(e2, head);
+    // KDBG.
+    let kdbg_va = BASE + rva(layout, "KdDebuggerDataBlock");
+    let mut k = vec![0u8; 0x380];
+    k[0x10..0x14].copy_from_slice(&OWNER_TAG.to_le_bytes());
+    k[0x14..0x18].copy_from_slice(&0x380u32.to_le_bytes());
+    k[0x18..0x20].copy_from_slice(&BASE.to_le_bytes());
+    k[0x48..0x50].copy_from_slice(&head.to_le_bytes());
+    k[0x1b8..0x1c0].copy_from_slice(&ptt.to_le_bytes());
+    let keys = KdbgKeys {
+        wait_never: 0x5a5a_1234_8765_0f13,
+        wait_always: 0x0123_4567_89ab_cdef,
+        data_block_encoded: BASE + rva(layout, "KdpDataBlockEncoded"),
+    };
+    mem.write_u64(BASE + rva(layout, "KiWaitNever"), keys.wait_never);
+    mem.write_u64(BASE + rva(layout, "KiWaitAlways"), keys.wait_always);
+    let stored: Vec<u8> = if encoded {
+        k.chunks_exact(8)
+            .flat_map(|c| {
+                keys.encode(u64::from_le_bytes(c.try_into().unwrap()))
+                    .to_le_bytes()
+            })
+            .collect()
+    } else {
+        k.clone()
+    };
+    mem.write(kdbg_va, &stored);
+    Synth {
+        mem,
+        facts: DumpFacts {
+            arch: Some(Arch::X64),
+            build: Some(layout.build),
+            kdbg_va: Some(kdbg_va),
+            processors: Some(16),
+            dump_type: Some("full".into()),
+            ..Default::default()
+        },
+        kdbg_clear: k,
+    }
+}
+
+#[test]
+fn every_embedded_x64_profile_is_identified_exactly_through_an_encoded_kdbg() {
+    let x64: Vec<&Profile> = profile::embedded()
+        .iter()
+        .filter(|p| p.arch == Arch::X64)
+        .collect();
+    assert!(x64.len() >= 31);
+    for p in x64 {
+        let pdb = p.pdb.clone().unwrap();
+        let s = synth(p, &pdb, true, true);
+        let k = Kernel::open(&s.mem, &s.facts, &SymbolOptions::default()).unwrap();
+        let id = &k.identity;
+        assert_eq!(id.pdb.as_ref(), Some(&pdb), "{}", p.name);
+        assert_eq!(id.kernel_base, Some(BASE), "{}: {:?}", p.name, id.notes);
+        assert_eq!(id.revision, Some(p.revision));
+        assert_eq!(id.version_string().as_deref(), Some(p.name.as_str()));
+        assert_eq!(id.processors, Some(16));
+        let kd = k.kdbg.as_ref().unwrap();
+        assert!(kd.was_encoded, "{}", p.name);
+        assert_eq!(k.symbol_source(), format!("embedded profile {}", p.name));
+        let g = k.global_va("PoolTrackTable").unwrap();
+        assert_eq!(g.value, BASE + rva(p, "PoolTrackTable"));
+        assert_eq!(g.source, Source::Embedded(p.name.clone()));
+        assert_eq!(
+            k.read_global_ptr(&s.mem, "PoolTrackTable"),
+            Some(POOL_TRACK_TABLE_VALUE)
+        );
+        let mods = k.modules(&s.mem).unwrap();
+        assert_eq!(mods.end, WalkEnd::Complete);
+        assert_eq!(mods.modules.len(), 2);
+        assert_eq!(mods.modules[0].name, "ntoskrnl.exe");
+        assert_eq!(mods.modules[0].base, BASE);
+        let ph = k.symbols.field("_POOL_HEADER", "PoolTag").unwrap();
+        assert_eq!(ph.value.offset, 4);
+    }
+}
+
+#[test]
+fn an_unknown_revision_is_guessed_and_its_globals_validated() {
+    let list = profile::embedded();
+    let truth = list.iter().find(|p| p.name == "10.0.19041.1165").unwrap();
+    let unknown = PdbId {
+        name: "ntkrnlmp.pdb".into(),
+        guid: "0123456789ABCDEF0123456789ABCDEF".into(),
+        age: 1,
+    };
+    let s = synth(truth, &unknown, false, true);
+    let k = Kernel::open(&s.mem, &s.facts, &SymbolOptions::default()).unwrap();
+    assert_eq!(k.identity.pdb.as_ref(), Some(&unknown));
+    assert_eq!(k.identity.revision, None);
+    let notes = k.symbol_notes.join("\n");
+    assert!(
+        notes.contains("symbols: guessed from 10.0.19041."),
+        "{notes}"
+    );
+    // The guessed build's PoolTrackTable RVA differs from the truth and is not readable here: it is
+    // rejected, and the KDBG's pointer answers instead.
+    let guessed_from = k
+        .symbols
+        .sources()
+        .find_map(|s| match s {
+            Source::Guessed(n) => Some(n),
+            _ => None,
+        })
+        .unwrap();
+    let guess = list.iter().find(|p| p.name == guessed_from).unwrap();
+    assert_ne!(rva(guess, "PoolTrackTable"), rva(truth, "PoolTrackTable"));
+    assert!(notes.contains("rejected guess PoolTrackTable"), "{notes}");
+    let g = k.global_va("PoolTrackTable").unwrap();
+    assert_eq!(g.source, Source::Kdbg);
+    assert_eq!(g.value, BASE + rva(truth, "PoolTrackTable"));
+    // The KDBG RVA is shared by every 19041 build: that guess validates (OwnerTag, KernBase).
+    assert!(
+        !notes.contains("rejected guess KdDebuggerDataBlock"),
+        "{notes}"
+    );
+    // Layouts come from the guess and say so.
+    let f = k
+        .symbols
+        .field("_POOL_TRACKER_TABLE", "PagedBytes")
+        .unwrap();
+    assert_eq!(f.source, Source::Guessed(guessed_from.clone()));
+    assert_eq!(f.value.offset, 0x20);
+}
+
+#[test]
+fn a_triage_like_dump_without_debug_directory_uses_the_header_and_the_kdbg_copy() {
+    let list = profile::embedded();
+    let p = list.iter().find(|p| p.name == "10.0.19041.3570").unwrap();
+    let mut s = synth(p, p.pdb.as_ref().unwrap(), true, false);
+    // The dump holds a decoded copy; the live block stays encoded.
+    s.facts.kdbg_copy = Some((s.facts.kdbg_va.unwrap(), s.kdbg_clear.clone()));
+    let k = Kernel::open(&s.mem, &s.facts, &SymbolOptions::default()).unwrap();
+    let id = &k.identity;
+    assert_eq!(id.pdb, None);
+    assert_eq!(id.build, Some(19041));
+    assert_eq!(id.version_string().as_deref(), Some("10.0.19041"));
+    let notes = id.notes.join("\n");
+    assert!(notes.contains("PDB GUID is unknown"), "{notes}");
+    assert!(notes.contains("decoded copy"), "{notes}");
+    assert_eq!(id.image.as_ref().map(|i| i.timestamp), Some(0x5f0b_3a1c));
+    assert!(
+        k.symbol_source().starts_with("KDBG"),
+        "{}",
+        k.symbol_source()
+    );
+    assert!(
+        k.symbol_notes
+            .join("\n")
+            .contains("guessed from 10.0.19041.")
+    );
+}
+
+#[test]
+fn a_user_isf_outranks_the_embedded_profile() {
+    let Some(index) = testdata::isf::index() else {
+        return;
+    };
+    let e = index
+        .iter()
+        .find(|e| e.version == "10.0.19041.329")
+        .unwrap();
+    let p = profile::embedded()
+        .iter()
+        .find(|p| p.name == "10.0.19041.329")
+        .unwrap();
+    let s = synth(p, p.pdb.as_ref().unwrap(), false, true);
+    let opts = SymbolOptions {
+        paths: vec![
+            e.path
+                .parent()
+                .unwrap()
+                .parent()
+                .unwrap()
+                .parent()
+                .unwrap()
+                .to_path_buf(),
+        ],
+        ..Default::default()
+    };
+    let k = Kernel::open(&s.mem, &s.facts, &opts).unwrap();
+    assert_eq!(k.symbol_source(), format!("ISF {}", e.path.display()));
+    // Something only the full ISF knows.
+    assert!(k.symbols.type_size("_FILE_OBJECT").is_some());
+    let g = k.global_va("PoolTrackTable").unwrap();
+    assert_eq!(g.source, Source::UserIsf(e.path.clone()));
+}
