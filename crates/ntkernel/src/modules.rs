@@ -220,9 +220,9 @@ mod tests {
     #[test]
     fn walks_a_list_in_order_and_stops_at_the_head() {
         let mut m = SparseMemory::new();
-        let head = 0xfffff800_0000_1000u64;
-        let a = 0xfffff800_0010_0000u64;
-        let b = 0xfffff800_0020_0000u64;
+        let head = 0xffff_f800_0000_1000_u64;
+        let a = 0xffff_f800_0010_0000_u64;
+        let b = 0xffff_f800_0020_0000_u64;
         entry(&mut m, a, 0xfffff8047ba00000, 0x1046000, "ntoskrnl.exe");
         entry(&mut m, b, 0xfffff8048b580000, 0x3b000, "amdppm.sys");
         m.write_u64(head, a);

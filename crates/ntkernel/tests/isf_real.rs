@@ -1,6 +1,8 @@
 //! The production ISF loader and the symbol-path forms, on every real ISF file in shared/data/isf,
 //! checked against the independent test-side reader in `testdata`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use ntkernel::PdbId;
 use ntkernel::isf::IsfFile;
 use ntkernel::locate::{self, LocateError};

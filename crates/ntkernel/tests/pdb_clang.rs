@@ -3,6 +3,8 @@
 //! then the symbol-store and `_NT_SYMBOL_PATH` forms. Skipped, with the reason printed, when clang
 //! or lld-link is not installed (`apt-get install clang lld`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -2,6 +2,8 @@
 //! fallback rules (nearest build of the family, tried on each build with its own profile removed)
 //! give layouts equal to the ISF wherever a same-build neighbour exists.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use ntkernel::isf::IsfFile;
 use ntkernel::profile::{self, Mode, compare, parse_version};
 use ntkernel::{Arch, PdbId, fallback};

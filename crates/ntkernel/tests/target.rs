@@ -2,6 +2,8 @@
 //! RVAs, an encoded KDBG, KUSER_SHARED_DATA, a PE image with its RSDS record, a module list), plus
 //! the cases with no exact profile (validated guesses) and no debug directory (triage dumps).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use ntkernel::kdbg::{KdbgKeys, OWNER_TAG};
 use ntkernel::memory::SparseMemory;
 use ntkernel::modules::WalkEnd;
