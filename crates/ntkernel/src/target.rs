@@ -32,6 +32,8 @@ pub struct DumpFacts {
     pub kdbg_copy: Option<(u64, Vec<u8>)>,
     /// `PsLoadedModuleList`.
     pub ps_loaded_module_list: Option<u64>,
+    /// The kernel image base, when a scan found it (raw images: [`crate::scan::find_kernel`]).
+    pub kernel_base: Option<u64>,
     /// `PfnDataBase`.
     pub pfn_database: Option<u64>,
     /// `NumberProcessors`.
@@ -223,6 +225,40 @@ pub fn find_kdbg(
     None
 }
 
+/// Reads the KDBG at the address an exact profile gives (`base + RVA(KdDebuggerDataBlock)`),
+/// decoding it with the profile's key globals when it is not in clear.
+fn kdbg_from_profile(
+    mem: &dyn KernelMemory,
+    p: &Profile,
+    base: u64,
+    arch: Arch,
+    notes: &mut Vec<String>,
+) -> Option<Kdbg> {
+    let va = base.checked_add(*p.table.globals.get("KdDebuggerDataBlock")?)?;
+    let keys = keys_from(&p.table, mem, base);
+    match Kdbg::read(mem, va, keys, arch.is_64bit()) {
+        Ok(k) if k.kernel_base() == Some(base) => {
+            notes.push(format!(
+                "KDBG at {va:#x} from profile {}{}",
+                p.name,
+                if k.was_encoded { ", decoded" } else { "" }
+            ));
+            Some(k)
+        }
+        Ok(k) => {
+            notes.push(format!(
+                "KDBG at {va:#x} names kernel base {:?}, not {base:#x}: not used",
+                k.kernel_base()
+            ));
+            None
+        }
+        Err(e) => {
+            notes.push(e.to_string());
+            None
+        }
+    }
+}
+
 /// Identifies the target from the dump's facts and its memory.
 pub fn identify(
     mem: &dyn KernelMemory,
@@ -230,10 +266,13 @@ pub fn identify(
 ) -> Result<(Identity, Option<Kdbg>), IdentifyError> {
     let arch = facts.arch.ok_or(IdentifyError::NoArch)?;
     let mut notes = Vec::new();
-    let kdbg = find_kdbg(mem, facts, arch, &mut notes);
+    let mut kdbg = find_kdbg(mem, facts, arch, &mut notes);
     let mut kernel_base = kdbg.as_ref().and_then(Kdbg::kernel_base);
     if kernel_base.is_some() {
         notes.push("kernel base: KDBG KernBase".into());
+    } else if let Some(b) = facts.kernel_base {
+        kernel_base = Some(b);
+        notes.push("kernel base: found by scanning".into());
     }
     // Without a KDBG, the first loader entry is the kernel.
     if kernel_base.is_none() {
@@ -281,6 +320,12 @@ pub fn identify(
     };
     let exact = pdb.as_ref().and_then(profile::by_pdb);
     let revision = exact.map(|p| p.revision);
+    // No KDBG address from a header (raw images): the exact profile says where it is.
+    if kdbg.is_none() && facts.kdbg_va.is_none() {
+        if let (Some(p), Some(base)) = (exact, kernel_base) {
+            kdbg = kdbg_from_profile(mem, p, base, arch, &mut notes);
+        }
+    }
     if let Some(p) = exact {
         if build.is_none() {
             build = Some(p.build);
@@ -464,6 +509,14 @@ impl Kernel {
                 fallback::guess(identity.arch, b, identity.revision.unwrap_or(0), None)
             });
             match (guess, identity.kernel_base) {
+                // A layout-only profile made for this very version (the x86 ones): embedded.
+                (Some(g), _) if g.pdb.is_none() && Some(g.build) == identity.build => {
+                    notes.push(format!(
+                        "symbols: embedded layout profile {} (globals from the KDBG)",
+                        g.name
+                    ));
+                    stack.push(Box::new(g.source(false)));
+                }
                 (Some(g), Some(base)) => {
                     let range = KernelRange {
                         base,

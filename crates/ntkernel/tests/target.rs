@@ -251,3 +251,87 @@ fn a_user_isf_outranks_the_embedded_profile() {
     let g = k.global_va("PoolTrackTable").unwrap();
     assert_eq!(g.source, Source::UserIsf(e.path.clone()));
 }
+
+#[test]
+fn a_raw_image_is_identified_by_scanning_then_its_kdbg_decoded_by_profile() {
+    let p = profile::embedded()
+        .iter()
+        .find(|p| p.name == "10.0.22000.1880")
+        .unwrap();
+    let s = synth(p, p.pdb.as_ref().unwrap(), true, true);
+    // A raw image: no header facts but the architecture; the kernel is found by scanning.
+    let hit = ntkernel::scan::find_kernel(&s.mem, BASE - 0x800000, BASE + 0x800000, 0x200000, 64)
+        .unwrap();
+    assert_eq!(hit.base, BASE);
+    let facts = DumpFacts {
+        arch: Some(Arch::X64),
+        kernel_base: Some(hit.base),
+        dump_type: Some("raw".into()),
+        ..Default::default()
+    };
+    let k = Kernel::open(&s.mem, &facts, &SymbolOptions::default()).unwrap();
+    assert_eq!(k.identity.build, Some(22000), "{:?}", k.identity.notes);
+    assert_eq!(k.identity.revision, Some(1880));
+    let kd = k.kdbg.as_ref().unwrap();
+    assert!(kd.was_encoded);
+    assert_eq!(
+        kd.field("PsLoadedModuleList"),
+        Some(BASE + rva(p, "PsLoadedModuleList"))
+    );
+    assert!(
+        k.identity
+            .notes
+            .join("\n")
+            .contains("from profile 10.0.22000.1880, decoded")
+    );
+    assert_eq!(k.modules(&s.mem).unwrap().modules.len(), 2);
+}
+
+#[test]
+fn an_x86_kernel_uses_its_kdbg_and_the_x86_layout_profile() {
+    let mut mem = SparseMemory::new();
+    let base = 0x8284_5000u64;
+    let kdbg = 0x8296_4be8u64;
+    let head = 0x8298_4e30u64;
+    let mut k = vec![0u8; 0x340];
+    k[0x10..0x14].copy_from_slice(&OWNER_TAG.to_le_bytes());
+    k[0x14..0x18].copy_from_slice(&0x340u32.to_le_bytes());
+    // 64-bit fields holding sign-extended 32-bit pointers, as x86 kernels write them.
+    k[0x18..0x20].copy_from_slice(&(0xffff_ffff_0000_0000 | base).to_le_bytes());
+    k[0x48..0x50].copy_from_slice(&(0xffff_ffff_0000_0000 | head).to_le_bytes());
+    mem.write(kdbg, &k);
+    // KUSER_SHARED_DATA at 0xFFDF0000 (version 6.1; NtBuildNumber is not there on Windows 7).
+    mem.write_u32(0xFFDF_0000 + 0x26C, 6);
+    mem.write_u32(0xFFDF_0000 + 0x270, 1);
+    // One x86 loader entry: DllBase 0x18, SizeOfImage 0x20, BaseDllName 0x2c (Buffer at +4).
+    let e = 0x8520_0000u64;
+    mem.write_u32(head, e as u32);
+    mem.write_u32(e, head as u32);
+    mem.write_u32(e + 0x18, base as u32);
+    mem.write_u32(e + 0x20, 0x0041_0000);
+    let name: Vec<u8> = "ntoskrnl.exe"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    mem.write(e + 0x100, &name);
+    mem.write(e + 0x2c, &(name.len() as u16).to_le_bytes());
+    mem.write_u32(e + 0x30, (e + 0x100) as u32);
+    let facts = DumpFacts {
+        arch: Some(Arch::X86Pae),
+        build: Some(7601),
+        kdbg_va: Some(kdbg),
+        ..Default::default()
+    };
+    let kn = Kernel::open(&mem, &facts, &SymbolOptions::default()).unwrap();
+    assert_eq!(kn.identity.kernel_base, Some(base));
+    assert_eq!(kn.identity.version_string().as_deref(), Some("6.1.7601"));
+    let ph = kn.symbols.type_size("_POOL_HEADER").unwrap();
+    assert_eq!(ph.value, 8);
+    assert_eq!(ph.source, Source::Embedded("6.1.7601-7-sp1".into()));
+    let g = kn.global_va("PsLoadedModuleList").unwrap();
+    assert_eq!((g.value, g.source), (head, Source::Kdbg));
+    let mods = kn.modules(&mem).unwrap();
+    assert_eq!(mods.end, WalkEnd::Complete);
+    assert_eq!(mods.modules[0].name, "ntoskrnl.exe");
+    assert_eq!(mods.modules[0].base, base);
+}
