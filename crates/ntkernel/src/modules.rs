@@ -125,7 +125,7 @@ const MAX_NAME_BYTES: u16 = 1024;
 /// Reads a `UNICODE_STRING` at `va`: Length u16, Buffer at +8 (x64) or +4 (x86).
 pub fn read_unicode_string(mem: &dyn KernelMemory, va: u64, is_64bit: bool) -> Option<String> {
     let len = read_u16(mem, va).ok()?.min(MAX_NAME_BYTES) & !1;
-    let buf = read_ptr(mem, va + if is_64bit { 8 } else { 4 }, is_64bit).ok()?;
+    let buf = read_ptr(mem, va.wrapping_add(if is_64bit { 8 } else { 4 }), is_64bit).ok()?;
     if len == 0 {
         return Some(String::new());
     }
@@ -144,13 +144,13 @@ pub fn read_entry(
     entry: u64,
     layout: &LoaderLayout,
 ) -> Result<Module, ReadFault> {
-    let base = read_ptr(mem, entry + layout.dll_base, layout.is_64bit)?;
+    let base = read_ptr(mem, entry.wrapping_add(layout.dll_base), layout.is_64bit)?;
     let mut s = [0u8; 4];
-    mem.read_virtual(entry + layout.size_of_image, &mut s)?;
+    mem.read_virtual(entry.wrapping_add(layout.size_of_image), &mut s)?;
     Ok(Module {
-        name: read_unicode_string(mem, entry + layout.base_name, layout.is_64bit)
+        name: read_unicode_string(mem, entry.wrapping_add(layout.base_name), layout.is_64bit)
             .unwrap_or_default(),
-        path: read_unicode_string(mem, entry + layout.full_name, layout.is_64bit)
+        path: read_unicode_string(mem, entry.wrapping_add(layout.full_name), layout.is_64bit)
             .unwrap_or_default(),
         base,
         size: u32::from_le_bytes(s),

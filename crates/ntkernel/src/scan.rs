@@ -130,7 +130,9 @@ pub fn find_kernel_rsds(phys: &dyn PhysicalMemory) -> Vec<RsdsHit> {
         if phys.read_physical(pa, &mut buf[..0x1000]).is_err() {
             continue;
         }
-        let tail = phys.read_physical(pa + 0x1000, &mut buf[0x1000..]).is_ok();
+        let tail = phys
+            .read_physical(pa.wrapping_add(0x1000), &mut buf[0x1000..])
+            .is_ok();
         let len = if tail { buf.len() } else { 0x1000 };
         let hay = &buf[..len];
         let mut at = 0;
@@ -142,7 +144,7 @@ pub fn find_kernel_rsds(phys: &dyn PhysicalMemory) -> Vec<RsdsHit> {
             if let Some(pdb) = pe::parse_rsds(&hay[i..]) {
                 if KERNEL_PDB_NAMES.contains(&pdb.name.as_str()) {
                     out.push(RsdsHit {
-                        pa: pa + i as u64,
+                        pa: pa.wrapping_add(i as u64),
                         pdb,
                     });
                     if out.len() >= MAX_CANDIDATES {
