@@ -4,7 +4,7 @@
 //! * `import DIR` reads a Volatility symbol folder (`DIR/INDEX.txt` names each build's version; the
 //!   ISF files are found by GUID and age in any layout `--symbols` accepts) and writes one profile per
 //!   build, keeping only what `ntkernel::profile::WANTED_*` names, then regenerates `index.rs`.
-//! * `import-structs FILE` writes the layout-only x86 profiles from the PDB-derived layouts in
+//! * `import-structs FILE` writes the layout-only profiles (every x86 version it covers, and the x64 builds no ISF covers) from the PDB-derived layouts in
 //!   `shared/reference/structs_by_version.txt`.
 //! * `verify DIR` checks every ISF file under DIR: if its GUID is embedded, every embedded value must
 //!   equal the ISF; if not, every layout value pooldbg would take by its fallback rules (the nearest
@@ -31,7 +31,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
         }
         [cmd, file] if cmd == "import-structs" => {
             let n = import_structs(Path::new(file), &out_dir)?;
-            println!("wrote {n} x86 layout profiles into {}", out_dir.display());
+            println!("wrote {n} layout-only profiles into {}", out_dir.display());
             Ok(())
         }
         [cmd, dir] if cmd == "verify" => {
@@ -155,16 +155,42 @@ fn write_index(out_dir: &Path) -> Result<(), String> {
     std::fs::write(&file, s).map_err(|e| format!("{}: {e}", file.display()))
 }
 
-/// The x86 version groups written as layout-only profiles: (structs_by_version.txt tag, profile
-/// name, build).
-const X86_GROUPS: &[(&str, &str, u32)] = &[
-    ("xp_sp3_x86", "5.1.2600-xp-sp3", 2600),
-    ("win2003_sp2_x86", "5.2.3790-2003-sp2", 3790),
-    ("vista_sp2_x86", "6.0.6002-vista-sp2", 6002),
-    ("win7_sp1_x86", "6.1.7601-7-sp1", 7601),
+/// The version groups written as layout-only profiles: (structs_by_version.txt tag, arch, profile
+/// name, build). All x86 versions the file covers; for x64 only the builds no ISF profile covers.
+const LAYOUT_GROUPS: &[(&str, Arch, &str, u32)] = &[
+    ("xp_sp3_x86", Arch::X86, "5.1.2600-xp-sp3", 2600),
+    ("win2003_sp2_x86", Arch::X86, "5.2.3790-2003-sp2", 3790),
+    ("vista_sp2_x86", Arch::X86, "6.0.6002-vista-sp2", 6002),
+    ("win7_sp1_x86", Arch::X86, "6.1.7601-7-sp1", 7601),
+    ("win8_sp0_x86", Arch::X86, "6.2.9200-8", 9200),
+    ("win81_u1_x86", Arch::X86, "6.3.9600-8.1", 9600),
+    (
+        "win10_x86_10240_17770",
+        Arch::X86,
+        "10.0.10240-layouts",
+        10240,
+    ),
+    ("win10_x86_15063", Arch::X86, "10.0.15063-layouts", 15063),
+    ("win10_x86_16299", Arch::X86, "10.0.16299-layouts", 16299),
+    ("win10_x86_17134", Arch::X86, "10.0.17134-layouts", 17134),
+    ("win10_x86_17763", Arch::X86, "10.0.17763-layouts", 17763),
+    ("win10_x86_18362", Arch::X86, "10.0.18362-layouts", 18362),
+    ("win10_x86_19041", Arch::X86, "10.0.19041-layouts", 19041),
+    ("win2003_sp2_x64", Arch::X64, "5.2.3790-2003-sp2", 3790),
+    ("vista_sp2_x64", Arch::X64, "6.0.6002-vista-sp2", 6002),
+    ("win8_sp0_x64", Arch::X64, "6.2.9200-8", 9200),
+    (
+        "win10_x64_10240_17770",
+        Arch::X64,
+        "10.0.10240-layouts",
+        10240,
+    ),
+    ("win10_x64_15063", Arch::X64, "10.0.15063-layouts", 15063),
+    ("win10_x64_16299", Arch::X64, "10.0.16299-layouts", 16299),
+    ("win10_x64_17134", Arch::X64, "10.0.17134-layouts", 17134),
 ];
 
-/// Parses `structs_by_version.txt` and writes one layout-only profile per [`X86_GROUPS`] entry.
+/// Parses `structs_by_version.txt` and writes one layout-only profile per [`LAYOUT_GROUPS`] entry.
 ///
 /// A type whose listing is inconsistent (a field reaching past the type's size, or a field listed
 /// twice at different offsets) is left out and reported: the file's groups were merged by layout
@@ -174,7 +200,7 @@ pub fn import_structs(file: &Path, out_dir: &Path) -> Result<usize, String> {
     let blocks = parse_structs(&text);
     std::fs::create_dir_all(out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
     let mut n = 0;
-    for (tag, name, build) in X86_GROUPS {
+    for (tag, arch, name, build) in LAYOUT_GROUPS {
         let mut table = ntkernel::symbols::TypeTable::default();
         for b in blocks.iter().filter(|b| b.tags.iter().any(|t| t == tag)) {
             match &b.problem {
@@ -189,7 +215,7 @@ pub fn import_structs(file: &Path, out_dir: &Path) -> Result<usize, String> {
         }
         let p = Profile {
             name: (*name).to_string(),
-            arch: Arch::X86,
+            arch: *arch,
             build: *build,
             revision: 0,
             pdb: None,

@@ -61,6 +61,8 @@ pub fn nearest_in<'a>(
         .min_by_key(|p| {
             (
                 p.build != build,
+                // A profile made from a PDB beats a layout-only one of the same build.
+                p.pdb.is_none(),
                 p.build.abs_diff(build),
                 p.revision.abs_diff(revision),
                 p.revision > revision,

@@ -108,7 +108,7 @@ fn synth(layout: &Profile, pdb: &PdbId, encoded: bool, with_debug_dir: bool) -> 
 fn every_embedded_x64_profile_is_identified_exactly_through_an_encoded_kdbg() {
     let x64: Vec<&Profile> = profile::embedded()
         .iter()
-        .filter(|p| p.arch == Arch::X64)
+        .filter(|p| p.arch == Arch::X64 && p.pdb.is_some())
         .collect();
     assert!(x64.len() >= 31);
     for p in x64 {
@@ -334,4 +334,27 @@ fn an_x86_kernel_uses_its_kdbg_and_the_x86_layout_profile() {
     assert_eq!(mods.end, WalkEnd::Complete);
     assert_eq!(mods.modules[0].name, "ntoskrnl.exe");
     assert_eq!(mods.modules[0].base, base);
+}
+
+#[test]
+fn a_build_only_the_layout_profiles_know_answers_from_them_as_embedded() {
+    // An x64 17134 kernel (no ISF profile): layouts from the structs_by_version-derived profile.
+    let mut mem = SparseMemory::new();
+    let kdbg = 0xfffff803_0a000000u64 + 0x2f0000;
+    let mut k = vec![0u8; 0x368];
+    k[0x10..0x14].copy_from_slice(&OWNER_TAG.to_le_bytes());
+    k[0x14..0x18].copy_from_slice(&0x368u32.to_le_bytes());
+    k[0x18..0x20].copy_from_slice(&0xfffff803_0a000000u64.to_le_bytes());
+    mem.write(kdbg, &k);
+    let facts = DumpFacts {
+        arch: Some(Arch::X64),
+        build: Some(17134),
+        kdbg_va: Some(kdbg),
+        ..Default::default()
+    };
+    let kn = Kernel::open(&mem, &facts, &SymbolOptions::default()).unwrap();
+    let t = kn.symbols.type_size("_POOL_TRACKER_TABLE").unwrap();
+    // pool-internals.md §4.1: 0x38 from 16299 on.
+    assert_eq!(t.value, 0x38);
+    assert_eq!(t.source, Source::Embedded("10.0.17134-layouts".into()));
 }
