@@ -14,6 +14,8 @@
 //! It knows nothing about dump files or page tables: an adapter binds [`memory::KernelMemory`] to
 //! the `dumpfile` and `paging` crates (see the README).
 
+#![warn(missing_docs)]
+
 pub mod fallback;
 pub mod isf;
 pub mod kdbg;
