@@ -158,6 +158,23 @@ pub fn read_entry(
     })
 }
 
+/// `DllBase` and `SizeOfImage` from a copy of a loader entry held in bytes (a triage dump's driver
+/// list keeps one per driver, at +8 of each 0x90-byte entry; its names are stored separately).
+/// `None` when the bytes are too short.
+pub fn parse_entry_bytes(bytes: &[u8], layout: &LoaderLayout) -> Option<(u64, u32)> {
+    let at = |off: u64, n: usize| -> Option<&[u8]> {
+        let o = usize::try_from(off).ok()?;
+        bytes.get(o..o.checked_add(n)?)
+    };
+    let base = if layout.is_64bit {
+        u64::from_le_bytes(at(layout.dll_base, 8)?.try_into().ok()?)
+    } else {
+        u64::from(u32::from_le_bytes(at(layout.dll_base, 4)?.try_into().ok()?))
+    };
+    let size = u32::from_le_bytes(at(layout.size_of_image, 4)?.try_into().ok()?);
+    Some((base, size))
+}
+
 /// Walks the list whose head is at `head` (the address of `PsLoadedModuleList`). `InLoadOrderLinks`
 /// is the entry's first field, so a link is the entry's address.
 pub fn walk(mem: &dyn KernelMemory, head: u64, layout: &LoaderLayout) -> ModuleList {
@@ -234,6 +251,21 @@ mod tests {
         assert_eq!(names, ["ntoskrnl.exe", "amdppm.sys"]);
         assert!(l.modules[1].contains(0xfffff8048b58334c));
         assert!(!l.modules[1].contains(0xfffff8048b5bb000));
+    }
+
+    #[test]
+    fn entry_copies_in_bytes_give_base_and_size() {
+        let l = LoaderLayout::default_for(Arch::X64);
+        let mut b = vec![0u8; 0x60];
+        b[0x30..0x38].copy_from_slice(&0xfffff8048b580000u64.to_le_bytes());
+        b[0x40..0x44].copy_from_slice(&0x3b000u32.to_le_bytes());
+        assert_eq!(
+            parse_entry_bytes(&b, &l),
+            Some((0xfffff8048b580000, 0x3b000))
+        );
+        assert_eq!(parse_entry_bytes(&b[..0x42], &l), None);
+        let x86 = LoaderLayout::default_for(Arch::X86);
+        assert_eq!(parse_entry_bytes(&b, &x86).map(|(_, s)| s), Some(0));
     }
 
     #[test]
