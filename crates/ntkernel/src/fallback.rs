@@ -7,11 +7,13 @@
 //! * **layouts** (type sizes, field offsets) of the nearest build are used as they are, and every
 //!   answer says `guessed from <build>`;
 //! * **global RVAs** of the nearest build are only candidates: [`validate_globals`] checks each one
-//!   against the target's memory (the KDBG found at the guessed RVA decodes to `KDBG` with the right
-//!   kernel base; pointer globals point inside kernel space; table sizes are sane) and keeps only
-//!   those that pass. KDBG pointers, which need no guess, are preferred by the caller.
+//!   against the target's memory (where the KDBG points; the KDBG found at the guessed RVA decodes
+//!   to `KDBG` with the right kernel base, which also proves the decoding keys; pointer globals hold
+//!   readable kernel pointers; table sizes are sane) and keeps only those that pass; a global no
+//!   check can confirm is rejected. KDBG pointers, which need no guess, are preferred by the caller.
 
 use crate::Arch;
+use crate::kdbg::Kdbg;
 use crate::memory::KernelMemory;
 use crate::profile::{Profile, embedded};
 use crate::symbols::{FieldLoc, GlobalAddr, Source, SymbolSource, TypeTable};
@@ -168,14 +170,22 @@ const SIZE_GLOBALS: &[&str] = &["PoolTrackTableSize", "PoolBigPageTableSize"];
 /// Checks the candidate RVAs of `guess` against the target and returns a source holding only the
 /// globals that passed (with their layouts), and the checks made.
 ///
-/// A global passes when its address lies inside the kernel image and, for the globals the rules
-/// know, its value is plausible: `KdDebuggerDataBlock` holds (in clear or decoded with the guessed
-/// `KiWaitNever`/`KiWaitAlways`/`KdpDataBlockEncoded`) the `KDBG` tag and the kernel base;
-/// pointer globals point into kernel space; table sizes are powers of two up to 2^24.
+/// A global is kept only when a positive check passes (an address merely inside the image proves
+/// nothing: RVAs move by a few bytes between revisions):
+/// * a global the KDBG points at must be exactly where the KDBG says;
+/// * `KdDebuggerDataBlock` must hold, in clear or decoded with the guessed `KiWaitNever` /
+///   `KiWaitAlways` / `KdpDataBlockEncoded`, the `KDBG` tag and the kernel base — and when decoding
+///   was needed, those three key globals are proven by it;
+/// * pointer globals (`PoolTrackTable`, `PoolBigPageTable`, ...) must hold a readable kernel-space
+///   pointer;
+/// * table sizes must be powers of two from 0x100 to 2^24.
+///
+/// Every other guessed global is rejected as unverifiable (the caller says so).
 pub fn validate_globals(
     guess: &Profile,
     mem: &dyn KernelMemory,
     kernel: KernelRange,
+    kdbg: Option<&Kdbg>,
 ) -> (GuessSource, Vec<Check>) {
     let mut checks = Vec::new();
     let mut kept = TypeTable {
@@ -189,33 +199,59 @@ pub fn validate_globals(
         mem.read_virtual(va, &mut b[..ptr]).ok()?;
         Some(u64::from_le_bytes(b))
     };
+    let kdbg_says = |name: &str| -> Option<u64> {
+        let k = kdbg?;
+        match crate::target::KdbgSymbols::new(k.clone()).global(name)? {
+            GlobalAddr::Va(v) => Some(v),
+            GlobalAddr::Rva(_) => None,
+        }
+    };
+    // The KDBG check first: it may prove the three key globals.
+    let mut keys_proven = false;
     let mut names: Vec<&String> = guess.table.globals.keys().collect();
-    names.sort();
+    names.sort_by_key(|n| (n.as_str() != "KdDebuggerDataBlock", n.as_str()));
     for name in names {
-        let rva = guess.table.globals[name];
+        let Some(&rva) = guess.table.globals.get(name) else {
+            continue;
+        };
         let Some(va) = kernel.base.checked_add(rva) else {
             continue;
         };
         let result = if !kernel.contains(va) {
             Err(format!("{va:#x} lies outside the kernel image"))
+        } else if let Some(k) = kdbg_says(name) {
+            if k == va {
+                Ok(())
+            } else {
+                Err(format!("the KDBG puts it at {k:#x}, not {va:#x}"))
+            }
         } else if name == "KdDebuggerDataBlock" {
-            check_kdbg(guess, mem, kernel, va)
+            check_kdbg(guess, mem, kernel, va).map(|decoded| keys_proven = decoded)
+        } else if KEY_GLOBALS.contains(&name.as_str()) {
+            if keys_proven {
+                Ok(())
+            } else {
+                Err("only a KDBG decoded with it would prove it".to_string())
+            }
         } else if POINTER_GLOBALS.contains(&name.as_str()) {
             match read_ptr(va) {
                 None => Err(format!("{va:#x} cannot be read")),
-                Some(0) => Ok(()),
-                Some(v) if kernel.kernel_space(v) => Ok(()),
-                Some(v) => Err(format!("value {v:#x} is not a kernel address")),
+                Some(v) if !kernel.kernel_space(v) => {
+                    Err(format!("value {v:#x} is not a kernel address"))
+                }
+                Some(v) if read_ptr(v).is_none() => {
+                    Err(format!("value {v:#x} does not point at readable memory"))
+                }
+                Some(_) => Ok(()),
             }
         } else if SIZE_GLOBALS.contains(&name.as_str()) {
             match read_ptr(va) {
                 None => Err(format!("{va:#x} cannot be read")),
-                Some(v) if v.is_power_of_two() && v <= 1 << 24 => Ok(()),
+                Some(v) if v.is_power_of_two() && (0x100..=1 << 24).contains(&v) => Ok(()),
                 Some(v) => Err(format!("value {v:#x} is not a sane table size")),
             }
         } else {
-            // No value rule for it: inside the image is all that can be said; still a guess.
-            Ok(())
+            Err("no check can confirm it".to_string())
         };
         if result.is_ok() {
             kept.globals.insert(name.clone(), rva);
@@ -235,17 +271,22 @@ pub fn validate_globals(
     )
 }
 
+/// The KDBG decoding keys: proven when they decode the KDBG.
+const KEY_GLOBALS: &[&str] = &["KiWaitNever", "KiWaitAlways", "KdpDataBlockEncoded"];
+
+/// Checks the block at `va`; `Ok(true)` when it had to be decoded with the guessed keys.
 fn check_kdbg(
     guess: &Profile,
     mem: &dyn KernelMemory,
     kernel: KernelRange,
     va: u64,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     let mut head = [0u8; 0x20];
     mem.read_virtual(va, &mut head)
         .map_err(|e| format!("KDBG at {va:#x}: {e}"))?;
     let mut block = crate::kdbg::RawKdbg::new(va, head.to_vec());
-    if !block.is_clear() {
+    let decoded = !block.is_clear();
+    if decoded {
         let g = |n: &str| {
             guess
                 .table
@@ -276,8 +317,13 @@ fn check_kdbg(
     if !block.is_clear() {
         return Err(format!("no KDBG tag at {va:#x}, in clear or decoded"));
     }
-    match block.u64_at(0x18) {
-        Some(b) if b == kernel.base => Ok(()),
+    let mask = if kernel.arch.is_64bit() {
+        u64::MAX
+    } else {
+        0xffff_ffff
+    };
+    match block.u64_at(0x18).map(|b| b & mask) {
+        Some(b) if b == kernel.base => Ok(decoded),
         Some(b) => Err(format!(
             "KDBG at {va:#x} names kernel base {b:#x}, not {:#x}",
             kernel.base
@@ -355,6 +401,86 @@ mod tests {
             nearest_in(&list, Arch::X64, 19041, 300, Some(&ex)).map(|p| p.name.as_str()),
             Some("a")
         );
+    }
+
+    #[test]
+    fn only_globals_a_check_confirms_are_kept() {
+        use crate::kdbg::{KdbgKeys, OWNER_TAG};
+        use crate::memory::SparseMemory;
+        let base = 0xfffff804_7ba00000u64;
+        let mut g = p("10.0.19041.329", 19041, 329, "A");
+        for (n, r) in [
+            ("KdDebuggerDataBlock", 0x1000u64),
+            ("KiWaitNever", 0x2000),
+            ("KiWaitAlways", 0x2008),
+            ("KdpDataBlockEncoded", 0x2010),
+            ("PoolTrackTable", 0x3000),
+            ("PoolBigPageTable", 0x3008),
+            ("PoolTrackTableSize", 0x3010),
+            ("PoolBigPageTableSize", 0x3018),
+            ("MiState", 0x3020),
+            ("ExPoolTagTables", 0x4000_0000),
+        ] {
+            g.table.globals.insert(n.into(), r);
+        }
+        let keys = KdbgKeys {
+            wait_never: 0x1111_2222_3333_4405,
+            wait_always: 0x5555,
+            data_block_encoded: base + 0x2010,
+        };
+        let mut m = SparseMemory::new();
+        let mut k = vec![0u8; 0x20];
+        k[0x10..0x14].copy_from_slice(&OWNER_TAG.to_le_bytes());
+        k[0x14..0x18].copy_from_slice(&0x380u32.to_le_bytes());
+        k[0x18..0x20].copy_from_slice(&base.to_le_bytes());
+        for (i, c) in k.chunks_exact(8).enumerate() {
+            let q = keys.encode(u64::from_le_bytes(c.try_into().unwrap()));
+            m.write_u64(base + 0x1000 + 8 * i as u64, q);
+        }
+        m.write_u64(base + 0x2000, keys.wait_never);
+        m.write_u64(base + 0x2008, keys.wait_always);
+        m.write_u64(base + 0x3000, 0xffffa000_00000000); // readable below
+        m.write_u64(0xffffa000_00000000, 1);
+        m.write_u64(base + 0x3008, 0xffffb000_00000000); // not readable
+        m.write_u64(base + 0x3010, 0x2000);
+        m.write_u64(base + 0x3018, 0x3);
+        m.write_u64(base + 0x3020, 0xffffa000_00000000);
+        let range = KernelRange {
+            base,
+            size: Some(0x100_0000),
+            arch: Arch::X64,
+        };
+        let (src, checks) = validate_globals(&g, &m, range, None);
+        let mut kept: Vec<&str> = src.table.globals.keys().map(String::as_str).collect();
+        kept.sort();
+        assert_eq!(
+            kept,
+            [
+                "KdDebuggerDataBlock",
+                "KdpDataBlockEncoded",
+                "KiWaitAlways",
+                "KiWaitNever",
+                "PoolTrackTable",
+                "PoolTrackTableSize"
+            ],
+            "{checks:#?}"
+        );
+        let why = |n: &str| {
+            checks
+                .iter()
+                .find(|c| c.name == n)
+                .and_then(|c| c.result.clone().err())
+                .unwrap_or_default()
+        };
+        assert!(why("MiState").contains("no check"));
+        assert!(why("ExPoolTagTables").contains("outside the kernel image"));
+        assert!(why("PoolBigPageTable").contains("readable"));
+        assert!(why("PoolBigPageTableSize").contains("sane"));
+        // With the keys wrong, neither the KDBG nor the keys are kept.
+        m.write_u64(base + 0x2008, 0x6666);
+        let (src, _) = validate_globals(&g, &m, range, None);
+        assert!(!src.table.globals.contains_key("KdDebuggerDataBlock"));
+        assert!(!src.table.globals.contains_key("KiWaitNever"));
     }
 
     #[test]

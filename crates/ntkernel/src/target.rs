@@ -523,7 +523,7 @@ impl Kernel {
                         size: identity.image.as_ref().map(|i| u64::from(i.size_of_image)),
                         arch: identity.arch,
                     };
-                    let (src, checks) = fallback::validate_globals(&g, mem, range);
+                    let (src, checks) = fallback::validate_globals(&g, mem, range, kdbg.as_ref());
                     let rejected: Vec<String> = checks
                         .iter()
                         .filter_map(|c| c.result.as_ref().err().map(|e| format!("{}: {e}", c.name)))
