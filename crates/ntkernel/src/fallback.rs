@@ -429,7 +429,7 @@ mod tests {
             data_block_encoded: base + 0x2010,
         };
         let mut m = SparseMemory::new();
-        let mut k = vec![0u8; 0x20];
+        let mut k = [0u8; 0x20];
         k[0x10..0x14].copy_from_slice(&OWNER_TAG.to_le_bytes());
         k[0x14..0x18].copy_from_slice(&0x380u32.to_le_bytes());
         k[0x18..0x20].copy_from_slice(&base.to_le_bytes());
