@@ -3,6 +3,8 @@
 //! Each subcommand is one entry of [`SUBCOMMANDS`]; `cargo xtask --help` lists them. Subcommands that a
 //! later piece of work fills say so and exit non-zero, so nothing pretends to work.
 
+mod profiles;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
@@ -50,7 +52,7 @@ const SUBCOMMANDS: &[Subcommand] = &[
         name: "profiles",
         usage: "profiles import DIR | profiles verify DIR",
         help: "generate the embedded per-build kernel profiles from ISF files, or verify them",
-        pending: Some("the ntkernel crate (kernel model and profiles)"),
+        pending: None,
     },
     Subcommand {
         name: "bench",
@@ -262,6 +264,7 @@ fn run(name: &str, args: &[String]) -> Result<(), String> {
             run_test(extra)
         }
         "ci" => run_ci(),
+        "profiles" => profiles::run(&workspace_root(), args),
         other => Err(format!("`cargo xtask {other}` has no implementation")),
     }
 }

@@ -1,0 +1,598 @@
+//! Identifying the target and assembling its symbols.
+//!
+//! Sources in order of trust: the dump header ([`DumpFacts`], filled by the adapter from
+//! `dumpfile`), the KDBG (decoded when needed), `KUSER_SHARED_DATA`, the kernel's PE image. Then the
+//! symbols: the user's files, the embedded profile for the kernel's PDB, the KDBG's pointers, and a
+//! validated guess from the nearest build of the family.
+
+use std::path::PathBuf;
+
+use crate::fallback::{self, KernelRange};
+use crate::kdbg::{Kdbg, KdbgError, KdbgKeys};
+use crate::memory::{KernelMemory, read_ptr, read_u32};
+use crate::modules::{self, LoaderLayout, ModuleList};
+use crate::pe::{self, ImageInfo};
+use crate::profile::{self, Profile};
+use crate::symbols::{Answer, FieldLoc, GlobalAddr, Source, SymbolSource, SymbolStack};
+use crate::{Arch, PdbId, locate};
+
+/// What the dump header (or the adapter) knows before ntkernel looks at memory. Every field is
+/// optional: a raw image knows none of them until [`crate::scan`] finds them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DumpFacts {
+    /// Architecture (`MachineImageType`, and `PaeEnabled` for 32-bit dumps).
+    pub arch: Option<Arch>,
+    /// Build number (`MinorVersion` of the header).
+    pub build: Option<u32>,
+    /// `DirectoryTableBase`.
+    pub dtb: Option<u64>,
+    /// `KdDebuggerDataBlock` (virtual address of the KDBG).
+    pub kdbg_va: Option<u64>,
+    /// A decoded copy of the KDBG held in the dump itself (a triage dump's), with its address.
+    pub kdbg_copy: Option<(u64, Vec<u8>)>,
+    /// `PsLoadedModuleList`.
+    pub ps_loaded_module_list: Option<u64>,
+    /// The kernel image base, when a scan found it (raw images: [`crate::scan::find_kernel`]).
+    pub kernel_base: Option<u64>,
+    /// `PfnDataBase`.
+    pub pfn_database: Option<u64>,
+    /// `NumberProcessors`.
+    pub processors: Option<u32>,
+    /// The dump type as CONTRACT.md names it (`"full"`, `"bitmap kernel"`, `"triage"`, `"raw"`, ...).
+    pub dump_type: Option<String>,
+}
+
+/// Who the target is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// Architecture.
+    pub arch: Arch,
+    /// Build number, when any source gave it.
+    pub build: Option<u32>,
+    /// Major and minor version from `KUSER_SHARED_DATA` (`10.0`), when readable.
+    pub version: Option<(u32, u32)>,
+    /// Revision: known only when an exact profile names the kernel.
+    pub revision: Option<u32>,
+    /// Processor count.
+    pub processors: Option<u32>,
+    /// Kernel image base.
+    pub kernel_base: Option<u64>,
+    /// The KDBG's address.
+    pub kdbg_va: Option<u64>,
+    /// `DirectoryTableBase`.
+    pub dtb: Option<u64>,
+    /// `PsLoadedModuleList` from the dump header.
+    pub module_list: Option<u64>,
+    /// The dump type.
+    pub dump_type: Option<String>,
+    /// The kernel's PE facts, when its headers were readable.
+    pub image: Option<ImageInfo>,
+    /// The kernel's PDB identity, when known.
+    pub pdb: Option<PdbId>,
+    /// Where each fact came from, and what could not be learned (shown to the user).
+    pub notes: Vec<String>,
+}
+
+impl Identity {
+    /// `10.0.19041` (and `.REV` when the revision is known).
+    pub fn version_string(&self) -> Option<String> {
+        let (ma, mi) = self.version.unwrap_or(match self.build? {
+            b if b >= 10240 => (10, 0),
+            9600 => (6, 3),
+            9200 => (6, 2),
+            7600 | 7601 => (6, 1),
+            6000..=6003 => (6, 0),
+            3790 => (5, 2),
+            2600 => (5, 1),
+            2195 => (5, 0),
+            _ => return None,
+        });
+        let b = self.build?;
+        Some(match self.revision {
+            Some(r) => format!("{ma}.{mi}.{b}.{r}"),
+            None => format!("{ma}.{mi}.{b}"),
+        })
+    }
+}
+
+/// Why the target could not be identified at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdentifyError {
+    /// No architecture known.
+    #[error("the architecture is unknown (no dump header and no scan result)")]
+    NoArch,
+}
+
+/// `KUSER_SHARED_DATA`'s fixed address (x64, and x86).
+pub fn kuser_shared_data(arch: Arch) -> u64 {
+    if arch.is_64bit() {
+        0xFFFF_F780_0000_0000
+    } else {
+        0xFFDF_0000
+    }
+}
+
+/// `NtBuildNumber` in `KUSER_SHARED_DATA` (Windows 8+; every real ISF agrees).
+pub const KUSER_NT_BUILD_NUMBER: u64 = 0x260;
+/// `NtMajorVersion` in `KUSER_SHARED_DATA`.
+pub const KUSER_NT_MAJOR_VERSION: u64 = 0x26C;
+/// `NtMinorVersion`.
+pub const KUSER_NT_MINOR_VERSION: u64 = 0x270;
+
+/// Reads build and version from `KUSER_SHARED_DATA`; `None` unless the values are plausible.
+pub fn read_kuser(mem: &dyn KernelMemory, arch: Arch) -> Option<(u32, u32, u32)> {
+    let k = kuser_shared_data(arch);
+    let major = read_u32(mem, k + KUSER_NT_MAJOR_VERSION).ok()?;
+    let minor = read_u32(mem, k + KUSER_NT_MINOR_VERSION).ok()?;
+    let build = read_u32(mem, k + KUSER_NT_BUILD_NUMBER).ok()? & 0xFFFF;
+    let plausible = matches!((major, minor), (5, 0..=2) | (6, 0..=3) | (10, 0)) && build >= 2195;
+    plausible.then_some((major, minor, build))
+}
+
+/// The decoding keys from a profile's RVAs and the kernel base, reading the two key globals.
+fn keys_from(
+    profile_table: &crate::symbols::TypeTable,
+    mem: &dyn KernelMemory,
+    base: u64,
+) -> Option<KdbgKeys> {
+    let va = |n: &str| {
+        profile_table
+            .globals
+            .get(n)
+            .and_then(|r| base.checked_add(*r))
+    };
+    let mut b = [0u8; 8];
+    mem.read_virtual(va("KiWaitNever")?, &mut b).ok()?;
+    let wait_never = u64::from_le_bytes(b);
+    mem.read_virtual(va("KiWaitAlways")?, &mut b).ok()?;
+    let wait_always = u64::from_le_bytes(b);
+    Some(KdbgKeys {
+        wait_never,
+        wait_always,
+        data_block_encoded: va("KdpDataBlockEncoded")?,
+    })
+}
+
+/// Finds and parses the KDBG: the dump's decoded copy, else the block at the header's address in
+/// clear, else decoded with the keys of an embedded profile of the same build (each candidate
+/// profile gives a kernel base `kdbg_va - RVA(KdDebuggerDataBlock)`, which must hold a PE image;
+/// the decoded block must then name that base).
+pub fn find_kdbg(
+    mem: &dyn KernelMemory,
+    facts: &DumpFacts,
+    arch: Arch,
+    notes: &mut Vec<String>,
+) -> Option<Kdbg> {
+    let is64 = arch.is_64bit();
+    if let Some((va, bytes)) = &facts.kdbg_copy {
+        match Kdbg::from_bytes(*va, bytes, is64) {
+            Ok(k) => {
+                notes.push(format!(
+                    "KDBG: the dump's decoded copy ({:#x} bytes)",
+                    k.size
+                ));
+                return Some(k);
+            }
+            Err(e) => notes.push(format!("KDBG copy in the dump: {e}")),
+        }
+    }
+    let va = facts.kdbg_va?;
+    match Kdbg::read(mem, va, None, is64) {
+        Ok(k) => return Some(k),
+        Err(KdbgError::BadTag { .. }) => {}
+        Err(e) => {
+            notes.push(e.to_string());
+            return None;
+        }
+    }
+    // Encoded: try the decoding keys of every embedded profile of this architecture and build.
+    let mut candidates: Vec<&Profile> = profile::embedded()
+        .iter()
+        .filter(|p| p.arch == arch.profile_family())
+        .filter(|p| {
+            facts
+                .build
+                .is_none_or(|b| fallback::family(p.build) == fallback::family(b))
+        })
+        .collect();
+    candidates.sort_by_key(|p| std::cmp::Reverse(p.build));
+    for p in candidates {
+        let Some(rva) = p.table.globals.get("KdDebuggerDataBlock") else {
+            continue;
+        };
+        let Some(base) = va.checked_sub(*rva) else {
+            continue;
+        };
+        if base & 0xfff != 0 || pe::read_image(mem, base).is_err() {
+            continue;
+        }
+        let Some(keys) = keys_from(&p.table, mem, base) else {
+            continue;
+        };
+        if let Ok(k) = Kdbg::read(mem, va, Some(keys), is64) {
+            if k.kernel_base() == Some(base) {
+                notes.push(format!(
+                    "KDBG at {va:#x} was encoded; decoded with the key globals of {} (validated: OwnerTag KDBG, KernBase {base:#x})",
+                    p.name
+                ));
+                return Some(k);
+            }
+        }
+    }
+    notes.push(format!(
+        "KDBG at {va:#x} is encoded and no embedded profile's keys decode it"
+    ));
+    None
+}
+
+/// Reads the KDBG at the address an exact profile gives (`base + RVA(KdDebuggerDataBlock)`),
+/// decoding it with the profile's key globals when it is not in clear.
+fn kdbg_from_profile(
+    mem: &dyn KernelMemory,
+    p: &Profile,
+    base: u64,
+    arch: Arch,
+    notes: &mut Vec<String>,
+) -> Option<Kdbg> {
+    let va = base.checked_add(*p.table.globals.get("KdDebuggerDataBlock")?)?;
+    let keys = keys_from(&p.table, mem, base);
+    match Kdbg::read(mem, va, keys, arch.is_64bit()) {
+        Ok(k) if k.kernel_base() == Some(base) => {
+            notes.push(format!(
+                "KDBG at {va:#x} from profile {}{}",
+                p.name,
+                if k.was_encoded { ", decoded" } else { "" }
+            ));
+            Some(k)
+        }
+        Ok(k) => {
+            notes.push(format!(
+                "KDBG at {va:#x} names kernel base {:?}, not {base:#x}: not used",
+                k.kernel_base()
+            ));
+            None
+        }
+        Err(e) => {
+            notes.push(e.to_string());
+            None
+        }
+    }
+}
+
+/// Identifies the target from the dump's facts and its memory.
+pub fn identify(
+    mem: &dyn KernelMemory,
+    facts: &DumpFacts,
+) -> Result<(Identity, Option<Kdbg>), IdentifyError> {
+    let arch = facts.arch.ok_or(IdentifyError::NoArch)?;
+    let mut notes = Vec::new();
+    let mut kdbg = find_kdbg(mem, facts, arch, &mut notes);
+    let mut kernel_base = kdbg.as_ref().and_then(Kdbg::kernel_base);
+    if kernel_base.is_some() {
+        notes.push("kernel base: KDBG KernBase".into());
+    } else if let Some(b) = facts.kernel_base {
+        kernel_base = Some(b);
+        notes.push("kernel base: found by scanning".into());
+    }
+    // Without a KDBG, the first loader entry is the kernel.
+    if kernel_base.is_none() {
+        if let Some(head) = facts.ps_loaded_module_list {
+            let l = modules::walk(mem, head, &LoaderLayout::default_for(arch));
+            if let Some(first) = l.modules.first() {
+                kernel_base = Some(first.base);
+                notes.push("kernel base: first entry of PsLoadedModuleList".into());
+            }
+        }
+    }
+    let kuser = read_kuser(mem, arch);
+    let mut build = facts.build;
+    if build.is_some() {
+        notes.push("build: dump header".into());
+    }
+    if let Some((_, _, b)) = kuser {
+        match build {
+            None => {
+                build = Some(b);
+                notes.push("build: KUSER_SHARED_DATA.NtBuildNumber".into());
+            }
+            Some(h) if h != b => notes.push(format!(
+                "the dump header says build {h} but KUSER_SHARED_DATA says {b}; the header is used"
+            )),
+            _ => {}
+        }
+    }
+    let image = kernel_base.and_then(|b| match pe::read_image(mem, b) {
+        Ok(i) => Some(i),
+        Err(e) => {
+            notes.push(format!("kernel image: {e}"));
+            None
+        }
+    });
+    let pdb = match image.as_ref().map(|i| &i.pdb) {
+        Some(Ok(p)) => Some(p.clone()),
+        Some(Err(why)) => {
+            notes.push(format!(
+                "the kernel's PDB GUID is unknown: {why}; the build comes from the header"
+            ));
+            None
+        }
+        None => None,
+    };
+    let exact = pdb.as_ref().and_then(profile::by_pdb);
+    let revision = exact.map(|p| p.revision);
+    // No KDBG address from a header (raw images): the exact profile says where it is.
+    if kdbg.is_none() && facts.kdbg_va.is_none() {
+        if let (Some(p), Some(base)) = (exact, kernel_base) {
+            kdbg = kdbg_from_profile(mem, p, base, arch, &mut notes);
+        }
+    }
+    if let Some(p) = exact {
+        if build.is_none() {
+            build = Some(p.build);
+        }
+    }
+    let mut processors = facts.processors;
+    if processors.is_none() {
+        // KUSER_SHARED_DATA.ActiveProcessorCount (+0x3c0 on every real x64 ISF).
+        if let Ok(n) = read_u32(mem, kuser_shared_data(arch) + 0x3c0) {
+            if (1..=4096).contains(&n) {
+                processors = Some(n);
+                notes.push("processors: KUSER_SHARED_DATA.ActiveProcessorCount".into());
+            }
+        }
+    }
+    Ok((
+        Identity {
+            arch,
+            build,
+            version: kuser.map(|(a, b, _)| (a, b)),
+            revision,
+            processors,
+            kernel_base,
+            kdbg_va: kdbg.as_ref().map(|k| k.va).or(facts.kdbg_va),
+            dtb: facts.dtb,
+            module_list: facts.ps_loaded_module_list,
+            dump_type: facts.dump_type.clone(),
+            image,
+            pdb,
+            notes,
+        },
+        kdbg,
+    ))
+}
+
+/// The KDBG as a symbol source: the addresses of the globals it points at.
+#[derive(Debug, Clone)]
+pub struct KdbgSymbols {
+    kdbg: Kdbg,
+}
+
+/// KDBG fields that hold a global's address under the global's own name (not values such as
+/// `KernBase`, `PteBase` or `OffsetPrcbContext`).
+const KDBG_GLOBALS: &[&str] = &[
+    "PsLoadedModuleList",
+    "PsActiveProcessHead",
+    "ExpPagedPoolDescriptor",
+    "ExpNumberOfPagedPools",
+    "MmPfnDatabase",
+    "MmNumberOfPagingFiles",
+    "MmLowestPhysicalPage",
+    "MmHighestPhysicalPage",
+    "MmNumberOfPhysicalPages",
+    "MmMaximumNonPagedPoolInBytes",
+    "MmNonPagedPoolStart",
+    "MmNonPagedPoolEnd",
+    "MmPagedPoolStart",
+    "MmPagedPoolEnd",
+    "MmSizeOfPagedPoolInBytes",
+    "MmTotalCommitLimit",
+    "MmTotalCommittedPages",
+    "MmSharedCommit",
+    "MmDriverCommit",
+    "MmProcessCommit",
+    "MmPagedPoolCommit",
+    "MmExtendedCommit",
+    "MmModifiedPageListHead",
+    "MmModifiedNoWritePageListHead",
+    "MmAvailablePages",
+    "MmResidentAvailablePages",
+    "PoolTrackTable",
+    "NonPagedPoolDescriptor",
+    "MmHighestUserAddress",
+    "MmSystemRangeStart",
+    "KiProcessorBlock",
+    "MmSpecialPoolTag",
+    "MmAllocatedNonPagedPool",
+    "MmPeakCommitment",
+    "MmTotalCommitLimitMaximum",
+];
+
+impl KdbgSymbols {
+    /// Wraps a parsed KDBG.
+    pub fn new(kdbg: Kdbg) -> KdbgSymbols {
+        KdbgSymbols { kdbg }
+    }
+}
+
+impl SymbolSource for KdbgSymbols {
+    fn source(&self) -> Source {
+        Source::Kdbg
+    }
+    fn global(&self, name: &str) -> Option<GlobalAddr> {
+        let name = match name {
+            // KDBG +0x130 holds &MmPagedPoolInfo.
+            "MmPagedPoolInfo" => "MmPagedPoolInformation",
+            n => n,
+        };
+        if !KDBG_GLOBALS.contains(&name) && name != "MmPagedPoolInformation" {
+            return None;
+        }
+        match self.kdbg.field(name)? {
+            0 => None,
+            va => Some(GlobalAddr::Va(va)),
+        }
+    }
+    fn type_size(&self, _type_name: &str) -> Option<u64> {
+        None
+    }
+    fn field(&self, _type_name: &str, _field: &str) -> Option<FieldLoc> {
+        None
+    }
+}
+
+/// Options for [`Kernel::open`].
+#[derive(Debug, Clone, Default)]
+pub struct SymbolOptions {
+    /// `--symbols` paths, in order.
+    pub paths: Vec<PathBuf>,
+    /// The value of `_NT_SYMBOL_PATH`, if it is to be read.
+    pub nt_symbol_path: Option<String>,
+    /// Leave out the embedded profiles (to test what the fallback does).
+    pub no_embedded: bool,
+}
+
+/// The identified kernel with its symbols: what every command works from.
+#[derive(Debug)]
+pub struct Kernel {
+    /// Who the target is.
+    pub identity: Identity,
+    /// The KDBG, when found.
+    pub kdbg: Option<Kdbg>,
+    /// The symbol sources, in order of trust.
+    pub symbols: SymbolStack,
+    /// What the symbol search did and why (shown to the user when not exact).
+    pub symbol_notes: Vec<String>,
+}
+
+impl Kernel {
+    /// Identifies the target and assembles its symbols: user files (`opts.paths`, then the local
+    /// folders of `_NT_SYMBOL_PATH`), the embedded profile for the kernel's PDB, the KDBG's pointers,
+    /// and a guess from the nearest build of the family whose globals are validated against `mem`.
+    pub fn open(
+        mem: &dyn KernelMemory,
+        facts: &DumpFacts,
+        opts: &SymbolOptions,
+    ) -> Result<Kernel, IdentifyError> {
+        let (identity, kdbg) = identify(mem, facts)?;
+        let mut stack = SymbolStack::new();
+        let mut notes = Vec::new();
+        let want = identity.pdb.as_ref();
+        let mut dirs: Vec<PathBuf> = opts.paths.clone();
+        if let Some(v) = &opts.nt_symbol_path {
+            dirs.extend(locate::nt_symbol_path_dirs(v));
+        }
+        for path in &dirs {
+            match locate::open(path, want) {
+                Ok(Some(found)) => {
+                    notes.push(format!("symbols: {}", found.symbols.source));
+                    stack.push(Box::new(found.symbols));
+                }
+                Ok(None) => {
+                    notes.push(format!("{}: nothing for this kernel's PDB", path.display()))
+                }
+                Err(e) => notes.push(e.to_string()),
+            }
+        }
+        let exact = if opts.no_embedded {
+            None
+        } else {
+            want.and_then(profile::by_pdb)
+        };
+        if let Some(p) = exact {
+            stack.push(Box::new(p.source(false)));
+        }
+        if let Some(k) = &kdbg {
+            stack.push(Box::new(KdbgSymbols::new(k.clone())));
+        }
+        if exact.is_none() {
+            let guess = identity.build.and_then(|b| {
+                fallback::guess(identity.arch, b, identity.revision.unwrap_or(0), None)
+            });
+            match (guess, identity.kernel_base) {
+                // A layout-only profile made for this very version (the x86 ones): embedded.
+                (Some(g), _) if g.pdb.is_none() && Some(g.build) == identity.build => {
+                    notes.push(format!(
+                        "symbols: embedded layout profile {} (globals from the KDBG)",
+                        g.name
+                    ));
+                    stack.push(Box::new(g.source(false)));
+                }
+                (Some(g), Some(base)) => {
+                    let range = KernelRange {
+                        base,
+                        size: identity.image.as_ref().map(|i| u64::from(i.size_of_image)),
+                        arch: identity.arch,
+                    };
+                    let (src, checks) = fallback::validate_globals(&g, mem, range, kdbg.as_ref());
+                    let rejected: Vec<String> = checks
+                        .iter()
+                        .filter_map(|c| c.result.as_ref().err().map(|e| format!("{}: {e}", c.name)))
+                        .collect();
+                    notes.push(format!(
+                        "symbols: guessed from {} (no profile for this kernel); {} of {} guessed globals validated",
+                        g.name,
+                        checks.len() - rejected.len(),
+                        checks.len()
+                    ));
+                    notes.extend(rejected.into_iter().map(|r| format!("rejected guess {r}")));
+                    stack.push(Box::new(src));
+                }
+                (Some(g), None) => {
+                    // Layouts only: globals cannot be validated without a kernel base.
+                    let mut p = g.clone();
+                    p.table.globals.clear();
+                    notes.push(format!(
+                        "symbols: layouts guessed from {} (no profile for this kernel, kernel base unknown: no guessed globals)",
+                        g.name
+                    ));
+                    stack.push(Box::new(p.source(true)));
+                }
+                (None, _) => notes.push("symbols: no profile of this build's family".into()),
+            }
+        }
+        Ok(Kernel {
+            identity,
+            kdbg,
+            symbols: stack,
+            symbol_notes: notes,
+        })
+    }
+
+    /// The virtual address of a global, and who said where it is.
+    pub fn global_va(&self, name: &str) -> Option<Answer<u64>> {
+        let a = self.symbols.global(name)?;
+        let va = match a.value {
+            GlobalAddr::Va(v) => v,
+            GlobalAddr::Rva(r) => self.identity.kernel_base?.checked_add(r)?,
+        };
+        Some(Answer {
+            value: va,
+            source: a.source,
+        })
+    }
+
+    /// One line for the output header: the source of the first symbol source, e.g.
+    /// `embedded profile 10.0.19041.329` or `guessed from 10.0.19041.329`.
+    pub fn symbol_source(&self) -> String {
+        self.symbols
+            .sources()
+            .next()
+            .map_or_else(|| "none".to_string(), |s| s.to_string())
+    }
+
+    /// The loaded modules from `PsLoadedModuleList` (the header's address, else the symbols').
+    pub fn modules(&self, mem: &dyn KernelMemory) -> Option<ModuleList> {
+        let head = match self.identity.module_list {
+            Some(h) => h,
+            None => self.global_va("PsLoadedModuleList")?.value,
+        };
+        let layout = LoaderLayout::from_symbols(&self.symbols, self.identity.arch);
+        Some(modules::walk(mem, head, &layout))
+    }
+
+    /// Reads a pointer-sized global's value.
+    pub fn read_global_ptr(&self, mem: &dyn KernelMemory, name: &str) -> Option<u64> {
+        let va = self.global_va(name)?.value;
+        read_ptr(mem, va, self.identity.arch.is_64bit()).ok()
+    }
+}
