@@ -958,6 +958,7 @@ impl Build {
                         &mut bld.s.mem,
                         va,
                         SoftPte::PageFile { file: 0, offset },
+                        p.page_file_low_bit,
                     );
                     special.push(manifest::SpecialPage {
                         va: Hex(va),
@@ -972,10 +973,12 @@ impl Build {
                 if tagname == "TkPo" && pg == 2 {
                     let pfn = bld.s.mmu.alloc_pfn(&mut bld.s.mem);
                     bld.s.mem.write(pfn * PAGE, &vec![fill; PAGE as usize]);
-                    let pte = bld
-                        .s
-                        .mmu
-                        .map_soft(&mut bld.s.mem, va, SoftPte::Transition { pfn });
+                    let pte = bld.s.mmu.map_soft(
+                        &mut bld.s.mem,
+                        va,
+                        SoftPte::Transition { pfn },
+                        p.page_file_low_bit,
+                    );
                     special.push(manifest::SpecialPage {
                         va: Hex(va),
                         state: "transition".into(),

@@ -133,16 +133,18 @@ pub enum SoftPte {
 /// `MM_READWRITE` protection (4) in bits 5..9 of a software PTE.
 const PROT_RW: u64 = 4 << 5;
 
-/// Encodes a software PTE for `arch`.
+/// Encodes a software PTE for `arch`; `file_low_bit` is where PageFileLow starts (1 or 12, see
+/// [`crate::profile::Profile::page_file_low_bit`]).
 ///
 /// Layout (`_MMPTE_SOFTWARE` / `_MMPTE_TRANSITION`, checked against the ISF files in tests/isf.rs):
-/// Valid bit 0 = 0, PageFileLow bits 1..4, Protection bits 5..9, Prototype bit 10, Transition bit 11;
-/// PageFileHigh at bit 32 (x64, PAE) or bit 12 (x86 2-level); transition PFN at bit 12.
-pub fn encode_soft_pte(arch: Arch, pte: SoftPte) -> u64 {
+/// Valid bit 0 = 0, Protection bits 5..9, Prototype bit 10, Transition bit 11; PageFileHigh at bit 32
+/// (x64, PAE) or bit 12 (x86 2-level); transition PFN at bit 12. SwizzleBit (bit 4, L1TF-era builds)
+/// stays 0: the synthetic machine's invalid-PTE mask is 0, so nothing is swizzled.
+pub fn encode_soft_pte(arch: Arch, pte: SoftPte, file_low_bit: u32) -> u64 {
     match pte {
         SoftPte::PageFile { file, offset } => {
             let high_shift = if arch == Arch::X86 { 12 } else { 32 };
-            ((file & 0xf) << 1) | PROT_RW | (offset << high_shift)
+            ((file & 0xf) << file_low_bit) | PROT_RW | (offset << high_shift)
         }
         SoftPte::Transition { pfn } => (pfn << 12) | (1 << 11) | PROT_RW,
     }
@@ -308,9 +310,15 @@ impl Mmu {
     }
 
     /// Writes a raw (not valid) PTE for `va`; returns the value written.
-    pub fn map_soft(&mut self, mem: &mut PhysicalMemory, va: u64, soft: SoftPte) -> u64 {
+    pub fn map_soft(
+        &mut self,
+        mem: &mut PhysicalMemory,
+        va: u64,
+        soft: SoftPte,
+        file_low_bit: u32,
+    ) -> u64 {
         let pte = self.pte_address(mem, va);
-        let value = encode_soft_pte(self.arch, soft);
+        let value = encode_soft_pte(self.arch, soft, file_low_bit);
         if self.entry_size() == 4 {
             mem.write(pte, &(value as u32).to_le_bytes());
         } else {

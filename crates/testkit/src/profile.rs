@@ -372,6 +372,9 @@ pub struct Profile {
     pub va: VaLayout,
     /// Image size of the kernel (SizeOfImage).
     pub image_size: u64,
+    /// First bit of `_MMPTE_SOFTWARE.PageFileLow`: 1 in classic builds, 12 in the L1TF-era builds
+    /// (2018+ updates, which the ISF files here are), where bits 1..4 became flags and SwizzleBit.
+    pub page_file_low_bit: u32,
 }
 
 impl Profile {
@@ -851,6 +854,7 @@ pub const PROFILES: &[Profile] = &[
             ..X86_VA
         },
         image_size: 0x20_0000,
+        page_file_low_bit: 1,
     },
     Profile {
         name: "xpsp3-x86",
@@ -882,6 +886,7 @@ pub const PROFILES: &[Profile] = &[
         globals: Globals::Synthetic(SYNTHETIC_GLOBALS_NT5),
         va: X86_VA,
         image_size: 0x20_0000,
+        page_file_low_bit: 1,
     },
     Profile {
         name: "win2003sp2-x86",
@@ -916,6 +921,7 @@ pub const PROFILES: &[Profile] = &[
             ..X86_VA
         },
         image_size: 0x24_0000,
+        page_file_low_bit: 1,
     },
     Profile {
         name: "win2003sp2-x86pae",
@@ -950,6 +956,7 @@ pub const PROFILES: &[Profile] = &[
             ..X86_VA
         },
         image_size: 0x24_0000,
+        page_file_low_bit: 1,
     },
     Profile {
         name: "win2003sp2-x64",
@@ -988,6 +995,7 @@ pub const PROFILES: &[Profile] = &[
             pfn_database: 0xffff_fa80_4000_0000,
         },
         image_size: 0x40_0000,
+        page_file_low_bit: 1,
     },
     Profile {
         name: "win7sp1-x64",
@@ -1026,6 +1034,7 @@ pub const PROFILES: &[Profile] = &[
             pfn_database: 0xffff_fa80_0000_0000,
         },
         image_size: 0x5e_0000,
+        page_file_low_bit: 12,
     },
     Profile {
         name: "win81-x64",
@@ -1064,6 +1073,7 @@ pub const PROFILES: &[Profile] = &[
             pfn_database: 0xffff_fa80_0000_0000,
         },
         image_size: 0x78_0000,
+        page_file_low_bit: 12,
     },
     Profile {
         name: "win10-1607-x64",
@@ -1112,6 +1122,7 @@ pub const PROFILES: &[Profile] = &[
             pfn_database: 0xffff_e700_0000_0000,
         },
         image_size: 0x83_0000,
+        page_file_low_bit: 12,
     },
     Profile {
         name: "win10-1809-x64",
@@ -1160,6 +1171,7 @@ pub const PROFILES: &[Profile] = &[
             pfn_database: 0xffff_b000_0000_0000,
         },
         image_size: 0xa4_0000,
+        page_file_low_bit: 12,
     },
 ];
 
