@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod fixtures;
+
 /// A subcommand: its name, its one-line help, and whether it is available yet.
 struct Subcommand {
     name: &'static str,
@@ -44,7 +46,7 @@ const SUBCOMMANDS: &[Subcommand] = &[
         name: "fixtures",
         usage: "fixtures [--out DIR] [--size N]",
         help: "write the standard set of synthetic kernel dumps with their manifests",
-        pending: Some("the testkit crate (synthetic kernels)"),
+        pending: None,
     },
     Subcommand {
         name: "profiles",
@@ -262,6 +264,7 @@ fn run(name: &str, args: &[String]) -> Result<(), String> {
             run_test(extra)
         }
         "ci" => run_ci(),
+        "fixtures" => fixtures::run(args, &workspace_root()),
         other => Err(format!("`cargo xtask {other}` has no implementation")),
     }
 }
