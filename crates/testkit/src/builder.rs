@@ -508,7 +508,12 @@ impl Build {
             }
             _ => 0x300,
         };
-        let first_pfn = 0x100 + rng.below(0x40);
+        // Where the page tables start. Windows 10 1607+ x64 loads its PML4 at 0x1a0000..0x1b0000
+        // (Volatility 3's observation, automagic/windows.py), so those profiles do too.
+        let first_pfn = match p.self_map {
+            SelfMap::Randomised => 0x1a0 + rng.below(0x10),
+            SelfMap::Fixed(_) => 0x100 + rng.below(0x40),
+        };
         let end_pfn = mem.end_pfn();
         let mmu = Mmu::new(
             p.arch,
@@ -1418,7 +1423,22 @@ impl Build {
         }
 
         // ---- KdVersionBlock, KDBG -----------------------------------------------------------------
-        let ddl_head = bld.sys_alloc(2 * ptr, 0x10);
+        let ddl_head = match bld.global("KdpDebuggerDataListHead") {
+            Some(va) => va,
+            None => bld.sys_alloc(2 * ptr, 0x10),
+        };
+        if let Some(va) = bld.global("NtBuildLab") {
+            // A synthetic lab string (no real build's lab string is claimed).
+            let lab = format!(
+                "{}.{}.testkit\0",
+                p.build,
+                p.file_version.rsplit('.').next().unwrap_or("0")
+            );
+            bld.s.w(va, lab.as_bytes());
+        }
+        if let Some(va) = bld.global("CmNtCSDVersion") {
+            bld.s.wn(va, u64::from(p.csd_version), 4);
+        }
         bld.s.ptr(ddl_head, kdbg);
         bld.s.ptr(ddl_head + ptr, kdbg);
         if let Some(vb) = verblock {
@@ -1564,8 +1584,7 @@ impl Build {
         big_allocations.sort_by_key(|b| b.address);
         let mut s = bld.s;
         s.mem.compact();
-        let kernel_pages: std::collections::BTreeSet<u64> =
-            s.mem.stored().map(|(k, _)| k).collect();
+        let kernel_pages = s.mmu.allocated.clone();
         let missing = s.mem.absent().len() as u64;
         let globals = bld
             .globals
@@ -1826,8 +1845,10 @@ impl Build {
             (0x1b0, "MmResidentAvailablePages"),
             (0x1b8, "PoolTrackTable"),
             (0x1c0, "NonPagedPoolDescriptor"),
+            (0x208, "NtBuildLab"),
             (0x218, "KiProcessorBlock"),
             (0x250, "MmAllocatedNonPagedPool"),
+            (0x268, "CmNtCSDVersion"),
         ];
         for &(off, name) in fields {
             if let Some(va) = self.global(name) {

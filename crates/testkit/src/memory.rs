@@ -166,6 +166,8 @@ pub(crate) struct Mmu {
     pub mapped: BTreeMap<u64, u64>,
     /// Set when allocation ran past the end of memory.
     pub overflow: bool,
+    /// Every PFN handed out (page tables included): what a kernel dump holds.
+    pub allocated: std::collections::BTreeSet<u64>,
     rng: crate::rng::Rng,
 }
 
@@ -186,6 +188,7 @@ impl Mmu {
             limit_pfn,
             mapped: BTreeMap::new(),
             overflow: false,
+            allocated: std::collections::BTreeSet::new(),
             rng,
         };
         match arch {
@@ -231,6 +234,7 @@ impl Mmu {
             self.next_pfn += 1 + (self.rng.next() % 3);
             if mem.in_runs(pfn) && mem.page(pfn).is_none() && !mem.absent.contains(&pfn) {
                 mem.page_mut(pfn);
+                self.allocated.insert(pfn);
                 return pfn;
             }
         }

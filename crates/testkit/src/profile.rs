@@ -334,6 +334,8 @@ pub struct Profile {
     pub pdb_guid: &'static str,
     /// PDB age.
     pub pdb_age: u32,
+    /// CmNtCSDVersion: service pack << 8.
+    pub csd_version: u32,
     /// Whether the GUID and the global RVAs are a real build's (x64 ISF) or synthetic.
     pub real_symbols: bool,
     /// Self-map rule (x64; x86 is fixed by the arch).
@@ -652,6 +654,9 @@ const SYNTHETIC_GLOBALS_NT5: &[&str] = &[
     "MmLowestPhysicalPage",
     "MmHighestPhysicalPage",
     "PoolHitTag",
+    "NtBuildLab",
+    "CmNtCSDVersion",
+    "KdpDebuggerDataListHead",
 ];
 
 const SYNTHETIC_GLOBALS_2000: &[&str] = SYNTHETIC_GLOBALS_NT5;
@@ -702,6 +707,9 @@ const WIN7_GLOBALS: &[(&str, u64)] = &[
     ("MmLowestPhysicalPage", 0x29d310),
     ("MmHighestPhysicalPage", 0x29d118),
     ("PoolHitTag", 0x1df018),
+    ("NtBuildLab", 0xa150),
+    ("CmNtCSDVersion", 0x27323c),
+    ("KdpDebuggerDataListHead", 0x200610),
 ];
 
 /// 6.3.9600.19913, 22597D0B40394E23936F6A24C6C52D5B-1.
@@ -746,6 +754,9 @@ const WIN81_GLOBALS: &[(&str, u64)] = &[
     ("MmLowestPhysicalPage", 0x34f310),
     ("MmHighestPhysicalPage", 0x34f0f0),
     ("PoolHitTag", 0x34f2b0),
+    ("NtBuildLab", 0x2620),
+    ("CmNtCSDVersion", 0x2d4da8),
+    ("KdpDebuggerDataListHead", 0x2dc3b8),
 ];
 
 /// 10.0.14393.4583, 517E128F7B7C4EA79491DE6B9B9CE190-1.
@@ -777,6 +788,9 @@ const W1607_GLOBALS: &[(&str, u64)] = &[
     ("KiProcessorBlock", 0x3a83c0),
     ("ExPoolFailures", 0x2f99c8),
     ("PoolHitTag", 0x3a609c),
+    ("NtBuildLab", 0x25d0a0),
+    ("CmNtCSDVersion", 0x320188),
+    ("KdpDebuggerDataListHead", 0x319b20),
 ];
 
 /// 10.0.17763.379, 8B11040A5928757B11390AC78F6B6925-1.
@@ -808,6 +822,9 @@ const W1809_GLOBALS: &[(&str, u64)] = &[
     ("KiProcessorBlock", 0x544d80),
     ("ExPoolFailures", 0x40a818),
     ("PoolHitTag", 0x542108),
+    ("NtBuildLab", 0x4394c0),
+    ("CmNtCSDVersion", 0x4393a8),
+    ("KdpDebuggerDataListHead", 0x431810),
 ];
 
 const X86_VA: VaLayout = VaLayout {
@@ -823,6 +840,7 @@ const X86_VA: VaLayout = VaLayout {
 pub const PROFILES: &[Profile] = &[
     Profile {
         name: "win2000-x86",
+        csd_version: 0x400,
         label: "Windows 2000 SP4 x86",
         arch: Arch::X86,
         major: 5,
@@ -858,6 +876,7 @@ pub const PROFILES: &[Profile] = &[
     },
     Profile {
         name: "xpsp3-x86",
+        csd_version: 0x300,
         label: "Windows XP SP3 x86",
         arch: Arch::X86,
         major: 5,
@@ -890,6 +909,7 @@ pub const PROFILES: &[Profile] = &[
     },
     Profile {
         name: "win2003sp2-x86",
+        csd_version: 0x200,
         label: "Windows Server 2003 SP2 x86",
         arch: Arch::X86,
         major: 5,
@@ -925,6 +945,7 @@ pub const PROFILES: &[Profile] = &[
     },
     Profile {
         name: "win2003sp2-x86pae",
+        csd_version: 0x200,
         label: "Windows Server 2003 SP2 x86 (PAE)",
         arch: Arch::X86Pae,
         major: 5,
@@ -960,6 +981,7 @@ pub const PROFILES: &[Profile] = &[
     },
     Profile {
         name: "win2003sp2-x64",
+        csd_version: 0x200,
         label: "Windows Server 2003 SP2 x64",
         arch: Arch::X64,
         major: 5,
@@ -999,6 +1021,7 @@ pub const PROFILES: &[Profile] = &[
     },
     Profile {
         name: "win7sp1-x64",
+        csd_version: 0x100,
         label: "Windows 7 SP1 x64 (6.1.7601.24540)",
         arch: Arch::X64,
         major: 6,
@@ -1038,6 +1061,7 @@ pub const PROFILES: &[Profile] = &[
     },
     Profile {
         name: "win81-x64",
+        csd_version: 0x0,
         label: "Windows 8.1 x64 (6.3.9600.19913)",
         arch: Arch::X64,
         major: 6,
@@ -1077,6 +1101,7 @@ pub const PROFILES: &[Profile] = &[
     },
     Profile {
         name: "win10-1607-x64",
+        csd_version: 0x0,
         label: "Windows 10 1607 / Server 2016 x64 (10.0.14393.4583)",
         arch: Arch::X64,
         major: 10,
@@ -1126,6 +1151,7 @@ pub const PROFILES: &[Profile] = &[
     },
     Profile {
         name: "win10-1809-x64",
+        csd_version: 0x0,
         label: "Windows 10 1809 x64 (10.0.17763.379)",
         arch: Arch::X64,
         major: 10,
