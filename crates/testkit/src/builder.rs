@@ -214,7 +214,7 @@ impl KernelBuilder {
         ];
         for i in 0..240u64 {
             let (t, pool, base) = tags[(i % tags.len() as u64) as usize];
-            let size = base + rng.below(base / 2 + 1) & !7;
+            let size = (base + rng.below(base / 2 + 1)) & !7;
             let size = size.max(8);
             let freed = t != b"Leak" && rng.below(5) == 0;
             b = if freed {
@@ -521,7 +521,7 @@ impl Build {
             self_map,
             first_pfn,
             end_pfn,
-            Rng::new(rng.next()),
+            Rng::new(rng.next_u64()),
         );
         let sys_start = (kernel_base + p.image_size + 0x10_0000) & !0xffff;
         let mut bld = Build {
@@ -999,7 +999,7 @@ impl Build {
                     hole_pfn += 1;
                     bld.s.mmu.map(&mut bld.s.mem, va, pfn);
                     bld.s.mem.mark_absent(pfn);
-                    let pte = pfn * PAGE | crate::memory::VALID_FLAGS;
+                    let pte = (pfn * PAGE) | crate::memory::VALID_FLAGS;
                     special.push(manifest::SpecialPage {
                         va: Hex(va),
                         state: "absent".into(),
@@ -1461,8 +1461,8 @@ impl Build {
         }
         let kd = bld.kdbg_bytes(kdbg, ddl_head, b.processors, dtb);
         let (never, always, encoded_flag) = if p.kdbg_encoded {
-            let never = bld.rng.next() | 1;
-            let always = bld.rng.next();
+            let never = bld.rng.next_u64() | 1;
+            let always = bld.rng.next_u64();
             let enc = bld.global("KdpDataBlockEncoded").unwrap_or(0);
             (never, always, enc)
         } else {

@@ -11,7 +11,7 @@
 //! (full, bitmap, summary, triage, RDMP; 32- and 64-bit headers), a raw image or an ELF core, and the
 //! [`Manifest`] says what a correct analyzer must find, in the field names of pooldbg's CONTRACT.
 //!
-//! The builder encodes every structure from its own tables ([`profile`]), never from `poollayout`,
+//! The builder encodes every structure from its own tables ([`mod@profile`]), never from `poollayout`,
 //! so a wrong layout in a decoder cannot hide behind a shared table.
 //!
 //! # Example: a dump for a plugin's test

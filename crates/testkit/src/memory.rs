@@ -231,7 +231,7 @@ impl Mmu {
                 mem.page_mut(pfn);
                 return pfn;
             }
-            self.next_pfn += 1 + (self.rng.next() % 3);
+            self.next_pfn += 1 + (self.rng.next_u64() % 3);
             if mem.in_runs(pfn) && mem.page(pfn).is_none() && !mem.absent.contains(&pfn) {
                 mem.page_mut(pfn);
                 self.allocated.insert(pfn);
@@ -292,7 +292,7 @@ impl Mmu {
                 } else {
                     VALID_FLAGS
                 };
-                self.write_entry(mem, table, i, pfn * PAGE | flags);
+                self.write_entry(mem, table, i, (pfn * PAGE) | flags);
                 pfn * PAGE
             };
             table = next;
@@ -304,7 +304,7 @@ impl Mmu {
     pub fn map(&mut self, mem: &mut PhysicalMemory, va: u64, pfn: u64) {
         let pte = self.pte_address(mem, va);
         let es = self.entry_size();
-        let value = pfn * PAGE | VALID_FLAGS;
+        let value = (pfn * PAGE) | VALID_FLAGS;
         if es == 4 {
             mem.write(pte, &(value as u32).to_le_bytes());
         } else {

@@ -2,6 +2,8 @@
 //! image's pages; crash dumps hold the decoded KDBG, raw images and ELF cores the in-memory one.
 //! Same seed, same bytes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod common;
 
 use std::hash::{DefaultHasher, Hash, Hasher};

@@ -1,6 +1,8 @@
 //! testkit's per-build tables checked against the real ISF files (shared/data/isf): every global RVA,
 //! the PDB identity, and every structure offset the builder writes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use testdata::isf::{Isf, index};
 use testkit::profile::{
     BigKind, BitmapRef, DescCounters, Globals, PROFILES, PoolHeaderKind, Profile, VmSource,

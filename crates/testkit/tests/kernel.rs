@@ -2,6 +2,8 @@
 //! image, KUSER_SHARED_DATA, KDBG, module list, pool pages, free lists, trackers and big pages agree
 //! with the manifest.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod common;
 
 use common::{Mem, Miss, Phys, u32_at, u64_at, vptr, vread};

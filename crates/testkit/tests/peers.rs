@@ -9,6 +9,8 @@
 //!
 //! The test skips, printing why, only when Python or the package registry is unreachable.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod common;
 
 use std::path::{Path, PathBuf};

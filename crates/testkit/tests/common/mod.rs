@@ -2,6 +2,7 @@
 //! modes and tiny container decoders. Written from the formats (dump-formats.md), not from the
 //! builder's code, so the tests compare two readings of the same facts.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 #![allow(dead_code)]
 
 use testkit::{Arch, Kernel};
@@ -145,7 +146,7 @@ pub fn decode_container(bytes: Vec<u8>) -> FileImage {
                 }
             }
         }
-        8 | 9 | 0xa => {
+        8..=0xa => {
             let s = hsize;
             assert_eq!(&bytes[s + 4..s + 8], b"RDMP");
             let meta = u64_at(&bytes, s + 0x10);
