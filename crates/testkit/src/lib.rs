@@ -77,7 +77,9 @@ pub use builder::{
 pub use manifest::Manifest;
 pub use memory::PhysicalMemory;
 pub use profile::{Arch, PROFILES, Profile, profile};
-pub use writer::{Container, WriteError, WriteOptions, container_pages, write_file, write_vec};
+pub use writer::{
+    Container, WriteError, WriteOptions, container_pages, expected_page, write_file, write_vec,
+};
 
 /// The manifest of `kernel` as written beside an image in `container` (`info.dump_type` and
 /// `container` filled in).

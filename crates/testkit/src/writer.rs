@@ -226,6 +226,32 @@ pub fn container_pages(kernel: &Kernel, container: Container) -> Vec<u64> {
     }
 }
 
+/// What a correct reader of `container` must return for physical page `pfn`: `None` when the file
+/// does not hold the page ("not in dump"), else its 4096 bytes. Crash dumps hold the decoded KDBG;
+/// raw images and ELF cores hold memory as it was (encoded KDBG on Windows 8+ x64); a raw image
+/// covers the holes between runs with zeros. This is the hook for round-trip tests of readers.
+pub fn expected_page(kernel: &Kernel, container: Container, pfn: u64) -> Option<Vec<u8>> {
+    let mem = &kernel.memory;
+    let held = match container {
+        Container::Triage => false,
+        Container::Raw => pfn < mem.end_pfn(),
+        Container::Full
+        | Container::Bitmap { full: true, .. }
+        | Container::Rdmp { dump_type: 0xa }
+        | Container::Elf => mem.in_runs(pfn),
+        _ => mem.in_runs(pfn) && kernel.facts.kernel_pages.contains(&pfn),
+    };
+    if !held {
+        return None;
+    }
+    let crash = container.dump_type().is_some();
+    Some(
+        page_content(kernel, pfn, crash)
+            .map(|c| c.into_owned())
+            .unwrap_or_else(|| vec![0u8; PAGE as usize]),
+    )
+}
+
 /// The content of a page as the container stores it: crash dumps hold the decoded KDBG.
 fn page_content(kernel: &Kernel, pfn: u64, decoded_kdbg: bool) -> Option<Cow<'_, [u8]>> {
     let base = kernel.memory.page(pfn);

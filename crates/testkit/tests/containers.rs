@@ -64,6 +64,15 @@ fn every_profile_and_container_round_trips() {
                 info.pages_in_file
             };
             assert_eq!(img.map.len() as u64, want, "{} {}", p.name, c.slug());
+            for pfn in 0..k.memory.end_pfn() + 2 {
+                assert_eq!(
+                    testkit::expected_page(&k, c, pfn),
+                    img.page(pfn),
+                    "{} {} expected_page({pfn:#x})",
+                    p.name,
+                    c.slug()
+                );
+            }
             for (&pfn, _) in img.map.iter() {
                 if !k.memory.in_runs(pfn) {
                     assert_eq!(c, Container::Raw, "only raw images cover holes");
