@@ -470,6 +470,9 @@ impl Build {
                 need_mib: 16,
             });
         }
+        if b.memory_mib > 1 << 20 {
+            return Err(BuildError::Invalid("at most 1 TiB of memory".into()));
+        }
         if p.arch != Arch::X64 && b.memory_mib > 3072 {
             return Err(BuildError::Invalid(
                 "32-bit profiles take at most 3072 MiB".into(),
@@ -1065,7 +1068,9 @@ impl Build {
             bld.s.ptr(va, track_entries);
         }
         if let Some(va) = bld.global("ExPoolTagTables") {
-            let mut arr = vec![0u8; (64 * ptr) as usize];
+            // The array: [0] the global table, then one per processor; zeros after.
+            let slots = table_vas.len().max(64) as u64;
+            let mut arr = vec![0u8; (slots * ptr) as usize];
             for (i, t) in table_vas.iter().enumerate() {
                 arr[(i as u64 * ptr) as usize..((i as u64 + 1) * ptr) as usize]
                     .copy_from_slice(&t.to_le_bytes()[..ptr as usize]);

@@ -401,6 +401,63 @@ fn write_pages<S: Sink>(
     Ok(())
 }
 
+/// The pages a container holds, without listing every page of a large machine.
+enum PageSet {
+    /// Every page of the runs, packed in run order.
+    AllRuns,
+    /// These pages (ascending), packed.
+    Listed(Vec<u64>),
+}
+
+impl PageSet {
+    fn of(kernel: &Kernel, container: Container) -> PageSet {
+        match container {
+            Container::Full
+            | Container::Bitmap { full: true, .. }
+            | Container::Rdmp { dump_type: 0xa }
+            | Container::Raw
+            | Container::Elf => PageSet::AllRuns,
+            _ => PageSet::Listed(container_pages(kernel, container)),
+        }
+    }
+
+    fn count(&self, kernel: &Kernel) -> u64 {
+        match self {
+            PageSet::AllRuns => kernel.memory.total_pages(),
+            PageSet::Listed(v) => v.len() as u64,
+        }
+    }
+
+    /// `(pfn, index in the file's page sequence)` for the pages that may hold data (the others are
+    /// zeros, which a sparse file already reads as).
+    fn with_data<'a>(&'a self, kernel: &'a Kernel) -> Box<dyn Iterator<Item = (u64, u64)> + 'a> {
+        match self {
+            PageSet::AllRuns => {
+                let runs = kernel.memory.runs();
+                Box::new(kernel.memory.stored().filter_map(move |(pfn, _)| {
+                    let mut before = 0;
+                    for &(b, c) in runs {
+                        if pfn >= b && pfn < b + c {
+                            return Some((pfn, before + pfn - b));
+                        }
+                        before += c;
+                    }
+                    None
+                }))
+            }
+            PageSet::Listed(v) => Box::new(v.iter().enumerate().map(|(i, p)| (*p, i as u64))),
+        }
+    }
+
+    /// Every page, as (base, count) ranges.
+    fn ranges(&self, kernel: &Kernel) -> Vec<(u64, u64)> {
+        match self {
+            PageSet::AllRuns => kernel.memory.runs().to_vec(),
+            PageSet::Listed(v) => coalesce(v),
+        }
+    }
+}
+
 fn write_sink<S: Sink>(
     kernel: &Kernel,
     container: Container,
@@ -416,8 +473,8 @@ fn write_sink<S: Sink>(
     }
     let x64 = arch == Arch::X64;
     let hsize: u64 = if x64 { 0x2000 } else { 0x1000 };
-    let pages = container_pages(kernel, container);
-    let n = pages.len() as u64;
+    let pages = PageSet::of(kernel, container);
+    let n = pages.count(kernel);
     let end_pfn = kernel.memory.end_pfn();
     let len = match container {
         Container::Full => {
@@ -426,10 +483,7 @@ fn write_sink<S: Sink>(
             write_pages(
                 kernel,
                 sink,
-                pages
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| (*p, hsize + i as u64 * PAGE)),
+                pages.with_data(kernel).map(|(p, i)| (p, hsize + i * PAGE)),
                 true,
             )?;
             len
@@ -445,17 +499,16 @@ fn write_sink<S: Sink>(
             put_u64(&mut sub, 0x20, first);
             put_u64(&mut sub, 0x28, n);
             put_u64(&mut sub, 0x30, end_pfn);
-            for p in &pages {
-                sub[0x38 + (p / 8) as usize] |= 1 << (p % 8);
+            for (b, c) in pages.ranges(kernel) {
+                for p in b..b + c {
+                    sub[0x38 + (p / 8) as usize] |= 1 << (p % 8);
+                }
             }
             sink.put(hsize, &sub)?;
             write_pages(
                 kernel,
                 sink,
-                pages
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| (*p, first + i as u64 * PAGE)),
+                pages.with_data(kernel).map(|(p, i)| (p, first + i * PAGE)),
                 true,
             )?;
             len
@@ -475,27 +528,22 @@ fn write_sink<S: Sink>(
             put_u32(&mut sub, 0x10, end_pfn as u32);
             put_u32(&mut sub, 0x14, n as u32);
             put_u32(&mut sub, 0x18, end_pfn as u32);
-            for p in &pages {
-                sub[(bits_at + p / 8) as usize] |= 1 << (p % 8);
+            for (b, c) in pages.ranges(kernel) {
+                for p in b..b + c {
+                    sub[(bits_at + p / 8) as usize] |= 1 << (p % 8);
+                }
             }
             sink.put(hsize, &sub)?;
             write_pages(
                 kernel,
                 sink,
-                pages
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| (*p, first + i as u64 * PAGE)),
+                pages.with_data(kernel).map(|(p, i)| (p, first + i * PAGE)),
                 true,
             )?;
             len
         }
         Container::Rdmp { dump_type } => {
-            let ranges: Vec<(u64, u64)> = if dump_type == 0xa {
-                kernel.memory.runs().to_vec()
-            } else {
-                coalesce(&pages)
-            };
+            let ranges = pages.ranges(kernel);
             let first = (hsize + 0x40 + 16 * ranges.len() as u64).next_multiple_of(PAGE);
             let len = first + n * PAGE;
             sink.put(0, &dump_header(kernel, container, len))?;
@@ -518,10 +566,7 @@ fn write_sink<S: Sink>(
             write_pages(
                 kernel,
                 sink,
-                pages
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| (*p, first + i as u64 * PAGE)),
+                pages.with_data(kernel).map(|(p, i)| (p, first + i * PAGE)),
                 true,
             )?;
             len
@@ -556,7 +601,12 @@ fn write_sink<S: Sink>(
         }
         Container::Raw => {
             let len = end_pfn * PAGE;
-            write_pages(kernel, sink, pages.iter().map(|p| (*p, p * PAGE)), false)?;
+            write_pages(
+                kernel,
+                sink,
+                pages.with_data(kernel).map(|(p, _)| (p, p * PAGE)),
+                false,
+            )?;
             len
         }
         Container::Elf => {
@@ -611,15 +661,13 @@ fn write_sink<S: Sink>(
                 }
             }
             sink.put(0, &h)?;
-            let map = file_off;
+            debug_assert_eq!(file_off.first().map(|f| f.2), Some(data_start));
             write_pages(
                 kernel,
                 sink,
-                pages.iter().filter_map(|p| {
-                    map.iter()
-                        .find(|(b, c, _)| *p >= *b && *p < b + c)
-                        .map(|(b, _, o)| (*p, o + (p - b) * PAGE))
-                }),
+                pages
+                    .with_data(kernel)
+                    .map(|(p, i)| (p, data_start + i * PAGE)),
                 false,
             )?;
             off

@@ -241,7 +241,7 @@ fn tracker_sums_are_the_manifest_poolused() {
         let mut tables = vec![vptr(&mem, arch, dtb, global(&k, "PoolTrackTable").unwrap())];
         if let Some(t) = global(&k, "ExPoolTagTables") {
             tables.clear();
-            for i in 0..64 {
+            for i in 0..65 {
                 let v = vptr(&mem, arch, dtb, t + i * ptr);
                 if v != 0 {
                     tables.push(v);
@@ -399,6 +399,14 @@ fn faults_are_injected_and_recorded() {
 }
 
 #[test]
+fn sixty_four_processors_get_sixty_five_tracker_tables() {
+    let p = testkit::profile("win10-1809-x64").unwrap();
+    let k = KernelBuilder::standard(p).processors(64).build().unwrap();
+    assert_eq!(k.manifest.tracker_tables.len(), 65);
+    assert_eq!(k.manifest.tracker_tables[64].processor, Some(63));
+}
+
+#[test]
 fn big_requests_and_small_memory() {
     let p = testkit::profile("win7sp1-x64").unwrap();
     let k = KernelBuilder::new(p)
@@ -413,4 +421,7 @@ fn big_requests_and_small_memory() {
         .unwrap();
     assert_eq!(b.size, 0x2000);
     assert!(KernelBuilder::new(p).memory_mib(8).build().is_err());
+    assert!(KernelBuilder::new(p).memory_mib(2 << 20).build().is_err());
+    let x86 = testkit::profile("xpsp3-x86").unwrap();
+    assert!(KernelBuilder::new(x86).memory_mib(4096).build().is_err());
 }
