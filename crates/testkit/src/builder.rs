@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::layout::{self, AllocSpec, Placed, PoolTotals};
 use crate::manifest::{self, Hex, Manifest, PoolUsed, tag_string};
 use crate::memory::{Mmu, PAGE, PhysicalMemory, SoftPte};
 use crate::profile::{
@@ -92,14 +93,6 @@ pub enum BuildError {
     /// A request the profile cannot express.
     #[error("invalid request: {0}")]
     Invalid(String),
-}
-
-#[derive(Debug, Clone)]
-struct AllocSpec {
-    tag: u32,
-    size: u64,
-    pool: PoolKind,
-    freed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -381,42 +374,6 @@ impl Space {
     }
 }
 
-#[derive(Debug, Clone)]
-struct Placed {
-    va: u64,
-    units: u64,
-    prev_units: u64,
-    tag: u32,
-    pool: PoolKind,
-    free: bool,
-    /// Index into the allocation list, for allocated blocks.
-    spec: Option<usize>,
-    on_list: bool,
-    error: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-struct BigPlaced {
-    va: u64,
-    pages: u64,
-    tag: u32,
-    pool: PoolKind,
-    freed: bool,
-    slot: u64,
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-struct PoolTotals {
-    small_pages: u64,
-    big_pages: u64,
-    freed_big_pages: u64,
-    allocs: u64,
-    frees: u64,
-    bytes_out: u64,
-    bytes_ever: u64,
-    bytes_freed: u64,
-}
-
 struct Build {
     p: &'static Profile,
     s: Space,
@@ -628,198 +585,16 @@ impl Build {
             });
         }
 
-        // ---- small-pool layout ------------------------------------------------------------------
-        let mut placed: Vec<Placed> = Vec::new();
-        let mut cursor = [p.va.nonpaged, p.va.paged];
-        let mut totals = [PoolTotals::default(); 2];
-        for pool in [PoolKind::NonPaged, PoolKind::Paged] {
-            let pi = pool.value() as usize;
-            let mut page_va = cursor[pi];
-            let mut off = 0u64;
-            let mut prev_units = 0u64;
-            let mut any = false;
-            let close = |placed: &mut Vec<Placed>, page_va: u64, off: u64, prev_units: u64| {
-                if off < PAGE {
-                    placed.push(Placed {
-                        va: page_va + off,
-                        units: (PAGE - off) / unit,
-                        prev_units,
-                        tag: 0,
-                        pool,
-                        free: true,
-                        spec: None,
-                        on_list: false,
-                        error: None,
-                    });
-                }
-            };
-            for (i, a) in specs.iter().enumerate().filter(|(_, a)| a.pool == pool) {
-                let units = (a.size + hdr).div_ceil(unit);
-                if off + units * unit > PAGE {
-                    close(&mut placed, page_va, off, prev_units);
-                    page_va += PAGE;
-                    totals[pi].small_pages += 1;
-                    off = 0;
-                    prev_units = 0;
-                }
-                any = true;
-                placed.push(Placed {
-                    va: page_va + off,
-                    units,
-                    prev_units,
-                    tag: a.tag,
-                    pool,
-                    free: a.freed,
-                    spec: Some(i),
-                    on_list: false,
-                    error: None,
-                });
-                off += units * unit;
-                prev_units = units;
-            }
-            if any {
-                close(&mut placed, page_va, off, prev_units);
-                totals[pi].small_pages += 1;
-                page_va += PAGE;
-            }
-            cursor[pi] = page_va;
-        }
-        // Coalesce neighbouring free blocks within a page (the pool merges them on free).
-        let mut merged: Vec<Placed> = Vec::with_capacity(placed.len());
-        for blk in placed {
-            if let Some(last) = merged.last_mut()
-                && last.free
-                && blk.free
-                && last.va / PAGE == blk.va / PAGE
-                && last.va + last.units * unit == blk.va
-            {
-                last.units += blk.units;
-                if last.tag == 0 {
-                    last.tag = blk.tag;
-                }
-                continue;
-            }
-            merged.push(blk);
-        }
-        // Fix PreviousSize after merging.
-        for i in 0..merged.len() {
-            let prev = if i > 0 && merged[i - 1].va / PAGE == merged[i].va / PAGE {
-                merged[i - 1].units
-            } else {
-                0
-            };
-            merged[i].prev_units = prev;
-        }
-        let mut placed = merged;
-        let min_list_units = (hdr + 2 * ptr).div_ceil(unit);
-        for blk in placed.iter_mut() {
-            blk.on_list = blk.free && blk.units >= min_list_units;
-        }
-
-        // ---- nonpaged free page runs (XP/2003) --------------------------------------------------
-        let mut free_runs: Vec<(u64, u64, u64)> = Vec::new();
-        if p.free_pool_entry.is_some() {
-            for pages in [1u64, 3, 6] {
-                let va = cursor[0];
-                cursor[0] += pages * PAGE;
-                free_runs.push((va, pages, pages.min(4) - 1));
-            }
-        }
-
-        // ---- big allocations --------------------------------------------------------------------
-        let big_entries = (bigs.len() as u64 * 4).next_power_of_two().max(64);
-        let mut big_placed: Vec<BigPlaced> = Vec::new();
-        let mut used_slots = std::collections::BTreeSet::new();
-        for a in &bigs {
-            let pages = a.size.div_ceil(PAGE);
-            let pi = a.pool.value() as usize;
-            let va = cursor[pi];
-            cursor[pi] += pages * PAGE;
-            // PoolViewer's Win10 hash of the page number, linear probing (readers scan the table).
-            let mut h = ((va >> 12) & 0xffff_ffff).wrapping_mul(0x9e5f);
-            h ^= h >> 32;
-            let mut slot = h & (big_entries - 1);
-            while used_slots.contains(&slot) {
-                slot = (slot + 1) & (big_entries - 1);
-            }
-            used_slots.insert(slot);
-            let t = &mut totals[pi];
-            t.allocs += 1;
-            t.bytes_ever += pages * PAGE;
-            if a.freed {
-                t.frees += 1;
-                t.freed_big_pages += pages;
-                t.bytes_freed += pages * PAGE;
-            } else {
-                t.big_pages += pages;
-                t.bytes_out += pages * PAGE;
-            }
-            big_placed.push(BigPlaced {
-                va,
-                pages,
-                tag: a.tag,
-                pool: a.pool,
-                freed: a.freed,
-                slot,
-            });
-        }
-        for blk in &placed {
-            if let Some(i) = blk.spec {
-                let t = &mut totals[blk.pool.value() as usize];
-                let bytes = blk.units * unit;
-                t.allocs += 1;
-                t.bytes_ever += bytes;
-                if specs[i].freed {
-                    t.frees += 1;
-                    t.bytes_freed += bytes;
-                } else {
-                    t.bytes_out += bytes;
-                }
-            }
-        }
-
-        // ---- trackers -------------------------------------------------------------------------
-        // Accounting: each allocation (alloc + its free, if freed) goes to one table; with
-        // per-processor tables, allocation i goes to table i % (processors + 1).
-        let ntables = if p.per_processor_trackers {
-            b.processors as usize + 1
-        } else {
-            1
-        };
-        let mut per_table: Vec<BTreeMap<u32, PoolUsed>> = vec![BTreeMap::new(); ntables];
-        let mut k = 0usize;
-        let mut account = |tag: u32, pool: PoolKind, bytes: u64, freed: bool| {
-            let t = per_table[k % ntables].entry(tag).or_default();
-            k += 1;
-            match pool {
-                PoolKind::NonPaged => {
-                    t.nonpaged_allocs += 1;
-                    if freed {
-                        t.nonpaged_frees += 1;
-                    } else {
-                        t.nonpaged_bytes += bytes;
-                    }
-                }
-                PoolKind::Paged => {
-                    t.paged_allocs += 1;
-                    if freed {
-                        t.paged_frees += 1;
-                    } else {
-                        t.paged_bytes += bytes;
-                    }
-                }
-            }
-        };
-        for blk in &placed {
-            if let Some(i) = blk.spec {
-                account(blk.tag, blk.pool, blk.units * unit, specs[i].freed);
-            }
-        }
-        for bp in &big_placed {
-            account(bp.tag, bp.pool, bp.pages * PAGE, bp.freed);
-        }
-        let ntags = per_table.iter().map(|t| t.len()).max().unwrap_or(0) as u64;
-        let track_entries = (ntags * 4).next_power_of_two().max(256);
+        // ---- the pool plan (layout.rs) ---------------------------------------------------------
+        let layout::PoolPlan {
+            mut placed,
+            free_runs,
+            big_entries,
+            big_placed,
+            totals,
+            per_table,
+            track_entries,
+        } = layout::plan(p, &specs, &bigs, b.processors);
 
         // ---- write: globals needing no layout ----------------------------------------------------
         let kdbg = bld
@@ -1091,341 +866,23 @@ impl Build {
             }
         }
 
-        // ---- descriptors and free lists -------------------------------------------------------
-        let d = p.descriptor;
-        let np_desc = match bld.global("NonPagedPoolDescriptor") {
-            Some(va) => va,
-            None => bld.sys_alloc(d.size, 0x40),
-        };
-        let paged_descs = [bld.sys_alloc(d.size, 0x40), bld.sys_alloc(d.size, 0x40)];
-        let mut manifest_desc = Vec::new();
-        let mut free_lists = Vec::new();
-        for (desc, pool, index) in [
-            (np_desc, PoolKind::NonPaged, 0u64),
-            (paged_descs[0], PoolKind::Paged, 0),
-            (paged_descs[1], PoolKind::Paged, 1),
-        ] {
-            let used_here = pool == PoolKind::NonPaged || index == 1;
-            let t = if used_here {
-                totals[pool.value() as usize]
-            } else {
-                PoolTotals::default()
-            };
-            bld.s.w(desc, &vec![0u8; d.size as usize]);
-            bld.s.wf(desc, d.pool_type, pool.value());
-            bld.s.wf(desc, d.pool_index, index);
-            match d.counters {
-                DescCounters::Classic {
-                    running_allocs,
-                    running_deallocs,
-                    total_pages,
-                    total_big_pages,
-                    total_bytes,
-                } => {
-                    bld.s.wf(desc, running_allocs, t.allocs);
-                    bld.s.wf(desc, running_deallocs, t.frees);
-                    bld.s.wf(desc, total_pages, t.small_pages);
-                    bld.s.wf(desc, total_big_pages, t.big_pages);
-                    if let Some(f) = total_bytes {
-                        bld.s.wf(desc, f, t.bytes_out);
-                    }
-                }
-                DescCounters::Win10 {
-                    running_allocs,
-                    pages_allocated,
-                    big_pages_allocated,
-                    bytes_allocated,
-                    running_deallocs,
-                    pages_deallocated,
-                    big_pages_deallocated,
-                    bytes_deallocated,
-                } => {
-                    bld.s.wf(desc, running_allocs, t.allocs);
-                    bld.s.wf(desc, running_deallocs, t.frees);
-                    bld.s.wf(desc, pages_allocated, t.small_pages);
-                    bld.s.wf(desc, pages_deallocated, 0);
-                    bld.s
-                        .wf(desc, big_pages_allocated, t.big_pages + t.freed_big_pages);
-                    bld.s.wf(desc, big_pages_deallocated, t.freed_big_pages);
-                    bld.s.wf(desc, bytes_allocated, t.bytes_ever);
-                    bld.s.wf(desc, bytes_deallocated, t.bytes_freed);
-                }
-            }
-            // ListHeads: empty lists point at themselves; then link this pool's free blocks.
-            let lh = desc + d.list_heads;
-            for i in 0..d.list_count {
-                let h = lh + i * 2 * ptr;
-                bld.s.ptr(h, h);
-                bld.s.ptr(h + ptr, h);
-            }
-            manifest_desc.push(manifest::Descriptor {
-                address: Hex(desc),
-                pool_type: pool.name().into(),
-                pool_index: index as u32,
-                running_allocs: t.allocs,
-                running_deallocs: t.frees,
-                total_pages: t.small_pages,
-                total_big_pages: t.big_pages,
-                total_bytes: t.bytes_out,
-            });
-            if !used_here {
-                continue;
-            }
-            let mut lists: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
-            for blk in placed.iter().filter(|b| b.pool == pool && b.on_list) {
-                let idx = (blk.units - 1).min(d.list_count - 1);
-                lists.entry(idx).or_default().push(blk.va);
-            }
-            for (idx, entries) in &lists {
-                let head = lh + idx * 2 * ptr;
-                let links: Vec<u64> = entries.iter().map(|v| v + hdr).collect();
-                for (j, l) in links.iter().enumerate() {
-                    let next = links.get(j + 1).copied().unwrap_or(head);
-                    let prev = if j == 0 { head } else { links[j - 1] };
-                    bld.s.ptr(*l, next);
-                    bld.s.ptr(l + ptr, prev);
-                }
-                bld.s.ptr(head, links[0]);
-                bld.s.ptr(head + ptr, links[links.len() - 1]);
-                free_lists.push(manifest::FreeList {
-                    descriptor: Hex(desc),
-                    pool_type: pool.name().into(),
-                    index: *idx,
-                    block_size: (idx + 1) * unit,
-                    entries: entries.iter().map(|v| Hex(*v)).collect(),
-                });
-            }
-        }
-        if let Some(va) = bld.global("ExpPagedPoolDescriptor") {
-            bld.s.ptr(va, paged_descs[0]);
-            bld.s.ptr(va + ptr, paged_descs[1]);
-        }
-        if let Some(va) = bld.global("ExpNumberOfPagedPools") {
-            bld.s.wn(va, 1, 4);
-        }
-        if let Some(va) = bld.global("ExpNonPagedPoolDescriptor") {
-            bld.s.ptr(va, np_desc);
-        }
-        if let Some(va) = bld.global("ExpNumberOfNonPagedPools") {
-            bld.s.wn(va, 1, 4);
-        }
-        if let Some(va) = bld.global("PoolVector") {
-            bld.s.ptr(va, np_desc);
-            bld.s.ptr(va + ptr, paged_descs[0]);
-        }
+        let (manifest_desc, free_lists) = bld.write_descriptors(&placed, &totals);
 
-        // ---- nonpaged free page runs ----------------------------------------------------------
-        let mut manifest_runs = Vec::new();
-        if let (Some(size_f), Some(heads)) =
-            (p.free_pool_entry, bld.global("MmNonPagedPoolFreeListHead"))
-        {
-            let (sig_off, owner_off) = if ptr == 8 { (0x18, 0x20) } else { (0xc, 0x10) };
-            let mut lists: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
-            for &(va, pages, list) in &free_runs {
-                for pg in 0..pages {
-                    bld.s.ptr(va + pg * PAGE + owner_off, va);
-                }
-                bld.s.wf(va, size_f, pages);
-                bld.s.wn(va + sig_off, 0, 4);
-                lists.entry(list).or_default().push(va);
-                manifest_runs.push(manifest::FreeRun {
-                    address: Hex(va),
-                    pages,
-                    list,
-                });
-            }
-            for i in 0..4u64 {
-                let head = heads + i * 2 * ptr;
-                let entries = lists.get(&i).cloned().unwrap_or_default();
-                if entries.is_empty() {
-                    bld.s.ptr(head, head);
-                    bld.s.ptr(head + ptr, head);
-                    continue;
-                }
-                for (j, e) in entries.iter().enumerate() {
-                    let next = entries.get(j + 1).copied().unwrap_or(head);
-                    let prev = if j == 0 { head } else { entries[j - 1] };
-                    bld.s.ptr(*e, next);
-                    bld.s.ptr(e + ptr, prev);
-                }
-                bld.s.ptr(head, entries[0]);
-                bld.s.ptr(head + ptr, entries[entries.len() - 1]);
-            }
-        }
+        let manifest_runs = bld.write_free_page_runs(&free_runs);
 
         // ---- paged pool bitmap ------------------------------------------------------------------
         let paged_max_pages: u64 = 0x4000;
         let nonpaged_max_pages: u64 = 0x8000;
-        let paged_pool_pages = totals[1].small_pages + totals[1].big_pages;
-        let nonpaged_pool_pages = totals[0].small_pages + totals[0].big_pages;
-        let mut paged_bitmap = None;
-        if let (Some(info), Some(info_va)) = (p.paged_info, bld.global("MmPagedPoolInfo")) {
-            let mut bits = vec![0u8; (paged_max_pages / 8) as usize];
-            let mut end_bits = bits.clone();
-            let mut busy_runs = Vec::new();
-            let start = p.va.paged;
-            for pg in 0..totals[1].small_pages {
-                bits[(pg / 8) as usize] |= 1 << (pg % 8);
-                end_bits[(pg / 8) as usize] |= 1 << (pg % 8);
-                busy_runs.push((pg, 1));
-            }
-            for bp in big_placed
-                .iter()
-                .filter(|b| b.pool == PoolKind::Paged && !b.freed)
-            {
-                let first = (bp.va - start) / PAGE;
-                for pg in first..first + bp.pages {
-                    bits[(pg / 8) as usize] |= 1 << (pg % 8);
-                }
-                let last = first + bp.pages - 1;
-                end_bits[(last / 8) as usize] |= 1 << (last % 8);
-                busy_runs.push((first, bp.pages));
-            }
-            let buf = bld.sys_alloc(bits.len() as u64, PAGE);
-            bld.s.w(buf, &bits);
-            bld.s.w(info_va, &vec![0u8; info.size as usize]);
-            match info.bitmap {
-                BitmapRef::Pointer(off) => {
-                    let hdr_va = bld.sys_alloc(2 * ptr, 0x10);
-                    bld.s.wn(hdr_va, paged_max_pages, 4);
-                    bld.s.ptr(hdr_va + ptr, buf);
-                    bld.s.ptr(info_va + off, hdr_va);
-                }
-                BitmapRef::Embedded(off) => {
-                    bld.s.wn(info_va + off, paged_max_pages, 4);
-                    bld.s.ptr(info_va + off + ptr, buf);
-                }
-                BitmapRef::EmbeddedEx(off) => {
-                    bld.s.wn(info_va + off, paged_max_pages, 8);
-                    bld.s.ptr(info_va + off + 8, buf);
-                }
-            }
-            if let Some(off) = info.end_bitmap_ptr {
-                let ebuf = bld.sys_alloc(end_bits.len() as u64, PAGE);
-                bld.s.w(ebuf, &end_bits);
-                let hdr_va = bld.sys_alloc(2 * ptr, 0x10);
-                bld.s.wn(hdr_va, paged_max_pages, 4);
-                bld.s.ptr(hdr_va + ptr, ebuf);
-                bld.s.ptr(info_va + off, hdr_va);
-            }
-            if let Some(f) = info.commit {
-                bld.s.wf(info_va, f, paged_pool_pages);
-            }
-            bld.s.wf(info_va, info.allocated, paged_pool_pages);
-            if let Some(f) = info.maximum_size {
-                bld.s.wf(info_va, f, paged_max_pages * PAGE);
-            }
-            let set_bits = bits.iter().map(|b| b.count_ones() as u64).sum();
-            paged_bitmap = Some(manifest::PagedBitmap {
-                paged_pool_info: Hex(info_va),
-                buffer: Hex(buf),
-                bits: paged_max_pages,
-                set_bits,
-                busy_runs,
-            });
-        }
-        for (name, value) in [
-            ("MmNonPagedPoolStart", p.va.nonpaged),
-            (
-                "MmNonPagedPoolEnd",
-                p.va.nonpaged + nonpaged_max_pages * PAGE - 1,
-            ),
-            ("MmPagedPoolStart", p.va.paged),
-            ("MmPagedPoolEnd", p.va.paged + paged_max_pages * PAGE - 1),
-        ] {
-            if let Some(va) = bld.global(name) {
-                bld.s.ptr(va, value);
-            }
-        }
+        let paged_bitmap =
+            bld.write_paged_bitmap(&totals, &big_placed, paged_max_pages, nonpaged_max_pages);
 
-        // ---- !vm counters -------------------------------------------------------------------------
-        let phys = bld.s.mem.total_pages();
-        let c = b.counters;
-        let available = c.available_pages.unwrap_or(phys * 5 / 8);
-        let resident = c.resident_available_pages.unwrap_or(phys / 2);
-        let modified = c.modified_pages.unwrap_or(0x1a3);
-        let shared = c.shared_commit_pages.unwrap_or(0x2b1);
-        let driver = c.driver_commit_pages.unwrap_or(0x4c2);
-        let committed = c.committed_pages.unwrap_or(phys / 3);
-        let limit = c.commit_limit.unwrap_or(phys + 0x1_0000);
-        let failures = c.pool_allocation_failures.unwrap_or(0);
-        let mut vm = manifest::Vm::default();
-        match p.vm {
-            VmSource::Globals => {
-                let put = |bld: &mut Build, name: &str, v: u64| -> Option<u64> {
-                    let va = bld.global(name)?;
-                    bld.s.ptr(va, v);
-                    Some(v)
-                };
-                vm.physical_pages = put(&mut bld, "MmNumberOfPhysicalPages", phys);
-                vm.available_pages = put(&mut bld, "MmAvailablePages", available);
-                vm.resident_available_pages = put(&mut bld, "MmResidentAvailablePages", resident);
-                vm.shared_commit_pages = put(&mut bld, "MmSharedCommit", shared);
-                vm.driver_commit_pages = put(&mut bld, "MmDriverCommit", driver);
-                vm.committed_pages = put(&mut bld, "MmTotalCommittedPages", committed);
-                vm.commit_limit = put(&mut bld, "MmTotalCommitLimit", limit);
-                put(&mut bld, "MmProcessCommit", 0x311);
-                put(&mut bld, "MmPagedPoolCommit", paged_pool_pages);
-                vm.nonpaged_pool_pages =
-                    put(&mut bld, "MmAllocatedNonPagedPool", nonpaged_pool_pages);
-                vm.nonpaged_pool_max_pages = put(
-                    &mut bld,
-                    "MmMaximumNonPagedPoolInBytes",
-                    nonpaged_max_pages * PAGE,
-                )
-                .map(|_| nonpaged_max_pages);
-                if let Some(va) = bld.global("MmModifiedPageListHead") {
-                    bld.s.ptr(va, modified);
-                    vm.modified_pages = Some(modified);
-                }
-                if paged_bitmap.is_some() {
-                    vm.paged_pool_pages = Some(paged_pool_pages);
-                }
-            }
-            VmSource::Partition {
-                vp,
-                physical,
-                available: av,
-                resident: rs,
-                modified: md,
-                shared_commit,
-                committed: cm,
-                commit_limit: cl,
-                allocated_nonpaged,
-            } => {
-                if let Some(part) = bld.global("MiSystemPartition") {
-                    let v = part + vp;
-                    bld.s.wn(v + physical, phys, 8);
-                    bld.s.wn(v + av, available, 8);
-                    bld.s.wn(v + rs, resident, 8);
-                    bld.s.wn(v + md, modified, 8);
-                    bld.s.wn(v + cm, committed, 8);
-                    bld.s.wn(v + cl, limit, 8);
-                    vm.physical_pages = Some(phys);
-                    vm.available_pages = Some(available);
-                    vm.resident_available_pages = Some(resident);
-                    vm.modified_pages = Some(modified);
-                    vm.committed_pages = Some(committed);
-                    vm.commit_limit = Some(limit);
-                    if let Some(sc) = shared_commit {
-                        bld.s.wn(v + sc, shared, 8);
-                        vm.shared_commit_pages = Some(shared);
-                    }
-                }
-                if let Some(st) = bld.global("MiState") {
-                    bld.s.wn(st + allocated_nonpaged, nonpaged_pool_pages, 8);
-                    vm.nonpaged_pool_pages = Some(nonpaged_pool_pages);
-                }
-            }
-        }
-        if let Some(va) = bld.global("MmSizeOfPagedPoolInBytes") {
-            bld.s.ptr(va, paged_max_pages * PAGE);
-            vm.paged_pool_max_pages = Some(paged_max_pages);
-        }
-        if let Some(va) = bld.global("ExPoolFailures") {
-            bld.s.wn(va, failures, 4);
-            vm.pool_allocation_failures = Some(failures);
-        }
+        let vm = bld.write_vm(
+            b.counters,
+            &totals,
+            paged_max_pages,
+            nonpaged_max_pages,
+            paged_bitmap.is_some(),
+        );
 
         // ---- KdVersionBlock, KDBG -----------------------------------------------------------------
         let ddl_head = match bld.global("KdpDebuggerDataListHead") {
@@ -1497,58 +954,7 @@ impl Build {
             done += n;
         }
 
-        // ---- faults -----------------------------------------------------------------------------
-        let mut faults = Vec::new();
-        for f in &b.faults {
-            match f {
-                Fault::CorruptPoolHeader { tag: t } => {
-                    let want = tag(t);
-                    let Some(i) = placed.iter().position(|b| !b.free && b.tag == want) else {
-                        return Err(BuildError::FaultWithoutTarget(format!(
-                            "corrupt_pool_header({})",
-                            tag_string(want)
-                        )));
-                    };
-                    let bad_units = placed[i].units + 3;
-                    let mut blk = placed[i].clone();
-                    blk.units = bad_units;
-                    bld.write_header(&blk);
-                    let msg = format!(
-                        "BlockSize says {:#x} bytes; the page layout says {:#x}",
-                        bad_units * unit,
-                        placed[i].units * unit
-                    );
-                    placed[i].error = Some(msg.clone());
-                    faults.push(manifest::FaultRecord {
-                        kind: "corrupt_pool_header".into(),
-                        address: Some(Hex(placed[i].va)),
-                        detail: msg,
-                    });
-                }
-                Fault::BrokenFreeListLink => {
-                    let Some(fl) = free_lists.first() else {
-                        return Err(BuildError::FaultWithoutTarget(
-                            "broken_free_list_link".into(),
-                        ));
-                    };
-                    let entry = fl.entries[0].0 + hdr;
-                    let bad = if ptr == 8 {
-                        0x4141_4141_4141_4141
-                    } else {
-                        0x4141_4141
-                    };
-                    bld.s.ptr(entry, bad);
-                    faults.push(manifest::FaultRecord {
-                        kind: "broken_free_list_link".into(),
-                        address: Some(Hex(entry)),
-                        detail: format!(
-                            "Flink of the first block on ListHeads[{}] of {} overwritten with {bad:#x}",
-                            fl.index, fl.pool_type
-                        ),
-                    });
-                }
-            }
-        }
+        let faults = bld.inject_faults(&b.faults, &mut placed, &free_lists)?;
 
         if bld.s.mmu.overflow {
             return Err(BuildError::MemoryTooSmall {
@@ -1680,6 +1086,449 @@ impl Build {
             memory: s.mem,
             manifest,
         })
+    }
+
+    /// Pool descriptors with their counters and ListHeads, the free lists linked through the free
+    /// blocks, and the globals that point at the descriptors.
+    fn write_descriptors(
+        &mut self,
+        placed: &[Placed],
+        totals: &[PoolTotals; 2],
+    ) -> (Vec<manifest::Descriptor>, Vec<manifest::FreeList>) {
+        let p = self.p;
+        let ptr = p.arch.ptr_size();
+        let hdr = p.header.header_size();
+        let unit = p.header.unit();
+        // ---- descriptors and free lists -------------------------------------------------------
+        let d = p.descriptor;
+        let np_desc = match self.global("NonPagedPoolDescriptor") {
+            Some(va) => va,
+            None => self.sys_alloc(d.size, 0x40),
+        };
+        let paged_descs = [self.sys_alloc(d.size, 0x40), self.sys_alloc(d.size, 0x40)];
+        let mut manifest_desc = Vec::new();
+        let mut free_lists = Vec::new();
+        for (desc, pool, index) in [
+            (np_desc, PoolKind::NonPaged, 0u64),
+            (paged_descs[0], PoolKind::Paged, 0),
+            (paged_descs[1], PoolKind::Paged, 1),
+        ] {
+            let used_here = pool == PoolKind::NonPaged || index == 1;
+            let t = if used_here {
+                totals[pool.value() as usize]
+            } else {
+                PoolTotals::default()
+            };
+            self.s.w(desc, &vec![0u8; d.size as usize]);
+            self.s.wf(desc, d.pool_type, pool.value());
+            self.s.wf(desc, d.pool_index, index);
+            match d.counters {
+                DescCounters::Classic {
+                    running_allocs,
+                    running_deallocs,
+                    total_pages,
+                    total_big_pages,
+                    total_bytes,
+                } => {
+                    self.s.wf(desc, running_allocs, t.allocs);
+                    self.s.wf(desc, running_deallocs, t.frees);
+                    self.s.wf(desc, total_pages, t.small_pages);
+                    self.s.wf(desc, total_big_pages, t.big_pages);
+                    if let Some(f) = total_bytes {
+                        self.s.wf(desc, f, t.bytes_out);
+                    }
+                }
+                DescCounters::Win10 {
+                    running_allocs,
+                    pages_allocated,
+                    big_pages_allocated,
+                    bytes_allocated,
+                    running_deallocs,
+                    pages_deallocated,
+                    big_pages_deallocated,
+                    bytes_deallocated,
+                } => {
+                    self.s.wf(desc, running_allocs, t.allocs);
+                    self.s.wf(desc, running_deallocs, t.frees);
+                    self.s.wf(desc, pages_allocated, t.small_pages);
+                    self.s.wf(desc, pages_deallocated, 0);
+                    self.s
+                        .wf(desc, big_pages_allocated, t.big_pages + t.freed_big_pages);
+                    self.s.wf(desc, big_pages_deallocated, t.freed_big_pages);
+                    self.s.wf(desc, bytes_allocated, t.bytes_ever);
+                    self.s.wf(desc, bytes_deallocated, t.bytes_freed);
+                }
+            }
+            // ListHeads: empty lists point at themselves; then link this pool's free blocks.
+            let lh = desc + d.list_heads;
+            for i in 0..d.list_count {
+                let h = lh + i * 2 * ptr;
+                self.s.ptr(h, h);
+                self.s.ptr(h + ptr, h);
+            }
+            manifest_desc.push(manifest::Descriptor {
+                address: Hex(desc),
+                pool_type: pool.name().into(),
+                pool_index: index as u32,
+                running_allocs: t.allocs,
+                running_deallocs: t.frees,
+                total_pages: t.small_pages,
+                total_big_pages: t.big_pages,
+                total_bytes: t.bytes_out,
+            });
+            if !used_here {
+                continue;
+            }
+            let mut lists: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+            for blk in placed.iter().filter(|b| b.pool == pool && b.on_list) {
+                let idx = (blk.units - 1).min(d.list_count - 1);
+                lists.entry(idx).or_default().push(blk.va);
+            }
+            for (idx, entries) in &lists {
+                let head = lh + idx * 2 * ptr;
+                let links: Vec<u64> = entries.iter().map(|v| v + hdr).collect();
+                for (j, l) in links.iter().enumerate() {
+                    let next = links.get(j + 1).copied().unwrap_or(head);
+                    let prev = if j == 0 { head } else { links[j - 1] };
+                    self.s.ptr(*l, next);
+                    self.s.ptr(l + ptr, prev);
+                }
+                self.s.ptr(head, links[0]);
+                self.s.ptr(head + ptr, links[links.len() - 1]);
+                free_lists.push(manifest::FreeList {
+                    descriptor: Hex(desc),
+                    pool_type: pool.name().into(),
+                    index: *idx,
+                    block_size: (idx + 1) * unit,
+                    entries: entries.iter().map(|v| Hex(*v)).collect(),
+                });
+            }
+        }
+        if let Some(va) = self.global("ExpPagedPoolDescriptor") {
+            self.s.ptr(va, paged_descs[0]);
+            self.s.ptr(va + ptr, paged_descs[1]);
+        }
+        if let Some(va) = self.global("ExpNumberOfPagedPools") {
+            self.s.wn(va, 1, 4);
+        }
+        if let Some(va) = self.global("ExpNonPagedPoolDescriptor") {
+            self.s.ptr(va, np_desc);
+        }
+        if let Some(va) = self.global("ExpNumberOfNonPagedPools") {
+            self.s.wn(va, 1, 4);
+        }
+        if let Some(va) = self.global("PoolVector") {
+            self.s.ptr(va, np_desc);
+            self.s.ptr(va + ptr, paged_descs[0]);
+        }
+        (manifest_desc, free_lists)
+    }
+
+    /// XP/2003 nonpaged free page runs on `MmNonPagedPoolFreeListHead[4]`.
+    fn write_free_page_runs(&mut self, free_runs: &[(u64, u64, u64)]) -> Vec<manifest::FreeRun> {
+        let p = self.p;
+        let ptr = p.arch.ptr_size();
+        // ---- nonpaged free page runs ----------------------------------------------------------
+        let mut manifest_runs = Vec::new();
+        if let (Some(size_f), Some(heads)) =
+            (p.free_pool_entry, self.global("MmNonPagedPoolFreeListHead"))
+        {
+            let (sig_off, owner_off) = if ptr == 8 { (0x18, 0x20) } else { (0xc, 0x10) };
+            let mut lists: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+            for &(va, pages, list) in free_runs {
+                for pg in 0..pages {
+                    self.s.ptr(va + pg * PAGE + owner_off, va);
+                }
+                self.s.wf(va, size_f, pages);
+                self.s.wn(va + sig_off, 0, 4);
+                lists.entry(list).or_default().push(va);
+                manifest_runs.push(manifest::FreeRun {
+                    address: Hex(va),
+                    pages,
+                    list,
+                });
+            }
+            for i in 0..4u64 {
+                let head = heads + i * 2 * ptr;
+                let entries = lists.get(&i).cloned().unwrap_or_default();
+                if entries.is_empty() {
+                    self.s.ptr(head, head);
+                    self.s.ptr(head + ptr, head);
+                    continue;
+                }
+                for (j, e) in entries.iter().enumerate() {
+                    let next = entries.get(j + 1).copied().unwrap_or(head);
+                    let prev = if j == 0 { head } else { entries[j - 1] };
+                    self.s.ptr(*e, next);
+                    self.s.ptr(e + ptr, prev);
+                }
+                self.s.ptr(head, entries[0]);
+                self.s.ptr(head + ptr, entries[entries.len() - 1]);
+            }
+        }
+        manifest_runs
+    }
+
+    /// The paged-pool allocation bitmap in `MmPagedPoolInfo` and the pool range globals.
+    fn write_paged_bitmap(
+        &mut self,
+        totals: &[PoolTotals; 2],
+        big_placed: &[layout::BigPlaced],
+        paged_max_pages: u64,
+        nonpaged_max_pages: u64,
+    ) -> Option<manifest::PagedBitmap> {
+        let p = self.p;
+        let ptr = p.arch.ptr_size();
+        let paged_pool_pages = totals[1].small_pages + totals[1].big_pages;
+        let mut paged_bitmap = None;
+        if let (Some(info), Some(info_va)) = (p.paged_info, self.global("MmPagedPoolInfo")) {
+            let mut bits = vec![0u8; (paged_max_pages / 8) as usize];
+            let mut end_bits = bits.clone();
+            let mut busy_runs = Vec::new();
+            let start = p.va.paged;
+            for pg in 0..totals[1].small_pages {
+                bits[(pg / 8) as usize] |= 1 << (pg % 8);
+                end_bits[(pg / 8) as usize] |= 1 << (pg % 8);
+                busy_runs.push((pg, 1));
+            }
+            for bp in big_placed
+                .iter()
+                .filter(|b| b.pool == PoolKind::Paged && !b.freed)
+            {
+                let first = (bp.va - start) / PAGE;
+                for pg in first..first + bp.pages {
+                    bits[(pg / 8) as usize] |= 1 << (pg % 8);
+                }
+                let last = first + bp.pages - 1;
+                end_bits[(last / 8) as usize] |= 1 << (last % 8);
+                busy_runs.push((first, bp.pages));
+            }
+            let buf = self.sys_alloc(bits.len() as u64, PAGE);
+            self.s.w(buf, &bits);
+            self.s.w(info_va, &vec![0u8; info.size as usize]);
+            match info.bitmap {
+                BitmapRef::Pointer(off) => {
+                    let hdr_va = self.sys_alloc(2 * ptr, 0x10);
+                    self.s.wn(hdr_va, paged_max_pages, 4);
+                    self.s.ptr(hdr_va + ptr, buf);
+                    self.s.ptr(info_va + off, hdr_va);
+                }
+                BitmapRef::Embedded(off) => {
+                    self.s.wn(info_va + off, paged_max_pages, 4);
+                    self.s.ptr(info_va + off + ptr, buf);
+                }
+                BitmapRef::EmbeddedEx(off) => {
+                    self.s.wn(info_va + off, paged_max_pages, 8);
+                    self.s.ptr(info_va + off + 8, buf);
+                }
+            }
+            if let Some(off) = info.end_bitmap_ptr {
+                let ebuf = self.sys_alloc(end_bits.len() as u64, PAGE);
+                self.s.w(ebuf, &end_bits);
+                let hdr_va = self.sys_alloc(2 * ptr, 0x10);
+                self.s.wn(hdr_va, paged_max_pages, 4);
+                self.s.ptr(hdr_va + ptr, ebuf);
+                self.s.ptr(info_va + off, hdr_va);
+            }
+            if let Some(f) = info.commit {
+                self.s.wf(info_va, f, paged_pool_pages);
+            }
+            self.s.wf(info_va, info.allocated, paged_pool_pages);
+            if let Some(f) = info.maximum_size {
+                self.s.wf(info_va, f, paged_max_pages * PAGE);
+            }
+            let set_bits = bits.iter().map(|b| b.count_ones() as u64).sum();
+            paged_bitmap = Some(manifest::PagedBitmap {
+                paged_pool_info: Hex(info_va),
+                buffer: Hex(buf),
+                bits: paged_max_pages,
+                set_bits,
+                busy_runs,
+            });
+        }
+        for (name, value) in [
+            ("MmNonPagedPoolStart", p.va.nonpaged),
+            (
+                "MmNonPagedPoolEnd",
+                p.va.nonpaged + nonpaged_max_pages * PAGE - 1,
+            ),
+            ("MmPagedPoolStart", p.va.paged),
+            ("MmPagedPoolEnd", p.va.paged + paged_max_pages * PAGE - 1),
+        ] {
+            if let Some(va) = self.global(name) {
+                self.s.ptr(va, value);
+            }
+        }
+        paged_bitmap
+    }
+
+    /// The `!vm` counters where the profile keeps them; returns the manifest's figures.
+    fn write_vm(
+        &mut self,
+        c: VmCounters,
+        totals: &[PoolTotals; 2],
+        paged_max_pages: u64,
+        nonpaged_max_pages: u64,
+        has_paged_bitmap: bool,
+    ) -> manifest::Vm {
+        let p = self.p;
+        let paged_pool_pages = totals[1].small_pages + totals[1].big_pages;
+        let nonpaged_pool_pages = totals[0].small_pages + totals[0].big_pages;
+        // ---- !vm counters -------------------------------------------------------------------------
+        let phys = self.s.mem.total_pages();
+
+        let available = c.available_pages.unwrap_or(phys * 5 / 8);
+        let resident = c.resident_available_pages.unwrap_or(phys / 2);
+        let modified = c.modified_pages.unwrap_or(0x1a3);
+        let shared = c.shared_commit_pages.unwrap_or(0x2b1);
+        let driver = c.driver_commit_pages.unwrap_or(0x4c2);
+        let committed = c.committed_pages.unwrap_or(phys / 3);
+        let limit = c.commit_limit.unwrap_or(phys + 0x1_0000);
+        let failures = c.pool_allocation_failures.unwrap_or(0);
+        let mut vm = manifest::Vm::default();
+        match p.vm {
+            VmSource::Globals => {
+                let put = |bld: &mut Build, name: &str, v: u64| -> Option<u64> {
+                    let va = bld.global(name)?;
+                    bld.s.ptr(va, v);
+                    Some(v)
+                };
+                vm.physical_pages = put(&mut *self, "MmNumberOfPhysicalPages", phys);
+                vm.available_pages = put(&mut *self, "MmAvailablePages", available);
+                vm.resident_available_pages = put(&mut *self, "MmResidentAvailablePages", resident);
+                vm.shared_commit_pages = put(&mut *self, "MmSharedCommit", shared);
+                vm.driver_commit_pages = put(&mut *self, "MmDriverCommit", driver);
+                vm.committed_pages = put(&mut *self, "MmTotalCommittedPages", committed);
+                vm.commit_limit = put(&mut *self, "MmTotalCommitLimit", limit);
+                put(&mut *self, "MmProcessCommit", 0x311);
+                put(&mut *self, "MmPagedPoolCommit", paged_pool_pages);
+                vm.nonpaged_pool_pages =
+                    put(&mut *self, "MmAllocatedNonPagedPool", nonpaged_pool_pages);
+                vm.nonpaged_pool_max_pages = put(
+                    &mut *self,
+                    "MmMaximumNonPagedPoolInBytes",
+                    nonpaged_max_pages * PAGE,
+                )
+                .map(|_| nonpaged_max_pages);
+                if let Some(va) = self.global("MmModifiedPageListHead") {
+                    self.s.ptr(va, modified);
+                    vm.modified_pages = Some(modified);
+                }
+                if has_paged_bitmap {
+                    vm.paged_pool_pages = Some(paged_pool_pages);
+                }
+            }
+            VmSource::Partition {
+                vp,
+                physical,
+                available: av,
+                resident: rs,
+                modified: md,
+                shared_commit,
+                committed: cm,
+                commit_limit: cl,
+                allocated_nonpaged,
+            } => {
+                if let Some(part) = self.global("MiSystemPartition") {
+                    let v = part + vp;
+                    self.s.wn(v + physical, phys, 8);
+                    self.s.wn(v + av, available, 8);
+                    self.s.wn(v + rs, resident, 8);
+                    self.s.wn(v + md, modified, 8);
+                    self.s.wn(v + cm, committed, 8);
+                    self.s.wn(v + cl, limit, 8);
+                    vm.physical_pages = Some(phys);
+                    vm.available_pages = Some(available);
+                    vm.resident_available_pages = Some(resident);
+                    vm.modified_pages = Some(modified);
+                    vm.committed_pages = Some(committed);
+                    vm.commit_limit = Some(limit);
+                    if let Some(sc) = shared_commit {
+                        self.s.wn(v + sc, shared, 8);
+                        vm.shared_commit_pages = Some(shared);
+                    }
+                }
+                if let Some(st) = self.global("MiState") {
+                    self.s.wn(st + allocated_nonpaged, nonpaged_pool_pages, 8);
+                    vm.nonpaged_pool_pages = Some(nonpaged_pool_pages);
+                }
+            }
+        }
+        if let Some(va) = self.global("MmSizeOfPagedPoolInBytes") {
+            self.s.ptr(va, paged_max_pages * PAGE);
+            vm.paged_pool_max_pages = Some(paged_max_pages);
+        }
+        if let Some(va) = self.global("ExPoolFailures") {
+            self.s.wn(va, failures, 4);
+            vm.pool_allocation_failures = Some(failures);
+        }
+        vm
+    }
+
+    /// Injects the requested faults after everything is written.
+    fn inject_faults(
+        &mut self,
+        requested: &[Fault],
+        placed: &mut [Placed],
+        free_lists: &[manifest::FreeList],
+    ) -> Result<Vec<manifest::FaultRecord>, BuildError> {
+        let p = self.p;
+        let ptr = p.arch.ptr_size();
+        let hdr = p.header.header_size();
+        let unit = p.header.unit();
+        // ---- faults -----------------------------------------------------------------------------
+        let mut faults = Vec::new();
+        for f in requested {
+            match f {
+                Fault::CorruptPoolHeader { tag: t } => {
+                    let want = tag(t);
+                    let Some(i) = placed.iter().position(|b| !b.free && b.tag == want) else {
+                        return Err(BuildError::FaultWithoutTarget(format!(
+                            "corrupt_pool_header({})",
+                            tag_string(want)
+                        )));
+                    };
+                    let bad_units = placed[i].units + 3;
+                    let mut blk = placed[i].clone();
+                    blk.units = bad_units;
+                    self.write_header(&blk);
+                    let msg = format!(
+                        "BlockSize says {:#x} bytes; the page layout says {:#x}",
+                        bad_units * unit,
+                        placed[i].units * unit
+                    );
+                    placed[i].error = Some(msg.clone());
+                    faults.push(manifest::FaultRecord {
+                        kind: "corrupt_pool_header".into(),
+                        address: Some(Hex(placed[i].va)),
+                        detail: msg,
+                    });
+                }
+                Fault::BrokenFreeListLink => {
+                    let Some(fl) = free_lists.first() else {
+                        return Err(BuildError::FaultWithoutTarget(
+                            "broken_free_list_link".into(),
+                        ));
+                    };
+                    let entry = fl.entries[0].0 + hdr;
+                    let bad = if ptr == 8 {
+                        0x4141_4141_4141_4141
+                    } else {
+                        0x4141_4141
+                    };
+                    self.s.ptr(entry, bad);
+                    faults.push(manifest::FaultRecord {
+                        kind: "broken_free_list_link".into(),
+                        address: Some(Hex(entry)),
+                        detail: format!(
+                            "Flink of the first block on ListHeads[{}] of {} overwritten with {bad:#x}",
+                            fl.index, fl.pool_type
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(faults)
     }
 
     fn write_header(&mut self, blk: &Placed) {

@@ -62,6 +62,7 @@
 //! from PDB-derived vtypes. There are no processes, threads or PFN database entries.
 
 pub mod builder;
+mod layout;
 pub mod manifest;
 pub mod memory;
 pub mod profile;
