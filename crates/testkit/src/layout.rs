@@ -139,6 +139,14 @@ pub(crate) fn plan(
         }
         cursor[pi] = page_va;
     }
+    // Every allocation as placed, before merging: what the trackers and descriptors count.
+    let allocations: Vec<(u32, PoolKind, u64, bool)> = placed
+        .iter()
+        .filter_map(|b| {
+            b.spec
+                .map(|i| (b.tag, b.pool, b.units * unit, specs[i].freed))
+        })
+        .collect();
     // Coalesce neighbouring free blocks within a page (the pool merges them on free).
     let mut merged: Vec<Placed> = Vec::with_capacity(placed.len());
     for blk in placed {
@@ -218,18 +226,15 @@ pub(crate) fn plan(
             slot,
         });
     }
-    for blk in &placed {
-        if let Some(i) = blk.spec {
-            let t = &mut totals[blk.pool.value() as usize];
-            let bytes = blk.units * unit;
-            t.allocs += 1;
-            t.bytes_ever += bytes;
-            if specs[i].freed {
-                t.frees += 1;
-                t.bytes_freed += bytes;
-            } else {
-                t.bytes_out += bytes;
-            }
+    for &(_, pool, bytes, freed) in &allocations {
+        let t = &mut totals[pool.value() as usize];
+        t.allocs += 1;
+        t.bytes_ever += bytes;
+        if freed {
+            t.frees += 1;
+            t.bytes_freed += bytes;
+        } else {
+            t.bytes_out += bytes;
         }
     }
 
@@ -265,10 +270,8 @@ pub(crate) fn plan(
             }
         }
     };
-    for blk in &placed {
-        if let Some(i) = blk.spec {
-            account(blk.tag, blk.pool, blk.units * unit, specs[i].freed);
-        }
+    for &(tag, pool, bytes, freed) in &allocations {
+        account(tag, pool, bytes, freed);
     }
     for bp in &big_placed {
         account(bp.tag, bp.pool, bp.pages * PAGE, bp.freed);
@@ -284,5 +287,71 @@ pub(crate) fn plan(
         totals,
         per_table,
         track_entries,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(tag: &[u8; 4], size: u64, pool: PoolKind, freed: bool) -> AllocSpec {
+        AllocSpec {
+            tag: u32::from_le_bytes(*tag),
+            size,
+            pool,
+            freed,
+        }
+    }
+
+    #[test]
+    fn pages_fill_and_freed_neighbours_coalesce() {
+        let p = crate::profile("win7sp1-x64").unwrap();
+        // 0x70 + 16-byte header = 8 units of 16 bytes.
+        let specs = [
+            spec(b"AAAA", 0x70, PoolKind::NonPaged, false),
+            spec(b"BBBB", 0x70, PoolKind::NonPaged, true),
+            spec(b"CCCC", 0x70, PoolKind::NonPaged, true),
+            spec(b"DDDD", 0x70, PoolKind::NonPaged, false),
+        ];
+        let plan = plan(p, &specs, &[], 2);
+        let units: Vec<(u64, bool)> = plan.placed.iter().map(|b| (b.units, b.free)).collect();
+        // A, B+C merged, D, then the page's tail.
+        assert_eq!(units, vec![(8, false), (16, true), (8, false), (224, true)]);
+        assert_eq!(plan.placed[2].prev_units, 16);
+        assert_eq!(plan.placed.iter().map(|b| b.units).sum::<u64>(), 256);
+        assert!(plan.placed[1].on_list && plan.placed[3].on_list);
+        assert_eq!(plan.totals[0].allocs, 4);
+        assert_eq!(plan.totals[0].frees, 2);
+        assert_eq!(plan.totals[0].bytes_out, 2 * 0x80);
+        assert_eq!(plan.totals[0].small_pages, 1);
+        // Win7 keeps one tracker table.
+        assert_eq!(plan.per_table.len(), 1);
+    }
+
+    #[test]
+    fn a_block_that_does_not_fit_opens_a_page_and_per_processor_tables_share_the_counts() {
+        let p = crate::profile("win10-1809-x64").unwrap();
+        let specs: Vec<AllocSpec> = (0..3)
+            .map(|_| spec(b"Big ", 0x700, PoolKind::Paged, false))
+            .collect();
+        let plan = plan(
+            p,
+            &specs,
+            &[spec(b"Huge", 0x2001, PoolKind::Paged, false)],
+            2,
+        );
+        let pages: Vec<u64> = plan.placed.iter().map(|b| b.va & !0xfff).collect();
+        assert_eq!(pages[0], pages[1]);
+        assert_ne!(pages[1], pages[3], "the third block starts a new page");
+        assert_eq!(plan.totals[1].small_pages, 2);
+        assert_eq!(plan.big_placed[0].pages, 3);
+        assert_eq!(plan.per_table.len(), 3);
+        let allocs: u64 = plan
+            .per_table
+            .iter()
+            .flat_map(|t| t.values())
+            .map(|c| c.paged_allocs)
+            .sum();
+        assert_eq!(allocs, 4);
     }
 }

@@ -593,7 +593,7 @@ const PAGED_WIN81_X64: PagedInfoLayout = PagedInfoLayout {
     maximum_size: Some(f(0x50, 8)),
 };
 
-/// x86 loader entry (XP … 2003; offsets follow from three LIST_ENTRYs of 8 bytes).
+/// x86 loader entry (XP … 2003): Volatility 2's XP x86 vtypes, `_LDR_DATA_TABLE_ENTRY` 0x50.
 const LDR_X86: LdrLayout = LdrLayout {
     size: 0x50,
     dll_base: 0x18,
@@ -602,6 +602,8 @@ const LDR_X86: LdrLayout = LdrLayout {
     full_name: 0x24,
     base_name: 0x2c,
 };
+/// x64 loader entry: field offsets as in every x64 ISF here; the size per build (ISF), and 0x98 for
+/// 2003 x64 (an assumption: the entry up to `LoadedImports`; nothing reads past `BaseDllName`).
 const fn ldr_x64(size: u64) -> LdrLayout {
     LdrLayout {
         size,

@@ -399,6 +399,53 @@ fn faults_are_injected_and_recorded() {
 }
 
 #[test]
+fn poolused_counts_what_was_requested_even_when_freed_blocks_merge() {
+    for p in PROFILES {
+        let mut b = KernelBuilder::new(p).special_pages(false);
+        for _ in 0..5 {
+            b = b.freed(b"Fre1", 0x40, PoolKind::NonPaged);
+        }
+        for _ in 0..3 {
+            b = b.alloc(b"Al1 ", 0x40, PoolKind::Paged);
+        }
+        let k = b.build().unwrap();
+        let row = |t: &str| {
+            k.manifest
+                .poolused
+                .iter()
+                .find(|r| r.tag == t)
+                .unwrap()
+                .clone()
+        };
+        let f = row("Fre1");
+        assert_eq!(
+            (f.nonpaged_allocs, f.nonpaged_frees, f.nonpaged_bytes),
+            (5, 5, 0),
+            "{}",
+            p.name
+        );
+        let a = row("Al1 ");
+        let block = (0x40 + k.manifest.profile.pool_header_size)
+            .next_multiple_of(k.manifest.profile.pool_block_unit);
+        assert_eq!(
+            (a.paged_allocs, a.paged_frees, a.paged_bytes),
+            (3, 0, 3 * block),
+            "{}",
+            p.name
+        );
+        // The five freed neighbours are one free block in the page.
+        let free: Vec<_> = k
+            .manifest
+            .blocks
+            .iter()
+            .filter(|b| b.tag == "Fre1")
+            .collect();
+        assert_eq!(free.len(), 1, "{}", p.name);
+        assert_eq!(free[0].state, "free");
+    }
+}
+
+#[test]
 fn sixty_four_processors_get_sixty_five_tracker_tables() {
     let p = testkit::profile("win10-1809-x64").unwrap();
     let k = KernelBuilder::standard(p).processors(64).build().unwrap();
