@@ -290,8 +290,14 @@ pub enum VmSource {
 pub enum Globals {
     /// Real RVAs of a real build (from its ISF file).
     Real(&'static [(&'static str, u64)]),
-    /// Synthetic: the listed names get slots of 0x2000 bytes from RVA 0x100000, in list order.
-    Synthetic(&'static [&'static str]),
+    /// Synthetic: `fixed` names at their RVAs, the listed names in slots of 0x2000 bytes from RVA
+    /// 0x100000, in list order.
+    Synthetic {
+        /// Names with a fixed RVA (the pool cluster, whose relative distances readers rely on).
+        fixed: &'static [(&'static str, u64)],
+        /// Names in slots.
+        slots: &'static [&'static str],
+    },
 }
 
 /// Where the pool regions and other fixed areas are.
@@ -384,10 +390,16 @@ impl Profile {
     pub fn global_rva(&self, name: &str) -> Option<u64> {
         match self.globals {
             Globals::Real(list) => list.iter().find(|(n, _)| *n == name).map(|(_, r)| *r),
-            Globals::Synthetic(list) => list
+            Globals::Synthetic { fixed, slots } => fixed
                 .iter()
-                .position(|n| *n == name)
-                .map(|i| 0x10_0000 + 0x2000 * i as u64),
+                .find(|(n, _)| *n == name)
+                .map(|(_, r)| *r)
+                .or_else(|| {
+                    slots
+                        .iter()
+                        .position(|n| *n == name)
+                        .map(|i| 0x10_0000 + 0x2000 * i as u64)
+                }),
         }
     }
 
@@ -621,10 +633,6 @@ const SYNTHETIC_GLOBALS_NT5: &[&str] = &[
     "KdVersionBlock",
     "PsLoadedModuleList",
     "PsActiveProcessHead",
-    "PoolTrackTable",
-    "PoolTrackTableSize",
-    "PoolBigPageTable",
-    "PoolBigPageTableSize",
     "MmPfnDatabase",
     "KeNumberProcessors",
     "NtBuildNumber",
@@ -661,7 +669,23 @@ const SYNTHETIC_GLOBALS_NT5: &[&str] = &[
     "KdpDebuggerDataListHead",
 ];
 
-const SYNTHETIC_GLOBALS_2000: &[&str] = SYNTHETIC_GLOBALS_NT5;
+/// The pool cluster of synthetic builds: `PoolTrackTableSize` right before `PoolTrackTable` (what
+/// Volatility 2's pooltracker relies on), and `PoolBigPageTable`/`PoolBigPageTableSize` at Volatility
+/// 2's per-version distances below `PoolTrackTable` (bigpagepools.py `distance_map`: XP 32-bit
+/// [8, 12], 2003 32-bit [24, 28], 2003 64-bit [48, 56]; the same table gives Windows 7 x64's real
+/// [40, 48], which the ISF confirms). Windows 2000 has no entry there; XP's is used.
+const fn pool_cluster(ptr: u64, big: u64, big_size: u64) -> [(&'static str, u64); 4] {
+    const PTT: u64 = 0x1f_f100; // in .data, below the image end of every synthetic profile
+    [
+        ("PoolTrackTable", PTT),
+        ("PoolTrackTableSize", PTT - ptr),
+        ("PoolBigPageTable", PTT - big),
+        ("PoolBigPageTableSize", PTT - big_size),
+    ]
+}
+const CLUSTER_XP: [(&str, u64); 4] = pool_cluster(4, 8, 12);
+const CLUSTER_2003_X86: [(&str, u64); 4] = pool_cluster(4, 24, 28);
+const CLUSTER_2003_X64: [(&str, u64); 4] = pool_cluster(8, 48, 56);
 
 // Real RVAs, from the ISF files named in INDEX.txt (checked by tests/isf.rs).
 
@@ -868,7 +892,10 @@ pub const PROFILES: &[Profile] = &[
         free_pool_entry: Some(f(8, 4)),
         ldr: LDR_X86,
         vm: VmSource::Globals,
-        globals: Globals::Synthetic(SYNTHETIC_GLOBALS_2000),
+        globals: Globals::Synthetic {
+            fixed: &CLUSTER_XP,
+            slots: SYNTHETIC_GLOBALS_NT5,
+        },
         va: VaLayout {
             kernel_base: 0x8040_0000,
             ..X86_VA
@@ -904,7 +931,10 @@ pub const PROFILES: &[Profile] = &[
         free_pool_entry: Some(f(8, 4)),
         ldr: LDR_X86,
         vm: VmSource::Globals,
-        globals: Globals::Synthetic(SYNTHETIC_GLOBALS_NT5),
+        globals: Globals::Synthetic {
+            fixed: &CLUSTER_XP,
+            slots: SYNTHETIC_GLOBALS_NT5,
+        },
         va: X86_VA,
         image_size: 0x20_0000,
         page_file_low_bit: 1,
@@ -937,7 +967,10 @@ pub const PROFILES: &[Profile] = &[
         free_pool_entry: Some(f(8, 4)),
         ldr: LDR_X86,
         vm: VmSource::Globals,
-        globals: Globals::Synthetic(SYNTHETIC_GLOBALS_NT5),
+        globals: Globals::Synthetic {
+            fixed: &CLUSTER_2003_X86,
+            slots: SYNTHETIC_GLOBALS_NT5,
+        },
         va: VaLayout {
             kernel_base: 0x8080_0000,
             ..X86_VA
@@ -973,7 +1006,10 @@ pub const PROFILES: &[Profile] = &[
         free_pool_entry: Some(f(8, 4)),
         ldr: LDR_X86,
         vm: VmSource::Globals,
-        globals: Globals::Synthetic(SYNTHETIC_GLOBALS_NT5),
+        globals: Globals::Synthetic {
+            fixed: &CLUSTER_2003_X86,
+            slots: SYNTHETIC_GLOBALS_NT5,
+        },
         va: VaLayout {
             kernel_base: 0x8080_0000,
             ..X86_VA
@@ -1009,7 +1045,10 @@ pub const PROFILES: &[Profile] = &[
         free_pool_entry: Some(f(0x10, 8)),
         ldr: ldr_x64(0x98),
         vm: VmSource::Globals,
-        globals: Globals::Synthetic(SYNTHETIC_GLOBALS_NT5),
+        globals: Globals::Synthetic {
+            fixed: &CLUSTER_2003_X64,
+            slots: SYNTHETIC_GLOBALS_NT5,
+        },
         va: VaLayout {
             kernel_base: 0xffff_f800_0100_0000,
             randomise_kernel: false,

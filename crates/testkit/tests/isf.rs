@@ -309,3 +309,34 @@ fn self_map_rule_follows_the_release() {
         assert_eq!(randomised, p.build >= 14393, "{}", p.name);
     }
 }
+
+#[test]
+fn pool_globals_keep_the_distances_readers_rely_on() {
+    // Volatility 2: PoolTrackTableSize is the pointer right before PoolTrackTable (pooltracker.py),
+    // PoolBigPageTable / PoolBigPageTableSize sit at per-version distances below it
+    // (bigpagepools.py distance_map: (5,1,32) [8,12], (5,2,32) [24,28], (5,2,64) [48,56],
+    // (6,1,64) [40,48]).
+    for p in PROFILES {
+        let ptt = p.global_rva("PoolTrackTable").unwrap();
+        let ptr = p.arch.ptr_size();
+        let d = |n: &str| ptt as i64 - p.global_rva(n).unwrap() as i64;
+        if p.build < 9600 {
+            assert_eq!(d("PoolTrackTableSize"), ptr as i64, "{}", p.name);
+        }
+        let want = match (p.major, p.minor, ptr) {
+            (5, 0 | 1, 4) => Some((8, 12)),
+            (5, 2, 4) => Some((24, 28)),
+            (5, 2, 8) => Some((48, 56)),
+            (6, 1, 8) => Some((40, 48)),
+            _ => None,
+        };
+        if let Some(w) = want {
+            assert_eq!(
+                (d("PoolBigPageTable"), d("PoolBigPageTableSize")),
+                w,
+                "{}",
+                p.name
+            );
+        }
+    }
+}
