@@ -43,6 +43,7 @@ pub fn parse_args(args: &[String], root: &Path) -> Result<Args, String> {
 /// Writes the standard set; returns the number of images written.
 pub fn write_set(args: &Args) -> Result<usize, String> {
     let mut count = 0;
+    let mut index = Vec::new();
     for p in PROFILES {
         let kernel = KernelBuilder::standard(p)
             .seed(1)
@@ -53,8 +54,18 @@ pub fn write_set(args: &Args) -> Result<usize, String> {
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         for &c in Container::ALL.iter().filter(|c| c.supports(p.arch)) {
             let path = dir.join(format!("{}.{}", c.slug(), c.extension()));
-            write_with_manifest(&kernel, c, &path, &WriteOptions::default())
+            let info = write_with_manifest(&kernel, c, &path, &WriteOptions::default())
                 .map_err(|e| format!("{}: {e}", path.display()))?;
+            index.push(serde_json::json!({
+                "path": format!("{}/{}.{}", p.name, c.slug(), c.extension()),
+                "manifest": format!("{}/{}.json", p.name, c.slug()),
+                "profile": p.name,
+                "arch": p.arch.name(),
+                "build": p.build,
+                "container": c.slug(),
+                "dump_type": info.dump_type,
+                "file_size": info.file_size,
+            }));
             count += 1;
         }
     }
@@ -89,6 +100,9 @@ pub fn write_set(args: &Args) -> Result<usize, String> {
         .map_err(|e| format!("{}: {e}", path.display()))?;
         count += 2;
     }
+    let json = serde_json::to_vec_pretty(&index).map_err(|e| e.to_string())?;
+    let at = args.out.join("INDEX.json");
+    std::fs::write(&at, json).map_err(|e| format!("{}: {e}", at.display()))?;
     Ok(count)
 }
 
@@ -150,6 +164,9 @@ mod tests {
         .unwrap();
         assert_eq!(m["info"]["dump_type"], "bitmap kernel");
         assert_eq!(m["info"]["pdb"]["guid"], "339E74133576439CBCDF7E0229DA3773");
+        let idx: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("INDEX.json")).unwrap()).unwrap();
+        assert_eq!(idx.as_array().unwrap().len(), 5 * 11 + 4 * 7);
         let t = std::fs::metadata(out.join("faults/xpsp3-x86-truncated.dmp")).unwrap();
         assert_eq!(t.len(), 8 * 1024 * 1024);
         std::fs::remove_dir_all(&out).unwrap();

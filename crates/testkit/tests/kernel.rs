@@ -57,6 +57,17 @@ fn every_profile_reads_back() {
         let ptr = arch.ptr_size();
         let rd = |va: u64, n: usize| vread(&mem, arch, dtb, va, n).unwrap();
 
+        // Every global lies inside the kernel image.
+        for g in &k.manifest.globals {
+            let a = g.address.0;
+            assert!(
+                a >= k.facts.kernel_base && a < k.facts.kernel_base + p.image_size,
+                "{}: {} at {a:#x} outside the image",
+                p.name,
+                g.name
+            );
+        }
+
         // KUSER_SHARED_DATA.
         let ku = rd(p.va.kuser, 0x274);
         assert_eq!(u32_at(&ku, 0x260), p.build as u64, "{}", p.name);
