@@ -8,6 +8,8 @@ mod profiles;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod fixtures;
+
 /// A subcommand: its name, its one-line help, and whether it is available yet.
 struct Subcommand {
     name: &'static str,
@@ -46,7 +48,7 @@ const SUBCOMMANDS: &[Subcommand] = &[
         name: "fixtures",
         usage: "fixtures [--out DIR] [--size N]",
         help: "write the standard set of synthetic kernel dumps with their manifests",
-        pending: Some("the testkit crate (synthetic kernels)"),
+        pending: None,
     },
     Subcommand {
         name: "profiles",
@@ -264,7 +266,11 @@ fn run(name: &str, args: &[String]) -> Result<(), String> {
             run_test(extra)
         }
         "ci" => run_ci(),
+<<<<<<< HEAD
         "profiles" => profiles::run(&workspace_root(), args),
+=======
+        "fixtures" => fixtures::run(args, &workspace_root()),
+>>>>>>> testkit
         other => Err(format!("`cargo xtask {other}` has no implementation")),
     }
 }

@@ -1,0 +1,1767 @@
+//! The builder: a profile plus drivers, allocations and counters in; a consistent kernel out.
+
+use std::collections::BTreeMap;
+
+use crate::layout::{self, AllocSpec, Placed, PoolTotals};
+use crate::manifest::{self, Hex, Manifest, PoolUsed, tag_string};
+use crate::memory::{Mmu, PAGE, PhysicalMemory, SoftPte};
+use crate::profile::{
+    Arch, BigKind, BitmapRef, DescCounters, F, PoolHeaderKind, PoolTypeEncoding, Profile, SelfMap,
+    VmSource,
+};
+use crate::rng::Rng;
+
+/// Which pool an allocation comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PoolKind {
+    /// NonPagedPool (POOL_TYPE 0).
+    NonPaged,
+    /// PagedPool (POOL_TYPE 1).
+    Paged,
+}
+
+impl PoolKind {
+    /// The `POOL_TYPE` base value.
+    pub fn value(self) -> u64 {
+        match self {
+            PoolKind::NonPaged => 0,
+            PoolKind::Paged => 1,
+        }
+    }
+    /// Manifest spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            PoolKind::NonPaged => "NonPagedPool",
+            PoolKind::Paged => "PagedPool",
+        }
+    }
+}
+
+/// Packs four tag characters (`b"Ntfs"`) into the little-endian `ULONG` Windows stores.
+pub fn tag(t: &[u8; 4]) -> u32 {
+    u32::from_le_bytes(*t)
+}
+
+/// Memory-manager counters for `!vm`. Unset figures get defaults derived from the machine; pool
+/// usage figures are always computed from the pool the builder lays out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VmCounters {
+    /// Available pages.
+    pub available_pages: Option<u64>,
+    /// Resident available pages.
+    pub resident_available_pages: Option<u64>,
+    /// Modified pages.
+    pub modified_pages: Option<u64>,
+    /// Shared commit.
+    pub shared_commit_pages: Option<u64>,
+    /// Driver commit.
+    pub driver_commit_pages: Option<u64>,
+    /// Committed pages.
+    pub committed_pages: Option<u64>,
+    /// Commit limit.
+    pub commit_limit: Option<u64>,
+    /// Pool allocation failures (`ExPoolFailures`).
+    pub pool_allocation_failures: Option<u64>,
+}
+
+/// A fault to inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Corrupt the BlockSize of the first allocated small block with this tag.
+    CorruptPoolHeader {
+        /// Tag of the victim.
+        tag: [u8; 4],
+    },
+    /// Overwrite the Flink of the first entry of the first non-empty free list with a bad pointer.
+    BrokenFreeListLink,
+}
+
+/// Why a build failed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BuildError {
+    /// The machine is too small for what was asked.
+    #[error("memory too small: {asked_mib} MiB cannot hold the kernel (need about {need_mib} MiB)")]
+    MemoryTooSmall {
+        /// MiB asked.
+        asked_mib: u64,
+        /// MiB needed.
+        need_mib: u64,
+    },
+    /// A requested fault found nothing to act on.
+    #[error("fault {0} found no target")]
+    FaultWithoutTarget(String),
+    /// A request the profile cannot express.
+    #[error("invalid request: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone)]
+struct DriverSpec {
+    name: String,
+    size: u64,
+}
+
+/// Builds a synthetic kernel. See the crate documentation for an example.
+#[derive(Debug, Clone)]
+pub struct KernelBuilder {
+    profile: &'static Profile,
+    seed: u64,
+    memory_mib: u64,
+    processors: u32,
+    drivers: Vec<DriverSpec>,
+    allocs: Vec<AllocSpec>,
+    bigs: Vec<AllocSpec>,
+    counters: VmCounters,
+    faults: Vec<Fault>,
+    special_pages: bool,
+    bugcheck: (u32, [u64; 4]),
+}
+
+/// What the crash-dump writers need beyond memory.
+#[derive(Debug, Clone)]
+pub struct DumpFacts {
+    /// Directory table base.
+    pub dtb: u64,
+    /// Address of `MmPfnDatabase` (the variable).
+    pub pfn_database_var: u64,
+    /// Address of `PsLoadedModuleList`.
+    pub ps_loaded_module_list: u64,
+    /// Address of `PsActiveProcessHead`.
+    pub ps_active_process_head: u64,
+    /// KDBG address.
+    pub kdbg: u64,
+    /// The decoded KDBG, split by physical page: (physical address, bytes). Crash-dump writers put it
+    /// over the encoded in-memory copy.
+    pub kdbg_decoded: Vec<(u64, Vec<u8>)>,
+    /// Processors.
+    pub processors: u32,
+    /// Bugcheck code and parameters.
+    pub bugcheck: (u32, [u64; 4]),
+    /// Build number.
+    pub build: u32,
+    /// Architecture.
+    pub arch: Arch,
+    /// Kernel base.
+    pub kernel_base: u64,
+    /// PAE flag for 32-bit headers.
+    pub pae: bool,
+    /// Physical pages the kernel "owns" (kernel bitmap dumps hold these).
+    pub kernel_pages: std::collections::BTreeSet<u64>,
+}
+
+/// A built kernel: the physical image, the facts for dump headers and the ground-truth manifest.
+#[derive(Debug, Clone)]
+pub struct Kernel {
+    /// The profile it was built for.
+    pub profile: &'static Profile,
+    /// Physical memory.
+    pub memory: PhysicalMemory,
+    /// Header facts.
+    pub facts: DumpFacts,
+    /// The ground truth.
+    pub manifest: Manifest,
+}
+
+impl KernelBuilder {
+    /// A builder with nothing in it: 64 MiB, 2 processors, seed 1, special pages on.
+    pub fn new(profile: &'static Profile) -> Self {
+        KernelBuilder {
+            profile,
+            seed: 1,
+            memory_mib: 64,
+            processors: 2,
+            drivers: Vec::new(),
+            allocs: Vec::new(),
+            bigs: Vec::new(),
+            counters: VmCounters::default(),
+            faults: Vec::new(),
+            special_pages: true,
+            bugcheck: (0xe2, [0; 4]),
+        }
+    }
+
+    /// The builder's standard content: a handful of drivers, a few hundred pool allocations (some
+    /// freed), big allocations of both pools, one leaking tag (`Leak`).
+    pub fn standard(profile: &'static Profile) -> Self {
+        let mut b = KernelBuilder::new(profile);
+        for (name, size) in [
+            ("ntfs.sys", 0x1_f000u64),
+            ("tcpip.sys", 0x2_8000),
+            ("disk.sys", 0x8000),
+            ("leaky.sys", 0x6000),
+        ] {
+            b = b.driver(name, size);
+        }
+        let mut rng = Rng::new(0x5747);
+        let tags: [(&[u8; 4], PoolKind, u64); 10] = [
+            (b"Ntfs", PoolKind::Paged, 0x180),
+            (b"Irp ", PoolKind::NonPaged, 0xa0),
+            (b"File", PoolKind::NonPaged, 0xd8),
+            (b"MmSt", PoolKind::Paged, 0x300),
+            (b"Thre", PoolKind::NonPaged, 0x2c0),
+            (b"CM31", PoolKind::Paged, 0x120),
+            (b"Toke", PoolKind::Paged, 0x400),
+            (b"Even", PoolKind::NonPaged, 0x40),
+            (b"TcpE", PoolKind::NonPaged, 0x200),
+            (b"Leak", PoolKind::NonPaged, 0x600),
+        ];
+        for i in 0..240u64 {
+            let (t, pool, base) = tags[(i % tags.len() as u64) as usize];
+            let size = (base + rng.below(base / 2 + 1)) & !7;
+            let size = size.max(8);
+            let freed = t != b"Leak" && rng.below(5) == 0;
+            b = if freed {
+                b.freed(t, size, pool)
+            } else {
+                b.alloc(t, size, pool)
+            };
+        }
+        b.big(b"MmSt", 0x3000, PoolKind::Paged)
+            .big(b"CM31", 0x5400, PoolKind::Paged)
+            .big(b"Leak", 0x2000, PoolKind::NonPaged)
+            .big(b"Leak", 0x2000, PoolKind::NonPaged)
+            .big(b"TcpE", 0x8000, PoolKind::NonPaged)
+            .big_freed(b"Tmp ", 0x4000, PoolKind::NonPaged)
+    }
+
+    /// The seed (everything random is drawn from it; same seed, same bytes).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Physical memory size in MiB (at least 16).
+    pub fn memory_mib(mut self, mib: u64) -> Self {
+        self.memory_mib = mib;
+        self
+    }
+
+    /// Number of processors (1..=64).
+    pub fn processors(mut self, n: u32) -> Self {
+        self.processors = n.clamp(1, 64);
+        self
+    }
+
+    /// Adds a loaded driver (`name` like `ntfs.sys`, image size in bytes).
+    pub fn driver(mut self, name: &str, size: u64) -> Self {
+        self.drivers.push(DriverSpec {
+            name: name.to_string(),
+            size: size.max(PAGE),
+        });
+        self
+    }
+
+    /// Adds an allocated block of `size` bytes (header excluded). Sizes too large for a pool page
+    /// become big allocations.
+    pub fn alloc(mut self, t: &[u8; 4], size: u64, pool: PoolKind) -> Self {
+        self.allocs.push(AllocSpec {
+            tag: tag(t),
+            size,
+            pool,
+            freed: false,
+        });
+        self
+    }
+
+    /// Adds a block that was allocated and freed (it stays in the page as a free block; the tracker
+    /// counts one allocation and one free).
+    pub fn freed(mut self, t: &[u8; 4], size: u64, pool: PoolKind) -> Self {
+        self.allocs.push(AllocSpec {
+            tag: tag(t),
+            size,
+            pool,
+            freed: true,
+        });
+        self
+    }
+
+    /// Adds a big (page-granular) allocation, recorded in the big page table.
+    pub fn big(mut self, t: &[u8; 4], bytes: u64, pool: PoolKind) -> Self {
+        self.bigs.push(AllocSpec {
+            tag: tag(t),
+            size: bytes.max(1),
+            pool,
+            freed: false,
+        });
+        self
+    }
+
+    /// Adds a big allocation that was freed (its table entry keeps the tag with the free bit set).
+    pub fn big_freed(mut self, t: &[u8; 4], bytes: u64, pool: PoolKind) -> Self {
+        self.bigs.push(AllocSpec {
+            tag: tag(t),
+            size: bytes.max(1),
+            pool,
+            freed: true,
+        });
+        self
+    }
+
+    /// Sets memory-manager counters.
+    pub fn counters(mut self, c: VmCounters) -> Self {
+        self.counters = c;
+        self
+    }
+
+    /// Injects a fault.
+    pub fn fault(mut self, f: Fault) -> Self {
+        self.faults.push(f);
+        self
+    }
+
+    /// Whether to add the paged-out, transition and absent pages (on by default).
+    pub fn special_pages(mut self, on: bool) -> Self {
+        self.special_pages = on;
+        self
+    }
+
+    /// Bugcheck code and parameters for crash-dump headers.
+    pub fn bugcheck(mut self, code: u32, params: [u64; 4]) -> Self {
+        self.bugcheck = (code, params);
+        self
+    }
+
+    /// Lays the kernel out.
+    pub fn build(self) -> Result<Kernel, BuildError> {
+        Build::run(self)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The build
+// ---------------------------------------------------------------------------------------------
+
+/// Virtual-memory writer over the MMU.
+struct Space {
+    mem: PhysicalMemory,
+    mmu: Mmu,
+    arch: Arch,
+}
+
+impl Space {
+    fn w(&mut self, va: u64, data: &[u8]) {
+        let mut done = 0usize;
+        while done < data.len() {
+            let a = va.wrapping_add(done as u64);
+            let off = (a % PAGE) as usize;
+            let n = (PAGE as usize - off).min(data.len() - done);
+            let pfn = self.mmu.ensure(&mut self.mem, a);
+            self.mem
+                .write(pfn * PAGE + off as u64, &data[done..done + n]);
+            done += n;
+        }
+    }
+    fn wn(&mut self, va: u64, value: u64, width: u8) {
+        let b = value.to_le_bytes();
+        self.w(va, &b[..width as usize]);
+    }
+    fn wf(&mut self, base: u64, f: F, value: u64) {
+        self.wn(base + f.off, value, f.width);
+    }
+    fn ptr(&mut self, va: u64, value: u64) {
+        let w = self.arch.ptr_size() as u8;
+        self.wn(va, value, w);
+    }
+    fn map_page(&mut self, va: u64) {
+        self.mmu.ensure(&mut self.mem, va);
+    }
+    /// Physical address of a mapped VA.
+    fn pa(&self, va: u64) -> Option<u64> {
+        self.mmu
+            .mapped
+            .get(&(va & !(PAGE - 1)))
+            .map(|pfn| pfn * PAGE + (va % PAGE))
+    }
+}
+
+struct Build {
+    p: &'static Profile,
+    s: Space,
+    rng: Rng,
+    kernel_base: u64,
+    sys_next: u64,
+    globals: BTreeMap<String, u64>,
+}
+
+const LDR_TAG: &[u8; 4] = b"MmLd";
+
+impl Build {
+    fn g(&self, name: &str) -> Option<u64> {
+        self.p.global_rva(name).map(|rva| self.kernel_base + rva)
+    }
+
+    /// Writes a global if the profile has it; records its address.
+    fn global(&mut self, name: &str) -> Option<u64> {
+        let va = self.g(name)?;
+        self.globals.insert(name.to_string(), va);
+        Some(va)
+    }
+
+    /// Allocates `bytes` in the kernel's system area (page-aligned when `align_page`).
+    fn sys_alloc(&mut self, bytes: u64, align: u64) -> u64 {
+        let va = (self.sys_next + align - 1) & !(align - 1);
+        self.sys_next = va + bytes;
+        // Map every page so zero-filled tables are readable.
+        let mut a = va & !(PAGE - 1);
+        while a < va + bytes {
+            self.s.map_page(a);
+            a += PAGE;
+        }
+        va
+    }
+
+    fn sext(&self, v: u64) -> u64 {
+        // KDDEBUGGER_DATA64 / DBGKD_GET_VERSION64 hold 32-bit pointers sign-extended.
+        if self.p.arch == Arch::X64 {
+            v
+        } else {
+            v as u32 as i32 as i64 as u64
+        }
+    }
+
+    fn run(b: KernelBuilder) -> Result<Kernel, BuildError> {
+        let p = b.profile;
+        if b.memory_mib < 16 {
+            return Err(BuildError::MemoryTooSmall {
+                asked_mib: b.memory_mib,
+                need_mib: 16,
+            });
+        }
+        if b.memory_mib > 1 << 20 {
+            return Err(BuildError::Invalid("at most 1 TiB of memory".into()));
+        }
+        if p.arch != Arch::X64 && b.memory_mib > 3072 {
+            return Err(BuildError::Invalid(
+                "32-bit profiles take at most 3072 MiB".into(),
+            ));
+        }
+        let mut rng = Rng::new(b.seed);
+        let total_pages = b.memory_mib * 256;
+        // Two runs with a hole at 0xA0..0x100 (the legacy VGA/BIOS area), like real machines.
+        let runs = vec![(1u64, 0x9f), (0x100, total_pages - 0x100)];
+        let mut mem = PhysicalMemory::new(runs);
+        let ptr = p.arch.ptr_size();
+
+        let mut kernel_base = p.va.kernel_base;
+        if p.va.randomise_kernel {
+            kernel_base += (0x100 + rng.below(0x1000)) * 0x20_0000;
+        }
+        let self_map = match (p.arch, p.self_map) {
+            (Arch::X64, SelfMap::Fixed(i)) => i,
+            (Arch::X64, SelfMap::Randomised) => {
+                let used: Vec<u64> = [
+                    kernel_base,
+                    p.va.kuser,
+                    p.va.nonpaged,
+                    p.va.paged,
+                    p.va.pfn_database,
+                ]
+                .iter()
+                .map(|v| (v >> 39) & 0x1ff)
+                .collect();
+                loop {
+                    let i = 0x100 + rng.below(0xf0);
+                    if !used.contains(&i) {
+                        break i;
+                    }
+                }
+            }
+            _ => 0x300,
+        };
+        // Where the page tables start. Windows 10 1607+ x64 loads its PML4 at 0x1a0000..0x1b0000
+        // (Volatility 3's observation, automagic/windows.py), so those profiles do too.
+        let first_pfn = match p.self_map {
+            SelfMap::Randomised => 0x1a0 + rng.below(0x10),
+            SelfMap::Fixed(_) => 0x100 + rng.below(0x40),
+        };
+        let end_pfn = mem.end_pfn();
+        let mmu = Mmu::new(
+            p.arch,
+            &mut mem,
+            self_map,
+            first_pfn,
+            end_pfn,
+            Rng::new(rng.next_u64()),
+        );
+        let sys_start = (kernel_base + p.image_size + 0x10_0000) & !0xffff;
+        let mut bld = Build {
+            p,
+            s: Space {
+                mem,
+                mmu,
+                arch: p.arch,
+            },
+            rng,
+            kernel_base,
+            sys_next: sys_start,
+            globals: BTreeMap::new(),
+        };
+        let dtb = bld.s.mmu.dtb;
+
+        // ---- kernel image: PE header + CodeView record -------------------------------------------
+        bld.write_pe(kernel_base, p.image_size, true, p.pdb_name);
+
+        // ---- KUSER_SHARED_DATA (offsets: ISF _KUSER_SHARED_DATA, same on every build here) -------
+        let ku = p.va.kuser;
+        bld.s.wn(ku + 0x4, 0x0fa0_0000, 4); // TickCountMultiplier
+        let systime: u64 = 0x01dc_0000_0000_0000 + (bld.rng.below(1 << 40));
+        bld.s.wn(ku + 0x14, systime & 0xffff_ffff, 4);
+        bld.s.wn(ku + 0x18, systime >> 32, 4);
+        bld.s.wn(ku + 0x1c, systime >> 32, 4);
+        let root: Vec<u8> = p
+            .system_root
+            .encode_utf16()
+            .flat_map(|c| c.to_le_bytes())
+            .collect();
+        bld.s.w(ku + 0x30, &root);
+        bld.s.wn(ku + 0x260, p.build as u64, 4); // NtBuildNumber
+        bld.s.wn(ku + 0x264, p.product_type as u64, 4); // NtProductType
+        bld.s.wn(ku + 0x268, 1, 1); // ProductTypeIsValid
+        bld.s.wn(ku + 0x26c, p.major as u64, 4);
+        bld.s.wn(ku + 0x270, p.minor as u64, 4);
+
+        // ---- drivers' images ---------------------------------------------------------------------
+        let mut modules: Vec<(String, u64, u64, String)> = vec![(
+            "ntoskrnl.exe".into(),
+            kernel_base,
+            p.image_size,
+            "\\SystemRoot\\system32\\ntoskrnl.exe".into(),
+        )];
+        let mut drv_va = sys_start + 0x100_0000;
+        let mut driver_list = vec![DriverSpec {
+            name: "hal.dll".into(),
+            size: 0x4_0000,
+        }];
+        driver_list.extend(b.drivers.iter().cloned());
+        for d in &driver_list {
+            let size = (d.size + 0xfff) & !0xfff;
+            bld.write_pe(drv_va, size, false, "");
+            let path = if d.name.ends_with(".dll") {
+                format!("\\SystemRoot\\system32\\{}", d.name)
+            } else {
+                format!("\\SystemRoot\\system32\\drivers\\{}", d.name)
+            };
+            modules.push((d.name.clone(), drv_va, size, path));
+            drv_va = (drv_va + size + 0xffff) & !0xffff;
+        }
+
+        // ---- the allocation list: user allocations + loader entries -----------------------------
+        let hdr = p.header.header_size();
+        let unit = p.header.unit();
+        let max_units = PAGE / unit - 1;
+        let mut specs: Vec<AllocSpec> = Vec::new();
+        let mut bigs: Vec<AllocSpec> = b.bigs.clone();
+        let mut ldr_specs = Vec::new();
+        for (name, _, _, path) in &modules {
+            let bytes = p.ldr.size + 2 * (name.len() as u64 + 1) + 2 * (path.len() as u64 + 1);
+            ldr_specs.push(specs.len());
+            specs.push(AllocSpec {
+                tag: tag(LDR_TAG),
+                size: bytes,
+                pool: PoolKind::NonPaged,
+                freed: false,
+            });
+        }
+        for a in &b.allocs {
+            let units = (a.size + hdr).div_ceil(unit);
+            if units > max_units {
+                bigs.push(a.clone());
+            } else {
+                specs.push(a.clone());
+            }
+        }
+        if b.special_pages {
+            bigs.push(AllocSpec {
+                tag: tag(b"TkPo"),
+                size: 3 * PAGE,
+                pool: PoolKind::Paged,
+                freed: false,
+            });
+            bigs.push(AllocSpec {
+                tag: tag(b"TkAb"),
+                size: 2 * PAGE,
+                pool: PoolKind::NonPaged,
+                freed: false,
+            });
+        }
+
+        // ---- the pool plan (layout.rs) ---------------------------------------------------------
+        let layout::PoolPlan {
+            mut placed,
+            free_runs,
+            big_entries,
+            big_placed,
+            totals,
+            per_table,
+            track_entries,
+        } = layout::plan(p, &specs, &bigs, b.processors);
+
+        // ---- write: globals needing no layout ----------------------------------------------------
+        let kdbg = bld
+            .global("KdDebuggerDataBlock")
+            .unwrap_or(kernel_base + 0x1000);
+        let verblock = bld.global("KdVersionBlock");
+        let psl = bld
+            .global("PsLoadedModuleList")
+            .unwrap_or(kernel_base + 0x2000);
+        let pah = bld
+            .global("PsActiveProcessHead")
+            .unwrap_or(kernel_base + 0x3000);
+        bld.s.ptr(pah, pah);
+        bld.s.ptr(pah + ptr, pah);
+        let pfn_var = bld.global("MmPfnDatabase").unwrap_or(0);
+        if pfn_var != 0 {
+            bld.s.ptr(pfn_var, p.va.pfn_database);
+        }
+        if let Some(va) = bld.global("KeNumberProcessors") {
+            bld.s.wn(va, b.processors as u64, 4);
+        }
+        if let Some(va) = bld.global("NtBuildNumber") {
+            bld.s.wn(va, 0xf000_0000 | p.build as u64, 4);
+        }
+        if let Some(va) = bld.global("KiProcessorBlock") {
+            bld.s
+                .w(va, &vec![0u8; (b.processors as u64 * ptr) as usize]);
+        }
+        if let Some(va) = bld.global("PoolHitTag") {
+            bld.s.wn(va, 0x2065_6546, 4); // ' eeF' (no hit tag), as a set variable would read
+        }
+        for n in ["MmLowestPhysicalPage", "MmHighestPhysicalPage"] {
+            if let Some(va) = bld.global(n) {
+                let v = if n.contains("Lowest") {
+                    1
+                } else {
+                    bld.s.mem.end_pfn() - 1
+                };
+                bld.s.ptr(va, v);
+            }
+        }
+
+        // ---- write: loader entries and small pool blocks ----------------------------------------
+        let fill_tag = |t: u32| -> u8 { (t.wrapping_mul(0x9e37_79b1) >> 24) as u8 | 1 };
+        for blk in &placed {
+            bld.write_header(blk);
+            if !blk.free {
+                let data_len = blk.units * unit - hdr;
+                let fill = fill_tag(blk.tag);
+                bld.s.w(blk.va + hdr, &vec![fill; data_len as usize]);
+            }
+        }
+        let spec_va: BTreeMap<usize, u64> = placed
+            .iter()
+            .filter_map(|b| b.spec.map(|i| (i, b.va + hdr)))
+            .collect();
+        let ldr_vas: Vec<u64> = ldr_specs
+            .iter()
+            .map(|i| spec_va.get(i).copied().unwrap_or(0))
+            .collect();
+        let mut manifest_modules = Vec::new();
+        for (mi, (name, base, size, path)) in modules.iter().enumerate() {
+            let e = ldr_vas[mi];
+            bld.s.w(e, &vec![0u8; p.ldr.size as usize]);
+            let next = if mi + 1 < ldr_vas.len() {
+                ldr_vas[mi + 1]
+            } else {
+                psl
+            };
+            let prev = if mi == 0 { psl } else { ldr_vas[mi - 1] };
+            bld.s.ptr(e, next);
+            bld.s.ptr(e + ptr, prev);
+            // InMemoryOrderLinks / InInitializationOrderLinks: self-linked.
+            for l in [2 * ptr, 4 * ptr] {
+                bld.s.ptr(e + l, e + l);
+                bld.s.ptr(e + l + ptr, e + l);
+            }
+            bld.s.ptr(e + p.ldr.dll_base, *base);
+            bld.s.ptr(e + p.ldr.entry_point, base + 0x1000);
+            bld.s.wn(e + p.ldr.size_of_image, *size, 4);
+            let full_va = e + p.ldr.size;
+            let base_va = full_va + 2 * (path.len() as u64 + 1);
+            let wstr = |s: &str| -> Vec<u8> {
+                s.encode_utf16()
+                    .chain(std::iter::once(0))
+                    .flat_map(|c| c.to_le_bytes())
+                    .collect()
+            };
+            bld.s.w(full_va, &wstr(path));
+            bld.s.w(base_va, &wstr(name));
+            for (off, sva, s) in [
+                (p.ldr.full_name, full_va, path.as_str()),
+                (p.ldr.base_name, base_va, name.as_str()),
+            ] {
+                let len = 2 * s.len() as u64;
+                bld.s.wn(e + off, len, 2);
+                bld.s.wn(e + off + 2, len + 2, 2);
+                bld.s.ptr(e + off + if ptr == 8 { 8 } else { 4 }, sva);
+            }
+            manifest_modules.push(manifest::Module {
+                name: name.clone(),
+                base: Hex(*base),
+                size: *size,
+                path: path.clone(),
+                ldr_entry: Hex(e),
+            });
+        }
+        bld.s.ptr(psl, ldr_vas.first().copied().unwrap_or(psl));
+        bld.s.ptr(psl + ptr, ldr_vas.last().copied().unwrap_or(psl));
+
+        // ---- big allocations: pages and table ----------------------------------------------------
+        let big_table = bld.sys_alloc(big_entries * p.big.size, PAGE);
+        for i in 0..big_entries {
+            // Empty entries carry the free bit (Va = 1), Key 0.
+            bld.s.wf(big_table + i * p.big.size, p.big.va, 1);
+        }
+        let mut special = Vec::new();
+        let mut hole_pfn = 0xa0u64;
+        for bp in &big_placed {
+            let e = big_table + bp.slot * p.big.size;
+            bld.s.wf(e, p.big.va, bp.va | if bp.freed { 1 } else { 0 });
+            bld.s.wf(e, p.big.key, bp.tag as u64);
+            match p.big.kind {
+                BigKind::Pages(f) => bld.s.wf(e, f, bp.pages),
+                BigKind::TypeBytes(t, n) => {
+                    bld.s.wf(e, t, bp.pool.value());
+                    bld.s.wf(e, n, bp.pages * PAGE);
+                }
+                BigKind::Win10(t, n) => {
+                    bld.s.wf(e, t, bp.pool.value() << 8);
+                    bld.s.wf(e, n, bp.pages * PAGE);
+                }
+            }
+            if bp.freed {
+                continue;
+            }
+            let fill = fill_tag(bp.tag);
+            for pg in 0..bp.pages {
+                let va = bp.va + pg * PAGE;
+                let tagname = tag_string(bp.tag);
+                if tagname == "TkPo" && pg == 1 {
+                    let offset = 0x100 + bld.rng.below(0x10000);
+                    let pte = bld.s.mmu.map_soft(
+                        &mut bld.s.mem,
+                        va,
+                        SoftPte::PageFile { file: 0, offset },
+                        p.page_file_low_bit,
+                    );
+                    special.push(manifest::SpecialPage {
+                        va: Hex(va),
+                        state: "paged_out".into(),
+                        pte: Hex(pte),
+                        pfn: None,
+                        page_file: Some(0),
+                        page_file_offset: Some(Hex(offset * PAGE)),
+                    });
+                    continue;
+                }
+                if tagname == "TkPo" && pg == 2 {
+                    let pfn = bld.s.mmu.alloc_pfn(&mut bld.s.mem);
+                    bld.s.mem.write(pfn * PAGE, &vec![fill; PAGE as usize]);
+                    let pte = bld.s.mmu.map_soft(
+                        &mut bld.s.mem,
+                        va,
+                        SoftPte::Transition { pfn },
+                        p.page_file_low_bit,
+                    );
+                    special.push(manifest::SpecialPage {
+                        va: Hex(va),
+                        state: "transition".into(),
+                        pte: Hex(pte),
+                        pfn: Some(Hex(pfn)),
+                        page_file: None,
+                        page_file_offset: None,
+                    });
+                    continue;
+                }
+                if tagname == "TkAb" && pg == 1 {
+                    let pfn = hole_pfn;
+                    hole_pfn += 1;
+                    bld.s.mmu.map(&mut bld.s.mem, va, pfn);
+                    bld.s.mem.mark_absent(pfn);
+                    let pte = (pfn * PAGE) | crate::memory::VALID_FLAGS;
+                    special.push(manifest::SpecialPage {
+                        va: Hex(va),
+                        state: "absent".into(),
+                        pte: Hex(pte),
+                        pfn: Some(Hex(pfn)),
+                        page_file: None,
+                        page_file_offset: None,
+                    });
+                    continue;
+                }
+                bld.s.w(va, &vec![fill; PAGE as usize]);
+            }
+        }
+        if let Some(va) = bld.global("PoolBigPageTable") {
+            bld.s.ptr(va, big_table);
+        }
+        if let Some(va) = bld.global("PoolBigPageTableSize") {
+            bld.s.ptr(va, big_entries);
+        }
+
+        // ---- tracker tables -----------------------------------------------------------------------
+        let mask = track_entries - 1;
+        let mut tracker_manifest = Vec::new();
+        let mut table_vas = Vec::new();
+        for (ti, table) in per_table.iter().enumerate() {
+            let tva = bld.sys_alloc(track_entries * p.tracker.size, PAGE);
+            table_vas.push(tva);
+            let mut used = Vec::new();
+            let mut taken = std::collections::BTreeSet::new();
+            for (t, c) in table {
+                // ExpComputeHashForTag (ReactOS expool.c): 40543 * tag, folded, masked; linear probe.
+                let h = (*t as u64).wrapping_mul(40543);
+                let mut slot = (h ^ (h >> 32)) & mask;
+                while taken.contains(&slot) {
+                    slot = (slot + 1) & mask;
+                }
+                taken.insert(slot);
+                let e = tva + slot * p.tracker.size;
+                let tl = p.tracker;
+                bld.s.wf(e, tl.key, *t as u64);
+                bld.s.wf(e, tl.np_allocs, c.nonpaged_allocs);
+                bld.s.wf(e, tl.np_frees, c.nonpaged_frees);
+                bld.s.wf(e, tl.np_bytes, c.nonpaged_bytes);
+                bld.s.wf(e, tl.p_allocs, c.paged_allocs);
+                bld.s.wf(e, tl.p_frees, c.paged_frees);
+                bld.s.wf(e, tl.p_bytes, c.paged_bytes);
+                let mut c = c.clone();
+                c.tag = tag_string(*t);
+                used.push((slot, c));
+            }
+            used.sort_by_key(|u| u.0);
+            tracker_manifest.push(manifest::TrackerTable {
+                address: Hex(tva),
+                entries: track_entries,
+                processor: if ti == 0 { None } else { Some(ti as u32 - 1) },
+                used,
+            });
+        }
+        if let Some(va) = bld.global("PoolTrackTable") {
+            bld.s.ptr(va, table_vas[0]);
+        }
+        if let Some(va) = bld.global("PoolTrackTableSize") {
+            bld.s.ptr(va, track_entries);
+        }
+        if let Some(va) = bld.global("ExPoolTagTables") {
+            // The array: [0] the global table, then one per processor; zeros after.
+            let slots = table_vas.len().max(64) as u64;
+            let mut arr = vec![0u8; (slots * ptr) as usize];
+            for (i, t) in table_vas.iter().enumerate() {
+                arr[(i as u64 * ptr) as usize..((i as u64 + 1) * ptr) as usize]
+                    .copy_from_slice(&t.to_le_bytes()[..ptr as usize]);
+            }
+            bld.s.w(va, &arr);
+        }
+        let mut poolused: BTreeMap<u32, PoolUsed> = BTreeMap::new();
+        for table in &per_table {
+            for (t, c) in table {
+                let e = poolused.entry(*t).or_default();
+                e.tag = tag_string(*t);
+                e.nonpaged_allocs += c.nonpaged_allocs;
+                e.nonpaged_frees += c.nonpaged_frees;
+                e.nonpaged_bytes += c.nonpaged_bytes;
+                e.paged_allocs += c.paged_allocs;
+                e.paged_frees += c.paged_frees;
+                e.paged_bytes += c.paged_bytes;
+            }
+        }
+
+        let (manifest_desc, free_lists) = bld.write_descriptors(&placed, &totals);
+
+        let manifest_runs = bld.write_free_page_runs(&free_runs);
+
+        // ---- paged pool bitmap ------------------------------------------------------------------
+        let paged_max_pages: u64 = 0x4000;
+        let nonpaged_max_pages: u64 = 0x8000;
+        let paged_bitmap =
+            bld.write_paged_bitmap(&totals, &big_placed, paged_max_pages, nonpaged_max_pages);
+
+        let vm = bld.write_vm(
+            b.counters,
+            &totals,
+            paged_max_pages,
+            nonpaged_max_pages,
+            paged_bitmap.is_some(),
+        );
+
+        // ---- KdVersionBlock, KDBG -----------------------------------------------------------------
+        let ddl_head = match bld.global("KdpDebuggerDataListHead") {
+            Some(va) => va,
+            None => bld.sys_alloc(2 * ptr, 0x10),
+        };
+        if let Some(va) = bld.global("NtBuildLab") {
+            // A synthetic lab string (no real build's lab string is claimed).
+            let lab = format!(
+                "{}.{}.testkit\0",
+                p.build,
+                p.file_version.rsplit('.').next().unwrap_or("0")
+            );
+            bld.s.w(va, lab.as_bytes());
+        }
+        if let Some(va) = bld.global("CmNtCSDVersion") {
+            bld.s.wn(va, u64::from(p.csd_version), 4);
+        }
+        bld.s.ptr(ddl_head, kdbg);
+        bld.s.ptr(ddl_head + ptr, kdbg);
+        if let Some(vb) = verblock {
+            bld.s.wn(vb, 0xf, 2);
+            bld.s.wn(vb + 2, p.build as u64, 2);
+            bld.s.wn(vb + 4, 6, 1); // ProtocolVersion
+            bld.s.wn(vb + 5, 2, 1); // KdSecondaryVersion
+            let flags = 1 | 2 | if ptr == 8 { 4 } else { 0 };
+            bld.s.wn(vb + 6, flags, 2);
+            bld.s.wn(vb + 8, p.arch.machine() as u64, 2);
+            bld.s.wn(vb + 0xa, 0x0c, 1);
+            bld.s.wn(vb + 0xb, 3, 1);
+            bld.s.wn(vb + 0xc, 0x2f, 1);
+            let kb = bld.sext(kernel_base);
+            let pl = bld.sext(psl);
+            let dd = bld.sext(ddl_head);
+            bld.s.wn(vb + 0x10, kb, 8);
+            bld.s.wn(vb + 0x18, pl, 8);
+            bld.s.wn(vb + 0x20, dd, 8);
+        }
+        let kd = bld.kdbg_bytes(kdbg, ddl_head, b.processors, dtb);
+        let (never, always, encoded_flag) = if p.kdbg_encoded {
+            let never = bld.rng.next_u64() | 1;
+            let always = bld.rng.next_u64();
+            let enc = bld.global("KdpDataBlockEncoded").unwrap_or(0);
+            (never, always, enc)
+        } else {
+            (0, 0, 0)
+        };
+        if p.kdbg_encoded {
+            let enc = encode_kdbg(&kd, never, always, encoded_flag);
+            bld.s.w(kdbg, &enc);
+            if let Some(va) = bld.global("KiWaitNever") {
+                bld.s.wn(va, never, 8);
+            }
+            if let Some(va) = bld.global("KiWaitAlways") {
+                bld.s.wn(va, always, 8);
+            }
+            bld.s.wn(encoded_flag, 1, 1);
+        } else {
+            bld.s.w(kdbg, &kd);
+        }
+        let mut kdbg_decoded = Vec::new();
+        let mut done = 0usize;
+        while done < kd.len() {
+            let va = kdbg + done as u64;
+            let n = ((PAGE - va % PAGE) as usize).min(kd.len() - done);
+            if let Some(pa) = bld.s.pa(va) {
+                kdbg_decoded.push((pa, kd[done..done + n].to_vec()));
+            }
+            done += n;
+        }
+
+        let faults = bld.inject_faults(&b.faults, &mut placed, &free_lists)?;
+
+        if bld.s.mmu.overflow {
+            return Err(BuildError::MemoryTooSmall {
+                asked_mib: b.memory_mib,
+                need_mib: b.memory_mib * 2,
+            });
+        }
+
+        // ---- manifest ---------------------------------------------------------------------------
+        let blocks = placed
+            .iter()
+            .map(|b| manifest::Block {
+                address: Hex(b.va),
+                size: b.units * unit,
+                previous_size: b.prev_units * unit,
+                state: if b.free { "free" } else { "allocated" }.into(),
+                tag: if b.tag == 0 {
+                    String::new()
+                } else {
+                    tag_string(b.tag)
+                },
+                pool_type: b.pool.name().into(),
+                on_free_list: b.on_list,
+                error: b.error.clone(),
+            })
+            .collect();
+        let mut big_allocations: Vec<manifest::BigAllocation> = big_placed
+            .iter()
+            .map(|b| manifest::BigAllocation {
+                address: Hex(b.va),
+                size: b.pages * PAGE,
+                tag: tag_string(b.tag),
+                pool_type: b.pool.name().into(),
+                state: if b.freed { "free" } else { "allocated" }.into(),
+                slot: b.slot,
+            })
+            .collect();
+        big_allocations.sort_by_key(|b| b.address);
+        let mut s = bld.s;
+        s.mem.compact();
+        let kernel_pages = s.mmu.allocated.clone();
+        let missing = s.mem.absent().len() as u64;
+        let globals = bld
+            .globals
+            .iter()
+            .map(|(n, a)| manifest::Global {
+                name: n.clone(),
+                address: Hex(*a),
+            })
+            .collect();
+        let manifest = Manifest {
+            schema: manifest::SCHEMA,
+            seed: b.seed,
+            info: manifest::Info {
+                arch: p.arch.name().into(),
+                build: p.build,
+                version: p.version(),
+                kernel_base: Hex(kernel_base),
+                kdbg: Hex(kdbg),
+                dtb: Hex(dtb),
+                dump_type: None,
+                processors: b.processors,
+                bugcheck_code: b.bugcheck.0,
+                bugcheck_parameters: b.bugcheck.1.map(Hex),
+                pdb: manifest::Pdb {
+                    name: p.pdb_name.into(),
+                    guid: p.pdb_guid.into(),
+                    age: p.pdb_age,
+                },
+                missing_pages: missing,
+            },
+            profile: manifest::ProfileFacts {
+                name: p.name.into(),
+                label: p.label.into(),
+                file_version: p.file_version.into(),
+                real_symbols: p.real_symbols,
+                self_map_index: self_map,
+                pte_base: Hex(s.mmu.pte_base()),
+                kdbg_encoded_in_memory: p.kdbg_encoded,
+                ki_wait_never: Hex(never),
+                ki_wait_always: Hex(always),
+                kdp_data_block_encoded: Hex(encoded_flag),
+                ps_loaded_module_list: Hex(psl),
+                kuser_shared_data: Hex(p.va.kuser),
+                nonpaged_pool_start: Hex(p.va.nonpaged),
+                paged_pool_start: Hex(p.va.paged),
+                memory_bytes: s.mem.total_pages() * PAGE,
+                runs: s.mem.runs().iter().map(|&(b, c)| (Hex(b), c)).collect(),
+                pool_header_size: hdr,
+                pool_block_unit: unit,
+            },
+            modules: manifest_modules,
+            vm,
+            poolused: poolused.into_values().collect(),
+            tracker_tables: tracker_manifest,
+            blocks,
+            free_lists,
+            big_allocations,
+            big_page_table: manifest::TableInfo {
+                address: Hex(big_table),
+                entries: big_entries,
+                entry_size: p.big.size,
+            },
+            descriptors: manifest_desc,
+            paged_pool_bitmap: paged_bitmap,
+            nonpaged_free_runs: manifest_runs,
+            special_pages: special,
+            faults,
+            globals,
+            container: None,
+        };
+        Ok(Kernel {
+            profile: p,
+            facts: DumpFacts {
+                dtb,
+                pfn_database_var: pfn_var,
+                ps_loaded_module_list: psl,
+                ps_active_process_head: pah,
+                kdbg,
+                kdbg_decoded,
+                processors: b.processors,
+                bugcheck: b.bugcheck,
+                build: p.build,
+                arch: p.arch,
+                kernel_base,
+                pae: p.arch == Arch::X86Pae,
+                kernel_pages,
+            },
+            memory: s.mem,
+            manifest,
+        })
+    }
+
+    /// Pool descriptors with their counters and ListHeads, the free lists linked through the free
+    /// blocks, and the globals that point at the descriptors.
+    fn write_descriptors(
+        &mut self,
+        placed: &[Placed],
+        totals: &[PoolTotals; 2],
+    ) -> (Vec<manifest::Descriptor>, Vec<manifest::FreeList>) {
+        let p = self.p;
+        let ptr = p.arch.ptr_size();
+        let hdr = p.header.header_size();
+        let unit = p.header.unit();
+        // ---- descriptors and free lists -------------------------------------------------------
+        let d = p.descriptor;
+        let np_desc = match self.global("NonPagedPoolDescriptor") {
+            Some(va) => va,
+            None => self.sys_alloc(d.size, 0x40),
+        };
+        let paged_descs = [self.sys_alloc(d.size, 0x40), self.sys_alloc(d.size, 0x40)];
+        let mut manifest_desc = Vec::new();
+        let mut free_lists = Vec::new();
+        for (desc, pool, index) in [
+            (np_desc, PoolKind::NonPaged, 0u64),
+            (paged_descs[0], PoolKind::Paged, 0),
+            (paged_descs[1], PoolKind::Paged, 1),
+        ] {
+            let used_here = pool == PoolKind::NonPaged || index == 1;
+            let t = if used_here {
+                totals[pool.value() as usize]
+            } else {
+                PoolTotals::default()
+            };
+            self.s.w(desc, &vec![0u8; d.size as usize]);
+            self.s.wf(desc, d.pool_type, pool.value());
+            self.s.wf(desc, d.pool_index, index);
+            match d.counters {
+                DescCounters::Classic {
+                    running_allocs,
+                    running_deallocs,
+                    total_pages,
+                    total_big_pages,
+                    total_bytes,
+                } => {
+                    self.s.wf(desc, running_allocs, t.allocs);
+                    self.s.wf(desc, running_deallocs, t.frees);
+                    self.s.wf(desc, total_pages, t.small_pages);
+                    self.s.wf(desc, total_big_pages, t.big_pages);
+                    if let Some(f) = total_bytes {
+                        self.s.wf(desc, f, t.bytes_out);
+                    }
+                }
+                DescCounters::Win10 {
+                    running_allocs,
+                    pages_allocated,
+                    big_pages_allocated,
+                    bytes_allocated,
+                    running_deallocs,
+                    pages_deallocated,
+                    big_pages_deallocated,
+                    bytes_deallocated,
+                } => {
+                    self.s.wf(desc, running_allocs, t.allocs);
+                    self.s.wf(desc, running_deallocs, t.frees);
+                    self.s.wf(desc, pages_allocated, t.small_pages);
+                    self.s.wf(desc, pages_deallocated, 0);
+                    self.s
+                        .wf(desc, big_pages_allocated, t.big_pages + t.freed_big_pages);
+                    self.s.wf(desc, big_pages_deallocated, t.freed_big_pages);
+                    self.s.wf(desc, bytes_allocated, t.bytes_ever);
+                    self.s.wf(desc, bytes_deallocated, t.bytes_freed);
+                }
+            }
+            // ListHeads: empty lists point at themselves; then link this pool's free blocks.
+            let lh = desc + d.list_heads;
+            for i in 0..d.list_count {
+                let h = lh + i * 2 * ptr;
+                self.s.ptr(h, h);
+                self.s.ptr(h + ptr, h);
+            }
+            manifest_desc.push(manifest::Descriptor {
+                address: Hex(desc),
+                pool_type: pool.name().into(),
+                pool_index: index as u32,
+                running_allocs: t.allocs,
+                running_deallocs: t.frees,
+                total_pages: t.small_pages,
+                total_big_pages: t.big_pages,
+                total_bytes: t.bytes_out,
+            });
+            if !used_here {
+                continue;
+            }
+            let mut lists: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+            for blk in placed.iter().filter(|b| b.pool == pool && b.on_list) {
+                let idx = (blk.units - 1).min(d.list_count - 1);
+                lists.entry(idx).or_default().push(blk.va);
+            }
+            for (idx, entries) in &lists {
+                let head = lh + idx * 2 * ptr;
+                let links: Vec<u64> = entries.iter().map(|v| v + hdr).collect();
+                for (j, l) in links.iter().enumerate() {
+                    let next = links.get(j + 1).copied().unwrap_or(head);
+                    let prev = if j == 0 { head } else { links[j - 1] };
+                    self.s.ptr(*l, next);
+                    self.s.ptr(l + ptr, prev);
+                }
+                self.s.ptr(head, links[0]);
+                self.s.ptr(head + ptr, links[links.len() - 1]);
+                free_lists.push(manifest::FreeList {
+                    descriptor: Hex(desc),
+                    pool_type: pool.name().into(),
+                    index: *idx,
+                    block_size: (idx + 1) * unit,
+                    entries: entries.iter().map(|v| Hex(*v)).collect(),
+                });
+            }
+        }
+        if let Some(va) = self.global("ExpPagedPoolDescriptor") {
+            self.s.ptr(va, paged_descs[0]);
+            self.s.ptr(va + ptr, paged_descs[1]);
+        }
+        if let Some(va) = self.global("ExpNumberOfPagedPools") {
+            self.s.wn(va, 1, 4);
+        }
+        if let Some(va) = self.global("ExpNonPagedPoolDescriptor") {
+            self.s.ptr(va, np_desc);
+        }
+        if let Some(va) = self.global("ExpNumberOfNonPagedPools") {
+            self.s.wn(va, 1, 4);
+        }
+        if let Some(va) = self.global("PoolVector") {
+            self.s.ptr(va, np_desc);
+            self.s.ptr(va + ptr, paged_descs[0]);
+        }
+        (manifest_desc, free_lists)
+    }
+
+    /// XP/2003 nonpaged free page runs on `MmNonPagedPoolFreeListHead[4]`.
+    fn write_free_page_runs(&mut self, free_runs: &[(u64, u64, u64)]) -> Vec<manifest::FreeRun> {
+        let p = self.p;
+        let ptr = p.arch.ptr_size();
+        // ---- nonpaged free page runs ----------------------------------------------------------
+        let mut manifest_runs = Vec::new();
+        if let (Some(size_f), Some(heads)) =
+            (p.free_pool_entry, self.global("MmNonPagedPoolFreeListHead"))
+        {
+            let (sig_off, owner_off) = if ptr == 8 { (0x18, 0x20) } else { (0xc, 0x10) };
+            let mut lists: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+            for &(va, pages, list) in free_runs {
+                for pg in 0..pages {
+                    self.s.ptr(va + pg * PAGE + owner_off, va);
+                }
+                self.s.wf(va, size_f, pages);
+                self.s.wn(va + sig_off, 0, 4);
+                lists.entry(list).or_default().push(va);
+                manifest_runs.push(manifest::FreeRun {
+                    address: Hex(va),
+                    pages,
+                    list,
+                });
+            }
+            for i in 0..4u64 {
+                let head = heads + i * 2 * ptr;
+                let entries = lists.get(&i).cloned().unwrap_or_default();
+                if entries.is_empty() {
+                    self.s.ptr(head, head);
+                    self.s.ptr(head + ptr, head);
+                    continue;
+                }
+                for (j, e) in entries.iter().enumerate() {
+                    let next = entries.get(j + 1).copied().unwrap_or(head);
+                    let prev = if j == 0 { head } else { entries[j - 1] };
+                    self.s.ptr(*e, next);
+                    self.s.ptr(e + ptr, prev);
+                }
+                self.s.ptr(head, entries[0]);
+                self.s.ptr(head + ptr, entries[entries.len() - 1]);
+            }
+        }
+        manifest_runs
+    }
+
+    /// The paged-pool allocation bitmap in `MmPagedPoolInfo` and the pool range globals.
+    fn write_paged_bitmap(
+        &mut self,
+        totals: &[PoolTotals; 2],
+        big_placed: &[layout::BigPlaced],
+        paged_max_pages: u64,
+        nonpaged_max_pages: u64,
+    ) -> Option<manifest::PagedBitmap> {
+        let p = self.p;
+        let ptr = p.arch.ptr_size();
+        let paged_pool_pages = totals[1].small_pages + totals[1].big_pages;
+        let mut paged_bitmap = None;
+        if let (Some(info), Some(info_va)) = (p.paged_info, self.global("MmPagedPoolInfo")) {
+            let mut bits = vec![0u8; (paged_max_pages / 8) as usize];
+            let mut end_bits = bits.clone();
+            let mut busy_runs = Vec::new();
+            let start = p.va.paged;
+            for pg in 0..totals[1].small_pages {
+                bits[(pg / 8) as usize] |= 1 << (pg % 8);
+                end_bits[(pg / 8) as usize] |= 1 << (pg % 8);
+                busy_runs.push((pg, 1));
+            }
+            for bp in big_placed
+                .iter()
+                .filter(|b| b.pool == PoolKind::Paged && !b.freed)
+            {
+                let first = (bp.va - start) / PAGE;
+                for pg in first..first + bp.pages {
+                    bits[(pg / 8) as usize] |= 1 << (pg % 8);
+                }
+                let last = first + bp.pages - 1;
+                end_bits[(last / 8) as usize] |= 1 << (last % 8);
+                busy_runs.push((first, bp.pages));
+            }
+            let buf = self.sys_alloc(bits.len() as u64, PAGE);
+            self.s.w(buf, &bits);
+            self.s.w(info_va, &vec![0u8; info.size as usize]);
+            match info.bitmap {
+                BitmapRef::Pointer(off) => {
+                    let hdr_va = self.sys_alloc(2 * ptr, 0x10);
+                    self.s.wn(hdr_va, paged_max_pages, 4);
+                    self.s.ptr(hdr_va + ptr, buf);
+                    self.s.ptr(info_va + off, hdr_va);
+                }
+                BitmapRef::Embedded(off) => {
+                    self.s.wn(info_va + off, paged_max_pages, 4);
+                    self.s.ptr(info_va + off + ptr, buf);
+                }
+                BitmapRef::EmbeddedEx(off) => {
+                    self.s.wn(info_va + off, paged_max_pages, 8);
+                    self.s.ptr(info_va + off + 8, buf);
+                }
+            }
+            if let Some(off) = info.end_bitmap_ptr {
+                let ebuf = self.sys_alloc(end_bits.len() as u64, PAGE);
+                self.s.w(ebuf, &end_bits);
+                let hdr_va = self.sys_alloc(2 * ptr, 0x10);
+                self.s.wn(hdr_va, paged_max_pages, 4);
+                self.s.ptr(hdr_va + ptr, ebuf);
+                self.s.ptr(info_va + off, hdr_va);
+            }
+            if let Some(f) = info.commit {
+                self.s.wf(info_va, f, paged_pool_pages);
+            }
+            self.s.wf(info_va, info.allocated, paged_pool_pages);
+            if let Some(f) = info.maximum_size {
+                self.s.wf(info_va, f, paged_max_pages * PAGE);
+            }
+            let set_bits = bits.iter().map(|b| b.count_ones() as u64).sum();
+            paged_bitmap = Some(manifest::PagedBitmap {
+                paged_pool_info: Hex(info_va),
+                buffer: Hex(buf),
+                bits: paged_max_pages,
+                set_bits,
+                busy_runs,
+            });
+        }
+        for (name, value) in [
+            ("MmNonPagedPoolStart", p.va.nonpaged),
+            (
+                "MmNonPagedPoolEnd",
+                p.va.nonpaged + nonpaged_max_pages * PAGE - 1,
+            ),
+            ("MmPagedPoolStart", p.va.paged),
+            ("MmPagedPoolEnd", p.va.paged + paged_max_pages * PAGE - 1),
+        ] {
+            if let Some(va) = self.global(name) {
+                self.s.ptr(va, value);
+            }
+        }
+        paged_bitmap
+    }
+
+    /// The `!vm` counters where the profile keeps them; returns the manifest's figures.
+    fn write_vm(
+        &mut self,
+        c: VmCounters,
+        totals: &[PoolTotals; 2],
+        paged_max_pages: u64,
+        nonpaged_max_pages: u64,
+        has_paged_bitmap: bool,
+    ) -> manifest::Vm {
+        let p = self.p;
+        let paged_pool_pages = totals[1].small_pages + totals[1].big_pages;
+        let nonpaged_pool_pages = totals[0].small_pages + totals[0].big_pages;
+        // ---- !vm counters -------------------------------------------------------------------------
+        let phys = self.s.mem.total_pages();
+
+        let available = c.available_pages.unwrap_or(phys * 5 / 8);
+        let resident = c.resident_available_pages.unwrap_or(phys / 2);
+        let modified = c.modified_pages.unwrap_or(0x1a3);
+        let shared = c.shared_commit_pages.unwrap_or(0x2b1);
+        let driver = c.driver_commit_pages.unwrap_or(0x4c2);
+        let committed = c.committed_pages.unwrap_or(phys / 3);
+        let limit = c.commit_limit.unwrap_or(phys + 0x1_0000);
+        let failures = c.pool_allocation_failures.unwrap_or(0);
+        let mut vm = manifest::Vm::default();
+        match p.vm {
+            VmSource::Globals => {
+                let put = |bld: &mut Build, name: &str, v: u64| -> Option<u64> {
+                    let va = bld.global(name)?;
+                    bld.s.ptr(va, v);
+                    Some(v)
+                };
+                vm.physical_pages = put(&mut *self, "MmNumberOfPhysicalPages", phys);
+                vm.available_pages = put(&mut *self, "MmAvailablePages", available);
+                vm.resident_available_pages = put(&mut *self, "MmResidentAvailablePages", resident);
+                vm.shared_commit_pages = put(&mut *self, "MmSharedCommit", shared);
+                vm.driver_commit_pages = put(&mut *self, "MmDriverCommit", driver);
+                vm.committed_pages = put(&mut *self, "MmTotalCommittedPages", committed);
+                vm.commit_limit = put(&mut *self, "MmTotalCommitLimit", limit);
+                put(&mut *self, "MmProcessCommit", 0x311);
+                put(&mut *self, "MmPagedPoolCommit", paged_pool_pages);
+                vm.nonpaged_pool_pages =
+                    put(&mut *self, "MmAllocatedNonPagedPool", nonpaged_pool_pages);
+                vm.nonpaged_pool_max_pages = put(
+                    &mut *self,
+                    "MmMaximumNonPagedPoolInBytes",
+                    nonpaged_max_pages * PAGE,
+                )
+                .map(|_| nonpaged_max_pages);
+                if let Some(va) = self.global("MmModifiedPageListHead") {
+                    self.s.ptr(va, modified);
+                    vm.modified_pages = Some(modified);
+                }
+                if has_paged_bitmap {
+                    vm.paged_pool_pages = Some(paged_pool_pages);
+                }
+            }
+            VmSource::Partition {
+                vp,
+                physical,
+                available: av,
+                resident: rs,
+                modified: md,
+                shared_commit,
+                committed: cm,
+                commit_limit: cl,
+                allocated_nonpaged,
+            } => {
+                if let Some(part) = self.global("MiSystemPartition") {
+                    let v = part + vp;
+                    self.s.wn(v + physical, phys, 8);
+                    self.s.wn(v + av, available, 8);
+                    self.s.wn(v + rs, resident, 8);
+                    self.s.wn(v + md, modified, 8);
+                    self.s.wn(v + cm, committed, 8);
+                    self.s.wn(v + cl, limit, 8);
+                    vm.physical_pages = Some(phys);
+                    vm.available_pages = Some(available);
+                    vm.resident_available_pages = Some(resident);
+                    vm.modified_pages = Some(modified);
+                    vm.committed_pages = Some(committed);
+                    vm.commit_limit = Some(limit);
+                    if let Some(sc) = shared_commit {
+                        self.s.wn(v + sc, shared, 8);
+                        vm.shared_commit_pages = Some(shared);
+                    }
+                }
+                if let Some(st) = self.global("MiState") {
+                    self.s.wn(st + allocated_nonpaged, nonpaged_pool_pages, 8);
+                    vm.nonpaged_pool_pages = Some(nonpaged_pool_pages);
+                }
+            }
+        }
+        if let Some(va) = self.global("MmSizeOfPagedPoolInBytes") {
+            self.s.ptr(va, paged_max_pages * PAGE);
+            vm.paged_pool_max_pages = Some(paged_max_pages);
+        }
+        if let Some(va) = self.global("ExPoolFailures") {
+            self.s.wn(va, failures, 4);
+            vm.pool_allocation_failures = Some(failures);
+        }
+        vm
+    }
+
+    /// Injects the requested faults after everything is written.
+    fn inject_faults(
+        &mut self,
+        requested: &[Fault],
+        placed: &mut [Placed],
+        free_lists: &[manifest::FreeList],
+    ) -> Result<Vec<manifest::FaultRecord>, BuildError> {
+        let p = self.p;
+        let ptr = p.arch.ptr_size();
+        let hdr = p.header.header_size();
+        let unit = p.header.unit();
+        // ---- faults -----------------------------------------------------------------------------
+        let mut faults = Vec::new();
+        for f in requested {
+            match f {
+                Fault::CorruptPoolHeader { tag: t } => {
+                    let want = tag(t);
+                    let Some(i) = placed.iter().position(|b| !b.free && b.tag == want) else {
+                        return Err(BuildError::FaultWithoutTarget(format!(
+                            "corrupt_pool_header({})",
+                            tag_string(want)
+                        )));
+                    };
+                    let bad_units = placed[i].units + 3;
+                    let mut blk = placed[i].clone();
+                    blk.units = bad_units;
+                    self.write_header(&blk);
+                    let msg = format!(
+                        "BlockSize says {:#x} bytes; the page layout says {:#x}",
+                        bad_units * unit,
+                        placed[i].units * unit
+                    );
+                    placed[i].error = Some(msg.clone());
+                    faults.push(manifest::FaultRecord {
+                        kind: "corrupt_pool_header".into(),
+                        address: Some(Hex(placed[i].va)),
+                        detail: msg,
+                    });
+                }
+                Fault::BrokenFreeListLink => {
+                    let Some(fl) = free_lists.first() else {
+                        return Err(BuildError::FaultWithoutTarget(
+                            "broken_free_list_link".into(),
+                        ));
+                    };
+                    let entry = fl.entries[0].0 + hdr;
+                    let bad = if ptr == 8 {
+                        0x4141_4141_4141_4141
+                    } else {
+                        0x4141_4141
+                    };
+                    self.s.ptr(entry, bad);
+                    faults.push(manifest::FaultRecord {
+                        kind: "broken_free_list_link".into(),
+                        address: Some(Hex(entry)),
+                        detail: format!(
+                            "Flink of the first block on ListHeads[{}] of {} overwritten with {bad:#x}",
+                            fl.index, fl.pool_type
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(faults)
+    }
+
+    fn write_header(&mut self, blk: &Placed) {
+        let p = self.p;
+        let pool_type = if blk.free {
+            0
+        } else {
+            match p.pool_type_encoding {
+                PoolTypeEncoding::Nt5 => (blk.pool.value() + 1) | 4,
+                PoolTypeEncoding::Nt6 => blk.pool.value() | 2,
+            }
+        };
+        let index = blk.pool.value();
+        let mut h = [0u8; 16];
+        match p.header {
+            PoolHeaderKind::X64 => {
+                h[0] = blk.prev_units as u8;
+                h[1] = index as u8;
+                h[2] = blk.units as u8;
+                h[3] = pool_type as u8;
+            }
+            PoolHeaderKind::X86 => {
+                let w0 = (blk.prev_units & 0x1ff) | (index << 9);
+                let w1 = (blk.units & 0x1ff) | (pool_type << 9);
+                h[0..2].copy_from_slice(&(w0 as u16).to_le_bytes());
+                h[2..4].copy_from_slice(&(w1 as u16).to_le_bytes());
+            }
+            PoolHeaderKind::Nt50 => {
+                h[0] = blk.prev_units as u8;
+                h[1] = index as u8;
+                h[2] = pool_type as u8;
+                h[3] = blk.units as u8;
+            }
+        }
+        h[4..8].copy_from_slice(&blk.tag.to_le_bytes());
+        let n = p.header.header_size() as usize;
+        self.s.w(blk.va, &h[..n]);
+    }
+
+    /// A PE image header page (and, for the kernel, a debug directory with an RSDS record).
+    fn write_pe(&mut self, base: u64, size: u64, kernel: bool, pdb_name: &str) {
+        let p = self.p;
+        let x64 = p.arch == Arch::X64;
+        let mut pg = vec![0u8; PAGE as usize];
+        pg[0..2].copy_from_slice(b"MZ");
+        let lfanew = 0xf8u32;
+        pg[0x3c..0x40].copy_from_slice(&lfanew.to_le_bytes());
+        let nt = lfanew as usize;
+        pg[nt..nt + 4].copy_from_slice(b"PE\0\0");
+        let fh = nt + 4;
+        let opt_size: u16 = if x64 { 0xf0 } else { 0xe0 };
+        let put16 =
+            |pg: &mut Vec<u8>, o: usize, v: u16| pg[o..o + 2].copy_from_slice(&v.to_le_bytes());
+        let put32 =
+            |pg: &mut Vec<u8>, o: usize, v: u32| pg[o..o + 4].copy_from_slice(&v.to_le_bytes());
+        let put64 =
+            |pg: &mut Vec<u8>, o: usize, v: u64| pg[o..o + 8].copy_from_slice(&v.to_le_bytes());
+        put16(&mut pg, fh, p.arch.machine());
+        put16(&mut pg, fh + 2, 2); // sections
+        put32(&mut pg, fh + 4, 0x5a00_0000 + p.build); // TimeDateStamp
+        put16(&mut pg, fh + 16, opt_size);
+        put16(&mut pg, fh + 18, if x64 { 0x22 } else { 0x102 });
+        let oh = fh + 20;
+        put16(&mut pg, oh, if x64 { 0x20b } else { 0x10b });
+        pg[oh + 2] = 14; // linker
+        put32(&mut pg, oh + 4, (size - 0x1000) as u32 / 2); // SizeOfCode
+        put32(&mut pg, oh + 16, 0x1000); // AddressOfEntryPoint
+        put32(&mut pg, oh + 20, 0x1000); // BaseOfCode
+        if x64 {
+            put64(&mut pg, oh + 24, base);
+        } else {
+            put32(&mut pg, oh + 28, base as u32);
+        }
+        put32(&mut pg, oh + 32, 0x1000); // SectionAlignment
+        put32(&mut pg, oh + 36, 0x200); // FileAlignment
+        put16(&mut pg, oh + 40, p.major as u16);
+        put16(&mut pg, oh + 42, p.minor as u16);
+        put16(&mut pg, oh + 48, p.major as u16); // subsystem version
+        put16(&mut pg, oh + 50, p.minor as u16);
+        put32(&mut pg, oh + 56, size as u32); // SizeOfImage
+        put32(&mut pg, oh + 60, 0x400); // SizeOfHeaders
+        put16(&mut pg, oh + 68, 1); // Subsystem: native
+        let (dd, nrva) = if x64 {
+            (oh + 112, oh + 108)
+        } else {
+            (oh + 96, oh + 92)
+        };
+        put32(&mut pg, nrva, 16);
+        let sec = oh + opt_size as usize;
+        let half = ((size / 2) & !0xfff) as u32;
+        for (i, (name, va, vsz, ch)) in [
+            (b".text\0\0\0", 0x1000u32, half - 0x1000, 0x6800_0020u32),
+            (b".data\0\0\0", half, size as u32 - half, 0xc800_0040),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let s = sec + i * 40;
+            pg[s..s + 8].copy_from_slice(*name);
+            put32(&mut pg, s + 8, *vsz);
+            put32(&mut pg, s + 12, *va);
+            put32(&mut pg, s + 16, *vsz);
+            put32(&mut pg, s + 20, *va);
+            put32(&mut pg, s + 36, *ch);
+        }
+        if kernel {
+            // IMAGE_DIRECTORY_ENTRY_DEBUG (6) → one IMAGE_DEBUG_DIRECTORY at 0x300 → RSDS at 0x340.
+            put32(&mut pg, dd + 6 * 8, 0x300);
+            put32(&mut pg, dd + 6 * 8 + 4, 28);
+            let name = pdb_name.as_bytes();
+            let cv_len = 24 + name.len() as u32 + 1;
+            put32(&mut pg, 0x300 + 4, 0x5a00_0000 + p.build);
+            put32(&mut pg, 0x300 + 12, 2); // IMAGE_DEBUG_TYPE_CODEVIEW
+            put32(&mut pg, 0x300 + 16, cv_len);
+            put32(&mut pg, 0x300 + 20, 0x340);
+            put32(&mut pg, 0x300 + 24, 0x340);
+            pg[0x340..0x344].copy_from_slice(b"RSDS");
+            let g = guid_bytes(p.pdb_guid);
+            pg[0x344..0x354].copy_from_slice(&g);
+            put32(&mut pg, 0x354, p.pdb_age);
+            pg[0x358..0x358 + name.len()].copy_from_slice(name);
+        }
+        self.s.w(base, &pg);
+    }
+
+    fn kdbg_bytes(&mut self, kdbg: u64, list_head: u64, procs: u32, _dtb: u64) -> Vec<u8> {
+        let p = self.p;
+        let mut k = vec![0u8; p.kdbg_size as usize];
+        let put = |k: &mut Vec<u8>, off: usize, v: u64| {
+            if off + 8 <= k.len() {
+                k[off..off + 8].copy_from_slice(&v.to_le_bytes());
+            }
+        };
+        let lh = self.sext(list_head);
+        put(&mut k, 0, lh);
+        put(&mut k, 8, lh);
+        k[0x10..0x14].copy_from_slice(b"KDBG");
+        k[0x14..0x18].copy_from_slice(&(p.kdbg_size as u32).to_le_bytes());
+        put(&mut k, 0x18, self.sext(self.kernel_base));
+        if p.arch == Arch::X86Pae {
+            k[0x36] = 1; // PaeEnabled
+        }
+        // Fields holding the address of a global (pool-internals.md §6.1; KDDEBUGGER_DATA64).
+        let fields: &[(usize, &str)] = &[
+            (0x48, "PsLoadedModuleList"),
+            (0x50, "PsActiveProcessHead"),
+            (0x68, "ExpPagedPoolDescriptor"),
+            (0x70, "ExpNumberOfPagedPools"),
+            (0xc0, "MmPfnDatabase"),
+            (0xe8, "MmLowestPhysicalPage"),
+            (0xf0, "MmHighestPhysicalPage"),
+            (0xf8, "MmNumberOfPhysicalPages"),
+            (0x100, "MmMaximumNonPagedPoolInBytes"),
+            (0x110, "MmNonPagedPoolStart"),
+            (0x118, "MmNonPagedPoolEnd"),
+            (0x120, "MmPagedPoolStart"),
+            (0x128, "MmPagedPoolEnd"),
+            (0x130, "MmPagedPoolInfo"),
+            (0x140, "MmSizeOfPagedPoolInBytes"),
+            (0x148, "MmTotalCommitLimit"),
+            (0x150, "MmTotalCommittedPages"),
+            (0x158, "MmSharedCommit"),
+            (0x160, "MmDriverCommit"),
+            (0x168, "MmProcessCommit"),
+            (0x170, "MmPagedPoolCommit"),
+            (0x198, "MmModifiedPageListHead"),
+            (0x1a8, "MmAvailablePages"),
+            (0x1b0, "MmResidentAvailablePages"),
+            (0x1b8, "PoolTrackTable"),
+            (0x1c0, "NonPagedPoolDescriptor"),
+            (0x208, "NtBuildLab"),
+            (0x218, "KiProcessorBlock"),
+            (0x250, "MmAllocatedNonPagedPool"),
+            (0x268, "CmNtCSDVersion"),
+        ];
+        for &(off, name) in fields {
+            if let Some(va) = self.global(name) {
+                let v = self.sext(va);
+                put(&mut k, off, v);
+            }
+        }
+        put(&mut k, 0x138, 0x1000); // MmPageSize (a value)
+        if p.kdbg_size >= 0x368 {
+            put(&mut k, 0x360, self.s.mmu.pte_base()); // PteBase (a value)
+        }
+        let _ = (kdbg, procs);
+        k
+    }
+}
+
+/// The inverse of the KDBG decode of dump-formats.md §1.8 (Volatility 2 `win8_kdbg.py`, QEMU
+/// `elf2dmp`): per qword, `decoded = bswap(rol(q ^ never, never & 0xff) ^ block) ^ always`.
+pub fn encode_kdbg(plain: &[u8], never: u64, always: u64, block: u64) -> Vec<u8> {
+    let mut out = plain.to_vec();
+    for chunk in out.chunks_exact_mut(8) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(chunk);
+        let p = u64::from_le_bytes(b);
+        let q2 = p ^ always;
+        let q1 = q2.swap_bytes() ^ block;
+        let q = q1.rotate_right((never & 0xff) as u32) ^ never;
+        chunk.copy_from_slice(&q.to_le_bytes());
+    }
+    out
+}
+
+/// The KDBG decode of dump-formats.md §1.8.
+pub fn decode_kdbg(encoded: &[u8], never: u64, always: u64, block: u64) -> Vec<u8> {
+    let mut out = encoded.to_vec();
+    for chunk in out.chunks_exact_mut(8) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(chunk);
+        let q = u64::from_le_bytes(b);
+        let q = (q ^ never).rotate_left((never & 0xff) as u32);
+        let q = (q ^ block).swap_bytes() ^ always;
+        chunk.copy_from_slice(&q.to_le_bytes());
+    }
+    out
+}
+
+/// The 16 bytes of a GUID as stored in an RSDS record (Data1..3 little-endian, Data4 as is), from 32
+/// hex digits.
+pub fn guid_bytes(hex: &str) -> [u8; 16] {
+    let mut raw = [0u8; 16];
+    for (i, r) in raw.iter_mut().enumerate() {
+        *r = hex
+            .get(2 * i..2 * i + 2)
+            .and_then(|s| u8::from_str_radix(s, 16).ok())
+            .unwrap_or(0);
+    }
+    let mut out = raw;
+    out[0..4].copy_from_slice(&[raw[3], raw[2], raw[1], raw[0]]);
+    out[4..6].copy_from_slice(&[raw[5], raw[4]]);
+    out[6..8].copy_from_slice(&[raw[7], raw[6]]);
+    out
+}

@@ -1,0 +1,396 @@
+//! The ground-truth manifest written beside every image: what a correct analyzer must find.
+//!
+//! Field names follow `shared/CONTRACT.md` (`info`, `lm`, `!vm`, `!poolused`, `!pool`, `!poolfind`
+//! rows). Addresses are lowercase hex strings (`"0xfffff80002a00000"`), counts and sizes are numbers,
+//! sizes in bytes unless the name says `_pages`.
+
+use serde::{Serialize, Serializer};
+
+/// Manifest schema version (additive changes only).
+pub const SCHEMA: u32 = 1;
+
+/// A pointer-sized value serialised as `"0x…"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Hex(pub u64);
+
+impl Serialize for Hex {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{:#x}", self.0))
+    }
+}
+
+/// The whole manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    /// [`SCHEMA`].
+    pub schema: u32,
+    /// Seed the image was built from.
+    pub seed: u64,
+    /// CONTRACT.md `info` row (container-dependent fields are filled by the writer's manifest).
+    pub info: Info,
+    /// Where the profile's facts come from.
+    pub profile: ProfileFacts,
+    /// CONTRACT.md `lm` rows.
+    pub modules: Vec<Module>,
+    /// CONTRACT.md `!vm` figures (absent = the target has no source for it).
+    pub vm: Vm,
+    /// CONTRACT.md `!poolused` rows, sorted by tag: the trackers' counters summed over every table.
+    pub poolused: Vec<PoolUsed>,
+    /// Each tracker table and the entries it holds.
+    pub tracker_tables: Vec<TrackerTable>,
+    /// Every small-pool block (headers), in address order.
+    pub blocks: Vec<Block>,
+    /// Descriptor free lists (non-empty ones).
+    pub free_lists: Vec<FreeList>,
+    /// Big-page-table entries in use (allocated and freed), in address order.
+    pub big_allocations: Vec<BigAllocation>,
+    /// The big page table itself.
+    pub big_page_table: TableInfo,
+    /// Pool descriptors and their counters.
+    pub descriptors: Vec<Descriptor>,
+    /// The paged-pool allocation bitmap, where the version keeps `MmPagedPoolInfo`.
+    pub paged_pool_bitmap: Option<PagedBitmap>,
+    /// Nonpaged free page runs on `MmNonPagedPoolFreeListHead` (XP/2003).
+    pub nonpaged_free_runs: Vec<FreeRun>,
+    /// Pages whose PTE is not valid, or whose frame is absent from the dump.
+    pub special_pages: Vec<SpecialPage>,
+    /// Faults injected on request.
+    pub faults: Vec<FaultRecord>,
+    /// Addresses of the kernel globals the builder wrote.
+    pub globals: Vec<Global>,
+    /// Set by the writer: the container this manifest describes.
+    pub container: Option<ContainerInfo>,
+}
+
+/// CONTRACT.md `info`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Info {
+    /// `x86`, `x86-pae`, `x64`.
+    pub arch: String,
+    /// Build number.
+    pub build: u32,
+    /// `"10.0.14393"`.
+    pub version: String,
+    /// Kernel image base.
+    pub kernel_base: Hex,
+    /// KDBG virtual address.
+    pub kdbg: Hex,
+    /// Directory table base.
+    pub dtb: Hex,
+    /// `full`, `bitmap kernel`, … (set by the writer).
+    pub dump_type: Option<String>,
+    /// Processors.
+    pub processors: u32,
+    /// Bugcheck code written in crash-dump headers.
+    pub bugcheck_code: u32,
+    /// Bugcheck parameters.
+    pub bugcheck_parameters: [Hex; 4],
+    /// Kernel PDB identity.
+    pub pdb: Pdb,
+    /// Pages mapped by the kernel but absent from the dump.
+    pub missing_pages: u64,
+}
+
+/// PDB identity.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pdb {
+    /// File name.
+    pub name: String,
+    /// GUID, 32 upper-case hex digits.
+    pub guid: String,
+    /// Age.
+    pub age: u32,
+}
+
+/// Facts about the profile.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileFacts {
+    /// Profile name.
+    pub name: String,
+    /// Label.
+    pub label: String,
+    /// ntoskrnl file version.
+    pub file_version: String,
+    /// Whether GUID and RVAs are a real build's (x64 ISF builds) or synthetic.
+    pub real_symbols: bool,
+    /// Self-map index (PML4 index on x64, PD index 0x300 on x86).
+    pub self_map_index: u64,
+    /// Base of the PTE array through the self-map.
+    pub pte_base: Hex,
+    /// Whether the in-memory KDBG is encoded (raw images keep it so; crash dumps hold it decoded).
+    pub kdbg_encoded_in_memory: bool,
+    /// KiWaitNever value (0 when not encoded).
+    pub ki_wait_never: Hex,
+    /// KiWaitAlways value.
+    pub ki_wait_always: Hex,
+    /// Address of KdpDataBlockEncoded.
+    pub kdp_data_block_encoded: Hex,
+    /// PsLoadedModuleList address.
+    pub ps_loaded_module_list: Hex,
+    /// KUSER_SHARED_DATA address.
+    pub kuser_shared_data: Hex,
+    /// Nonpaged pool start.
+    pub nonpaged_pool_start: Hex,
+    /// Paged pool start.
+    pub paged_pool_start: Hex,
+    /// Physical memory in bytes (sum of runs).
+    pub memory_bytes: u64,
+    /// Physical runs (base PFN, count).
+    pub runs: Vec<(Hex, u64)>,
+    /// Pool header size in bytes.
+    pub pool_header_size: u64,
+    /// Pool block unit in bytes.
+    pub pool_block_unit: u64,
+}
+
+/// CONTRACT.md `lm` row.
+#[derive(Debug, Clone, Serialize)]
+pub struct Module {
+    /// Base name.
+    pub name: String,
+    /// Image base.
+    pub base: Hex,
+    /// Image size.
+    pub size: u64,
+    /// Full path.
+    pub path: String,
+    /// Address of its loader entry.
+    pub ldr_entry: Hex,
+}
+
+/// CONTRACT.md `!vm` figures.
+#[derive(Debug, Clone, Default, Serialize)]
+#[allow(missing_docs)]
+pub struct Vm {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub physical_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub available_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resident_available_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modified_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonpaged_pool_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonpaged_pool_max_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paged_pool_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paged_pool_max_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool_allocation_failures: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_commit_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub driver_commit_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub committed_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit_limit: Option<u64>,
+}
+
+/// CONTRACT.md `!poolused` row (tracker counters summed over all tables).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[allow(missing_docs)]
+pub struct PoolUsed {
+    pub tag: String,
+    pub nonpaged_allocs: u64,
+    pub nonpaged_frees: u64,
+    pub nonpaged_bytes: u64,
+    pub paged_allocs: u64,
+    pub paged_frees: u64,
+    pub paged_bytes: u64,
+}
+
+/// A tracker table.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrackerTable {
+    /// Array address.
+    pub address: Hex,
+    /// Number of entries (PoolTrackTableSize).
+    pub entries: u64,
+    /// `None` for the global table, else the processor number.
+    pub processor: Option<u32>,
+    /// Entries in use: (slot index, counters).
+    pub used: Vec<(u64, PoolUsed)>,
+}
+
+/// A table's place.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableInfo {
+    /// Array address.
+    pub address: Hex,
+    /// Entries.
+    pub entries: u64,
+    /// Entry size.
+    pub entry_size: u64,
+}
+
+/// A small-pool block (CONTRACT.md `!pool` row fields).
+#[derive(Debug, Clone, Serialize)]
+pub struct Block {
+    /// Header address.
+    pub address: Hex,
+    /// Bytes, header included.
+    pub size: u64,
+    /// Previous block's size in bytes.
+    pub previous_size: u64,
+    /// `allocated` | `free`.
+    pub state: String,
+    /// Tag (four characters).
+    pub tag: String,
+    /// `NonPagedPool` | `PagedPool` (for free blocks: the pool the page belongs to).
+    pub pool_type: String,
+    /// Whether the block is on a descriptor free list.
+    pub on_free_list: bool,
+    /// Present when this header was corrupted on purpose.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One descriptor free list.
+#[derive(Debug, Clone, Serialize)]
+pub struct FreeList {
+    /// Descriptor address.
+    pub descriptor: Hex,
+    /// `NonPagedPool` | `PagedPool`.
+    pub pool_type: String,
+    /// ListHeads index.
+    pub index: u64,
+    /// Block size in bytes of the blocks on this list.
+    pub block_size: u64,
+    /// Header addresses in Flink order.
+    pub entries: Vec<Hex>,
+}
+
+/// A big-page-table entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct BigAllocation {
+    /// Allocation address (Va without the free bit).
+    pub address: Hex,
+    /// Bytes (NumberOfBytes, or NumberOfPages × 4096 on XP/2003).
+    pub size: u64,
+    /// Tag.
+    pub tag: String,
+    /// `NonPagedPool` | `PagedPool`.
+    pub pool_type: String,
+    /// `allocated` | `free`.
+    pub state: String,
+    /// Table slot.
+    pub slot: u64,
+}
+
+/// A pool descriptor.
+#[derive(Debug, Clone, Serialize)]
+pub struct Descriptor {
+    /// Address.
+    pub address: Hex,
+    /// `NonPagedPool` | `PagedPool`.
+    pub pool_type: String,
+    /// PoolIndex.
+    pub pool_index: u32,
+    /// Allocations made.
+    pub running_allocs: u64,
+    /// Allocations freed.
+    pub running_deallocs: u64,
+    /// Small-pool pages in use.
+    pub total_pages: u64,
+    /// Big pages in use.
+    pub total_big_pages: u64,
+    /// Bytes in use.
+    pub total_bytes: u64,
+}
+
+/// The paged-pool allocation bitmap.
+#[derive(Debug, Clone, Serialize)]
+pub struct PagedBitmap {
+    /// `MmPagedPoolInfo` address.
+    pub paged_pool_info: Hex,
+    /// Bitmap buffer address.
+    pub buffer: Hex,
+    /// Bits (pages covered from the paged pool start).
+    pub bits: u64,
+    /// Set bits (pages in use).
+    pub set_bits: u64,
+    /// Page runs in use: (first page index, pages).
+    pub busy_runs: Vec<(u64, u64)>,
+}
+
+/// A nonpaged free page run (XP/2003).
+#[derive(Debug, Clone, Serialize)]
+pub struct FreeRun {
+    /// First page of the run.
+    pub address: Hex,
+    /// Pages.
+    pub pages: u64,
+    /// `MmNonPagedPoolFreeListHead` index.
+    pub list: u64,
+}
+
+/// A page whose PTE is not valid, or whose frame is not in the dump.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpecialPage {
+    /// Virtual address.
+    pub va: Hex,
+    /// `paged_out` | `transition` | `absent`.
+    pub state: String,
+    /// The raw PTE value.
+    pub pte: Hex,
+    /// PFN (transition, absent).
+    pub pfn: Option<Hex>,
+    /// Page file number (paged out).
+    pub page_file: Option<u64>,
+    /// Byte offset in the page file (paged out).
+    pub page_file_offset: Option<Hex>,
+}
+
+/// An injected fault.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultRecord {
+    /// `corrupt_pool_header` | `broken_free_list_link` | `truncated_file`.
+    pub kind: String,
+    /// Where.
+    pub address: Option<Hex>,
+    /// What was done.
+    pub detail: String,
+}
+
+/// A global's address.
+#[derive(Debug, Clone, Serialize)]
+pub struct Global {
+    /// Symbol name.
+    pub name: String,
+    /// Virtual address.
+    pub address: Hex,
+}
+
+/// The container a manifest copy describes.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContainerInfo {
+    /// Container name (`full64`, `bitmap-sdmp`, `raw`, …).
+    pub kind: String,
+    /// DumpType, for crash dumps.
+    pub dump_type: Option<u32>,
+    /// File size in bytes.
+    pub file_size: u64,
+    /// Whether the file was truncated on purpose.
+    pub truncated: bool,
+    /// Physical pages the file holds.
+    pub pages_in_file: u64,
+}
+
+/// Formats a tag as CONTRACT.md says: four characters, trailing spaces kept, non-printable bytes as
+/// `\xNN`, the protected bit masked.
+pub fn tag_string(tag: u32) -> String {
+    let b = (tag & 0x7fff_ffff).to_le_bytes();
+    let mut s = String::new();
+    for c in b {
+        if (0x20..0x7f).contains(&c) {
+            s.push(c as char);
+        } else {
+            s.push_str(&format!("\\x{c:02x}"));
+        }
+    }
+    s
+}

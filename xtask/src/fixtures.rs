@@ -1,0 +1,174 @@
+//! `cargo xtask fixtures [--out DIR] [--size N]`: the standard set of synthetic kernel dumps.
+//!
+//! For every testkit profile, every container it can be written in (`<out>/<profile>/<container>.<ext>`)
+//! with its ground-truth manifest beside it (`.json`), plus fault fixtures under `<out>/faults/`.
+//! `--size` is the physical memory in MiB (default 64); files are sparse.
+
+use std::path::{Path, PathBuf};
+
+use testkit::{Container, Fault, KernelBuilder, PROFILES, WriteOptions, write_with_manifest};
+
+/// Parsed arguments.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Args {
+    /// Output folder.
+    pub out: PathBuf,
+    /// Memory size in MiB.
+    pub size_mib: u64,
+}
+
+/// Parses `--out DIR` and `--size N` (`root` is the workspace root, for the default out folder).
+pub fn parse_args(args: &[String], root: &Path) -> Result<Args, String> {
+    let mut out = root.join("target").join("fixtures");
+    let mut size_mib = 64;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--out" => out = PathBuf::from(it.next().ok_or("--out needs a folder")?),
+            "--size" => {
+                let v = it.next().ok_or("--size needs a number of MiB")?;
+                size_mib = v
+                    .parse()
+                    .map_err(|_| format!("--size: `{v}` is not a number of MiB"))?;
+                if size_mib < 16 {
+                    return Err("--size: at least 16 MiB".into());
+                }
+            }
+            other => return Err(format!("fixtures: unknown argument `{other}`")),
+        }
+    }
+    Ok(Args { out, size_mib })
+}
+
+/// Writes the standard set; returns the number of images written.
+pub fn write_set(args: &Args) -> Result<usize, String> {
+    let mut count = 0;
+    let mut index = Vec::new();
+    for p in PROFILES {
+        let kernel = KernelBuilder::standard(p)
+            .seed(1)
+            .memory_mib(args.size_mib)
+            .build()
+            .map_err(|e| format!("{}: {e}", p.name))?;
+        let dir = args.out.join(p.name);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for &c in Container::ALL.iter().filter(|c| c.supports(p.arch)) {
+            let path = dir.join(format!("{}.{}", c.slug(), c.extension()));
+            let info = write_with_manifest(&kernel, c, &path, &WriteOptions::default())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            index.push(serde_json::json!({
+                "path": format!("{}/{}.{}", p.name, c.slug(), c.extension()),
+                "manifest": format!("{}/{}.json", p.name, c.slug()),
+                "profile": p.name,
+                "arch": p.arch.name(),
+                "build": p.build,
+                "container": c.slug(),
+                "dump_type": info.dump_type,
+                "file_size": info.file_size,
+            }));
+            count += 1;
+        }
+    }
+    // Faults: one profile of each width.
+    let faults = args.out.join("faults");
+    std::fs::create_dir_all(&faults).map_err(|e| format!("{}: {e}", faults.display()))?;
+    for name in ["win7sp1-x64", "xpsp3-x86"] {
+        let p = testkit::profile(name).ok_or("profile table lost a profile")?;
+        let corrupt = KernelBuilder::standard(p)
+            .seed(1)
+            .memory_mib(args.size_mib)
+            .fault(Fault::CorruptPoolHeader { tag: *b"Irp " })
+            .fault(Fault::BrokenFreeListLink)
+            .build()
+            .map_err(|e| format!("{name}: {e}"))?;
+        let path = faults.join(format!("{name}-corrupt-pool.dmp"));
+        write_with_manifest(&corrupt, Container::Full, &path, &WriteOptions::default())
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let path = faults.join(format!("{name}-truncated.dmp"));
+        let opts = WriteOptions {
+            truncate_to: Some(args.size_mib * 1024 * 1024 / 2),
+        };
+        write_with_manifest(
+            &corrupt,
+            Container::Bitmap {
+                full: true,
+                dump_type: 5,
+            },
+            &path,
+            &opts,
+        )
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+        count += 2;
+    }
+    let json = serde_json::to_vec_pretty(&index).map_err(|e| e.to_string())?;
+    let at = args.out.join("INDEX.json");
+    std::fs::write(&at, json).map_err(|e| format!("{}: {e}", at.display()))?;
+    Ok(count)
+}
+
+/// `cargo xtask fixtures`.
+pub fn run(args: &[String], root: &Path) -> Result<(), String> {
+    let args = parse_args(args, root)?;
+    let n = write_set(&args)?;
+    eprintln!(
+        "wrote {n} images ({} MiB of physical memory each) with their manifests under {}",
+        args.size_mib,
+        args.out.display()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn arguments() {
+        let root = Path::new("/r");
+        assert_eq!(
+            parse_args(&[], root),
+            Ok(Args {
+                out: PathBuf::from("/r/target/fixtures"),
+                size_mib: 64
+            })
+        );
+        assert_eq!(
+            parse_args(&s(&["--out", "x", "--size", "32"]), root),
+            Ok(Args {
+                out: PathBuf::from("x"),
+                size_mib: 32
+            })
+        );
+        assert!(parse_args(&s(&["--size", "ten"]), root).is_err());
+        assert!(parse_args(&s(&["--size", "8"]), root).is_err());
+        assert!(parse_args(&s(&["--bogus"]), root).is_err());
+    }
+
+    #[test]
+    fn writes_the_standard_set() {
+        let out = std::env::temp_dir().join(format!("xtask-fixtures-{}", std::process::id()));
+        let n = write_set(&Args {
+            out: out.clone(),
+            size_mib: 16,
+        })
+        .unwrap();
+        // 5 x64 profiles x 11 containers + 4 x86 ones x 7 (no triage, no RDMP) + 4 fault images.
+        assert_eq!(n, 5 * 11 + 4 * 7 + 4);
+        let m: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(out.join("win7sp1-x64/bitmap-sdmp-5.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(m["info"]["dump_type"], "bitmap kernel");
+        assert_eq!(m["info"]["pdb"]["guid"], "339E74133576439CBCDF7E0229DA3773");
+        let idx: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("INDEX.json")).unwrap()).unwrap();
+        assert_eq!(idx.as_array().unwrap().len(), 5 * 11 + 4 * 7);
+        let t = std::fs::metadata(out.join("faults/xpsp3-x86-truncated.dmp")).unwrap();
+        assert_eq!(t.len(), 8 * 1024 * 1024);
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+}
