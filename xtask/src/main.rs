@@ -266,11 +266,8 @@ fn run(name: &str, args: &[String]) -> Result<(), String> {
             run_test(extra)
         }
         "ci" => run_ci(),
-<<<<<<< HEAD
         "profiles" => profiles::run(&workspace_root(), args),
-=======
         "fixtures" => fixtures::run(args, &workspace_root()),
->>>>>>> testkit
         other => Err(format!("`cargo xtask {other}` has no implementation")),
     }
 }
