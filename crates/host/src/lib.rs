@@ -1,4 +1,5 @@
-//! The `pooldbg` host: the plugin loader and the host side of the plugin ABI.
+//! The `pooldbg` host: the plugin loader, the host side of the plugin ABI, the command
+//! dispatcher with the host's own commands, and the renderers.
 //!
 //! The command line (`src/main.rs`) is a thin shell over this library so that tests can drive the
 //! loader directly.
@@ -17,4 +18,9 @@
 #![warn(missing_docs)]
 
 pub mod bridge;
+pub mod dispatch;
 pub mod loader;
+pub mod memdump;
+pub mod number;
+pub mod outcome;
+pub mod render;
