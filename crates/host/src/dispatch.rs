@@ -40,6 +40,12 @@ pub trait HostView {
     fn symbol_source(&self) -> String;
     /// True when every symbol answer names this exact kernel (the user's PDB/ISF).
     fn symbols_exact(&self) -> bool;
+    /// The flag Ctrl-C sets; the target's `is_cancelled` should report it.
+    fn cancel_flag(&self) -> std::sync::Arc<AtomicBool>;
+    /// The `sources` object of json output.
+    fn sources(&self) -> Value {
+        json!({ "symbols": self.symbol_source(), "symbols_exact": self.symbols_exact() })
+    }
 }
 
 /// The host's own commands, with usage and summary, as `.help` lists them.

@@ -18,9 +18,12 @@
 #![warn(missing_docs)]
 
 pub mod bridge;
+pub mod cli;
 pub mod dispatch;
 pub mod loader;
 pub mod memdump;
 pub mod number;
 pub mod outcome;
+pub mod progress;
+pub mod prompt;
 pub mod render;

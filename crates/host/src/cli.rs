@@ -1,0 +1,337 @@
+//! The command line: kd-style `-z DUMP -c "A; B"`, subcommands mapped onto kd commands, the
+//! interactive `kd>` prompt, exit statuses (CONTRACT.md "Command line").
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::{Value, json};
+
+use crate::dispatch::{Dispatcher, HostView, command_names, split_commands};
+use crate::loader::{PluginSet, SearchPath};
+use crate::outcome::CommandResult;
+use crate::progress::Spinner;
+use crate::render::{Format, Renderer};
+
+/// Answers WinDbg's pool questions (!vm, !poolused, !pool, !frag) from Windows crash dumps,
+/// offline.
+///
+/// pooldbg -z DUMP -c "info; !vm; !poolused 2"    run kd commands, print, exit;
+/// pooldbg -z DUMP                                 an interactive kd> prompt (on a terminal);
+/// pooldbg poolused DUMP --sort paged --tag 'Ip*'  the same as -c "!poolused 4 Ip*".
+#[derive(Debug, Parser)]
+#[command(name = "pooldbg", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// The dump (crash dump, raw or ELF memory image).
+    #[arg(short = 'z', value_name = "DUMP")]
+    pub z: Option<PathBuf>,
+    /// The dump, when -z is not used.
+    #[arg(value_name = "DUMP")]
+    pub dump: Option<PathBuf>,
+    /// Commands to run, separated by `;` (e.g. "info; !vm; db fffff800`02a00000 L 20").
+    #[arg(short = 'c', value_name = "COMMANDS")]
+    pub commands: Option<String>,
+    /// Shared options.
+    #[command(flatten)]
+    pub options: Options,
+    /// A subcommand.
+    #[command(subcommand)]
+    pub sub: Option<Sub>,
+}
+
+/// Options valid before or after a subcommand.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Options {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t, global = true)]
+    pub format: Format,
+    /// Symbols: a Volatility symbol root, an ntkrnlmp.pdb folder, an ISF .json/.json.xz file, a
+    /// .pdb file or a local symbol store (repeatable).
+    #[arg(long, value_name = "PATH", global = true)]
+    pub symbols: Vec<PathBuf>,
+    /// A pooltag.txt file laid over the embedded tag database (repeatable; earlier wins).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub pooltag: Vec<PathBuf>,
+    /// Also look for plugins in DIR (repeatable; searched first, earlier wins on a duplicate).
+    #[arg(long = "plugin-dir", value_name = "DIR", global = true)]
+    pub plugin_dir: Vec<PathBuf>,
+    /// No progress bars.
+    #[arg(short = 'q', long = "quiet", global = true)]
+    pub quiet: bool,
+}
+
+/// `!poolused`'s sort orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Sort {
+    /// By nonpaged bytes (flag 2).
+    Nonpaged,
+    /// By paged bytes (flag 4).
+    Paged,
+}
+
+/// Subcommands: each one is a kd command line.
+#[derive(Debug, Subcommand)]
+pub enum Sub {
+    /// `info`: what the dump holds.
+    Info {
+        /// The dump.
+        dump: PathBuf,
+    },
+    /// `lm`: loaded modules.
+    Lm {
+        /// The dump.
+        dump: PathBuf,
+    },
+    /// `!vm [FLAGS]`: virtual memory figures.
+    Vm {
+        /// The dump.
+        dump: PathBuf,
+        /// Passed to !vm as typed.
+        args: Vec<String>,
+    },
+    /// `!poolused [FLAGS] [TAG]`: pool use by tag.
+    Poolused {
+        /// The dump.
+        dump: PathBuf,
+        /// Sort by nonpaged (flag 2) or paged (flag 4) bytes.
+        #[arg(long, value_enum)]
+        sort: Option<Sort>,
+        /// Only tags matching this pattern (`*` and `?` wildcards).
+        #[arg(long, value_name = "PATTERN")]
+        tag: Option<String>,
+        /// Show allocation and free counts too (flag 1).
+        #[arg(long)]
+        verbose: bool,
+        /// Passed to !poolused as typed, after the flags above.
+        args: Vec<String>,
+    },
+    /// `!pool ADDR [FLAGS]`: the pool page or region around an address.
+    Pool {
+        /// The dump.
+        dump: PathBuf,
+        /// Address and flags, as kd takes them.
+        #[arg(required = true)]
+        args: Vec<String>,
+    },
+    /// `!frag [FLAGS]`: pool fragmentation.
+    Frag {
+        /// The dump.
+        dump: PathBuf,
+        /// Passed to !frag as typed.
+        args: Vec<String>,
+    },
+    /// `!poolfind TAG [POOLTYPE]`: allocations with a tag.
+    Poolfind {
+        /// The dump.
+        dump: PathBuf,
+        /// Tag and pool type, as kd takes them.
+        #[arg(required = true)]
+        args: Vec<String>,
+    },
+    /// List the plugins found, with their commands, and the files rejected with the reason.
+    Plugins,
+}
+
+impl Sub {
+    /// The dump and the kd command line a subcommand stands for (`None` for `plugins`).
+    pub fn kd_command(&self) -> Option<(PathBuf, String)> {
+        let with = |name: &str, args: &[String]| {
+            if args.is_empty() {
+                name.to_string()
+            } else {
+                format!("{name} {}", args.join(" "))
+            }
+        };
+        Some(match self {
+            Sub::Info { dump } => (dump.clone(), "info".into()),
+            Sub::Lm { dump } => (dump.clone(), "lm".into()),
+            Sub::Vm { dump, args } => (dump.clone(), with("!vm", args)),
+            Sub::Poolused {
+                dump,
+                sort,
+                tag,
+                verbose,
+                args,
+            } => {
+                let mut flags = match sort {
+                    Some(Sort::Nonpaged) => 2,
+                    Some(Sort::Paged) => 4,
+                    None => 0,
+                };
+                if *verbose {
+                    flags |= 1;
+                }
+                let mut parts: Vec<String> = Vec::new();
+                if flags != 0 || tag.is_some() {
+                    parts.push(flags.to_string());
+                }
+                if let Some(t) = tag {
+                    parts.push(t.clone());
+                }
+                parts.extend(args.iter().cloned());
+                (dump.clone(), with("!poolused", &parts))
+            }
+            Sub::Pool { dump, args } => (dump.clone(), with("!pool", args)),
+            Sub::Frag { dump, args } => (dump.clone(), with("!frag", args)),
+            Sub::Poolfind { dump, args } => (dump.clone(), with("!poolfind", args)),
+            Sub::Plugins => return None,
+        })
+    }
+}
+
+/// How commands reach `run`: the dump opened by the binary's opener.
+pub type Opener<'a> = dyn Fn(&std::path::Path, &Options) -> Result<Box<dyn HostView>, String> + 'a;
+
+/// Exit statuses (CONTRACT.md).
+pub mod exit {
+    /// Every command succeeded.
+    pub const OK: u8 = 0;
+    /// A command failed (or the dump could not be opened).
+    pub const FAILED: u8 = 1;
+    /// Usage error.
+    pub const USAGE: u8 = 2;
+}
+
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}\n\nFor more information, try '--help'.");
+    ExitCode::from(exit::USAGE)
+}
+
+/// Parses `args` and runs them; `open` opens a dump.
+pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>, open: &Opener<'_>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            // --help and --version print and succeed; every other parse error is a usage error.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
+        }
+    };
+    let options = cli.options.clone();
+    let (dump, commands, echo) = match &cli.sub {
+        Some(Sub::Plugins) => {
+            let set = PluginSet::discover(SearchPath::from_environment(&options.plugin_dir));
+            print!("{}", set.render());
+            return ExitCode::SUCCESS;
+        }
+        Some(sub) => match sub.kd_command() {
+            Some((dump, cmd)) => (dump, Some(vec![cmd]), false),
+            None => return usage_error("unknown subcommand"),
+        },
+        None => {
+            let dump = match (&cli.z, &cli.dump) {
+                (Some(_), Some(_)) => return usage_error("give the dump once: -z DUMP or DUMP"),
+                (Some(d), None) | (None, Some(d)) => d.clone(),
+                (None, None) => return usage_error("a dump is required: pooldbg -z DUMP -c \"COMMANDS\""),
+            };
+            let commands = cli.commands.as_deref().map(split_commands);
+            if commands.as_ref().is_some_and(Vec::is_empty) {
+                return usage_error("-c needs at least one command");
+            }
+            let echo = commands.as_ref().is_some_and(|c| c.len() > 1);
+            (dump, commands, echo)
+        }
+    };
+
+    let view = match open(&dump, &options) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {}: {e}", dump.display());
+            return ExitCode::from(exit::FAILED);
+        }
+    };
+    let plugins = PluginSet::discover(SearchPath::from_environment(&options.plugin_dir));
+    let cancel = view.cancel_flag();
+    let header = (!view.symbols_exact()).then(|| format!("symbols: {}", view.symbol_source()));
+    let mut renderer = Renderer::new(
+        options.format,
+        std::io::stdout(),
+        std::io::stderr(),
+        target_json(view.as_ref()),
+        view.sources(),
+    )
+    .with_header(header);
+    let progress = !options.quiet && !options.format.is_machine() && std::io::stderr().is_terminal();
+    let dispatcher = Dispatcher::new(view.as_ref(), &plugins, Some(&cancel));
+    let run_one = |renderer: &mut Renderer<_, _>, cmd: &str| -> bool {
+        cancel.store(false, Ordering::Relaxed);
+        let result = {
+            let _spinner = progress.then(|| Spinner::start(cmd));
+            dispatcher.run(cmd)
+        };
+        let ok = result.is_ok();
+        if renderer.render(&result).is_err() {
+            // stdout closed (a pipe into `head`): stop quietly.
+            std::process::exit(i32::from(if ok { exit::OK } else { exit::FAILED }));
+        }
+        ok
+    };
+
+    if let Some(commands) = commands {
+        let mut renderer = renderer.with_echo(echo);
+        let mut all_ok = true;
+        for c in &commands {
+            all_ok &= run_one(&mut renderer, c);
+        }
+        return ExitCode::from(if all_ok { exit::OK } else { exit::FAILED });
+    }
+
+    if !std::io::stdin().is_terminal() {
+        // Commands piped in, one line at a time (each may hold several `;`-separated commands).
+        let mut renderer = renderer.with_echo(true);
+        let mut all_ok = true;
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            for c in split_commands(&line) {
+                if c == "q" {
+                    return ExitCode::from(if all_ok { exit::OK } else { exit::FAILED });
+                }
+                all_ok &= run_one(&mut renderer, &c);
+            }
+        }
+        return ExitCode::from(if all_ok { exit::OK } else { exit::FAILED });
+    }
+
+    // The interactive prompt. Ctrl-C while a command runs sets the cancel flag; at the prompt
+    // rustyline reads it as a key and we start a fresh line.
+    let handler_flag = Arc::clone(&cancel);
+    if let Err(e) = ctrlc::set_handler(move || handler_flag.store(true, Ordering::Relaxed)) {
+        eprintln!("warning: Ctrl-C will not cancel commands: {e}");
+    }
+    let _ = renderer.write_header();
+    crate::prompt::run(&command_names(&plugins), |line| {
+        for c in split_commands(line) {
+            run_one(&mut renderer, &c);
+        }
+    });
+    ExitCode::SUCCESS
+}
+
+/// The `target` object of json output: what `Target::info` says.
+pub fn target_json(view: &dyn HostView) -> Value {
+    let i = view.target().info();
+    json!({
+        "arch": i.arch.name(),
+        "build": i.build,
+        "version": i.version,
+        "dump_type": i.dump_type,
+        "kernel_base": plugin_sdk::hex(i.kernel_base),
+        "processors": i.processors,
+        "pointer_size": i.pointer_size,
+    })
+}
+
+/// Runs commands against `view` without a terminal: for tests and the demo.
+pub fn run_commands(view: &dyn HostView, plugins: &PluginSet, commands: &str) -> Vec<CommandResult> {
+    let cancel = AtomicBool::new(false);
+    let d = Dispatcher::new(view, plugins, Some(&cancel));
+    split_commands(commands).iter().map(|c| d.run(c)).collect()
+}
+
+/// Flushes stdout (for the prompt, before it draws).
+pub fn flush() {
+    let _ = std::io::stdout().flush();
+}
