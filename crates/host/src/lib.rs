@@ -27,3 +27,4 @@ pub mod outcome;
 pub mod progress;
 pub mod prompt;
 pub mod render;
+pub mod session;
