@@ -181,7 +181,8 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
         let row = self.view.info_row();
         let mut text = Vec::new();
         if let Value::Object(map) = &row {
-            for (k, v) in map {
+            let cols = crate::render::columns("info", std::slice::from_ref(&row));
+            for (k, v) in cols.iter().filter_map(|k| map.get(k).map(|v| (k, v))) {
                 let shown = match v {
                     Value::String(s) => s.clone(),
                     Value::Null => "unknown".into(),

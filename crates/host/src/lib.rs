@@ -28,3 +28,4 @@ pub mod progress;
 pub mod prompt;
 pub mod render;
 pub mod session;
+mod view;

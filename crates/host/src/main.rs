@@ -1,36 +1,22 @@
-//! `pooldbg`: the command line. For now: the plugin listing; the dump commands come with the CLI.
+//! `pooldbg`: the command line. All of it lives in the library (`pooldbg::cli`) so tests can drive
+//! it; this file only opens dumps as sessions.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use pooldbg::loader::{PluginSet, SearchPath};
-
-/// Answers WinDbg's pool questions (!vm, !poolused, !pool, !frag) from Windows crash dumps.
-#[derive(Debug, Parser)]
-#[command(name = "pooldbg", version)]
-struct Cli {
-    /// Also look for plugins in DIR (repeatable; searched first, earlier wins on a duplicate).
-    #[arg(long = "plugin-dir", value_name = "DIR", global = true)]
-    plugin_dir: Vec<PathBuf>,
-
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// List the plugins found, with their commands, and the files rejected with the reason.
-    Plugins,
-}
+use pooldbg::cli::{Options, main_with};
+use pooldbg::dispatch::HostView;
+use pooldbg::session::{Session, SessionOptions};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Plugins => {
-            let set = PluginSet::discover(SearchPath::from_environment(&cli.plugin_dir));
-            print!("{}", set.render());
-            ExitCode::SUCCESS
-        }
-    }
+    main_with(std::env::args_os(), &|path, options: &Options| {
+        let session_options = SessionOptions {
+            symbols: options.symbols.clone(),
+            pooltag_files: options.pooltag.clone(),
+            use_nt_symbol_path: true,
+            no_embedded_profiles: false,
+        };
+        Session::open(path, &session_options)
+            .map(|s| Box::new(s) as Box<dyn HostView>)
+            .map_err(|e| e.to_string())
+    })
 }

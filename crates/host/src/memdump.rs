@@ -191,6 +191,11 @@ pub fn display(
             values.push(v.map_or(Value::Null, |v| json!(hex(v))));
         }
         let mut row = json!({ "address": hex(line_addr), "values": values });
+        // Why a line has unreadable bytes (the text shows it on a line of its own).
+        let line_end = line_addr + chunk.len() as u64 - 1;
+        if let Some(h) = holes.iter().find(|h| h.start <= line_end && h.end >= line_addr) {
+            row["unreadable"] = json!(h.status.to_string());
+        }
         if unit == Unit::Byte {
             // Pad a short last line so the ASCII column lines up.
             let missing = per_line - elements.len();
@@ -208,14 +213,6 @@ pub fn display(
         }
         text.push(line);
         result.rows.push(row);
-    }
-    for h in &holes {
-        result.warnings.push(format!(
-            "{:#x}..{:#x}: {}",
-            h.start,
-            h.end + 1,
-            h.status
-        ));
     }
     result.text = Some(text);
     result
@@ -259,6 +256,7 @@ mod tests {
         assert_eq!(r.rows[1]["values"][10], "0x0");
         assert_eq!(r.rows[1]["ascii"], "llo world!..");
         assert!(r.warnings.is_empty());
+        assert!(r.rows[1].get("unreadable").is_none());
     }
 
     #[test]
@@ -282,7 +280,7 @@ mod tests {
     fn unreadable_memory_says_why() {
         let r = display(&target(), Space::Virtual, Unit::Byte, "10 L4", None);
         assert_eq!(r.rows[0]["values"][0], Value::Null);
-        assert_eq!(r.warnings, vec!["0x10..0x14: not mapped".to_string()]);
+        assert_eq!(r.rows[0]["unreadable"], "not mapped");
         let text = r.text.unwrap();
         assert_eq!(text[0], "00000000`00000010: not mapped (0x4 bytes)");
         assert!(text[1].starts_with("00000000`00000010  ?? ?? ?? ??"));

@@ -89,7 +89,7 @@ pub fn field_order(command: &str) -> &'static [&'static str] {
         ],
         "!frag" => &["index", "block_size", "fragments", "bytes"],
         "!poolfind" => &["address", "size", "tag", "pool_type", "state", "source"],
-        "db" | "dd" | "dq" | "!db" | "!dd" | "!dq" => &["address", "values", "ascii"],
+        "db" | "dd" | "dq" | "!db" | "!dd" | "!dq" => &["address", "values", "ascii", "unreadable"],
         "!pte" => &[
             "level",
             "entry_address",
