@@ -23,7 +23,7 @@ use crate::render::{Format, Renderer};
 /// pooldbg -z DUMP                                 an interactive kd> prompt (on a terminal);
 /// pooldbg poolused DUMP --sort paged --tag 'Ip*'  the same as -c "!poolused 4 Ip*".
 #[derive(Debug, Parser)]
-#[command(name = "pooldbg", version, args_conflicts_with_subcommands = true)]
+#[command(name = "pooldbg", version)]
 pub struct Cli {
     /// The dump (crash dump, raw or ELF memory image).
     #[arg(short = 'z', value_name = "DUMP")]
@@ -201,13 +201,20 @@ fn usage_error(message: &str) -> ExitCode {
 }
 
 /// Parses `args` and runs them; `open` opens a dump.
-pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>, open: &Opener<'_>) -> ExitCode {
+pub fn main_with(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+    open: &Opener<'_>,
+) -> ExitCode {
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
             // --help and --version print and succeed; every other parse error is a usage error.
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
         }
     };
     let options = cli.options.clone();
@@ -217,6 +224,9 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>, open: &Open
             print!("{}", set.render());
             return ExitCode::SUCCESS;
         }
+        Some(_) if cli.z.is_some() || cli.dump.is_some() || cli.commands.is_some() => {
+            return usage_error("a subcommand takes the dump after its name: pooldbg info DUMP");
+        }
         Some(sub) => match sub.kd_command() {
             Some((dump, cmd)) => (dump, Some(vec![cmd]), false),
             None => return usage_error("unknown subcommand"),
@@ -225,7 +235,9 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>, open: &Open
             let dump = match (&cli.z, &cli.dump) {
                 (Some(_), Some(_)) => return usage_error("give the dump once: -z DUMP or DUMP"),
                 (Some(d), None) | (None, Some(d)) => d.clone(),
-                (None, None) => return usage_error("a dump is required: pooldbg -z DUMP -c \"COMMANDS\""),
+                (None, None) => {
+                    return usage_error("a dump is required: pooldbg -z DUMP -c \"COMMANDS\"");
+                }
             };
             let commands = cli.commands.as_deref().map(split_commands);
             if commands.as_ref().is_some_and(Vec::is_empty) {
@@ -254,7 +266,8 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>, open: &Open
         view.sources(),
     )
     .with_header(header);
-    let progress = !options.quiet && !options.format.is_machine() && std::io::stderr().is_terminal();
+    let progress =
+        !options.quiet && !options.format.is_machine() && std::io::stderr().is_terminal();
     let dispatcher = Dispatcher::new(view.as_ref(), &plugins, Some(&cancel));
     let run_one = |renderer: &mut Renderer<_, _>, cmd: &str| -> bool {
         cancel.store(false, Ordering::Relaxed);
@@ -325,7 +338,11 @@ pub fn target_json(view: &dyn HostView) -> Value {
 }
 
 /// Runs commands against `view` without a terminal: for tests and the demo.
-pub fn run_commands(view: &dyn HostView, plugins: &PluginSet, commands: &str) -> Vec<CommandResult> {
+pub fn run_commands(
+    view: &dyn HostView,
+    plugins: &PluginSet,
+    commands: &str,
+) -> Vec<CommandResult> {
     let cancel = AtomicBool::new(false);
     let d = Dispatcher::new(view, plugins, Some(&cancel));
     split_commands(commands).iter().map(|c| d.run(c)).collect()

@@ -50,15 +50,39 @@ pub trait HostView {
 
 /// The host's own commands, with usage and summary, as `.help` lists them.
 pub const HOST_COMMANDS: &[(&str, &str, &str)] = &[
-    ("info", "info", "what the dump holds: architecture, build, kernel, bugcheck, symbols"),
+    (
+        "info",
+        "info",
+        "what the dump holds: architecture, build, kernel, bugcheck, symbols",
+    ),
     ("lm", "lm", "loaded modules"),
-    ("db", "db ADDR [L COUNT]", "bytes of virtual memory, with ASCII"),
+    (
+        "db",
+        "db ADDR [L COUNT]",
+        "bytes of virtual memory, with ASCII",
+    ),
     ("dd", "dd ADDR [L COUNT]", "32-bit values of virtual memory"),
     ("dq", "dq ADDR [L COUNT]", "64-bit values of virtual memory"),
-    ("!db", "!db ADDR [L COUNT]", "bytes of physical memory, with ASCII"),
-    ("!dd", "!dd ADDR [L COUNT]", "32-bit values of physical memory"),
-    ("!dq", "!dq ADDR [L COUNT]", "64-bit values of physical memory"),
-    ("!pte", "!pte ADDR", "the page-table walk of a virtual address"),
+    (
+        "!db",
+        "!db ADDR [L COUNT]",
+        "bytes of physical memory, with ASCII",
+    ),
+    (
+        "!dd",
+        "!dd ADDR [L COUNT]",
+        "32-bit values of physical memory",
+    ),
+    (
+        "!dq",
+        "!dq ADDR [L COUNT]",
+        "64-bit values of physical memory",
+    ),
+    (
+        "!pte",
+        "!pte ADDR",
+        "the page-table walk of a virtual address",
+    ),
     (".help", ".help", "this list"),
     ("q", "q", "quit (the prompt only)"),
 ];
@@ -234,7 +258,9 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
     fn pte(&self, args: &str) -> CommandResult {
         let va = match parse_number(args) {
             Ok(v) => v,
-            Err(e) => return CommandResult::failed("!pte", args, format!("{e} (usage: !pte ADDR)")),
+            Err(e) => {
+                return CommandResult::failed("!pte", args, format!("{e} (usage: !pte ADDR)"));
+            }
         };
         let walk = match self.view.walk(va) {
             Ok(w) => w,
@@ -291,7 +317,9 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
         let mut text = vec!["host commands:".to_string()];
         for (name, usage, summary) in HOST_COMMANDS {
             text.push(format!("  {usage:<22} {summary}"));
-            r.rows.push(json!({"command": name, "usage": usage, "summary": summary, "provider": "pooldbg"}));
+            r.rows.push(
+                json!({"command": name, "usage": usage, "summary": summary, "provider": "pooldbg"}),
+            );
         }
         text.push("plugin commands:".into());
         for p in &self.plugins.plugins {
@@ -328,7 +356,9 @@ fn entry_state(state: &paging::EntryState) -> (String, Option<u64>) {
             offset,
             protection,
         } => (
-            format!("paged out (page file {page_file}, offset {offset:#x}) protection {protection}"),
+            format!(
+                "paged out (page file {page_file}, offset {offset:#x}) protection {protection}"
+            ),
             None,
         ),
         S::Prototype { proto_pte } => (

@@ -85,10 +85,7 @@ pub fn display(
     };
     let count = count.unwrap_or(unit.default_count());
     let size = unit.size() as u64;
-    let Some(len) = count
-        .checked_mul(size)
-        .filter(|&l| l <= MAX_DISPLAY_BYTES)
-    else {
+    let Some(len) = count.checked_mul(size).filter(|&l| l <= MAX_DISPLAY_BYTES) else {
         return CommandResult::failed(
             &name,
             args,
@@ -96,7 +93,11 @@ pub fn display(
         );
     };
     if start.checked_add(len - 1).is_none() {
-        return CommandResult::failed(&name, args, "the range wraps past the end of the address space");
+        return CommandResult::failed(
+            &name,
+            args,
+            "the range wraps past the end of the address space",
+        );
     }
     let mut bytes: Vec<Option<u8>> = Vec::with_capacity(len as usize);
     let mut holes: Vec<Hole> = Vec::new();
@@ -185,7 +186,11 @@ pub fn display(
             };
             if i > 0 {
                 // WinDbg's dash between the two halves of a db line.
-                line.push(if unit == Unit::Byte && i == 8 { '-' } else { ' ' });
+                line.push(if unit == Unit::Byte && i == 8 {
+                    '-'
+                } else {
+                    ' '
+                });
             }
             line.push_str(&cell);
             values.push(v.map_or(Value::Null, |v| json!(hex(v))));
@@ -193,7 +198,10 @@ pub fn display(
         let mut row = json!({ "address": hex(line_addr), "values": values });
         // Why a line has unreadable bytes (the text shows it on a line of its own).
         let line_end = line_addr + chunk.len() as u64 - 1;
-        if let Some(h) = holes.iter().find(|h| h.start <= line_end && h.end >= line_addr) {
+        if let Some(h) = holes
+            .iter()
+            .find(|h| h.start <= line_end && h.end >= line_addr)
+        {
             row["unreadable"] = json!(h.status.to_string());
         }
         if unit == Unit::Byte {
@@ -235,13 +243,22 @@ mod tests {
             pointer_size: 8,
             ..Default::default()
         })
-        .with_virtual(0xfffff800_02a00000, b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xffhello world!")
+        .with_virtual(
+            0xfffff800_02a00000,
+            b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xffhello world!",
+        )
         .with_physical(0x1000, &[0x41; 0x20])
     }
 
     #[test]
     fn db_has_the_dash_and_the_ascii_column() {
-        let r = display(&target(), Space::Virtual, Unit::Byte, "fffff800`02a00000 L 0x1c", None);
+        let r = display(
+            &target(),
+            Space::Virtual,
+            Unit::Byte,
+            "fffff800`02a00000 L 0x1c",
+            None,
+        );
         assert!(r.is_ok(), "{r:?}");
         let text = r.text.unwrap();
         assert_eq!(
@@ -261,12 +278,24 @@ mod tests {
 
     #[test]
     fn dd_and_dq_and_physical() {
-        let r = display(&target(), Space::Virtual, Unit::Dword, "fffff80002a00000 L4", None);
+        let r = display(
+            &target(),
+            Space::Virtual,
+            Unit::Dword,
+            "fffff80002a00000 L4",
+            None,
+        );
         assert_eq!(
             r.text.unwrap()[0],
             "fffff800`02a00000  00905a4d 00000003 00000004 6568ffff"
         );
-        let r = display(&target(), Space::Virtual, Unit::Qword, "0xfffff80002a00000 L2", None);
+        let r = display(
+            &target(),
+            Space::Virtual,
+            Unit::Qword,
+            "0xfffff80002a00000 L2",
+            None,
+        );
         assert_eq!(
             r.text.unwrap()[0],
             "fffff800`02a00000  00000003`00905a4d 6568ffff`00000004"
@@ -287,10 +316,19 @@ mod tests {
         // A page the dump does not hold, across a page boundary from one that it does.
         let t = target()
             .with_virtual(0x2000, &[1; 0x1000])
-            .with_virtual_status(0x3000, ReadStatus::PagedOut { pagefile: 0, offset: 0x5000 });
+            .with_virtual_status(
+                0x3000,
+                ReadStatus::PagedOut {
+                    pagefile: 0,
+                    offset: 0x5000,
+                },
+            );
         let r = display(&t, Space::Virtual, Unit::Byte, "2ff8 L 10", None);
         let text = r.text.unwrap();
-        assert_eq!(text[0], "00000000`00003000: paged out (page file 0, offset 0x5000) (0x8 bytes)");
+        assert_eq!(
+            text[0],
+            "00000000`00003000: paged out (page file 0, offset 0x5000) (0x8 bytes)"
+        );
         assert_eq!(
             text[1],
             "00000000`00002ff8  01 01 01 01 01 01 01 01-?? ?? ?? ?? ?? ?? ?? ??  ................"
@@ -303,7 +341,13 @@ mod tests {
         assert!(r.error.unwrap().contains("usage: db ADDR [L COUNT]"));
         let r = display(&target(), Space::Virtual, Unit::Qword, "0 L 10000000", None);
         assert!(r.error.is_some());
-        let r = display(&target(), Space::Virtual, Unit::Qword, "ffffffffffffffff L 2", None);
+        let r = display(
+            &target(),
+            Space::Virtual,
+            Unit::Qword,
+            "ffffffffffffffff L 2",
+            None,
+        );
         assert!(r.error.is_some());
     }
 }

@@ -23,7 +23,11 @@ pub fn parse_number(text: &str) -> Result<u64, String> {
         return Err(format!("{t:?} is not a number"));
     }
     u64::from_str_radix(digits, radix).map_err(|e| {
-        let kind = if radix == 16 { "hexadecimal" } else { "decimal" };
+        let kind = if radix == 16 {
+            "hexadecimal"
+        } else {
+            "decimal"
+        };
         format!("{t:?} is not a {kind} number ({e})")
     })
 }
@@ -45,7 +49,9 @@ pub fn parse_range(args: &str) -> Result<(u64, Option<u64>), String> {
         return Ok((address, None));
     }
     let Some(count_text) = rest.strip_prefix(['L', 'l']) else {
-        return Err(format!("expected `L COUNT` after the address, found {rest:?}"));
+        return Err(format!(
+            "expected `L COUNT` after the address, found {rest:?}"
+        ));
     };
     let count_text = count_text.strip_prefix('?').unwrap_or(count_text);
     let count = parse_number(count_text)?;

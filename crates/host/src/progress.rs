@@ -24,7 +24,9 @@ impl Spinner {
                 _ => return,
             }
             let bar = ProgressBar::new_spinner();
-            if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed}; Ctrl-C cancels)") {
+            if let Ok(style) =
+                ProgressStyle::with_template("{spinner} {msg} ({elapsed}; Ctrl-C cancels)")
+            {
                 bar.set_style(style);
             }
             bar.set_message(label);

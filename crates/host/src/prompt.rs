@@ -75,13 +75,14 @@ impl Helper for CommandCompleter {}
 
 /// Runs the prompt until `q` or Ctrl-D, handing each line to `run`.
 pub fn run(names: &[String], mut run: impl FnMut(&str)) {
-    let mut editor: Editor<CommandCompleter, rustyline::history::DefaultHistory> = match Editor::new() {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: cannot start the prompt: {e}");
-            return;
-        }
-    };
+    let mut editor: Editor<CommandCompleter, rustyline::history::DefaultHistory> =
+        match Editor::new() {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("error: cannot start the prompt: {e}");
+                return;
+            }
+        };
     editor.set_helper(Some(CommandCompleter::new(names)));
     loop {
         crate::cli::flush();
@@ -113,9 +114,16 @@ mod tests {
 
     #[test]
     fn completes_the_command_word_only() {
-        let c = CommandCompleter::new(&["!pool".into(), "!poolused".into(), "db".into(), "dd".into()]);
-        assert_eq!(c.candidates("!po", 3), (0, vec!["!pool".into(), "!poolused".into()]));
-        assert_eq!(c.candidates("info; d", 7), (6, vec!["db".into(), "dd".into()]));
+        let c =
+            CommandCompleter::new(&["!pool".into(), "!poolused".into(), "db".into(), "dd".into()]);
+        assert_eq!(
+            c.candidates("!po", 3),
+            (0, vec!["!pool".into(), "!poolused".into()])
+        );
+        assert_eq!(
+            c.candidates("info; d", 7),
+            (6, vec!["db".into(), "dd".into()])
+        );
         assert_eq!(c.candidates("db 1000", 7).1, Vec::<String>::new());
         assert_eq!(c.candidates("", 0).1.len(), 4);
     }

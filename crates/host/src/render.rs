@@ -421,8 +421,14 @@ mod tests {
     }
 
     fn render(format: Format, results: &[CommandResult]) -> (String, String) {
-        let mut r = Renderer::new(format, Vec::new(), Vec::new(), json!({"arch": "x64"}), json!({}))
-            .with_header(Some("symbols: guessed".into()));
+        let mut r = Renderer::new(
+            format,
+            Vec::new(),
+            Vec::new(),
+            json!({"arch": "x64"}),
+            json!({}),
+        )
+        .with_header(Some("symbols: guessed".into()));
         for x in results {
             r.render(x).unwrap();
         }
@@ -447,21 +453,30 @@ mod tests {
     fn json_one_object_per_command_and_errors() {
         let failed = CommandResult::failed("!vm", "", "no plugin provides !vm");
         let (o, _) = render(Format::Json, &[result(), failed]);
-        let lines: Vec<Value> = o.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<Value> = o
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0]["schema"], 1);
         assert_eq!(lines[0]["target"]["arch"], "x64");
         assert_eq!(lines[0]["rows"][1]["fragments"], 2);
         assert_eq!(lines[0]["summary"]["total_bytes"], 96);
         assert_eq!(lines[0]["warnings"][0], "w1");
-        assert_eq!(lines[1], json!({"command": "!vm", "error": "no plugin provides !vm"}));
+        assert_eq!(
+            lines[1],
+            json!({"command": "!vm", "error": "no plugin provides !vm"})
+        );
         assert!(!o.contains("symbols: guessed"));
     }
 
     #[test]
     fn jsonl_rows_carry_the_command_and_csv_quotes() {
         let (o, e) = render(Format::Jsonl, &[result()]);
-        let rows: Vec<Value> = o.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let rows: Vec<Value> = o
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(rows.len(), 2);
         assert!(rows.iter().all(|r| r["command"] == "!frag"));
         assert_eq!(e, "warning: !frag: w1\n");
@@ -476,7 +491,10 @@ mod tests {
     #[test]
     fn text_lines_are_taken_out_of_the_summary() {
         let mut s = Some(json!({"text": ["a", "b"], "total": 1}));
-        assert_eq!(take_text(&mut s), Some(vec!["a".to_string(), "b".to_string()]));
+        assert_eq!(
+            take_text(&mut s),
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
         assert_eq!(s, Some(json!({"total": 1})));
         let mut s = Some(json!({"text": ["only"]}));
         assert!(take_text(&mut s).is_some());
