@@ -71,8 +71,17 @@ impl HostView for Session {
         Session::symbol_source(self)
     }
 
+    /// CONTRACT.md: the text output states the symbol source unless it is exact, and its examples
+    /// of "not exact" include an embedded profile: only the user's own PDB or ISF is exact here.
     fn symbols_exact(&self) -> bool {
+        use ntkernel::symbols::Source as S;
         Session::symbols_exact(self)
+            && self.kernel().is_some_and(|k| {
+                k.symbols
+                    .sources()
+                    .next()
+                    .is_some_and(|s| matches!(s, S::UserIsf(_) | S::UserPdb(_)))
+            })
     }
 
     fn cancel_flag(&self) -> Arc<AtomicBool> {
@@ -82,7 +91,7 @@ impl HostView for Session {
     fn sources(&self) -> Value {
         json!({
             "symbols": Session::symbol_source(self),
-            "symbols_exact": Session::symbols_exact(self),
+            "symbols_exact": HostView::symbols_exact(self),
             "notes": self.notes(),
         })
     }
