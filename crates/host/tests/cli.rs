@@ -518,3 +518,31 @@ fn the_prompt_in_a_pseudo_terminal() {
     p.send_line("q").unwrap();
     p.exp_eof().unwrap();
 }
+
+#[test]
+fn commands_piped_on_stdin_run_until_q() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let f = win7();
+    let mut child = Command::new(exe())
+        .args(["-z", z(f), "--format", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"info; bogus\n\nlm\nq\ninfo\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let docs = json_lines(&o);
+    let commands: Vec<&str> = docs
+        .iter()
+        .map(|d| d["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(commands, ["info", "bogus", "lm"]);
+}
