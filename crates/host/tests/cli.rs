@@ -517,6 +517,18 @@ fn the_prompt_in_a_pseudo_terminal() {
     // q exits.
     p.send_line("q").unwrap();
     p.exp_eof().unwrap();
+
+    // Ctrl-C at the prompt starts a fresh line; Ctrl-D exits.
+    let mut cmd = Command::new(exe());
+    cmd.args(["-z", z(f)]);
+    let mut p = spawn_command(cmd, Some(30_000)).unwrap();
+    p.exp_string("symbols: ").unwrap();
+    p.exp_string("kd> ").unwrap();
+    p.send("lm").unwrap();
+    p.send_control('c').unwrap();
+    p.exp_string("kd> ").unwrap();
+    p.send_control('d').unwrap();
+    p.exp_eof().unwrap();
 }
 
 #[test]
