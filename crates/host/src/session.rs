@@ -530,11 +530,19 @@ impl ntkernel::memory::PhysicalMemory for ScanPhysical<'_> {
     }
 
     fn present_pages(&self) -> Box<dyn Iterator<Item = u64> + '_> {
+        // `physical_ranges` gives (address, length). A range may describe far more memory than
+        // the file holds (an ELF segment's size is the file's word): the file cannot hold more
+        // pages than it has bytes, so the walk stops there (found by the fuzz target
+        // pooldbg_session_commands: a 327-byte ELF claimed 2^56 bytes and the scan never ended).
+        let cap = (self.0.bytes().len() as u64) / 0x1000;
         Box::new(
             self.0
                 .physical_ranges()
                 .into_iter()
-                .flat_map(|(start, end)| (start / 0x1000)..end.div_ceil(0x1000)),
+                .flat_map(|(start, len)| {
+                    (start / 0x1000)..start.saturating_add(len).div_ceil(0x1000)
+                })
+                .take(usize::try_from(cap).unwrap_or(usize::MAX)),
         )
     }
 }

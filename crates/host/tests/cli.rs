@@ -558,3 +558,34 @@ fn commands_piped_on_stdin_run_until_q() {
         .collect();
     assert_eq!(commands, ["info", "bogus", "lm"]);
 }
+
+/// Found by the fuzz target pooldbg_session_commands: a 327-byte ELF core whose segment claims
+/// 2^56 bytes made the raw-image scan walk every described page. It must answer at once.
+#[test]
+fn an_elf_claiming_huge_memory_is_answered_not_scanned_forever() {
+    use std::time::{Duration, Instant};
+    let seed = root().join("fuzz/seeds/pooldbg_session_commands/regress-elf-huge-segment");
+    let mut child = Command::new(exe())
+        .arg("-z")
+        .arg(&seed)
+        .args(["-c", "info; db 0 L 10", "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert_eq!(status.code(), Some(0));
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("pooldbg still running after 60 s on {}", seed.display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let o = child.wait_with_output().unwrap();
+    let docs = json_lines(&o);
+    assert_eq!(docs[0]["rows"][0]["dump_type"], "elf core");
+    assert!(docs[1]["rows"][0]["unreadable"].is_string());
+}
