@@ -284,7 +284,10 @@ mod tests {
 
     #[test]
     fn numbers() {
-        assert_eq!(parse_number("fffff800`02a00000").unwrap(), 0xfffff800_02a00000);
+        assert_eq!(
+            parse_number("fffff800`02a00000").unwrap(),
+            0xfffff800_02a00000
+        );
         assert_eq!(parse_number("0x10").unwrap(), 0x10);
         assert_eq!(parse_number("80000000").unwrap(), 0x8000_0000);
         assert!(parse_number("xyz").is_err());

@@ -109,7 +109,10 @@ fn pool_address(
             e.bytes
         ));
         if describe {
-            text.push(format!("\t\t{}", owner(target, e.tag).pool_text(e.tag.masked())));
+            text.push(format!(
+                "\t\t{}",
+                owner(target, e.tag).pool_text(e.tag.masked())
+            ));
         }
         let mut f = Map::new();
         f.insert("region".into(), json!("big"));
@@ -147,7 +150,13 @@ fn pool_address(
         .blocks
         .iter()
         .find_map(|b| b.pool_type)
-        .or(region_paged.map(|p| if p { PoolType::PAGED } else { PoolType::NON_PAGED }));
+        .or(region_paged.map(|p| {
+            if p {
+                PoolType::PAGED
+            } else {
+                PoolType::NON_PAGED
+            }
+        }));
     text.push(format!(
         "Pool page {} region is {}",
         addr(layout, address),
@@ -176,7 +185,10 @@ fn pool_address(
             text.push(error_line(layout, b.address, e));
         }
         if marked && describe && b.state == BlockState::Allocated {
-            text.push(format!("\t\t{}", owner(target, b.tag).pool_text(b.tag.masked())));
+            text.push(format!(
+                "\t\t{}",
+                owner(target, b.tag).pool_text(b.tag.masked())
+            ));
         }
         if flags & FLAG_CONTENTS != 0 {
             let start = (b.address - page_va) as usize + layout.header_size();
@@ -220,7 +232,10 @@ fn pool_address(
     f.insert("blocks".into(), json!(walk.blocks.len()));
     f.insert(
         "first_error".into(),
-        json!(walk.first_error.map(|(a, e)| json!({"address": hex(a), "error": e.to_string()}))),
+        json!(
+            walk.first_error
+                .map(|(a, e)| json!({"address": hex(a), "error": e.to_string()}))
+        ),
     );
     out.set_summary(summary_with_text(f, text));
     Ok(())
@@ -278,7 +293,8 @@ fn bitmap_runs(
             "the paged pool bitmap claims {bits} bits: not trusted"
         ));
     }
-    let (map_bytes, missing) = crate::common::read_lenient(target, buffer, bits.div_ceil(8) as usize);
+    let (map_bytes, missing) =
+        crate::common::read_lenient(target, buffer, bits.div_ceil(8) as usize);
     if missing > 0 {
         return Err(format!(
             "the paged pool bitmap at {buffer:#x}: {missing} page(s) unreadable"
@@ -288,12 +304,16 @@ fn bitmap_runs(
     let end_bits = match decoded.end_of_bitmap_pointer {
         Some(p) if p != 0 => {
             let (eb, ebuf) = read_rtl_bitmap(p, false)?;
-            let (b, missing) = crate::common::read_lenient(target, ebuf, eb.min(bits).div_ceil(8) as usize);
+            let (b, missing) =
+                crate::common::read_lenient(target, ebuf, eb.min(bits).div_ceil(8) as usize);
             (missing == 0).then_some(b)
         }
         _ => None,
     };
-    let bit = |v: &[u8], i: u64| v.get((i / 8) as usize).is_some_and(|b| b & (1 << (i % 8)) != 0);
+    let bit = |v: &[u8], i: u64| {
+        v.get((i / 8) as usize)
+            .is_some_and(|b| b & (1 << (i % 8)) != 0)
+    };
     let mut runs: Vec<(u64, u64, bool)> = Vec::new();
     let mut i = 0u64;
     while i < bits {
@@ -342,11 +362,13 @@ fn pool_regions(
     let mut bitmap = None;
     match (paged_start, bitmap_runs(target, layout)) {
         (Some(start), Ok((bits, runs))) => {
-            text.push(format!(
-                "Paged Pool: {} .. {}",
-                addr(layout, start),
-                addr(layout, start + bits * 0x1000 - 1)
-            ));
+            if !regions.iter().any(|r| r.paged) {
+                text.push(format!(
+                    "Paged Pool: {} .. {}",
+                    addr(layout, start),
+                    addr(layout, start + bits * 0x1000 - 1)
+                ));
+            }
             for (first, pages, busy) in runs {
                 let a = start + first * 0x1000;
                 if busy {

@@ -9,8 +9,7 @@ use crate::pool::block_line;
 use crate::scan;
 
 /// The usage line.
-pub const USAGE: &str =
-    "!poolfind TAG [POOLTYPE]  (TAG: 4 characters with * and ?, or 0xVALUE; POOLTYPE: 0 nonpaged (default), 1 paged)";
+pub const USAGE: &str = "!poolfind TAG [POOLTYPE]  (TAG: 4 characters with * and ?, or 0xVALUE; POOLTYPE: 0 nonpaged (default), 1 paged)";
 
 /// Runs `!poolfind` on `target` with kd's argument string.
 pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), CommandError> {
@@ -62,7 +61,8 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
     let mut readable_something = false;
     match scan::big_table(target, &layout) {
         Ok(bt) => {
-            readable_something = bt.unreadable_pages * 0x1000 < (bt.entries * bt.entry_size) as usize;
+            readable_something =
+                bt.unreadable_pages * 0x1000 < (bt.entries * bt.entry_size) as usize;
             text.push(format!(
                 "Scanning large pool allocation table for tag {} ({} : {})",
                 pattern.as_str(),
@@ -151,7 +151,10 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
     }
     let mut f = Map::new();
     f.insert("tag".into(), json!(pattern.as_str()));
-    f.insert("pool".into(), json!(if want_paged { "paged" } else { "nonpaged" }));
+    f.insert(
+        "pool".into(),
+        json!(if want_paged { "paged" } else { "nonpaged" }),
+    );
     f.insert("big_page_table_matches".into(), json!(found_big));
     f.insert("scan_matches".into(), json!(found_scan));
     f.insert("pool_pages_scanned".into(), json!(scanned_pages));

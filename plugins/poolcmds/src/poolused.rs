@@ -129,7 +129,10 @@ fn table_size(
     let before = var.wrapping_sub(layout.pointer_size() as u64);
     let n = plugin_sdk::TargetExt::read_pointer(target, before, layout.pointer_size() as u32)
         .map_err(|e| format!("the size word before nt!{table_sym}: {e}"))?;
-    sources.push((format!("{size_sym} (word before {table_sym})"), Source::Guessed));
+    sources.push((
+        format!("{size_sym} (word before {table_sym})"),
+        Source::Guessed,
+    ));
     Ok(n)
 }
 
@@ -424,13 +427,11 @@ fn render(
         "  Pool Used:".into()
     });
     if args.verbose {
-        text.push(
-            "            NonPaged                                    Paged".into(),
-        );
-        text.push(
-            "Tag    Allocs    Frees     Diff     Used     Allocs    Frees     Diff     Used"
-                .into(),
-        );
+        text.push("                 NonPaged                              Paged".into());
+        text.push(format!(
+            "Tag  {:>8} {:>8} {:>8} {:>8}  {:>8} {:>8} {:>8} {:>8}",
+            "Allocs", "Frees", "Diff", "Used", "Allocs", "Frees", "Diff", "Used"
+        ));
     } else {
         text.push("            NonPaged            Paged".into());
         text.push("Tag    Allocs     Used    Allocs     Used".into());
