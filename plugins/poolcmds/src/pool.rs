@@ -51,18 +51,30 @@ pub fn block_line(layout: &Layout, b: &WalkedBlock, marked: bool) -> String {
     )
 }
 
-/// WinDbg's wording for a bad header.
-pub fn error_line(layout: &Layout, address: u64, e: &HeaderError) -> String {
+/// WinDbg's wording for a bad header. `reached_from` is the header whose size led to this one:
+/// when this header is garbage, that size may be the real corruption, and the line says so.
+pub fn error_line(
+    layout: &Layout,
+    address: u64,
+    e: &HeaderError,
+    reached_from: Option<u64>,
+) -> String {
     let a = addr(layout, address);
-    match e {
+    let mut line = match e {
         HeaderError::PreviousSizeMismatch { expected, .. } => {
             format!("Bad previous allocation size @{a}, last size was {expected:x} ({e})")
         }
-        HeaderError::ZeroBlockSize | HeaderError::PastPageEnd { .. } => {
-            format!("Bad allocation size @{a}, too large ({e})")
-        }
+        HeaderError::ZeroBlockSize => format!("Bad allocation size @{a}, zero is invalid ({e})"),
+        HeaderError::PastPageEnd { .. } => format!("Bad allocation size @{a}, too large ({e})"),
         _ => format!("Bad pool header @{a}: {e}"),
+    };
+    if let Some(p) = reached_from {
+        line.push_str(&format!(
+            "; reached through the block size of the header at {}, which may be the corrupt one",
+            addr(layout, p)
+        ));
     }
+    line
 }
 
 fn pool_type_name(t: Option<PoolType>, b: &WalkedBlock) -> Option<String> {
@@ -162,7 +174,13 @@ fn pool_address(
         addr(layout, address),
         region_type.map_or("Unknown", |t| t.region())
     ));
+    let mut previous: Option<&WalkedBlock> = None;
     for b in &walk.blocks {
+        // The previous header led here when its size ends exactly at this one.
+        let reached_from = previous
+            .filter(|p| p.error.is_none() && p.address + p.size as u64 == b.address)
+            .map(|p| p.address);
+        previous = Some(b);
         let marked = Some(b.address) == containing;
         out.row(json!({
             "address": hex(b.address),
@@ -176,13 +194,13 @@ fn pool_address(
         }));
         if flags & FLAG_ONLY_CONTAINING != 0 && !marked {
             if let Some(e) = &b.error {
-                text.push(error_line(layout, b.address, e));
+                text.push(error_line(layout, b.address, e, reached_from));
             }
             continue;
         }
         text.push(block_line(layout, b, marked));
         if let Some(e) = &b.error {
-            text.push(error_line(layout, b.address, e));
+            text.push(error_line(layout, b.address, e, reached_from));
         }
         if marked && describe && b.state == BlockState::Allocated {
             text.push(format!(
@@ -213,7 +231,8 @@ fn pool_address(
     }
     if let Some((a, e)) = walk.first_error {
         out.warn(format!(
-            "pool page {page_va:#x} is corrupt: the header at {a:#x} is bad ({e}); the walk went on after it"
+            "pool page {page_va:#x} is corrupt: the header at {a:#x} is bad ({e}); the walk went on after it \
+             (run !pool on its neighbours, or !poolval in WinDbg, to see more)"
         ));
     }
     if containing.is_none() {

@@ -17,18 +17,18 @@ pub fn open(profile: &str, faults: &[Fault]) -> (Kernel, Session) {
         b = b.fault(f.clone());
     }
     let k = b.build().expect("build");
-    let (bytes, _) = testkit::write_vec(&k, Container::Full, &WriteOptions::default()).expect("write");
+    let (bytes, _) =
+        testkit::write_vec(&k, Container::Full, &WriteOptions::default()).expect("write");
     let dump = dumpfile::Dump::from_vec(bytes).expect("dump");
     let s = Session::from_dump(dump, &SessionOptions::default()).expect("session");
     (k, s)
 }
 
+/// A command's library function.
+pub type CmdFn = fn(&dyn plugin_sdk::Target, &str, &mut Output) -> Result<(), CommandError>;
+
 /// Runs `f` and returns its output.
-pub fn run(
-    f: fn(&dyn plugin_sdk::Target, &str, &mut Output) -> Result<(), CommandError>,
-    s: &Session,
-    args: &str,
-) -> Result<Output, CommandError> {
+pub fn run(f: CmdFn, s: &Session, args: &str) -> Result<Output, CommandError> {
     let mut out = Output::new();
     f(s, args, &mut out)?;
     Ok(out)
@@ -69,14 +69,19 @@ pub fn json_doc(command: &str, args: &str, out: &Output) -> String {
 
 /// Compares `actual` with `tests/golden/<name>`; `POOLDBG_BLESS=1` writes it instead.
 pub fn golden(name: &str, actual: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
     if std::env::var_os("POOLDBG_BLESS").is_some() {
         std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
         std::fs::write(&path, actual).expect("write golden");
         return;
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("{}: {e} (run with POOLDBG_BLESS=1 to create it, then review it)", path.display())
+        panic!(
+            "{}: {e} (run with POOLDBG_BLESS=1 to create it, then review it)",
+            path.display()
+        )
     });
     assert_eq!(actual, expected, "golden file {} differs", path.display());
 }

@@ -24,12 +24,11 @@ pub fn open(profile: &str, faults: &[Fault]) -> (Kernel, Session) {
     (k, s)
 }
 
+/// A command's library function.
+pub type CmdFn = fn(&dyn plugin_sdk::Target, &str, &mut Output) -> Result<(), CommandError>;
+
 /// Runs `f` and returns its output.
-pub fn run(
-    f: fn(&dyn plugin_sdk::Target, &str, &mut Output) -> Result<(), CommandError>,
-    s: &Session,
-    args: &str,
-) -> Result<Output, CommandError> {
+pub fn run(f: CmdFn, s: &Session, args: &str) -> Result<Output, CommandError> {
     let mut out = Output::new();
     f(s, args, &mut out)?;
     Ok(out)
