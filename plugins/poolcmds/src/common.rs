@@ -235,7 +235,7 @@ pub fn addr(layout: &Layout, value: u64) -> String {
     }
 }
 
-/// The text-rendering convention of these commands (docs/PLUGINS.md, "Command-specific text"):
+/// The text-rendering convention of these commands (docs/PLUGINS.md, "Text layouts"):
 /// the summary is a JSON object whose `text` member is an array of lines in WinDbg's layout. A
 /// host printing text prints those lines (and the warnings) instead of rendering the rows; a host
 /// printing JSON removes `summary.text` before printing.

@@ -8,7 +8,7 @@
 //! binary, which is why the logic lives here and not in the plugin crates.
 //!
 //! Text output follows WinDbg's layouts: every command puts its lines in `summary.text` (an array
-//! of strings; docs/PLUGINS.md "Command-specific text"). A host printing text prints those lines
+//! of strings; docs/PLUGINS.md "Text layouts"). A host printing text prints those lines
 //! and the warnings; a host printing JSON drops `summary.text`.
 //!
 //! ```
