@@ -260,11 +260,14 @@ fn pool_address(
     Ok(())
 }
 
-/// The paged-pool allocation bitmap as (first page, pages, busy) runs.
+/// Runs of the paged-pool bitmap: (first page index, pages, busy).
+type Runs = Vec<(u64, u64, bool)>;
+
+/// The paged-pool allocation bitmap's size in bits and its runs.
 fn bitmap_runs(
     target: &dyn Target,
     layout: &Layout,
-) -> Result<(u64, Vec<(u64, u64, bool)>), String> {
+) -> Result<(u64, Runs), String> {
     let ppi = layout.paged_pool_info().map_err(|e| e.to_string())?;
     let map = ppi
         .allocation_map

@@ -1,6 +1,6 @@
 //! Test helpers shared by the golden tests: a testkit kernel opened through the host's Session,
 //! a command run, and golden files (`POOLDBG_BLESS=1` rewrites them).
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
 
@@ -14,7 +14,7 @@ pub fn open(profile: &str, faults: &[Fault]) -> (Kernel, Session) {
     let p = testkit::profile(profile).expect("known profile");
     let mut b = KernelBuilder::standard(p);
     for f in faults {
-        b = b.fault(f.clone());
+        b = b.fault(*f);
     }
     let k = b.build().expect("build");
     let (bytes, _) =
