@@ -264,10 +264,7 @@ fn pool_address(
 type Runs = Vec<(u64, u64, bool)>;
 
 /// The paged-pool allocation bitmap's size in bits and its runs.
-fn bitmap_runs(
-    target: &dyn Target,
-    layout: &Layout,
-) -> Result<(u64, Runs), String> {
+fn bitmap_runs(target: &dyn Target, layout: &Layout) -> Result<(u64, Runs), String> {
     let ppi = layout.paged_pool_info().map_err(|e| e.to_string())?;
     let map = ppi
         .allocation_map

@@ -541,3 +541,158 @@ fn render(
 pub fn display_tag(raw: u32) -> String {
     Tag(raw).masked().to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plugin_sdk::{Arch, MemoryTarget, TargetInfo};
+
+    const PTT_VAR: u64 = 0xfffff800_02000000;
+    const TABLES: u64 = 0xfffffa80_00100000;
+
+    /// A Windows 8.1 x64 target (0x28-byte tracker entries) with a global table, two
+    /// per-processor tables (one listed twice, which must count once) and an expansion table.
+    fn target() -> MemoryTarget {
+        let info = TargetInfo {
+            arch: Arch::X64,
+            build: 9600,
+            pointer_size: 8,
+            processors: 2,
+            dump_type: "full".into(),
+            ..Default::default()
+        };
+        let entry = |tag: &[u8; 4], np_allocs: u32, np_frees: u32, np_bytes: u64| {
+            let mut e = vec![0u8; 0x28];
+            e[..4].copy_from_slice(tag);
+            e[4..8].copy_from_slice(&np_allocs.to_le_bytes());
+            e[8..12].copy_from_slice(&np_frees.to_le_bytes());
+            e[0x10..0x18].copy_from_slice(&np_bytes.to_le_bytes());
+            e
+        };
+        let g = TABLES;
+        let p1 = TABLES + 0x1000;
+        let exp = TABLES + 0x2000;
+        let mut array = Vec::new();
+        for a in [g, p1, p1] {
+            array.extend_from_slice(&a.to_le_bytes());
+        }
+        MemoryTarget::new(info)
+            .with_symbol("PoolTrackTable", PTT_VAR, Source::EmbeddedProfile)
+            .with_virtual(PTT_VAR, &g.to_le_bytes())
+            // No PoolTrackTableSize symbol: the word before PoolTrackTable gives it (guessed).
+            .with_virtual(PTT_VAR - 8, &4u64.to_le_bytes())
+            .with_symbol("ExPoolTagTables", PTT_VAR + 0x100, Source::EmbeddedProfile)
+            .with_virtual(PTT_VAR + 0x100, &array)
+            .with_symbol(
+                "PoolTrackTableExpansion",
+                PTT_VAR + 0x200,
+                Source::EmbeddedProfile,
+            )
+            .with_virtual(PTT_VAR + 0x200, &exp.to_le_bytes())
+            .with_symbol(
+                "PoolTrackTableExpansionSize",
+                PTT_VAR + 0x208,
+                Source::EmbeddedProfile,
+            )
+            .with_virtual(PTT_VAR + 0x208, &1u64.to_le_bytes())
+            .with_virtual(
+                g,
+                &[entry(b"Proc", 10, 4, 600), entry(b"Irp ", 3, 3, 0)].concat(),
+            )
+            .with_virtual(p1, &entry(b"Proc", 5, 1, 400))
+            .with_virtual(exp, &entry(b"Xpnd", 1, 0, 64))
+            .with_tag(*b"Proc", "nt!ps", "Process objects")
+    }
+
+    #[test]
+    fn sums_global_per_processor_and_expansion_tables_once_each() {
+        let t = target();
+        let mut out = Output::new();
+        run(&t, "", &mut out).unwrap();
+        let rows = out.rows();
+        let tags: Vec<&str> = rows.iter().map(|r| r["tag"].as_str().unwrap()).collect();
+        assert_eq!(tags, ["Irp ", "Proc", "Xpnd"]);
+        let proc_ = &rows[1];
+        assert_eq!(proc_["nonpaged_allocs"], 15);
+        assert_eq!(proc_["nonpaged_frees"], 5);
+        assert_eq!(proc_["nonpaged_bytes"], 1000);
+        assert_eq!(proc_["binary"], "nt!ps");
+        assert_eq!(proc_["description"], "Process objects");
+        assert_eq!(proc_["tag_source"], "memory target");
+        let s = out.summary().unwrap();
+        assert_eq!(s["tables"].as_array().unwrap().len(), 3);
+        assert_eq!(s["total"]["nonpaged_bytes"], 1064);
+        let text: Vec<&str> = s["text"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        assert!(
+            text[0].starts_with("symbols: PoolTrackTableSize"),
+            "{text:?}"
+        );
+        assert!(
+            text.contains(
+                &"Proc       10     1000         0        0Process objects , Binary: nt!ps"
+            ),
+            "{text:?}"
+        );
+        assert!(text.contains(&"Xpnd        1       64         0        0UNKNOWN pooltag 'Xpnd', please update pooltag.txt"));
+        assert_eq!(
+            *text.last().unwrap(),
+            "TOTAL          11     1064         0        0"
+        );
+    }
+
+    #[test]
+    fn a_missing_per_processor_table_is_a_warning_not_a_failure() {
+        let t = target().with_virtual_status(
+            TABLES + 0x1000,
+            plugin_sdk::ReadStatus::PagedOut {
+                pagefile: 0,
+                offset: 0x3000,
+            },
+        );
+        let mut out = Output::new();
+        run(&t, "", &mut out).unwrap();
+        assert_eq!(out.rows()[1]["nonpaged_allocs"], 10);
+        assert!(
+            out.warnings()
+                .iter()
+                .any(|w| w.contains("ExPoolTagTables[1]")),
+            "{:?}",
+            out.warnings()
+        );
+    }
+
+    #[test]
+    fn a_huge_table_size_is_refused() {
+        let t = target().with_virtual(PTT_VAR - 8, &u64::MAX.to_le_bytes());
+        let mut out = Output::new();
+        // The global and per-processor tables are refused (named in warnings); the expansion
+        // table, which has its own size, is still read.
+        run(&t, "", &mut out).unwrap();
+        let tags: Vec<&str> = out
+            .rows()
+            .iter()
+            .map(|r| r["tag"].as_str().unwrap())
+            .collect();
+        assert_eq!(tags, ["Xpnd"]);
+        assert!(
+            out.warnings()
+                .iter()
+                .any(|w| w.contains("claims 18446744073709551615 entries")),
+            "{:?}",
+            out.warnings()
+        );
+    }
+
+    #[test]
+    fn arguments() {
+        assert!(Args::parse("1 2 3").is_err());
+        let a = Args::parse("9 Ab*").unwrap();
+        assert!(a.verbose && a.session && a.sort == Sort::Tag);
+        assert!(a.tag.unwrap().matches(Tag::from_bytes(*b"AbCd")));
+    }
+}

@@ -263,3 +263,76 @@ pub fn block_pool_type(b: &ScannedBlock) -> PoolType {
         PoolType::NON_PAGED
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plugin_sdk::{Arch, MemoryTarget, Source, TargetInfo};
+
+    fn page_with(tag: &[u8; 4]) -> Vec<u8> {
+        // Windows 7 x64: one allocated 0x40-byte block, then a free block to the page end.
+        let mut page = vec![0u8; 4096];
+        page[..4].copy_from_slice(&[0, 0, 4, 2]);
+        page[4..8].copy_from_slice(tag);
+        page[0x40..0x48].copy_from_slice(&[4, 0, 252, 0, b'F', b'r', b'e', b'e']);
+        page
+    }
+
+    fn target() -> MemoryTarget {
+        let start = 0xfffffa80_00000000u64;
+        MemoryTarget::new(TargetInfo {
+            arch: Arch::X64,
+            build: 7601,
+            pointer_size: 8,
+            ..Default::default()
+        })
+        .with_symbol("MmNonPagedPoolStart", 0x1000, Source::Kdbg)
+        .with_symbol("MmNonPagedPoolEnd", 0x1008, Source::Kdbg)
+        .with_virtual(0x1000, &start.to_le_bytes())
+        .with_virtual(0x1008, &(start + 0x40_0000 - 1).to_le_bytes())
+        .with_virtual(start, &page_with(b"Aaaa"))
+        .with_virtual(start + 0x3000, &page_with(b"Bbbb"))
+        .with_virtual(start + 0x5000, &[0x41; 4096]) // not a pool page
+        .with_virtual_status(start + 0x6000, plugin_sdk::ReadStatus::NotInDump)
+    }
+
+    #[test]
+    fn scans_pool_pages_skipping_others() {
+        let t = target();
+        let l = Layout::for_build(poollayout::Arch::X64, 7601).unwrap();
+        let (regions, w) = regions(&t, &l);
+        assert_eq!(regions.len(), 1);
+        assert_eq!(w.len(), 1, "paged range unknown: {w:?}");
+        let s = scan_pages(&t, &l, &regions, &[], &|_| true).unwrap();
+        assert_eq!(s.pool_pages, 2);
+        assert_eq!(s.unreadable_pages, 1);
+        let tags: Vec<String> = s.blocks.iter().map(|b| b.block.tag.to_string()).collect();
+        assert_eq!(tags, ["Aaaa", "Free", "Bbbb", "Free"]);
+        // Skipping a big allocation's pages.
+        let s = scan_pages(&t, &l, &regions, &[(0xfffffa80_00003000, 0x1000)], &|_| {
+            true
+        })
+        .unwrap();
+        assert_eq!(s.pool_pages, 1);
+    }
+
+    #[test]
+    fn cancellation_stops_the_scan() {
+        let t = target();
+        t.cancel();
+        let l = Layout::for_build(poollayout::Arch::X64, 7601).unwrap();
+        let (regions, _) = regions(&t, &l);
+        let e = scan_pages(&t, &l, &regions, &[], &|_| true).unwrap_err();
+        assert_eq!(e, CommandError::Cancelled);
+    }
+
+    #[test]
+    fn segment_heap_is_refused_clearly() {
+        let t = target();
+        let l = Layout::for_build(poollayout::Arch::X64, 19041).unwrap();
+        let e = scan_pages(&t, &l, &[], &[], &|_| true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("segment-heap"), "{e}");
+    }
+}
