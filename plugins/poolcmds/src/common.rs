@@ -1,0 +1,318 @@
+//! What the three commands share: the layout of the target, symbol reads, tag patterns, owners,
+//! argument parsing, and the text-line convention.
+
+use plugin_sdk::{Arch, CommandError, Source, Target, TargetExt};
+use poollayout::{Layout, Tag};
+use serde_json::{Map, Value, json};
+
+/// The most entries a tracker or big page table may claim before we call it corrupt (Volatility 2
+/// `pooltracker.py` rejects tracker sizes over 100000; the big page table is at most 16 MiB).
+pub const MAX_TABLE_ENTRIES: u64 = 0x10_0000;
+
+/// The pool layout of the target's (architecture, build), or an error saying why there is none.
+///
+/// A triage dump is refused here: it holds the header, a KDBG copy and a few data blocks, never pool.
+pub fn layout_of(target: &dyn Target) -> Result<Layout, CommandError> {
+    let info = target.info();
+    if info.dump_type.eq_ignore_ascii_case("triage") {
+        return Err(CommandError::msg(
+            "this dump holds no pool: it is a triage (mini) dump, which keeps only the header, \
+             a KDBG copy and a few data blocks; a kernel, full or bitmap dump is needed",
+        ));
+    }
+    let arch = match info.arch {
+        Arch::X86 | Arch::X86Pae => poollayout::Arch::X86,
+        Arch::X64 => poollayout::Arch::X64,
+        Arch::Arm64 => {
+            return Err(CommandError::msg(
+                "no pool layout is known for ARM64 kernels (no public layout research)",
+            ));
+        }
+        Arch::Unknown => {
+            return Err(CommandError::msg(
+                "the kernel's architecture is unknown: cannot choose a pool layout",
+            ));
+        }
+    };
+    if info.build == 0 {
+        return Err(CommandError::msg(
+            "the kernel's build number is unknown: cannot choose a pool layout",
+        ));
+    }
+    Layout::for_build(arch, info.build).map_err(|e| CommandError::msg(e.to_string()))
+}
+
+/// A symbol's address with its source.
+pub fn symbol(target: &dyn Target, name: &str) -> Option<(u64, Source)> {
+    target
+        .symbol_address(name)
+        .filter(|s| s.value != 0)
+        .map(|s| (s.value, s.source))
+}
+
+/// The pointer-sized value of the global `name` (e.g. `PoolTrackTable`, a pointer variable):
+/// `Ok(None)` when the symbol is unknown, `Err` (naming the symbol and address) when unreadable.
+pub fn read_global(
+    target: &dyn Target,
+    layout: &Layout,
+    name: &str,
+) -> Result<Option<(u64, Source)>, String> {
+    let Some((addr, src)) = symbol(target, name) else {
+        return Ok(None);
+    };
+    target
+        .read_pointer(addr, layout.pointer_size() as u32)
+        .map(|v| Some((v, src)))
+        .map_err(|e| format!("nt!{name} at {addr:#x}: {e}"))
+}
+
+/// Reads `len` bytes at `address` page by page: missing pages read as zeros and are counted.
+/// Returns the bytes and the number of pages that could not be read.
+pub fn read_lenient(target: &dyn Target, address: u64, len: usize) -> (Vec<u8>, usize) {
+    let mut buf = vec![0u8; len];
+    let mut missing = 0usize;
+    let mut off = 0usize;
+    while off < len {
+        let addr = address.wrapping_add(off as u64);
+        let n = (0x1000 - (addr & 0xfff) as usize).min(len - off);
+        if target
+            .read_virtual_exact(addr, &mut buf[off..off + n])
+            .is_err()
+        {
+            buf[off..off + n].fill(0);
+            missing += 1;
+        }
+        off += n;
+    }
+    (buf, missing)
+}
+
+/// A tag pattern as `!poolused` and `!poolfind` take it: case-sensitive, `*` any run, `?` one
+/// character; without `*` a pattern shorter than four characters is padded with spaces (WinDbg
+/// compares four characters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagPattern {
+    pattern: Vec<u8>,
+    text: String,
+}
+
+impl TagPattern {
+    /// Parses `text`: a tag string (`Proc`, `Ip*`, `?mDT`) or a `0x` tag value (`0x636f7250`).
+    pub fn parse(text: &str) -> Result<TagPattern, String> {
+        if text.is_empty() {
+            return Err("empty tag".into());
+        }
+        // `0x` (lowercase, as WinDbg's !poolfind documents) introduces a value.
+        if let Some(hexv) = text.strip_prefix("0x") {
+            let v = u32::from_str_radix(hexv, 16)
+                .map_err(|_| format!("`{text}` is not a 32-bit tag value"))?;
+            let b = Tag(v).masked().bytes();
+            return Ok(TagPattern {
+                pattern: b.to_vec(),
+                text: text.to_owned(),
+            });
+        }
+        let mut pattern = text.as_bytes().to_vec();
+        if !pattern.contains(&b'*') {
+            if pattern.len() > 4 {
+                return Err(format!(
+                    "`{text}` is longer than a tag (four characters, or use `*`)"
+                ));
+            }
+            pattern.resize(4, b' ');
+        }
+        Ok(TagPattern {
+            pattern,
+            text: text.to_owned(),
+        })
+    }
+
+    /// Does `tag` (protected bit masked) match?
+    pub fn matches(&self, tag: Tag) -> bool {
+        glob(&self.pattern, &tag.masked().bytes())
+    }
+
+    /// The pattern as the user wrote it.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+fn glob(p: &[u8], s: &[u8]) -> bool {
+    // Iterative wildcard match with single-star backtracking: O(|p|·|s|) at worst, no recursion.
+    let (mut pi, mut si) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        if pi < p.len() && (p[pi] == b'?' || p[pi] == s[si]) {
+            pi += 1;
+            si += 1;
+        } else if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, si));
+            pi += 1;
+        } else if let Some((sp, ss)) = star {
+            pi = sp + 1;
+            si = ss + 1;
+            star = Some((sp, ss + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
+/// Who owns a tag, as the target's tag database says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    /// Owning binary, when known.
+    pub binary: Option<String>,
+    /// Description, when known.
+    pub description: Option<String>,
+    /// The database that answered.
+    pub source: Option<String>,
+}
+
+/// Looks `tag` up in the target's pool tag database (protected bit masked).
+pub fn owner(target: &dyn Target, tag: Tag) -> Owner {
+    match target.pool_tag(tag.masked().bytes()) {
+        Some(i) => Owner {
+            binary: Some(i.binary).filter(|b| !b.is_empty()),
+            description: Some(i.description).filter(|d| !d.is_empty()),
+            source: Some(i.source),
+        },
+        None => Owner {
+            binary: None,
+            description: None,
+            source: None,
+        },
+    }
+}
+
+impl Owner {
+    /// WinDbg's owner text after a `!poolused` row: `Description , Binary: x.sys`, or the
+    /// `UNKNOWN pooltag 'XXXX', please update pooltag.txt` line.
+    pub fn poolused_text(&self, tag: Tag) -> String {
+        match (&self.description, &self.binary) {
+            (None, None) => format!("UNKNOWN pooltag '{tag}', please update pooltag.txt"),
+            (Some(d), Some(b)) => format!("{d} , Binary: {b}"),
+            (Some(d), None) => d.clone(),
+            (None, Some(b)) => format!("Binary: {b}"),
+        }
+    }
+
+    /// `!pool`'s line under the marked block: `Pooltag Proc : Process objects, Binary : nt!ps`.
+    pub fn pool_text(&self, tag: Tag) -> String {
+        match (&self.description, &self.binary) {
+            (None, None) => format!("Owning component : Unknown (update pooltag.txt)  ({tag})"),
+            (d, b) => format!(
+                "Pooltag {tag} : {}, Binary : {}",
+                d.as_deref().unwrap_or(""),
+                b.as_deref().unwrap_or("<unknown>")
+            ),
+        }
+    }
+}
+
+/// Parses a number as kd does: hexadecimal by default, with or without `0x`, WinDbg's backtick
+/// separator allowed (`fffff800`02a00000`).
+pub fn parse_number(text: &str) -> Result<u64, String> {
+    let t: String = text.chars().filter(|c| *c != '`').collect();
+    let t = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(&t);
+    if t.is_empty() {
+        return Err(format!("`{text}` is not a number"));
+    }
+    u64::from_str_radix(t, 16).map_err(|_| format!("`{text}` is not a hexadecimal number"))
+}
+
+/// An address formatted as WinDbg does: 8 hex digits on 32-bit targets, 16 on 64-bit.
+pub fn addr(layout: &Layout, value: u64) -> String {
+    if layout.pointer_size() == 4 {
+        format!("{value:08x}")
+    } else {
+        format!("{value:016x}")
+    }
+}
+
+/// The text-rendering convention of these commands (docs/PLUGINS.md, "Text layouts"):
+/// the summary is a JSON object whose `text` member is an array of lines in WinDbg's layout. A
+/// host printing text prints those lines (and the warnings) instead of rendering the rows; a host
+/// printing JSON removes `summary.text` before printing.
+pub fn summary_with_text(mut fields: Map<String, Value>, lines: Vec<String>) -> Value {
+    fields.insert("text".into(), json!(lines));
+    Value::Object(fields)
+}
+
+/// The `symbols:` first line the contract asks for when a source is not exact, or `None`.
+pub fn symbols_line(sources: &[(String, Source)]) -> Option<String> {
+    let weak: Vec<String> = sources
+        .iter()
+        .filter(|(_, s)| matches!(s, Source::Guessed))
+        .map(|(n, s)| format!("{n} ({})", s.name()))
+        .collect();
+    (!weak.is_empty()).then(|| format!("symbols: {}", weak.join(", ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns() {
+        let p = TagPattern::parse("Ip*").unwrap();
+        assert!(p.matches(Tag::from_bytes(*b"IpAB")));
+        assert!(!p.matches(Tag::from_bytes(*b"ipAB")), "case-sensitive");
+        let p = TagPattern::parse("?mDT").unwrap();
+        assert!(p.matches(Tag::from_bytes(*b"MmDT")));
+        assert!(!p.matches(Tag::from_bytes(*b"MmDx")));
+        let p = TagPattern::parse("Mm").unwrap();
+        assert!(p.matches(Tag::from_bytes(*b"Mm  ")));
+        assert!(!p.matches(Tag::from_bytes(*b"MmDT")));
+        let p = TagPattern::parse("*").unwrap();
+        assert!(p.matches(Tag::from_bytes(*b"\x01\x02\x03\x04")));
+        let p = TagPattern::parse("0x636f7250").unwrap();
+        assert!(p.matches(Tag::from_bytes(*b"Proc")));
+        // protected bit masked on both sides
+        assert!(p.matches(Tag(0x636f_7250 | 0x8000_0000)));
+        assert!(TagPattern::parse("Toolong").is_err());
+        assert!(TagPattern::parse("0xzz").is_err());
+        let p = TagPattern::parse("*c*").unwrap();
+        assert!(p.matches(Tag::from_bytes(*b"Proc")));
+        assert!(!p.matches(Tag::from_bytes(*b"Thre")));
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(
+            parse_number("fffff800`02a00000").unwrap(),
+            0xfffff800_02a00000
+        );
+        assert_eq!(parse_number("0x10").unwrap(), 0x10);
+        assert_eq!(parse_number("80000000").unwrap(), 0x8000_0000);
+        assert!(parse_number("xyz").is_err());
+        assert!(parse_number("").is_err());
+    }
+
+    #[test]
+    fn owner_texts() {
+        let unknown = Owner {
+            binary: None,
+            description: None,
+            source: None,
+        };
+        assert_eq!(
+            unknown.poolused_text(Tag::from_bytes(*b"1394")),
+            "UNKNOWN pooltag '1394', please update pooltag.txt"
+        );
+        let known = Owner {
+            binary: Some("i8042prt.sys".into()),
+            description: Some("PS/2 kb and mouse".into()),
+            source: Some("pooltag.txt".into()),
+        };
+        assert_eq!(
+            known.poolused_text(Tag::from_bytes(*b"8042")),
+            "PS/2 kb and mouse , Binary: i8042prt.sys"
+        );
+    }
+}

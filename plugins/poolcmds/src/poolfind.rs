@@ -1,0 +1,163 @@
+//! `!poolfind tag [pooltype]`: the big page table, then every pool page, for blocks with a tag.
+
+use plugin_sdk::{CommandError, Output, Target, hex};
+use poollayout::{BlockState, PoolType};
+use serde_json::{Map, json};
+
+use crate::common::{TagPattern, addr, layout_of, parse_number, summary_with_text};
+use crate::pool::block_line;
+use crate::scan;
+
+/// The usage line.
+pub const USAGE: &str = "!poolfind TAG [POOLTYPE]  (TAG: 4 characters with * and ?, or 0xVALUE; POOLTYPE: 0 nonpaged (default), 1 paged)";
+
+/// Runs `!poolfind` on `target` with kd's argument string.
+pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), CommandError> {
+    let mut it = args.split_whitespace();
+    let pattern = it
+        .next()
+        .ok_or_else(|| CommandError::Usage(USAGE.into()))
+        .and_then(|t| {
+            TagPattern::parse(t).map_err(|e| CommandError::Usage(format!("{e}; {USAGE}")))
+        })?;
+    let pool_type = it
+        .next()
+        .map(parse_number)
+        .transpose()
+        .map_err(|e| CommandError::Usage(format!("{e}; {USAGE}")))?
+        .unwrap_or(0);
+    if it.next().is_some() {
+        return Err(CommandError::Usage(format!("too many arguments; {USAGE}")));
+    }
+    let want_paged = match pool_type {
+        0 => false,
+        1 => true,
+        2 => {
+            return Err(CommandError::msg(
+                "special pool (pool type 2) is not modelled by pooldbg",
+            ));
+        }
+        4 => {
+            return Err(CommandError::msg(
+                "session pool (pool type 4) search is not implemented",
+            ));
+        }
+        other => {
+            return Err(CommandError::Usage(format!(
+                "unknown pool type {other:x}; {USAGE}"
+            )));
+        }
+    };
+    let layout = layout_of(target)?;
+    let mut text = Vec::new();
+    let (all_regions, region_warnings) = scan::regions(target, &layout);
+    let regions: Vec<scan::Region> = all_regions
+        .iter()
+        .copied()
+        .filter(|r| r.paged == want_paged)
+        .collect();
+    let mut found_big = 0usize;
+    let mut skip = Vec::new();
+    let mut readable_something = false;
+    match scan::big_table(target, &layout) {
+        Ok(bt) => {
+            readable_something =
+                bt.unreadable_pages * 0x1000 < (bt.entries * bt.entry_size) as usize;
+            text.push(format!(
+                "Scanning large pool allocation table for tag {} ({} : {})",
+                pattern.as_str(),
+                addr(&layout, bt.address),
+                addr(&layout, bt.address + bt.entries * bt.entry_size)
+            ));
+            skip = bt.live.iter().map(|e| (e.va, e.bytes)).collect();
+            for e in &bt.live {
+                if !pattern.matches(e.tag) || scan::big_is_paged(e, &all_regions) != want_paged {
+                    continue;
+                }
+                let pt = e.pool_type.unwrap_or(if want_paged {
+                    PoolType::PAGED
+                } else {
+                    PoolType::NON_PAGED
+                });
+                found_big += 1;
+                out.row(json!({
+                    "address": hex(e.va),
+                    "size": e.bytes,
+                    "tag": e.tag.masked().to_string(),
+                    "pool_type": pt.name(),
+                    "state": "allocated",
+                    "source": "big page table",
+                }));
+                text.push(format!(
+                    "{} : tag {}, size {:#10x}, {} pool",
+                    addr(&layout, e.va),
+                    e.tag.masked(),
+                    e.bytes,
+                    if want_paged { "Paged" } else { "Nonpaged" }
+                ));
+            }
+        }
+        Err(e) => out.warn(format!("big page table not read: {e}")),
+    }
+    for w in region_warnings {
+        out.warn(w);
+    }
+    let mut found_scan = 0usize;
+    let mut scanned_pages = 0u64;
+    if layout.is_segment_heap() {
+        out.warn("scanning segment-heap pool pages (Windows 10 1903+) is not implemented: only the big page table was searched");
+    } else {
+        for r in &regions {
+            text.push(format!(
+                "Searching {} pool ({} : {}) for Tag: {}",
+                r.name(),
+                addr(&layout, r.start),
+                addr(&layout, r.end),
+                pattern.as_str()
+            ));
+            text.push(String::new());
+            let s = scan::scan_pages(target, &layout, std::slice::from_ref(r), &skip, &|b| {
+                pattern.matches(b.tag)
+            })?;
+            scanned_pages += s.pool_pages;
+            if s.pool_pages > 0 {
+                readable_something = true;
+            }
+            if s.unreadable_pages > 0 {
+                out.warn(format!(
+                    "{} pool: {} page(s) could not be read (not in the dump or paged out)",
+                    r.name(),
+                    s.unreadable_pages
+                ));
+            }
+            for b in &s.blocks {
+                found_scan += 1;
+                out.row(json!({
+                    "address": hex(b.block.address),
+                    "size": b.block.size,
+                    "tag": b.block.tag.masked().to_string(),
+                    "pool_type": if b.block.state == BlockState::Allocated { Some(scan::block_pool_type(b).name()) } else { None },
+                    "state": if b.block.state == BlockState::Allocated { "allocated" } else { "free" },
+                    "source": "scan",
+                }));
+                text.push(block_line(&layout, &b.block, false));
+            }
+        }
+    }
+    if !readable_something {
+        return Err(CommandError::msg(
+            "this dump holds no readable pool: neither the big page table nor any pool page could be read",
+        ));
+    }
+    let mut f = Map::new();
+    f.insert("tag".into(), json!(pattern.as_str()));
+    f.insert(
+        "pool".into(),
+        json!(if want_paged { "paged" } else { "nonpaged" }),
+    );
+    f.insert("big_page_table_matches".into(), json!(found_big));
+    f.insert("scan_matches".into(), json!(found_scan));
+    f.insert("pool_pages_scanned".into(), json!(scanned_pages));
+    out.set_summary(summary_with_text(f, text));
+    Ok(())
+}

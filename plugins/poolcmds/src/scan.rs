@@ -1,0 +1,338 @@
+//! Finding pool memory: the big page table, the pool ranges, and a parallel scan of classic pool
+//! pages (used by `!poolfind` and by `!poolused` when no tracker table is readable).
+
+use plugin_sdk::{CommandError, Read, Target};
+use poollayout::{BigPageEntry, BlockState, Layout, PoolType, WalkedBlock};
+use rayon::prelude::*;
+
+use crate::common::{MAX_TABLE_ENTRIES, read_global};
+
+const PAGE: u64 = 0x1000;
+/// Pages read per batch (one `read_virtual` call).
+const BATCH: u64 = 64;
+/// The largest pool range scanned (64 GiB); larger ranges are cut and said so.
+const MAX_RANGE: u64 = 64 << 30;
+
+/// A pool region: its kind and address range (end exclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    /// `true` for paged pool.
+    pub paged: bool,
+    /// First byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+}
+
+impl Region {
+    /// `"NonPaged"` or `"Paged"`, as WinDbg names the pools.
+    pub fn name(&self) -> &'static str {
+        if self.paged { "Paged" } else { "NonPaged" }
+    }
+}
+
+/// The pool regions the `Mm*PoolStart/End` globals give (inclusive `End` as the kernel keeps it),
+/// and a warning for each that is unknown.
+pub fn regions(target: &dyn Target, layout: &Layout) -> (Vec<Region>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    for (paged, s, e) in [
+        (false, "MmNonPagedPoolStart", "MmNonPagedPoolEnd"),
+        (true, "MmPagedPoolStart", "MmPagedPoolEnd"),
+    ] {
+        match (read_global(target, layout, s), read_global(target, layout, e)) {
+            (Ok(Some((start, _))), Ok(Some((end, _)))) if end > start => {
+                let end = end.saturating_add(1) & !(PAGE - 1);
+                let start = start & !(PAGE - 1);
+                let cut = end.min(start.saturating_add(MAX_RANGE));
+                if cut < end {
+                    warnings.push(format!(
+                        "{} pool range {start:#x}..{end:#x} is larger than 64 GiB: only its first 64 GiB are scanned",
+                        if paged { "paged" } else { "nonpaged" }
+                    ));
+                }
+                out.push(Region {
+                    paged,
+                    start,
+                    end: cut,
+                });
+            }
+            (Err(x), _) | (_, Err(x)) => warnings.push(format!("pool range unknown: {x}")),
+            _ => warnings.push(format!(
+                "the {} pool range is unknown for this build (nt!{s} / nt!{e} not available): it is not scanned",
+                if paged { "paged" } else { "nonpaged" }
+            )),
+        }
+    }
+    (out, warnings)
+}
+
+/// The big page table (`nt!PoolBigPageTable`, `nt!PoolBigPageTableSize`): its address, entry count
+/// and live entries; `Err` with the reason when it cannot be read.
+#[derive(Debug, Clone, Default)]
+pub struct BigTable {
+    /// Table address.
+    pub address: u64,
+    /// Entry count.
+    pub entries: u64,
+    /// Entry size in bytes.
+    pub entry_size: u64,
+    /// Live (allocated) entries.
+    pub live: Vec<BigPageEntry>,
+    /// Entries whose page could not be read.
+    pub unreadable_pages: usize,
+}
+
+impl BigTable {
+    /// The live allocation containing `address`.
+    pub fn containing(&self, address: u64) -> Option<&BigPageEntry> {
+        self.live
+            .iter()
+            .find(|e| address >= e.va && address < e.va.saturating_add(e.bytes.max(1)))
+    }
+}
+
+/// Reads the big page table.
+pub fn big_table(target: &dyn Target, layout: &Layout) -> Result<BigTable, String> {
+    let bl = layout.big_pages().map_err(|e| e.to_string())?;
+    let (address, _) = read_global(target, layout, "PoolBigPageTable")?
+        .ok_or("nt!PoolBigPageTable is not known for this kernel")?;
+    let (entries, _) = read_global(target, layout, "PoolBigPageTableSize")?
+        .ok_or("nt!PoolBigPageTableSize is not known for this kernel")?;
+    if entries > MAX_TABLE_ENTRIES {
+        return Err(format!(
+            "nt!PoolBigPageTableSize is {entries}, more than {MAX_TABLE_ENTRIES}: not trusted"
+        ));
+    }
+    layout
+        .check_big_page_table(address, entries)
+        .map_err(|e| e.to_string())?;
+    let len = (entries as usize).saturating_mul(bl.size);
+    let (bytes, unreadable_pages) = crate::common::read_lenient(target, address, len);
+    let mut live = Vec::new();
+    for e in layout.big_page_entries(&bytes) {
+        let e = e.map_err(|e| format!("PoolBigPageTable at {address:#x}: {e}"))?;
+        if e.is_live() {
+            live.push(e);
+        }
+    }
+    Ok(BigTable {
+        address,
+        entries,
+        entry_size: bl.size as u64,
+        live,
+        unreadable_pages,
+    })
+}
+
+/// Whether a big allocation is paged: from its PoolType where the table records one, else from the
+/// region holding it.
+pub fn big_is_paged(e: &BigPageEntry, regions: &[Region]) -> bool {
+    match e.pool_type {
+        Some(t) => t.is_paged(),
+        None => regions
+            .iter()
+            .any(|r| r.paged && e.va >= r.start && e.va < r.end),
+    }
+}
+
+/// One block found by a scan, with its page's region.
+#[derive(Debug, Clone, Copy)]
+pub struct ScannedBlock {
+    /// The block.
+    pub block: WalkedBlock,
+    /// Whether it lies in the paged pool region.
+    pub paged: bool,
+}
+
+/// What a scan found.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Blocks of every pool page, in address order per region.
+    pub blocks: Vec<ScannedBlock>,
+    /// Pages read and recognised as pool pages.
+    pub pool_pages: u64,
+    /// Pages that could not be read (not in the dump, paged out, …) — unmapped ones not counted.
+    pub unreadable_pages: u64,
+    /// Pages whose header chain is broken (reported with errors on their blocks).
+    pub corrupt_pages: u64,
+}
+
+/// Does the page start like a classic pool page? (First header: PreviousSize 0, a block size that
+/// fits, and a plausible tag or a free header.)
+fn looks_like_pool_page(layout: &Layout, page: &[u8]) -> bool {
+    let Ok(h) = layout.decode_header(page) else {
+        return false;
+    };
+    let size = layout.block_bytes(h.block_size);
+    h.previous_size == 0
+        && h.block_size != 0
+        && size <= page.len()
+        && (h.tag.is_plausible() || layout.header_state(&h) == Some(BlockState::Free))
+}
+
+/// Scans every page of `regions` (skipping the big allocations in `skip`), on all cores, checking
+/// `target.is_cancelled()` between batches. Blocks that `keep` rejects are dropped early.
+pub fn scan_pages(
+    target: &dyn Target,
+    layout: &Layout,
+    regions: &[Region],
+    skip: &[(u64, u64)],
+    keep: &(dyn Fn(&WalkedBlock) -> bool + Sync),
+) -> Result<Scan, CommandError> {
+    if layout.is_segment_heap() {
+        return Err(CommandError::msg(
+            "scanning segment-heap pool (Windows 10 1903+) is not implemented: its pages are VS and LFH subsegments",
+        ));
+    }
+    let mut batches = Vec::new();
+    for r in regions {
+        let mut a = r.start;
+        while a < r.end {
+            let n = ((r.end - a) / PAGE).clamp(1, BATCH);
+            batches.push((a, n, r.paged));
+            a = a.saturating_add(n * PAGE);
+        }
+    }
+    let results: Vec<Result<Scan, CommandError>> = batches
+        .par_iter()
+        .map(|&(start, n, paged)| {
+            if target.is_cancelled() {
+                return Err(CommandError::Cancelled);
+            }
+            let mut buf = vec![0u8; (n * PAGE) as usize];
+            let mut reads: Vec<Read<'_>> = buf
+                .chunks_mut(PAGE as usize)
+                .enumerate()
+                .map(|(i, c)| Read::new(start + i as u64 * PAGE, c))
+                .collect();
+            target.read_virtual(&mut reads);
+            let mut scan = Scan::default();
+            for r in &reads {
+                let page_va = r.address;
+                if !r.is_ok() {
+                    if !matches!(r.status, plugin_sdk::ReadStatus::NotMapped) {
+                        scan.unreadable_pages += 1;
+                    }
+                    continue;
+                }
+                if skip
+                    .iter()
+                    .any(|&(va, len)| page_va >= va && page_va < va.saturating_add(len))
+                {
+                    continue;
+                }
+                let page: &[u8] = r.buf;
+                let whole = layout.check_page(page).is_ok();
+                if !whole && !looks_like_pool_page(layout, page) {
+                    continue;
+                }
+                let Ok(walk) = layout.walk_page(page, page_va) else {
+                    continue;
+                };
+                scan.pool_pages += 1;
+                if walk.first_error.is_some() {
+                    scan.corrupt_pages += 1;
+                }
+                scan.blocks.extend(
+                    walk.blocks
+                        .into_iter()
+                        .filter(|b| keep(b))
+                        .map(|block| ScannedBlock { block, paged }),
+                );
+            }
+            Ok(scan)
+        })
+        .collect();
+    let mut total = Scan::default();
+    for r in results {
+        let s = r?;
+        total.blocks.extend(s.blocks);
+        total.pool_pages += s.pool_pages;
+        total.unreadable_pages += s.unreadable_pages;
+        total.corrupt_pages += s.corrupt_pages;
+    }
+    Ok(total)
+}
+
+/// The `POOL_TYPE` a scanned block reports, or the region's base type when the header has none.
+pub fn block_pool_type(b: &ScannedBlock) -> PoolType {
+    b.block.pool_type.unwrap_or(if b.paged {
+        PoolType::PAGED
+    } else {
+        PoolType::NON_PAGED
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plugin_sdk::{Arch, MemoryTarget, Source, TargetInfo};
+
+    fn page_with(tag: &[u8; 4]) -> Vec<u8> {
+        // Windows 7 x64: one allocated 0x40-byte block, then a free block to the page end.
+        let mut page = vec![0u8; 4096];
+        page[..4].copy_from_slice(&[0, 0, 4, 2]);
+        page[4..8].copy_from_slice(tag);
+        page[0x40..0x48].copy_from_slice(&[4, 0, 252, 0, b'F', b'r', b'e', b'e']);
+        page
+    }
+
+    fn target() -> MemoryTarget {
+        let start = 0xfffffa80_00000000u64;
+        MemoryTarget::new(TargetInfo {
+            arch: Arch::X64,
+            build: 7601,
+            pointer_size: 8,
+            ..Default::default()
+        })
+        .with_symbol("MmNonPagedPoolStart", 0x1000, Source::Kdbg)
+        .with_symbol("MmNonPagedPoolEnd", 0x1008, Source::Kdbg)
+        .with_virtual(0x1000, &start.to_le_bytes())
+        .with_virtual(0x1008, &(start + 0x40_0000 - 1).to_le_bytes())
+        .with_virtual(start, &page_with(b"Aaaa"))
+        .with_virtual(start + 0x3000, &page_with(b"Bbbb"))
+        .with_virtual(start + 0x5000, &[0x41; 4096]) // not a pool page
+        .with_virtual_status(start + 0x6000, plugin_sdk::ReadStatus::NotInDump)
+    }
+
+    #[test]
+    fn scans_pool_pages_skipping_others() {
+        let t = target();
+        let l = Layout::for_build(poollayout::Arch::X64, 7601).unwrap();
+        let (regions, w) = regions(&t, &l);
+        assert_eq!(regions.len(), 1);
+        assert_eq!(w.len(), 1, "paged range unknown: {w:?}");
+        let s = scan_pages(&t, &l, &regions, &[], &|_| true).unwrap();
+        assert_eq!(s.pool_pages, 2);
+        assert_eq!(s.unreadable_pages, 1);
+        let tags: Vec<String> = s.blocks.iter().map(|b| b.block.tag.to_string()).collect();
+        assert_eq!(tags, ["Aaaa", "Free", "Bbbb", "Free"]);
+        // Skipping a big allocation's pages.
+        let s = scan_pages(&t, &l, &regions, &[(0xfffffa80_00003000, 0x1000)], &|_| {
+            true
+        })
+        .unwrap();
+        assert_eq!(s.pool_pages, 1);
+    }
+
+    #[test]
+    fn cancellation_stops_the_scan() {
+        let t = target();
+        t.cancel();
+        let l = Layout::for_build(poollayout::Arch::X64, 7601).unwrap();
+        let (regions, _) = regions(&t, &l);
+        let e = scan_pages(&t, &l, &regions, &[], &|_| true).unwrap_err();
+        assert_eq!(e, CommandError::Cancelled);
+    }
+
+    #[test]
+    fn segment_heap_is_refused_clearly() {
+        let t = target();
+        let l = Layout::for_build(poollayout::Arch::X64, 19041).unwrap();
+        let e = scan_pages(&t, &l, &[], &[], &|_| true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("segment-heap"), "{e}");
+    }
+}

@@ -1,0 +1,92 @@
+//! Test helpers shared by the golden tests: a testkit kernel opened through the host's Session,
+//! a command run, and golden files (`POOLDBG_BLESS=1` rewrites them).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+
+use plugin_sdk::{CommandError, Output};
+use pooldbg::session::{Session, SessionOptions};
+use serde_json::{Value, json};
+use testkit::{Container, Fault, Kernel, KernelBuilder, WriteOptions};
+
+/// The standard testkit kernel of `profile` (with `faults`), written as a full dump and opened.
+pub fn open(profile: &str, faults: &[Fault]) -> (Kernel, Session) {
+    let p = testkit::profile(profile).expect("known profile");
+    let mut b = KernelBuilder::standard(p);
+    for f in faults {
+        b = b.fault(*f);
+    }
+    let k = b.build().expect("build");
+    let (bytes, _) =
+        testkit::write_vec(&k, Container::Full, &WriteOptions::default()).expect("write");
+    let dump = dumpfile::Dump::from_vec(bytes).expect("dump");
+    let s = Session::from_dump(dump, &SessionOptions::default()).expect("session");
+    (k, s)
+}
+
+/// A command's library function.
+pub type CmdFn = fn(&dyn plugin_sdk::Target, &str, &mut Output) -> Result<(), CommandError>;
+
+/// Runs `f` and returns its output.
+pub fn run(f: CmdFn, s: &Session, args: &str) -> Result<Output, CommandError> {
+    let mut out = Output::new();
+    f(s, args, &mut out)?;
+    Ok(out)
+}
+
+/// The text lines of an output (`summary.text`) followed by its warnings, as a host prints them.
+pub fn text(out: &Output) -> String {
+    let mut s = String::new();
+    if let Some(lines) = out.summary().and_then(|v| v["text"].as_array()) {
+        for l in lines {
+            s.push_str(l.as_str().unwrap_or(""));
+            s.push('\n');
+        }
+    }
+    for w in out.warnings() {
+        s.push_str("warning: ");
+        s.push_str(w);
+        s.push('\n');
+    }
+    s
+}
+
+/// The JSON object a host prints (summary without `text`).
+pub fn json_doc(command: &str, args: &str, out: &Output) -> String {
+    let mut summary = out.summary().cloned().unwrap_or(Value::Null);
+    if let Some(o) = summary.as_object_mut() {
+        o.remove("text");
+    }
+    let doc = json!({
+        "command": command,
+        "args": args,
+        "rows": out.rows(),
+        "summary": summary,
+        "warnings": out.warnings(),
+    });
+    serde_json::to_string_pretty(&doc).expect("json") + "\n"
+}
+
+/// Compares `actual` with `tests/golden/<name>`; `POOLDBG_BLESS=1` writes it instead.
+pub fn golden(name: &str, actual: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("POOLDBG_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+        std::fs::write(&path, actual).expect("write golden");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run with POOLDBG_BLESS=1 to create it, then review it)",
+            path.display()
+        )
+    });
+    assert_eq!(actual, expected, "golden file {} differs", path.display());
+}
+
+/// Every classic-pool testkit profile.
+pub fn profiles() -> Vec<&'static str> {
+    testkit::PROFILES.iter().map(|p| p.name).collect()
+}
