@@ -346,15 +346,15 @@ pub fn vm(target: &dyn Target, _flags: u64) -> Result<VmReport, CommandError> {
                     .map_err(|e| format!("{global}.Total: {e}"))?;
                 Ok((v, format!("{global}.Total ({})", s.source.name())))
             }),
-            "nonpaged_pool_max_pages" | "paged_pool_max_pages" => r
-                .global(global, 0)
-                .map(|(v, s)| {
+            "nonpaged_pool_max_pages" | "paged_pool_max_pages" => {
+                r.global(global, 0).map(|(v, s)| {
                     let s = match s.rsplit_once(" (") {
-                        Some((n, o)) => format!("{n} / {} ({o}", rep.page_size),
+                        Some((n, o)) => format!("{n}/{} ({o}", rep.page_size),
                         None => s,
                     };
                     (v / rep.page_size, s)
-                }),
+                })
+            }
             "paged_pool_pages" => paged_pool_allocated(&r, target),
             "pool_allocation_failures" => r.global(global, 4),
             _ => r.global(global, 0),

@@ -97,7 +97,10 @@ fn check_against_manifest(what: &str, out: &Output, kernel: &testkit::Kernel) ->
         .map(|d| d.total_pages + d.total_big_pages)
         .collect();
     if kernel.profile.name != "win2000-x86" {
-        assert!(row.get("paged_pools_pages").is_some(), "{what}: paged pools");
+        assert!(
+            row.get("paged_pools_pages").is_some(),
+            "{what}: paged pools"
+        );
     }
     if let Some(p) = row.get("paged_pools_pages") {
         assert_eq!(p, &serde_json::json!(paged), "{what}: paged pools");
@@ -105,7 +108,10 @@ fn check_against_manifest(what: &str, out: &Output, kernel: &testkit::Kernel) ->
     // Each figure found names its source.
     let sources = &out.summary().unwrap()["sources"];
     for k in row.as_object().unwrap().keys() {
-        assert!(sources.get(k).and_then(Value::as_str).is_some(), "{what}: source of {k}");
+        assert!(
+            sources.get(k).and_then(Value::as_str).is_some(),
+            "{what}: source of {k}"
+        );
     }
     gaps
 }
@@ -170,7 +176,10 @@ fn pool_near_its_maximum_with_failures() {
             .unwrap();
         let out = run(&session(&kernel, Container::Full), "1");
         let gaps = check_against_manifest(name, &out, &kernel);
-        assert!(!gaps.iter().any(|g| g.contains("pool_allocation_failures")), "{gaps:?}");
+        assert!(
+            !gaps.iter().any(|g| g.contains("pool_allocation_failures")),
+            "{gaps:?}"
+        );
         let row = &out.rows()[0];
         assert_eq!(row["pool_allocation_failures"], 4270, "{name}");
         let text = render_text(&out);
@@ -220,7 +229,11 @@ fn triage_dump_says_what_it_cannot_answer() {
 #[test]
 fn synthetic_triage_is_a_clear_error() {
     let profile = testkit::profile("win7sp1-x64").unwrap();
-    let kernel = KernelBuilder::standard(profile).seed(7).memory_mib(16).build().unwrap();
+    let kernel = KernelBuilder::standard(profile)
+        .seed(7)
+        .memory_mib(16)
+        .build()
+        .unwrap();
     let s = session(&kernel, Container::Triage);
     let mut out = Output::new();
     let e = Vm.run(&s, "", &mut out).unwrap_err().to_string();
