@@ -3,6 +3,8 @@
 //! (`tests/golden/<name>.txt`; regenerate with `UPDATE_GOLDEN=1 cargo test -p pooldbg-frag --test
 //! golden` and review the diff by reading it).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

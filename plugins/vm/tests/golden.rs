@@ -2,6 +2,8 @@
 //! the text equal to the committed golden file (`tests/golden/<name>.txt`; regenerate with
 //! `UPDATE_GOLDEN=1 cargo test -p pooldbg-vm --test golden` and review the diff by reading it).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 
 use dumpfile::Dump;
