@@ -376,8 +376,8 @@ pub fn parse_flags(args: &str) -> Result<u64, CommandError> {
         .map_err(|_| CommandError::Usage(format!("!frag [flags]: {a:?} is not a hex number")))
 }
 
-/// Renders a command's output as text: the summary's `text` lines, then `WARNING:` lines
-/// (docs/PLUGINS.md "Command-specific text").
+/// Renders a command's output as text: the summary's `text` lines, then `warning:` lines
+/// (docs/PLUGINS.md "Text layouts").
 pub fn render_text(out: &Output) -> String {
     let mut s = String::new();
     if let Some(lines) = out
@@ -391,7 +391,7 @@ pub fn render_text(out: &Output) -> String {
         }
     }
     for w in out.warnings() {
-        s.push_str("WARNING: ");
+        s.push_str("warning: ");
         s.push_str(w);
         s.push('\n');
     }

@@ -12,7 +12,7 @@
 //! A figure with no known source on the target is left out and named in the warnings: nothing is
 //! invented. The text is WinDbg's layout (`%s%*d   (%8d Kb)`, pages then KiB); the JSON row holds
 //! the CONTRACT.md figures and the summary holds `sources` (figure → where it was read) and
-//! `text` (the WinDbg lines; see docs/PLUGINS.md "Command-specific text").
+//! `text` (the WinDbg lines; see docs/PLUGINS.md "Text layouts").
 //!
 //! ```
 //! use plugin_sdk::{Arch, MemoryTarget, Source, TargetInfo};
@@ -493,8 +493,8 @@ pub fn parse_flags(args: &str) -> Result<u64, CommandError> {
         .map_err(|_| CommandError::Usage(format!("!vm [flags]: {a:?} is not a hex number")))
 }
 
-/// Renders a command's output as text: the summary's `text` lines, then `WARNING:` lines.
-/// This is the convention of docs/PLUGINS.md "Command-specific text".
+/// Renders a command's output as text: the summary's `text` lines, then `warning:` lines.
+/// This is the convention of docs/PLUGINS.md "Text layouts" (the host does the same).
 pub fn render_text(out: &Output) -> String {
     let mut s = String::new();
     if let Some(lines) = out
@@ -508,7 +508,7 @@ pub fn render_text(out: &Output) -> String {
         }
     }
     for w in out.warnings() {
-        s.push_str("WARNING: ");
+        s.push_str("warning: ");
         s.push_str(w);
         s.push('\n');
     }
