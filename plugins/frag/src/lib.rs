@@ -1,0 +1,531 @@
+//! `!frag [flags]`: nonpaged pool fragmentation, as WinDbg prints it.
+//!
+//! For each free list `ListHeads[i]` of the nonpaged pool descriptor(s) (free blocks of `i + 1`
+//! block units; `shared/reference/pool-internals.md` §5.1), the number of free fragments and their
+//! bytes, then the totals and the NonPagedPool usage in bytes. Lists are followed through their
+//! `Flink`s (the low bit masked, `ExpEncodePoolLink`), bounded and with cycle detection; each
+//! fragment's size is its `_POOL_HEADER.BlockSize`.
+//!
+//! Builds with the segment-heap pool (Windows 10 19H1+) have no descriptor free lists: `!frag`
+//! says so in a clear error (see docs/COMMANDS.md).
+//!
+//! Text: WinDbg's layout (the seed's `!frag 1` sample). JSON rows: `index`, `block_size`,
+//! `fragments`, `bytes` (CONTRACT.md); summary: totals, `nonpaged_pool_bytes`, `sources`, `text`.
+//! Without flags only non-empty lists are listed; with flag bit 0 (`!frag 1`) every index is.
+
+use std::collections::HashSet;
+
+use plugin_sdk::{Command, CommandError, Output, Target, TargetExt, hex};
+use serde_json::{Value, json};
+
+/// One free-list index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FragRow {
+    /// `ListHeads` index.
+    pub index: usize,
+    /// Bytes of a block on this list (`(index + 1)` units, header included).
+    pub block_size: u64,
+    /// Free fragments found on the list(s).
+    pub fragments: u64,
+    /// Their bytes (sum of the headers' BlockSize).
+    pub bytes: u64,
+}
+
+/// What `!frag` found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FragReport {
+    /// One row per `ListHeads` index, in index order.
+    pub rows: Vec<FragRow>,
+    /// Descriptors walked (addresses).
+    pub descriptors: Vec<u64>,
+    /// Where the descriptors were found (`PoolVector (kdbg)`).
+    pub descriptor_source: String,
+    /// NonPagedPool usage in bytes, when a source is known.
+    pub nonpaged_pool_bytes: Option<u64>,
+    /// Its source (`MmAllocatedNonPagedPool (kdbg)`).
+    pub nonpaged_pool_source: Option<String>,
+    /// Problems met (a broken link, a header whose size disagrees with its list, …).
+    pub warnings: Vec<String>,
+}
+
+impl FragReport {
+    /// Total fragments.
+    pub fn total_fragments(&self) -> u64 {
+        self.rows.iter().map(|r| r.fragments).sum()
+    }
+
+    /// Total free bytes on the lists.
+    pub fn total_bytes(&self) -> u64 {
+        self.rows.iter().map(|r| r.bytes).sum()
+    }
+
+    /// WinDbg-layout lines; `all` lists empty indices too (`!frag 1`).
+    pub fn text(&self, all: bool) -> Vec<String> {
+        let mut out = vec![format!("sources: {}", self.sources_line())];
+        out.push("  NonPaged Pool Fragmentation".into());
+        for r in self.rows.iter().filter(|r| all || r.fragments != 0) {
+            out.push(format!(
+                "index: {:>2} number of fragments:{:>6}  bytes:{:>7}",
+                r.index, r.fragments, r.bytes
+            ));
+        }
+        out.push(format!(
+            "Number of fragments:{:>8} consuming{:>8} bytes",
+            self.total_fragments(),
+            self.total_bytes()
+        ));
+        if let Some(b) = self.nonpaged_pool_bytes {
+            out.push(format!("NonPagedPool Usage:{b:>9} bytes"));
+        }
+        out
+    }
+
+    fn sources_line(&self) -> String {
+        let mut s = format!("free lists: {}", self.descriptor_source);
+        if let Some(u) = &self.nonpaged_pool_source {
+            s.push_str("; usage: ");
+            s.push_str(u);
+        }
+        s
+    }
+
+    /// CONTRACT.md rows.
+    pub fn json_rows(&self, all: bool) -> Vec<Value> {
+        self.rows
+            .iter()
+            .filter(|r| all || r.fragments != 0)
+            .map(|r| {
+                json!({"index": r.index, "block_size": r.block_size,
+                       "fragments": r.fragments, "bytes": r.bytes})
+            })
+            .collect()
+    }
+
+    /// The summary: totals, usage, sources and the text lines.
+    pub fn summary(&self, all: bool) -> Value {
+        let mut sources = serde_json::Map::new();
+        sources.insert("rows".into(), json!(self.descriptor_source));
+        let mut v = json!({
+            "fragments": self.total_fragments(),
+            "bytes": self.total_bytes(),
+            "descriptors": self.descriptors.iter().map(|d| hex(*d)).collect::<Vec<_>>(),
+        });
+        if let (Some(b), Some(s)) = (self.nonpaged_pool_bytes, &self.nonpaged_pool_source) {
+            v["nonpaged_pool_bytes"] = json!(b);
+            sources.insert("nonpaged_pool_bytes".into(), json!(s));
+        }
+        v["sources"] = Value::Object(sources);
+        v["text"] = json!(self.text(all));
+        v
+    }
+}
+
+/// At most this many entries are followed on one list.
+pub const MAX_LIST_ENTRIES: usize = 1 << 20;
+/// At most this many nonpaged descriptors are read.
+const MAX_DESCRIPTORS: u64 = 64;
+
+fn layout(t: &dyn Target) -> Result<poollayout::Layout, CommandError> {
+    let info = t.info();
+    let arch = match info.arch {
+        plugin_sdk::Arch::X86 | plugin_sdk::Arch::X86Pae => poollayout::Arch::X86,
+        plugin_sdk::Arch::X64 => poollayout::Arch::X64,
+        other => {
+            return Err(CommandError::msg(format!(
+                "!frag: no pool layout for architecture {}",
+                other.name()
+            )));
+        }
+    };
+    poollayout::Layout::for_build(arch, info.build)
+        .map_err(|e| CommandError::msg(format!("!frag: {e}")))
+}
+
+/// The nonpaged descriptors: `ExpNonPagedPoolDescriptor[0..ExpNumberOfNonPagedPools]` when both
+/// are readable, else `PoolVector[0]`, else `NonPagedPoolDescriptor` (KDBG +0x1c0).
+fn nonpaged_descriptors(t: &dyn Target, ptr: u32) -> Result<(Vec<u64>, String), String> {
+    let mut why = Vec::new();
+    if let (Some(arr), Some(n)) = (
+        t.symbol_address("ExpNonPagedPoolDescriptor"),
+        t.symbol_address("ExpNumberOfNonPagedPools"),
+    ) {
+        match t.read_u32(n.value) {
+            Ok(count) if (1..=MAX_DESCRIPTORS).contains(&u64::from(count)) => {
+                let mut v = Vec::new();
+                for i in 0..u64::from(count) {
+                    match t.read_pointer(arr.value.wrapping_add(i * u64::from(ptr)), ptr) {
+                        Ok(0) => {}
+                        Ok(p) if !v.contains(&p) => v.push(p),
+                        Ok(_) => {}
+                        Err(e) => why.push(format!("ExpNonPagedPoolDescriptor[{i}]: {e}")),
+                    }
+                }
+                if !v.is_empty() && why.is_empty() {
+                    return Ok((
+                        v,
+                        format!("ExpNonPagedPoolDescriptor ({})", arr.source.name()),
+                    ));
+                }
+            }
+            Ok(count) => why.push(format!("ExpNumberOfNonPagedPools is {count}")),
+            Err(e) => why.push(format!("ExpNumberOfNonPagedPools: {e}")),
+        }
+    }
+    if let Some(pv) = t.symbol_address("PoolVector") {
+        match t.read_pointer(pv.value, ptr) {
+            Ok(p) if p != 0 => {
+                return Ok((vec![p], format!("PoolVector[0] ({})", pv.source.name())));
+            }
+            Ok(_) => why.push("PoolVector[0] is null".into()),
+            Err(e) => why.push(format!("PoolVector: {e}")),
+        }
+    }
+    if let Some(d) = t.symbol_address("NonPagedPoolDescriptor") {
+        return Ok((
+            vec![d.value],
+            format!("NonPagedPoolDescriptor ({})", d.source.name()),
+        ));
+    }
+    why.push("no symbol ExpNonPagedPoolDescriptor, PoolVector or NonPagedPoolDescriptor".into());
+    Err(why.join("; "))
+}
+
+/// NonPagedPool usage in bytes: `MmAllocatedNonPagedPool`, else `MiState.Pools.AllocatedNonPagedPool`
+/// (pages × 4096), the same sources as `!vm`.
+fn nonpaged_usage(t: &dyn Target, ptr: u32) -> Result<(u64, String), String> {
+    let mut why = Vec::new();
+    match t.symbol_address("MmAllocatedNonPagedPool") {
+        Some(s) if s.value != 0 => match t.read_pointer(s.value, ptr) {
+            Ok(p) => {
+                return Ok((
+                    p.saturating_mul(4096),
+                    format!("MmAllocatedNonPagedPool ({})", s.source.name()),
+                ));
+            }
+            Err(e) => why.push(format!("MmAllocatedNonPagedPool: {e}")),
+        },
+        _ => why.push("no symbol MmAllocatedNonPagedPool".into()),
+    }
+    let st = t.symbol_address("MiState");
+    let pools = t.field_offset("_MI_SYSTEM_INFORMATION", "Pools");
+    let f = t.field_offset("_MI_POOL_STATE", "AllocatedNonPagedPool");
+    match (st, pools, f) {
+        (Some(st), Some(p), Some(f)) => {
+            match t.read_pointer(st.value.wrapping_add(p.offset).wrapping_add(f.offset), ptr) {
+                Ok(v) => Ok((
+                    v.saturating_mul(4096),
+                    format!("MiState.Pools.AllocatedNonPagedPool ({})", st.source.name()),
+                )),
+                Err(e) => {
+                    why.push(format!("MiState.Pools.AllocatedNonPagedPool: {e}"));
+                    Err(why.join("; "))
+                }
+            }
+        }
+        _ => {
+            why.push("no MiState.Pools.AllocatedNonPagedPool".into());
+            Err(why.join("; "))
+        }
+    }
+}
+
+/// `!frag` over a target.
+pub fn frag(target: &dyn Target, _flags: u64) -> Result<FragReport, CommandError> {
+    let l = layout(target)?;
+    if l.is_segment_heap() {
+        return Err(CommandError::msg(format!(
+            "!frag: build {} keeps its pool in the segment heap, which has no descriptor free lists; \
+             VS/LFH free-block statistics are not implemented yet",
+            l.build()
+        )));
+    }
+    let d = l
+        .descriptor()
+        .map_err(|e| CommandError::msg(format!("!frag: {e}")))?;
+    let Some((lh_off, count)) = d.list_heads else {
+        return Err(CommandError::msg(
+            "!frag: this build's _POOL_DESCRIPTOR has no ListHeads",
+        ));
+    };
+    let ptr = l.pointer_size() as u32;
+    let (descs, src) = nonpaged_descriptors(target, ptr)
+        .map_err(|e| CommandError::msg(format!("!frag: no nonpaged pool descriptor: {e}")))?;
+    let mut rep = FragReport {
+        rows: (0..count)
+            .map(|i| FragRow {
+                index: i,
+                block_size: l.list_head_block_bytes(i) as u64,
+                fragments: 0,
+                bytes: 0,
+            })
+            .collect(),
+        descriptors: descs.clone(),
+        descriptor_source: src,
+        ..FragReport::default()
+    };
+    let hsize = l.header_size();
+    let mut readable = 0usize;
+    for desc in descs {
+        let mut buf = vec![0u8; lh_off + count * 2 * ptr as usize];
+        if let Err(e) = target.read_virtual_exact(desc, &mut buf) {
+            rep.warnings
+                .push(format!("nonpaged descriptor at {desc:#x}: {e}"));
+            continue;
+        }
+        let heads = match l.descriptor_list_heads(&buf, desc) {
+            Ok(h) => h,
+            Err(e) => {
+                rep.warnings.push(format!("descriptor at {desc:#x}: {e}"));
+                continue;
+            }
+        };
+        readable += 1;
+        for h in heads.iter().filter(|h| !h.is_empty()) {
+            if target.is_cancelled() {
+                return Err(CommandError::msg("!frag: cancelled"));
+            }
+            let mut seen = HashSet::new();
+            let mut link = h.flink;
+            let row = &mut rep.rows[h.index];
+            loop {
+                if link == h.address {
+                    break;
+                }
+                if !seen.insert(link) {
+                    rep.warnings.push(format!(
+                        "ListHeads[{}] of {desc:#x}: the list loops at {link:#x} (not back to its head)",
+                        h.index
+                    ));
+                    break;
+                }
+                if seen.len() > MAX_LIST_ENTRIES {
+                    rep.warnings.push(format!(
+                        "ListHeads[{}] of {desc:#x}: stopped after {MAX_LIST_ENTRIES} entries",
+                        h.index
+                    ));
+                    break;
+                }
+                let header = l.free_block_header(link);
+                let mut hb = vec![0u8; hsize];
+                let hdr = target
+                    .read_virtual_exact(header, &mut hb)
+                    .map_err(|e| e.to_string())
+                    .and_then(|()| l.decode_header(&hb).map_err(|e| e.to_string()));
+                match hdr {
+                    Ok(hd) => {
+                        let bytes = l.block_bytes(hd.block_size) as u64;
+                        if bytes != row.block_size {
+                            rep.warnings.push(format!(
+                                "ListHeads[{}] of {desc:#x}: the free block at {header:#x} says {bytes:#x} bytes, the list holds {:#x}-byte blocks",
+                                h.index, row.block_size
+                            ));
+                        }
+                        row.fragments += 1;
+                        row.bytes += bytes;
+                    }
+                    Err(e) => {
+                        rep.warnings.push(format!(
+                            "ListHeads[{}] of {desc:#x}: free block header at {header:#x}: {e}; walk stopped",
+                            h.index
+                        ));
+                        break;
+                    }
+                }
+                match target.read_pointer(link, ptr) {
+                    Ok(next) => link = poollayout::decode_pool_link(next),
+                    Err(e) => {
+                        rep.warnings.push(format!(
+                            "ListHeads[{}] of {desc:#x}: Flink at {link:#x}: {e}; walk stopped",
+                            h.index
+                        ));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    if readable == 0 {
+        return Err(CommandError::msg(format!(
+            "!frag: no nonpaged pool descriptor could be read ({})",
+            rep.warnings.join("; ")
+        )));
+    }
+    match nonpaged_usage(target, ptr) {
+        Ok((b, s)) => {
+            rep.nonpaged_pool_bytes = Some(b);
+            rep.nonpaged_pool_source = Some(s);
+        }
+        Err(e) => rep
+            .warnings
+            .push(format!("not shown: NonPagedPool Usage: {e}")),
+    }
+    Ok(rep)
+}
+
+/// Parses `[flags]` (hex, `0x` optional).
+pub fn parse_flags(args: &str) -> Result<u64, CommandError> {
+    let a = args.trim();
+    if a.is_empty() {
+        return Ok(0);
+    }
+    let h = a
+        .strip_prefix("0x")
+        .or_else(|| a.strip_prefix("0X"))
+        .unwrap_or(a);
+    u64::from_str_radix(h, 16)
+        .map_err(|_| CommandError::Usage(format!("!frag [flags]: {a:?} is not a hex number")))
+}
+
+/// Renders a command's output as text: the summary's `text` lines, then `warning:` lines
+/// (docs/PLUGINS.md "Text layouts").
+pub fn render_text(out: &Output) -> String {
+    let mut s = String::new();
+    if let Some(lines) = out
+        .summary()
+        .and_then(|v| v.get("text"))
+        .and_then(Value::as_array)
+    {
+        for l in lines {
+            s.push_str(l.as_str().unwrap_or(""));
+            s.push('\n');
+        }
+    }
+    for w in out.warnings() {
+        s.push_str("warning: ");
+        s.push_str(w);
+        s.push('\n');
+    }
+    s
+}
+
+/// `!frag [flags]`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Frag;
+
+impl Command for Frag {
+    fn name(&self) -> &'static str {
+        "frag"
+    }
+    fn summary(&self) -> &'static str {
+        "nonpaged pool fragmentation: free fragments and bytes per free list (WinDbg !frag)"
+    }
+    fn usage(&self) -> &'static str {
+        "!frag [flags]   flags bit 0: list every free-list index, empty ones too"
+    }
+    fn run(&self, target: &dyn Target, args: &str, out: &mut Output) -> Result<(), CommandError> {
+        let flags = parse_flags(args)?;
+        let all = flags & 1 != 0;
+        let rep = frag(target, flags)?;
+        for r in rep.json_rows(all) {
+            out.row(r);
+        }
+        out.set_summary(rep.summary(all));
+        for w in &rep.warnings {
+            out.warn(w.clone());
+        }
+        Ok(())
+    }
+}
+
+plugin_sdk::export_plugin!(name: "frag", version: env!("CARGO_PKG_VERSION"), commands: [Frag]);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plugin_sdk::{Arch, MemoryTarget, Source, TargetInfo};
+
+    const DESC: u64 = 0x8055_0000;
+    const PV: u64 = 0x8056_0000;
+
+    /// XP x86: ListHeads at +0x28, 8-byte units, 8-byte headers.
+    fn xp() -> MemoryTarget {
+        let info = TargetInfo {
+            arch: Arch::X86,
+            build: 2600,
+            pointer_size: 4,
+            ..Default::default()
+        };
+        let mut desc = vec![0u8; 0x28 + 512 * 8];
+        for i in 0..512u32 {
+            let h = DESC as u32 + 0x28 + i * 8;
+            desc[0x28 + i as usize * 8..][..4].copy_from_slice(&h.to_le_bytes());
+            desc[0x28 + i as usize * 8 + 4..][..4].copy_from_slice(&h.to_le_bytes());
+        }
+        MemoryTarget::new(info)
+            .with_symbol("PoolVector", PV, Source::Kdbg)
+            .with_virtual(PV, &(DESC as u32).to_le_bytes())
+            .with_virtual(DESC, &desc)
+    }
+
+    fn set(t: MemoryTarget, va: u64, v: u32) -> MemoryTarget {
+        t.with_virtual(va, &v.to_le_bytes())
+    }
+
+    /// An XP header of `units` units at `va` (free: PoolType 0).
+    fn header(t: MemoryTarget, va: u64, units: u16) -> MemoryTarget {
+        // XP x86: PreviousSize:9 PoolIndex:7 | BlockSize:9 PoolType:7.
+        let mut h = [0u8; 8];
+        h[2..4].copy_from_slice(&units.to_le_bytes());
+        h[4..8].copy_from_slice(b"Free");
+        t.with_virtual(va, &h)
+    }
+
+    #[test]
+    fn counts_fragments_per_list_and_follows_encoded_links() {
+        let head = DESC + 0x28 + 3 * 8; // ListHeads[3]: 32-byte blocks
+        let b1 = 0x8100_0100u64;
+        let b2 = 0x8100_0200u64;
+        let mut t = xp();
+        t = header(t, b1, 4);
+        t = header(t, b2, 4);
+        t = set(t, head, (b1 + 8) as u32 | 1); // encoded link
+        t = set(t, b1 + 8, (b2 + 8) as u32);
+        t = set(t, b2 + 8, head as u32);
+        let rep = frag(&t, 0).unwrap();
+        assert_eq!(rep.rows[3].fragments, 2);
+        assert_eq!(rep.rows[3].bytes, 64);
+        assert_eq!(rep.total_fragments(), 2);
+        assert!(
+            rep.warnings
+                .iter()
+                .any(|w| w.contains("NonPagedPool Usage"))
+        );
+        let text = rep.text(false).join("\n");
+        assert!(
+            text.contains("index:  3 number of fragments:     2  bytes:     64"),
+            "{text}"
+        );
+        assert!(text.contains("Number of fragments:       2 consuming      64 bytes"));
+    }
+
+    #[test]
+    fn a_loop_and_a_broken_link_are_warnings_not_hangs() {
+        let head = DESC + 0x28;
+        let b1 = 0x8100_0100u64;
+        let mut t = xp();
+        t = header(t, b1, 1);
+        t = set(t, head, (b1 + 8) as u32);
+        t = set(t, b1 + 8, (b1 + 8) as u32); // points at itself
+        let rep = frag(&t, 0).unwrap();
+        assert_eq!(rep.rows[0].fragments, 1);
+        assert!(rep.warnings.iter().any(|w| w.contains("loops")));
+
+        let mut t = xp();
+        t = set(t, head, 0x9999_0008); // header not in the dump
+        let rep = frag(&t, 0).unwrap();
+        assert_eq!(rep.rows[0].fragments, 0);
+        assert!(rep.warnings.iter().any(|w| w.contains("0x99990000")));
+    }
+
+    #[test]
+    fn segment_heap_builds_get_a_clear_error() {
+        let info = TargetInfo {
+            arch: Arch::X64,
+            build: 19041,
+            pointer_size: 8,
+            ..Default::default()
+        };
+        let e = frag(&MemoryTarget::new(info), 0).unwrap_err().to_string();
+        assert!(e.contains("segment heap"), "{e}");
+    }
+}
