@@ -67,6 +67,7 @@ pub mod manifest;
 pub mod memory;
 pub mod profile;
 pub mod rng;
+mod segheap;
 pub mod writer;
 
 use std::path::Path;
