@@ -260,38 +260,35 @@ pub(crate) fn plan(nonpaged: u64, paged: u64, specs: &[AllocSpec]) -> SegPlan {
         // ---- VS ------------------------------------------------------------------------------
         let vs_bytes = VS_PAGES * PAGE;
         let mut cur: Option<(usize, u64)> = None; // (vs index, offset of the next chunk)
-        let push_chunk = |out: &mut SegPlan,
-                          vi: usize,
-                          off: u64,
-                          size: u64,
-                          spec: Option<usize>| {
-            let va = out.vs[vi].va;
-            let prev = out.vs[vi]
-                .chunks
-                .last()
-                .map(|&c| out.blocks[c].chunk_size)
-                .unwrap_or(0);
-            let (header, bsize) = vs_header(va + off, size);
-            let (tag, allocated, need) = match spec {
-                Some(i) => (specs[i].tag, !specs[i].freed, need_of(&specs[i])),
-                None => (0, false, 0),
+        let push_chunk =
+            |out: &mut SegPlan, vi: usize, off: u64, size: u64, spec: Option<usize>| {
+                let va = out.vs[vi].va;
+                let prev = out.vs[vi]
+                    .chunks
+                    .last()
+                    .map(|&c| out.blocks[c].chunk_size)
+                    .unwrap_or(0);
+                let (header, bsize) = vs_header(va + off, size);
+                let (tag, allocated, need) = match spec {
+                    Some(i) => (specs[i].tag, !specs[i].freed, need_of(&specs[i])),
+                    None => (0, false, 0),
+                };
+                out.vs[vi].chunks.push(out.blocks.len());
+                out.blocks.push(SegBlock {
+                    lfh: false,
+                    heap: hi,
+                    sub: va,
+                    chunk: va + off,
+                    chunk_size: size,
+                    prev_size: prev,
+                    header,
+                    size: bsize,
+                    need,
+                    tag,
+                    allocated,
+                    spec,
+                });
             };
-            out.vs[vi].chunks.push(out.blocks.len());
-            out.blocks.push(SegBlock {
-                lfh: false,
-                heap: hi,
-                sub: va,
-                chunk: va + off,
-                chunk_size: size,
-                prev_size: prev,
-                header,
-                size: bsize,
-                need,
-                tag,
-                allocated,
-                spec,
-            });
-        };
         // Pads `off` up to `to` with a free chunk (or, for 16 bytes, by growing the last chunk).
         let pad = |out: &mut SegPlan, vi: usize, off: u64, to: u64| {
             let gap = to - off;
@@ -396,14 +393,24 @@ impl Build {
         for (hi, hp) in plan.heaps.iter().enumerate() {
             let h = heap_vas[hi];
             self.s.w(h, &vec![0u8; l.heap_size as usize]);
+            // Every page of the segments' headers and subsegments is committed: map them (zero)
+            // before anything is linked into them.
+            for seg in &hp.segments {
+                self.s.w(seg.va, &vec![0u8; l.page_segment_size as usize]);
+                for &(unit, units, _) in &seg.ranges {
+                    self.s
+                        .w(seg.va + unit * PAGE, &vec![0u8; (units * PAGE) as usize]);
+                }
+            }
             self.s.wn(h + l.heap_signature, HEAP_SIGNATURE, 4);
             let vs_ctx = h + l.vs_context;
             let lfh_ctx = h + l.lfh_context;
             // SegContexts[0]: 1 MiB segments of page units; [1]: 16 MiB segments of 64 KiB units
             // (unused here, its list empty).
-            for (ci, (mask, shift, first)) in [(!(SEGMENT - 1), 12u64, FIRST_UNIT), (!0xff_ffff, 16, 1)]
-                .into_iter()
-                .enumerate()
+            for (ci, (mask, shift, first)) in
+                [(!(SEGMENT - 1), 12u64, FIRST_UNIT), (!0xff_ffff, 16, 1)]
+                    .into_iter()
+                    .enumerate()
             {
                 let c = h + l.seg_contexts + ci as u64 * l.seg_context_size;
                 self.s.wn(c, mask, 8);
@@ -426,7 +433,6 @@ impl Build {
             // ---- page segments and range descriptors ---------------------------------------
             let mut committed = 0u64;
             for seg in &hp.segments {
-                self.s.w(seg.va, &vec![0u8; l.page_segment_size as usize]);
                 let sig = seg.va ^ heap_key ^ PAGE_SEGMENT_XOR ^ ctx0;
                 self.s.wn(seg.va + l.page_segment_signature, sig, 8);
                 let mut end = FIRST_UNIT;
@@ -704,7 +710,9 @@ impl Build {
 
     /// Links `entries` (addresses of `_LIST_ENTRY`s) into a circular list headed at `head`.
     fn link(&mut self, head: u64, entries: &[u64]) {
-        let all: Vec<u64> = std::iter::once(head).chain(entries.iter().copied()).collect();
+        let all: Vec<u64> = std::iter::once(head)
+            .chain(entries.iter().copied())
+            .collect();
         for (i, e) in all.iter().enumerate() {
             let next = all[(i + 1) % all.len()];
             let prev = all[(i + all.len() - 1) % all.len()];
@@ -739,7 +747,10 @@ mod tests {
             assert!(0x30 + count.div_ceil(4) <= first, "{b:#x}");
             assert_eq!(first % b, 0);
             assert!(first + count * b <= 0x2000);
-            assert!(first + (count + 1) * b > 0x2000, "{b:#x}: room for one more");
+            assert!(
+                first + (count + 1) * b > 0x2000,
+                "{b:#x}: room for one more"
+            );
         }
         assert_eq!(lfh_bucket(0x30), 0x40);
         assert_eq!(lfh_bucket(0x10), 0x20);
@@ -748,7 +759,14 @@ mod tests {
     #[test]
     fn vs_chunks_tile_their_subsegment_and_no_pool_block_crosses_a_page() {
         let specs: Vec<AllocSpec> = (0..60)
-            .map(|i| spec(b"VsTg", 0x210 + (i * 0x97) % 0xdb0, PoolKind::Paged, i % 5 == 0))
+            .map(|i| {
+                spec(
+                    b"VsTg",
+                    0x210 + (i * 0x97) % 0xdb0,
+                    PoolKind::Paged,
+                    i % 5 == 0,
+                )
+            })
             .collect();
         let plan = plan(0xffff_b300_0000_0000, 0xffff_d000_0000_0000, &specs);
         assert!(plan.vs.len() > 1);

@@ -225,141 +225,138 @@ fn pool_globals_keep_the_distances_readers_rely_on() {
 /// DBGKD_GET_VERSION64, software PTEs, `!vm` sources.
 fn check_tail(isf: &Isf, p: &Profile) {
     let n = p.name;
-        // _MM_PAGED_POOL_INFO.
-        match p.paged_info {
-            Some(info) => {
-                assert_eq!(size(isf, "_MM_PAGED_POOL_INFO"), info.size, "{n}");
-                let (o, ty) = match info.bitmap {
-                    BitmapRef::Embedded(o) => (o, "_RTL_BITMAP"),
-                    BitmapRef::EmbeddedEx(o) => (o, "_RTL_BITMAP_EX"),
-                    BitmapRef::Pointer(_) => panic!("{n}"),
-                };
-                assert_eq!(
-                    off(isf, "_MM_PAGED_POOL_INFO", "PagedPoolAllocationMap"),
-                    o
-                );
-                let fty = &isf.json()["user_types"]["_MM_PAGED_POOL_INFO"]["fields"]["PagedPoolAllocationMap"]
-                    ["type"]["name"];
-                assert_eq!(fty.as_str(), Some(ty), "{n}");
-                assert_eq!(
-                    off(isf, "_MM_PAGED_POOL_INFO", "AllocatedPagedPool"),
-                    info.allocated.off
-                );
-                if let Some(c) = info.commit {
-                    assert_eq!(off(isf, "_MM_PAGED_POOL_INFO", "PagedPoolCommit"), c.off);
-                }
-                if let Some(m) = info.maximum_size {
-                    assert_eq!(off(isf, "_MM_PAGED_POOL_INFO", "MaximumSize"), m.off);
-                }
-                assert!(isf.symbol_rva("MmPagedPoolInfo").is_some());
+    // _MM_PAGED_POOL_INFO.
+    match p.paged_info {
+        Some(info) => {
+            assert_eq!(size(isf, "_MM_PAGED_POOL_INFO"), info.size, "{n}");
+            let (o, ty) = match info.bitmap {
+                BitmapRef::Embedded(o) => (o, "_RTL_BITMAP"),
+                BitmapRef::EmbeddedEx(o) => (o, "_RTL_BITMAP_EX"),
+                BitmapRef::Pointer(_) => panic!("{n}"),
+            };
+            assert_eq!(off(isf, "_MM_PAGED_POOL_INFO", "PagedPoolAllocationMap"), o);
+            let fty = &isf.json()["user_types"]["_MM_PAGED_POOL_INFO"]["fields"]["PagedPoolAllocationMap"]
+                ["type"]["name"];
+            assert_eq!(fty.as_str(), Some(ty), "{n}");
+            assert_eq!(
+                off(isf, "_MM_PAGED_POOL_INFO", "AllocatedPagedPool"),
+                info.allocated.off
+            );
+            if let Some(c) = info.commit {
+                assert_eq!(off(isf, "_MM_PAGED_POOL_INFO", "PagedPoolCommit"), c.off);
             }
-            None => assert!(isf.symbol_rva("MmPagedPoolInfo").is_none(), "{n}"),
-        }
-
-        // _LDR_DATA_TABLE_ENTRY.
-        let l = p.ldr;
-        assert_eq!(size(isf, "_LDR_DATA_TABLE_ENTRY"), l.size, "{n}");
-        for (field, o) in [
-            ("DllBase", l.dll_base),
-            ("EntryPoint", l.entry_point),
-            ("SizeOfImage", l.size_of_image),
-            ("FullDllName", l.full_name),
-            ("BaseDllName", l.base_name),
-        ] {
-            assert_eq!(off(isf, "_LDR_DATA_TABLE_ENTRY", field), o, "{n}: {field}");
-        }
-        assert_eq!(off(isf, "_UNICODE_STRING", "Buffer"), 8);
-
-        // KUSER_SHARED_DATA fields the builder writes.
-        for (field, o) in [
-            ("SystemTime", 0x14),
-            ("NtSystemRoot", 0x30),
-            ("NtProductType", 0x264),
-            ("NtMajorVersion", 0x26c),
-            ("NtMinorVersion", 0x270),
-        ] {
-            assert_eq!(off(isf, "_KUSER_SHARED_DATA", field), o, "{n}: {field}");
-        }
-        if let Some(f) = isf.field("_KUSER_SHARED_DATA", "NtBuildNumber") {
-            assert_eq!(f.offset, 0x260);
-        }
-
-        // _DBGKD_GET_VERSION64.
-        for (field, o) in [
-            ("MajorVersion", 0),
-            ("MinorVersion", 2),
-            ("Flags", 6),
-            ("MachineType", 8),
-            ("KernBase", 0x10),
-            ("PsLoadedModuleList", 0x18),
-            ("DebuggerDataList", 0x20),
-        ] {
-            assert_eq!(off(isf, "_DBGKD_GET_VERSION64", field), o, "{n}: {field}");
-        }
-
-        // Software PTEs.
-        let bit = |ty: &str, f: &str| isf.field(ty, f).unwrap().bits.unwrap().position;
-        assert_eq!(
-            bit("_MMPTE_SOFTWARE", "PageFileLow"),
-            p.page_file_low_bit,
-            "{n}"
-        );
-        assert_eq!(bit("_MMPTE_SOFTWARE", "Protection"), 5);
-        assert_eq!(bit("_MMPTE_SOFTWARE", "Prototype"), 10);
-        assert_eq!(bit("_MMPTE_SOFTWARE", "Transition"), 11);
-        assert_eq!(bit("_MMPTE_SOFTWARE", "PageFileHigh"), 32);
-        assert_eq!(bit("_MMPTE_TRANSITION", "PageFrameNumber"), 12);
-        assert_eq!(bit("_MMPTE_TRANSITION", "Transition"), 11);
-
-        // !vm sources.
-        match p.vm {
-            VmSource::Globals => {
-                for g in [
-                    "MmNumberOfPhysicalPages",
-                    "MmAvailablePages",
-                    "MmAllocatedNonPagedPool",
-                ] {
-                    assert!(isf.symbol_rva(g).is_some(), "{n}: {g}");
-                }
-                assert_eq!(off(isf, "_MMPFNLIST", "Total"), 0);
+            if let Some(m) = info.maximum_size {
+                assert_eq!(off(isf, "_MM_PAGED_POOL_INFO", "MaximumSize"), m.off);
             }
-            VmSource::Partition {
-                vp,
-                physical,
-                available,
-                resident,
-                modified,
+            assert!(isf.symbol_rva("MmPagedPoolInfo").is_some());
+        }
+        None => assert!(isf.symbol_rva("MmPagedPoolInfo").is_none(), "{n}"),
+    }
+
+    // _LDR_DATA_TABLE_ENTRY.
+    let l = p.ldr;
+    assert_eq!(size(isf, "_LDR_DATA_TABLE_ENTRY"), l.size, "{n}");
+    for (field, o) in [
+        ("DllBase", l.dll_base),
+        ("EntryPoint", l.entry_point),
+        ("SizeOfImage", l.size_of_image),
+        ("FullDllName", l.full_name),
+        ("BaseDllName", l.base_name),
+    ] {
+        assert_eq!(off(isf, "_LDR_DATA_TABLE_ENTRY", field), o, "{n}: {field}");
+    }
+    assert_eq!(off(isf, "_UNICODE_STRING", "Buffer"), 8);
+
+    // KUSER_SHARED_DATA fields the builder writes.
+    for (field, o) in [
+        ("SystemTime", 0x14),
+        ("NtSystemRoot", 0x30),
+        ("NtProductType", 0x264),
+        ("NtMajorVersion", 0x26c),
+        ("NtMinorVersion", 0x270),
+    ] {
+        assert_eq!(off(isf, "_KUSER_SHARED_DATA", field), o, "{n}: {field}");
+    }
+    if let Some(f) = isf.field("_KUSER_SHARED_DATA", "NtBuildNumber") {
+        assert_eq!(f.offset, 0x260);
+    }
+
+    // _DBGKD_GET_VERSION64.
+    for (field, o) in [
+        ("MajorVersion", 0),
+        ("MinorVersion", 2),
+        ("Flags", 6),
+        ("MachineType", 8),
+        ("KernBase", 0x10),
+        ("PsLoadedModuleList", 0x18),
+        ("DebuggerDataList", 0x20),
+    ] {
+        assert_eq!(off(isf, "_DBGKD_GET_VERSION64", field), o, "{n}: {field}");
+    }
+
+    // Software PTEs.
+    let bit = |ty: &str, f: &str| isf.field(ty, f).unwrap().bits.unwrap().position;
+    assert_eq!(
+        bit("_MMPTE_SOFTWARE", "PageFileLow"),
+        p.page_file_low_bit,
+        "{n}"
+    );
+    assert_eq!(bit("_MMPTE_SOFTWARE", "Protection"), 5);
+    assert_eq!(bit("_MMPTE_SOFTWARE", "Prototype"), 10);
+    assert_eq!(bit("_MMPTE_SOFTWARE", "Transition"), 11);
+    assert_eq!(bit("_MMPTE_SOFTWARE", "PageFileHigh"), 32);
+    assert_eq!(bit("_MMPTE_TRANSITION", "PageFrameNumber"), 12);
+    assert_eq!(bit("_MMPTE_TRANSITION", "Transition"), 11);
+
+    // !vm sources.
+    match p.vm {
+        VmSource::Globals => {
+            for g in [
+                "MmNumberOfPhysicalPages",
+                "MmAvailablePages",
+                "MmAllocatedNonPagedPool",
+            ] {
+                assert!(isf.symbol_rva(g).is_some(), "{n}: {g}");
+            }
+            assert_eq!(off(isf, "_MMPFNLIST", "Total"), 0);
+        }
+        VmSource::Partition {
+            vp,
+            physical,
+            available,
+            resident,
+            modified,
+            shared_commit,
+            committed,
+            commit_limit,
+            allocated_nonpaged,
+        } => {
+            assert!(isf.symbol_rva("MmAvailablePages").is_none(), "{n}");
+            assert_eq!(off(isf, "_MI_PARTITION", "Vp"), vp, "{n}");
+            let v = "_MI_VISIBLE_PARTITION";
+            assert_eq!(off(isf, v, "NumberOfPhysicalPages"), physical);
+            assert_eq!(off(isf, v, "AvailablePages"), available);
+            assert_eq!(off(isf, v, "ResidentAvailablePages"), resident);
+            assert_eq!(
+                off(isf, v, "ModifiedPageListHead") + off(isf, "_MMPFNLIST", "Total"),
+                modified
+            );
+            assert_eq!(
+                isf.field(v, "SharedCommit").map(|f| f.offset),
                 shared_commit,
-                committed,
-                commit_limit,
+                "{n}"
+            );
+            assert_eq!(off(isf, v, "TotalCommittedPages"), committed);
+            assert_eq!(off(isf, v, "TotalCommitLimit"), commit_limit);
+            assert_eq!(
+                off(isf, "_MI_SYSTEM_INFORMATION", "Pools")
+                    + off(isf, "_MI_POOL_STATE", "AllocatedNonPagedPool"),
                 allocated_nonpaged,
-            } => {
-                assert!(isf.symbol_rva("MmAvailablePages").is_none(), "{n}");
-                assert_eq!(off(isf, "_MI_PARTITION", "Vp"), vp, "{n}");
-                let v = "_MI_VISIBLE_PARTITION";
-                assert_eq!(off(isf, v, "NumberOfPhysicalPages"), physical);
-                assert_eq!(off(isf, v, "AvailablePages"), available);
-                assert_eq!(off(isf, v, "ResidentAvailablePages"), resident);
-                assert_eq!(
-                    off(isf, v, "ModifiedPageListHead") + off(isf, "_MMPFNLIST", "Total"),
-                    modified
-                );
-                assert_eq!(
-                    isf.field(v, "SharedCommit").map(|f| f.offset),
-                    shared_commit,
-                    "{n}"
-                );
-                assert_eq!(off(isf, v, "TotalCommittedPages"), committed);
-                assert_eq!(off(isf, v, "TotalCommitLimit"), commit_limit);
-                assert_eq!(
-                    off(isf, "_MI_SYSTEM_INFORMATION", "Pools")
-                        + off(isf, "_MI_POOL_STATE", "AllocatedNonPagedPool"),
-                    allocated_nonpaged,
-                    "{n}"
-                );
-            }
+                "{n}"
+            );
         }
     }
+}
 
 /// The segment-heap offsets testkit writes, against the build's ISF.
 fn check_segment_heap(isf: &Isf, n: &str, l: &SegHeapLayout) {
@@ -410,7 +407,10 @@ fn check_segment_heap(isf: &Isf, n: &str, l: &SegHeapLayout) {
     ] {
         assert_eq!(off(isf, c, f), o, "{n}: {c}.{f}");
     }
-    assert_eq!(off(isf, "_HEAP_VS_CONTEXT", "SubsegmentList"), l.vs_subsegment_list);
+    assert_eq!(
+        off(isf, "_HEAP_VS_CONTEXT", "SubsegmentList"),
+        l.vs_subsegment_list
+    );
     assert_eq!(
         off(isf, "_HEAP_VS_CONTEXT", "TotalCommittedUnits"),
         l.vs_total_committed_units
@@ -422,7 +422,11 @@ fn check_segment_heap(isf: &Isf, n: &str, l: &SegHeapLayout) {
     assert_eq!(off(isf, ps, "DescArray"), 0);
     let r = "_HEAP_PAGE_RANGE_DESCRIPTOR";
     assert_eq!(size(isf, r), l.range_size, "{n}");
-    assert_eq!(size(isf, ps) / size(isf, r), 256, "{n}: DescArray[256] covers the header");
+    assert_eq!(
+        size(isf, ps) / size(isf, r),
+        256,
+        "{n}: DescArray[256] covers the header"
+    );
     assert_eq!(off(isf, r, "RangeFlags"), l.range_flags);
     assert_eq!(off(isf, r, "CommittedPageCount"), l.range_committed_pages);
     assert_eq!(off(isf, r, "UnitSize"), l.range_unit_size);
