@@ -639,11 +639,10 @@ impl Build {
         // On segment-heap builds the small allocations go to the heaps (segheap.rs) and the classic
         // plan keeps only big allocations and the accounting.
         let seg_plan = seg_layout.map(|_| segheap::plan(p.va.nonpaged, p.va.paged, &specs));
-        let (classic_specs, elsewhere): (&[AllocSpec], &[(u32, PoolKind, u64, bool)]) =
-            match &seg_plan {
-                Some(sp) => (&[], &sp.accounting),
-                None => (&specs, &[]),
-            };
+        let (classic_specs, elsewhere): (&[AllocSpec], &[layout::Accounted]) = match &seg_plan {
+            Some(sp) => (&[], &sp.accounting),
+            None => (&specs, &[]),
+        };
         let layout::PoolPlan {
             mut placed,
             free_runs,

@@ -8,6 +8,9 @@ use crate::manifest::PoolUsed;
 use crate::memory::PAGE;
 use crate::profile::Profile;
 
+/// An allocation as the trackers count it: tag, pool, bytes, freed.
+pub(crate) type Accounted = (u32, PoolKind, u64, bool);
+
 /// A requested allocation.
 #[derive(Debug, Clone)]
 pub(crate) struct AllocSpec {
@@ -79,7 +82,7 @@ pub(crate) fn plan(
     specs: &[AllocSpec],
     bigs: &[AllocSpec],
     processors: u32,
-    elsewhere: &[(u32, PoolKind, u64, bool)],
+    elsewhere: &[Accounted],
 ) -> PoolPlan {
     let hdr = p.header.header_size();
     let unit = p.header.unit();
@@ -142,7 +145,7 @@ pub(crate) fn plan(
     }
     // Every allocation as placed, before merging: what the trackers and descriptors count.
     // Allocations placed elsewhere (the segment heap's VS and LFH blocks) are counted first.
-    let mut allocations: Vec<(u32, PoolKind, u64, bool)> = elsewhere.to_vec();
+    let mut allocations: Vec<Accounted> = elsewhere.to_vec();
     allocations.extend(placed.iter().filter_map(|b| {
         b.spec
             .map(|i| (b.tag, b.pool, b.units * unit, specs[i].freed))

@@ -394,13 +394,13 @@ pub enum PoolModel {
     /// Pool pages of chained `_POOL_HEADER`s, descriptors with free lists (2000 … 10 1809).
     Classic,
     /// The segment heap of Windows 10 19H1+ and 11 (pool-internals.md §3).
-    SegmentHeap(SegHeapLayout),
+    SegmentHeap(&'static SegHeapLayout),
 }
 
 impl PoolModel {
     /// The segment-heap layout, on segment-heap builds.
-    pub fn segment_heap(&self) -> Option<&SegHeapLayout> {
-        match self {
+    pub fn segment_heap(&self) -> Option<&'static SegHeapLayout> {
+        match *self {
             PoolModel::Classic => None,
             PoolModel::SegmentHeap(l) => Some(l),
         }
@@ -1534,7 +1534,7 @@ pub const PROFILES: &[Profile] = &[
         per_processor_trackers: true,
         big: BIG_WIN10_X64,
         descriptor: None,
-        pool: PoolModel::SegmentHeap(SEG_X64_19041),
+        pool: PoolModel::SegmentHeap(&SEG_X64_19041),
         paged_info: None,
         free_pool_entry: None,
         ldr: ldr_x64(0x120),
@@ -1585,7 +1585,7 @@ pub const PROFILES: &[Profile] = &[
         per_processor_trackers: true,
         big: BIG_2022_X64,
         descriptor: None,
-        pool: PoolModel::SegmentHeap(SEG_X64_20348),
+        pool: PoolModel::SegmentHeap(&SEG_X64_20348),
         paged_info: None,
         free_pool_entry: None,
         ldr: ldr_x64(0x138),
@@ -1636,7 +1636,7 @@ pub const PROFILES: &[Profile] = &[
         per_processor_trackers: true,
         big: BIG_2022_X64,
         descriptor: None,
-        pool: PoolModel::SegmentHeap(SEG_X64_20348),
+        pool: PoolModel::SegmentHeap(&SEG_X64_20348),
         paged_info: None,
         free_pool_entry: None,
         ldr: ldr_x64(0x138),

@@ -134,7 +134,7 @@ pub(crate) struct SegPlan {
     pub vs: Vec<VsSub>,
     pub lfh: Vec<LfhSub>,
     /// What the trackers count: (tag, pool, bytes, freed) per allocation, in request order.
-    pub accounting: Vec<(u32, PoolKind, u64, bool)>,
+    pub accounting: Vec<crate::layout::Accounted>,
     /// Pages of subsegments per pool index (0 nonpaged, 1 paged).
     pub pages: [u64; 2],
 }
