@@ -18,3 +18,4 @@
 
 pub mod bridge;
 pub mod loader;
+pub mod session;

@@ -294,3 +294,87 @@ mod tests {
         assert!(find_kernel(&m, 0, 10, 0, 100).is_none());
     }
 }
+
+/// Pages of a kernel image searched for a KDBG in clear at most (64 MiB).
+const MAX_KDBG_SCAN_PAGES: u64 = 0x4000;
+
+/// Finds a KDBG kept in clear inside the kernel image (raw images carry no header that points at
+/// it): a `KDBG` OwnerTag at +0x10 of an 8-byte aligned block whose `KernBase` (+0x18) is the image
+/// base. Windows 8+ x64 keeps the block encoded, so this finds nothing there; the encoded block is
+/// found through a profile's `KdDebuggerDataBlock` RVA instead. Reads one page at a time and skips
+/// unreadable pages; the image size comes from the PE header (`SizeOfImage`), bounded.
+pub fn find_kdbg_in_image(mem: &dyn KernelMemory, kernel_base: u64) -> Option<u64> {
+    let mut head = [0u8; 0x40];
+    mem.read_virtual(kernel_base, &mut head).ok()?;
+    let e_lfanew = u64::from(u32::from_le_bytes([
+        head[0x3c], head[0x3d], head[0x3e], head[0x3f],
+    ]));
+    let mut size = [0u8; 4];
+    // IMAGE_NT_HEADERS: Signature (4) + IMAGE_FILE_HEADER (0x14), then SizeOfImage at +0x38 of the
+    // optional header in both PE32 and PE32+ (Microsoft PE format documentation).
+    mem.read_virtual(
+        kernel_base.checked_add(e_lfanew)?.checked_add(0x50)?,
+        &mut size,
+    )
+    .ok()?;
+    let pages = u64::from(u32::from_le_bytes(size))
+        .div_ceil(0x1000)
+        .min(MAX_KDBG_SCAN_PAGES);
+    let mut page = vec![0u8; 0x1000];
+    for i in 0..pages {
+        let va = kernel_base.checked_add(i * 0x1000)?;
+        if mem.read_virtual(va, &mut page).is_err() {
+            continue;
+        }
+        for off in (0..0x1000 - 0x20).step_by(8) {
+            if &page[off + 0x10..off + 0x14] == b"KDBG" {
+                let base = u64::from_le_bytes(page[off + 0x18..off + 0x20].try_into().ok()?);
+                // x86 blocks sign-extend 32-bit pointers into the 64-bit fields.
+                if base == kernel_base || base as u32 as u64 == kernel_base {
+                    return Some(va + off as u64);
+                }
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod kdbg_scan_tests {
+    use super::*;
+    use crate::memory::SparseMemory;
+
+    fn image(base: u64, size: u32) -> SparseMemory {
+        let mut mem = SparseMemory::new();
+        let mut head = vec![0u8; 0x1000];
+        head[0] = b'M';
+        head[1] = b'Z';
+        head[0x3c..0x40].copy_from_slice(&0x80u32.to_le_bytes());
+        head[0x80 + 0x50..0x80 + 0x54].copy_from_slice(&size.to_le_bytes());
+        mem.write(base, &head);
+        for p in 1..u64::from(size / 0x1000) {
+            mem.write(base + p * 0x1000, &[0u8; 0x1000]);
+        }
+        mem
+    }
+
+    #[test]
+    fn finds_the_block_naming_the_image_base() {
+        let base = 0x8040_0000u64;
+        let mut mem = image(base, 0x10000);
+        // A decoy tag with the wrong KernBase, then the real block.
+        mem.write(base + 0x3000 + 0x10, b"KDBG");
+        mem.write_u64(base + 0x3000 + 0x18, 0x1234_0000);
+        mem.write(base + 0x5020 + 0x10, b"KDBG");
+        mem.write_u64(base + 0x5020 + 0x18, 0xffff_ffff_8040_0000);
+        assert_eq!(find_kdbg_in_image(&mem, base), Some(base + 0x5020));
+    }
+
+    #[test]
+    fn nothing_without_a_block_or_an_image() {
+        let base = 0xfffff800_02a00000u64;
+        let mem = image(base, 0x8000);
+        assert_eq!(find_kdbg_in_image(&mem, base), None);
+        assert_eq!(find_kdbg_in_image(&SparseMemory::new(), base), None);
+    }
+}
