@@ -100,6 +100,19 @@ pub fn write_set(args: &Args) -> Result<usize, String> {
         .map_err(|e| format!("{}: {e}", path.display()))?;
         count += 2;
     }
+    // Segment heap (Windows 11): a corrupted VS chunk header and a bad LFH bitmap.
+    let p = testkit::profile("win11-21h2-x64").ok_or("profile table lost a profile")?;
+    let corrupt = KernelBuilder::standard(p)
+        .seed(1)
+        .memory_mib(args.size_mib)
+        .fault(Fault::CorruptVsHeader { tag: *b"Thre" })
+        .fault(Fault::BadLfhBitmap { tag: *b"Irp " })
+        .build()
+        .map_err(|e| format!("{}: {e}", p.name))?;
+    let path = faults.join(format!("{}-corrupt-segheap.dmp", p.name));
+    write_with_manifest(&corrupt, Container::Full, &path, &WriteOptions::default())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    count += 1;
     let json = serde_json::to_vec_pretty(&index).map_err(|e| e.to_string())?;
     let at = args.out.join("INDEX.json");
     std::fs::write(&at, json).map_err(|e| format!("{}: {e}", at.display()))?;
@@ -156,8 +169,8 @@ mod tests {
             size_mib: 16,
         })
         .unwrap();
-        // 5 x64 profiles x 11 containers + 4 x86 ones x 7 (no triage, no RDMP) + 4 fault images.
-        assert_eq!(n, 5 * 11 + 4 * 7 + 4);
+        // 8 x64 profiles x 11 containers + 4 x86 ones x 7 (no triage, no RDMP) + 5 fault images.
+        assert_eq!(n, 8 * 11 + 4 * 7 + 5);
         let m: serde_json::Value = serde_json::from_slice(
             &std::fs::read(out.join("win7sp1-x64/bitmap-sdmp-5.json")).unwrap(),
         )
@@ -166,7 +179,28 @@ mod tests {
         assert_eq!(m["info"]["pdb"]["guid"], "339E74133576439CBCDF7E0229DA3773");
         let idx: serde_json::Value =
             serde_json::from_slice(&std::fs::read(out.join("INDEX.json")).unwrap()).unwrap();
-        assert_eq!(idx.as_array().unwrap().len(), 5 * 11 + 4 * 7);
+        assert_eq!(idx.as_array().unwrap().len(), 8 * 11 + 4 * 7);
+        let m: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(out.join("faults/win11-21h2-x64-corrupt-segheap.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(m["faults"][0]["kind"], "corrupt_vs_header");
+        assert_eq!(m["faults"][1]["kind"], "bad_lfh_bitmap");
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("win2022-x64/full.json")).unwrap())
+                .unwrap();
+        assert!(
+            !m["segment_heap"]["lfh_blocks"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            !m["segment_heap"]["vs_chunks"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
         let t = std::fs::metadata(out.join("faults/xpsp3-x86-truncated.dmp")).unwrap();
         assert_eq!(t.len(), 8 * 1024 * 1024);
         std::fs::remove_dir_all(&out).unwrap();

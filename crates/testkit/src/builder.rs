@@ -10,6 +10,7 @@ use crate::profile::{
     VmSource,
 };
 use crate::rng::Rng;
+use crate::segheap;
 
 /// Which pool an allocation comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -18,6 +19,8 @@ pub enum PoolKind {
     NonPaged,
     /// PagedPool (POOL_TYPE 1).
     Paged,
+    /// NonPagedPoolNx (POOL_TYPE 0x200): segment-heap profiles only, where it has its own heap.
+    NonPagedNx,
 }
 
 impl PoolKind {
@@ -26,6 +29,14 @@ impl PoolKind {
         match self {
             PoolKind::NonPaged => 0,
             PoolKind::Paged => 1,
+            PoolKind::NonPagedNx => 0x200,
+        }
+    }
+    /// Which pool counts it: 0 nonpaged (NX included), 1 paged.
+    pub fn index(self) -> usize {
+        match self {
+            PoolKind::NonPaged | PoolKind::NonPagedNx => 0,
+            PoolKind::Paged => 1,
         }
     }
     /// Manifest spelling.
@@ -33,6 +44,7 @@ impl PoolKind {
         match self {
             PoolKind::NonPaged => "NonPagedPool",
             PoolKind::Paged => "PagedPool",
+            PoolKind::NonPagedNx => "NonPagedPoolNx",
         }
     }
 }
@@ -74,6 +86,18 @@ pub enum Fault {
     },
     /// Overwrite the Flink of the first entry of the first non-empty free list with a bad pointer.
     BrokenFreeListLink,
+    /// Segment heap: the chunk header of the first allocated VS chunk with this tag claims a wrong
+    /// size (`UnsafeSize` + 0x30 bytes, correctly encoded).
+    CorruptVsHeader {
+        /// Tag of the victim.
+        tag: [u8; 4],
+    },
+    /// Segment heap: the bitmap bits of the first allocated LFH block with this tag are `10`
+    /// (neither allocated `01` nor free `00`).
+    BadLfhBitmap {
+        /// Tag of the victim.
+        tag: [u8; 4],
+    },
 }
 
 /// Why a build failed.
@@ -205,8 +229,15 @@ impl KernelBuilder {
             (b"TcpE", PoolKind::NonPaged, 0x200),
             (b"Leak", PoolKind::NonPaged, 0x600),
         ];
+        // Segment-heap builds: drivers' nonpaged allocations mostly come from the NX heap.
+        let nx = profile.pool.segment_heap().is_some();
         for i in 0..240u64 {
             let (t, pool, base) = tags[(i % tags.len() as u64) as usize];
+            let pool = if nx && pool == PoolKind::NonPaged && (t == b"Even" || t == b"TcpE") {
+                PoolKind::NonPagedNx
+            } else {
+                pool
+            };
             let size = (base + rng.below(base / 2 + 1)) & !7;
             let size = size.max(8);
             let freed = t != b"Leak" && rng.below(5) == 0;
@@ -220,7 +251,15 @@ impl KernelBuilder {
             .big(b"CM31", 0x5400, PoolKind::Paged)
             .big(b"Leak", 0x2000, PoolKind::NonPaged)
             .big(b"Leak", 0x2000, PoolKind::NonPaged)
-            .big(b"TcpE", 0x8000, PoolKind::NonPaged)
+            .big(
+                b"TcpE",
+                0x8000,
+                if nx {
+                    PoolKind::NonPagedNx
+                } else {
+                    PoolKind::NonPaged
+                },
+            )
             .big_freed(b"Tmp ", 0x4000, PoolKind::NonPaged)
     }
 
@@ -332,14 +371,14 @@ impl KernelBuilder {
 // ---------------------------------------------------------------------------------------------
 
 /// Virtual-memory writer over the MMU.
-struct Space {
-    mem: PhysicalMemory,
-    mmu: Mmu,
-    arch: Arch,
+pub(crate) struct Space {
+    pub(crate) mem: PhysicalMemory,
+    pub(crate) mmu: Mmu,
+    pub(crate) arch: Arch,
 }
 
 impl Space {
-    fn w(&mut self, va: u64, data: &[u8]) {
+    pub(crate) fn w(&mut self, va: u64, data: &[u8]) {
         let mut done = 0usize;
         while done < data.len() {
             let a = va.wrapping_add(done as u64);
@@ -351,14 +390,14 @@ impl Space {
             done += n;
         }
     }
-    fn wn(&mut self, va: u64, value: u64, width: u8) {
+    pub(crate) fn wn(&mut self, va: u64, value: u64, width: u8) {
         let b = value.to_le_bytes();
         self.w(va, &b[..width as usize]);
     }
     fn wf(&mut self, base: u64, f: F, value: u64) {
         self.wn(base + f.off, value, f.width);
     }
-    fn ptr(&mut self, va: u64, value: u64) {
+    pub(crate) fn ptr(&mut self, va: u64, value: u64) {
         let w = self.arch.ptr_size() as u8;
         self.wn(va, value, w);
     }
@@ -374,10 +413,10 @@ impl Space {
     }
 }
 
-struct Build {
+pub(crate) struct Build {
     p: &'static Profile,
-    s: Space,
-    rng: Rng,
+    pub(crate) s: Space,
+    pub(crate) rng: Rng,
     kernel_base: u64,
     sys_next: u64,
     globals: BTreeMap<String, u64>,
@@ -391,14 +430,14 @@ impl Build {
     }
 
     /// Writes a global if the profile has it; records its address.
-    fn global(&mut self, name: &str) -> Option<u64> {
+    pub(crate) fn global(&mut self, name: &str) -> Option<u64> {
         let va = self.g(name)?;
         self.globals.insert(name.to_string(), va);
         Some(va)
     }
 
     /// Allocates `bytes` in the kernel's system area (page-aligned when `align_page`).
-    fn sys_alloc(&mut self, bytes: u64, align: u64) -> u64 {
+    pub(crate) fn sys_alloc(&mut self, bytes: u64, align: u64) -> u64 {
         let va = (self.sys_next + align - 1) & !(align - 1);
         self.sys_next = va + bytes;
         // Map every page so zero-filled tables are readable.
@@ -562,9 +601,20 @@ impl Build {
                 freed: false,
             });
         }
+        let seg_layout = p.pool.segment_heap().copied();
         for a in &b.allocs {
+            if a.pool == PoolKind::NonPagedNx && seg_layout.is_none() {
+                return Err(BuildError::Invalid(format!(
+                    "NonPagedPoolNx needs a segment-heap profile, not {}",
+                    p.name
+                )));
+            }
             let units = (a.size + hdr).div_ceil(unit);
-            if units > max_units {
+            let too_big = match seg_layout {
+                Some(_) => units * unit > segheap::VS_MAX,
+                None => units > max_units,
+            };
+            if too_big {
                 bigs.push(a.clone());
             } else {
                 specs.push(a.clone());
@@ -586,15 +636,26 @@ impl Build {
         }
 
         // ---- the pool plan (layout.rs) ---------------------------------------------------------
+        // On segment-heap builds the small allocations go to the heaps (segheap.rs) and the classic
+        // plan keeps only big allocations and the accounting.
+        let seg_plan = seg_layout.map(|_| segheap::plan(p.va.nonpaged, p.va.paged, &specs));
+        let (classic_specs, elsewhere): (&[AllocSpec], &[layout::Accounted]) = match &seg_plan {
+            Some(sp) => (&[], &sp.accounting),
+            None => (&specs, &[]),
+        };
         let layout::PoolPlan {
             mut placed,
             free_runs,
             big_entries,
             big_placed,
-            totals,
+            mut totals,
             per_table,
             track_entries,
-        } = layout::plan(p, &specs, &bigs, b.processors);
+        } = layout::plan(p, classic_specs, &bigs, b.processors, elsewhere);
+        if let Some(sp) = &seg_plan {
+            totals[0].small_pages += sp.pages[0];
+            totals[1].small_pages += sp.pages[1];
+        }
 
         // ---- write: globals needing no layout ----------------------------------------------------
         let kdbg = bld
@@ -647,10 +708,16 @@ impl Build {
                 bld.s.w(blk.va + hdr, &vec![fill; data_len as usize]);
             }
         }
-        let spec_va: BTreeMap<usize, u64> = placed
+        let mut spec_va: BTreeMap<usize, u64> = placed
             .iter()
             .filter_map(|b| b.spec.map(|i| (i, b.va + hdr)))
             .collect();
+        let mut seg_info = None;
+        if let (Some(l), Some(sp)) = (&seg_layout, &seg_plan) {
+            let written = bld.write_segment_heap(l, sp);
+            spec_va.extend(written.spec_va);
+            seg_info = Some(written.info);
+        }
         let ldr_vas: Vec<u64> = ldr_specs
             .iter()
             .map(|i| spec_va.get(i).copied().unwrap_or(0))
@@ -954,7 +1021,31 @@ impl Build {
             done += n;
         }
 
-        let faults = bld.inject_faults(&b.faults, &mut placed, &free_lists)?;
+        let mut faults = Vec::new();
+        let classic_faults: Vec<Fault> = b
+            .faults
+            .iter()
+            .copied()
+            .filter(|f| {
+                matches!(
+                    f,
+                    Fault::CorruptPoolHeader { .. } | Fault::BrokenFreeListLink
+                )
+            })
+            .collect();
+        faults.extend(bld.inject_faults(&classic_faults, &mut placed, &free_lists)?);
+        for f in b.faults.iter().filter(|f| !classic_faults.contains(f)) {
+            match (&seg_layout, &seg_plan, seg_info.as_mut()) {
+                (Some(l), Some(sp), Some(info)) => {
+                    faults.push(bld.inject_seg_fault(*f, l, sp, info)?);
+                }
+                _ => {
+                    return Err(BuildError::FaultWithoutTarget(format!(
+                        "{f:?}: not a segment-heap profile"
+                    )));
+                }
+            }
+        }
 
         if bld.s.mmu.overflow {
             return Err(BuildError::MemoryTooSmall {
@@ -964,7 +1055,7 @@ impl Build {
         }
 
         // ---- manifest ---------------------------------------------------------------------------
-        let blocks = placed
+        let mut blocks: Vec<manifest::Block> = placed
             .iter()
             .map(|b| manifest::Block {
                 address: Hex(b.va),
@@ -981,6 +1072,24 @@ impl Build {
                 error: b.error.clone(),
             })
             .collect();
+        if let Some(sp) = &seg_plan {
+            // Every pool block of the segment heap: the pool header of each VS chunk and LFH block.
+            blocks.extend(sp.blocks.iter().map(|b| manifest::Block {
+                address: Hex(b.header),
+                size: b.size,
+                previous_size: 0,
+                state: if b.allocated { "allocated" } else { "free" }.into(),
+                tag: if b.tag == 0 {
+                    String::new()
+                } else {
+                    tag_string(b.tag)
+                },
+                pool_type: segheap::HEAPS[b.heap].name().into(),
+                on_free_list: false,
+                error: None,
+            }));
+            blocks.sort_by_key(|b| b.address);
+        }
         let mut big_allocations: Vec<manifest::BigAllocation> = big_placed
             .iter()
             .map(|b| manifest::BigAllocation {
@@ -1065,6 +1174,7 @@ impl Build {
             faults,
             globals,
             container: None,
+            segment_heap: seg_info,
         };
         Ok(Kernel {
             profile: p,
@@ -1100,7 +1210,9 @@ impl Build {
         let hdr = p.header.header_size();
         let unit = p.header.unit();
         // ---- descriptors and free lists -------------------------------------------------------
-        let d = p.descriptor;
+        let Some(d) = p.descriptor else {
+            return (Vec::new(), Vec::new());
+        };
         let np_desc = match self.global("NonPagedPoolDescriptor") {
             Some(va) => va,
             None => self.sys_alloc(d.size, 0x40),
@@ -1115,7 +1227,7 @@ impl Build {
         ] {
             let used_here = pool == PoolKind::NonPaged || index == 1;
             let t = if used_here {
-                totals[pool.value() as usize]
+                totals[pool.index()]
             } else {
                 PoolTotals::default()
             };
@@ -1526,6 +1638,8 @@ impl Build {
                         ),
                     });
                 }
+                // Segment-heap faults are injected by `inject_seg_fault`.
+                Fault::CorruptVsHeader { .. } | Fault::BadLfhBitmap { .. } => {}
             }
         }
         Ok(faults)
@@ -1541,7 +1655,7 @@ impl Build {
                 PoolTypeEncoding::Nt6 => blk.pool.value() | 2,
             }
         };
-        let index = blk.pool.value();
+        let index = blk.pool.index() as u64;
         let mut h = [0u8; 16];
         match p.header {
             PoolHeaderKind::X64 => {

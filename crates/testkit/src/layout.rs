@@ -8,6 +8,9 @@ use crate::manifest::PoolUsed;
 use crate::memory::PAGE;
 use crate::profile::Profile;
 
+/// An allocation as the trackers count it: tag, pool, bytes, freed.
+pub(crate) type Accounted = (u32, PoolKind, u64, bool);
+
 /// A requested allocation.
 #[derive(Debug, Clone)]
 pub(crate) struct AllocSpec {
@@ -79,6 +82,7 @@ pub(crate) fn plan(
     specs: &[AllocSpec],
     bigs: &[AllocSpec],
     processors: u32,
+    elsewhere: &[Accounted],
 ) -> PoolPlan {
     let hdr = p.header.header_size();
     let unit = p.header.unit();
@@ -88,7 +92,7 @@ pub(crate) fn plan(
     let mut cursor = [p.va.nonpaged, p.va.paged];
     let mut totals = [PoolTotals::default(); 2];
     for pool in [PoolKind::NonPaged, PoolKind::Paged] {
-        let pi = pool.value() as usize;
+        let pi = pool.index();
         let mut page_va = cursor[pi];
         let mut off = 0u64;
         let mut prev_units = 0u64;
@@ -140,13 +144,12 @@ pub(crate) fn plan(
         cursor[pi] = page_va;
     }
     // Every allocation as placed, before merging: what the trackers and descriptors count.
-    let allocations: Vec<(u32, PoolKind, u64, bool)> = placed
-        .iter()
-        .filter_map(|b| {
-            b.spec
-                .map(|i| (b.tag, b.pool, b.units * unit, specs[i].freed))
-        })
-        .collect();
+    // Allocations placed elsewhere (the segment heap's VS and LFH blocks) are counted first.
+    let mut allocations: Vec<Accounted> = elsewhere.to_vec();
+    allocations.extend(placed.iter().filter_map(|b| {
+        b.spec
+            .map(|i| (b.tag, b.pool, b.units * unit, specs[i].freed))
+    }));
     // Coalesce neighbouring free blocks within a page (the pool merges them on free).
     let mut merged: Vec<Placed> = Vec::with_capacity(placed.len());
     for blk in placed {
@@ -195,7 +198,7 @@ pub(crate) fn plan(
     let mut used_slots = std::collections::BTreeSet::new();
     for a in bigs {
         let pages = a.size.div_ceil(PAGE);
-        let pi = a.pool.value() as usize;
+        let pi = a.pool.index();
         let va = cursor[pi];
         cursor[pi] += pages * PAGE;
         // PoolViewer's Win10 hash of the page number, linear probing (readers scan the table).
@@ -227,7 +230,7 @@ pub(crate) fn plan(
         });
     }
     for &(_, pool, bytes, freed) in &allocations {
-        let t = &mut totals[pool.value() as usize];
+        let t = &mut totals[pool.index()];
         t.allocs += 1;
         t.bytes_ever += bytes;
         if freed {
@@ -252,7 +255,7 @@ pub(crate) fn plan(
         let t = per_table[k % ntables].entry(tag).or_default();
         k += 1;
         match pool {
-            PoolKind::NonPaged => {
+            PoolKind::NonPaged | PoolKind::NonPagedNx => {
                 t.nonpaged_allocs += 1;
                 if freed {
                     t.nonpaged_frees += 1;
@@ -313,7 +316,7 @@ mod tests {
             spec(b"CCCC", 0x70, PoolKind::NonPaged, true),
             spec(b"DDDD", 0x70, PoolKind::NonPaged, false),
         ];
-        let plan = plan(p, &specs, &[], 2);
+        let plan = plan(p, &specs, &[], 2, &[]);
         let units: Vec<(u64, bool)> = plan.placed.iter().map(|b| (b.units, b.free)).collect();
         // A, B+C merged, D, then the page's tail.
         assert_eq!(units, vec![(8, false), (16, true), (8, false), (224, true)]);
@@ -339,6 +342,7 @@ mod tests {
             &specs,
             &[spec(b"Huge", 0x2001, PoolKind::Paged, false)],
             2,
+            &[],
         );
         let pages: Vec<u64> = plan.placed.iter().map(|b| b.va & !0xfff).collect();
         assert_eq!(pages[0], pages[1]);

@@ -5,7 +5,9 @@
 //! lays out a consistent kernel in a sparse physical memory — page tables with the self-map Windows
 //! uses, `KUSER_SHARED_DATA`, a kernel image with a real build's PE CodeView (RSDS) record and its
 //! globals at that build's real RVAs (x64), the KDBG (encoded in memory on Windows 8+ x64, decoded in
-//! crash dumps), `PsLoadedModuleList`, pool pages whose headers chain, descriptor free lists,
+//! crash dumps), `PsLoadedModuleList`, pool pages whose headers chain, descriptor free lists (or, on
+//! Windows 10 2004, Server 2022 and Windows 11, the segment heap: `ExPoolState`, heap keys, heaps,
+//! page segments, VS and LFH subsegments with encoded headers and block bitmaps),
 //! tracker tables, the big page table, the paged-pool bitmap, the `!vm` counters, and pages that are
 //! paged out, in transition and absent from the dump. Then [`write_file`] writes it as a crash dump
 //! (full, bitmap, summary, triage, RDMP; 32- and 64-bit headers), a raw image or an ELF core, and the
@@ -50,6 +52,22 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Example: the segment heap (Windows 10 2004+, 11)
+//!
+//! ```
+//! use testkit::{Fault, KernelBuilder, PoolKind, profile};
+//!
+//! let k = KernelBuilder::new(profile("win11-21h2-x64").expect("a known profile"))
+//!     .alloc(b"NxSm", 0x30, PoolKind::NonPagedNx) // an LFH block of the NX heap
+//!     .alloc(b"Vs  ", 0x700, PoolKind::Paged) // a VS chunk of the paged heap
+//!     .fault(Fault::CorruptVsHeader { tag: *b"Vs  " })
+//!     .build()?;
+//! let sh = k.manifest.segment_heap.as_ref().expect("a segment-heap build");
+//! assert!(sh.lfh_blocks.iter().any(|b| b.tag == "NxSm" && b.state == "allocated"));
+//! assert!(sh.vs_chunks.iter().any(|c| c.tag == "Vs  " && c.error.is_some()));
+//! # Ok::<(), testkit::BuildError>(())
+//! ```
+//!
 //! # Determinism
 //!
 //! Everything random is drawn from the seed: the same profile, requests and seed give byte-identical
@@ -67,6 +85,7 @@ pub mod manifest;
 pub mod memory;
 pub mod profile;
 pub mod rng;
+mod segheap;
 pub mod writer;
 
 use std::path::Path;

@@ -60,6 +60,114 @@ pub struct Manifest {
     pub globals: Vec<Global>,
     /// Set by the writer: the container this manifest describes.
     pub container: Option<ContainerInfo>,
+    /// The segment heap (19H1+ profiles only; absent from classic-pool manifests).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment_heap: Option<SegmentHeap>,
+}
+
+/// The segment-heap pool of a 19H1+ kernel: every VS chunk and LFH block with its state.
+#[derive(Debug, Clone, Serialize)]
+pub struct SegmentHeap {
+    /// `nt!ExPoolState`.
+    pub pool_state: Hex,
+    /// `nt!RtlpHpHeapGlobals` (what `ExPoolState.HeapManager.Globals` points at).
+    pub heap_globals: Hex,
+    /// `RtlpHpHeapGlobals.HeapKey`.
+    pub heap_key: Hex,
+    /// `RtlpHpHeapGlobals.LfhKey`.
+    pub lfh_key: Hex,
+    /// The `_SEGMENT_HEAP`s of pool node 0.
+    pub heaps: Vec<SegHeapRec>,
+    /// VS subsegments, in heap then address order.
+    pub vs_subsegments: Vec<SubsegmentRec>,
+    /// LFH subsegments.
+    pub lfh_subsegments: Vec<SubsegmentRec>,
+    /// Every VS chunk (fillers and tails included), in subsegment order.
+    pub vs_chunks: Vec<VsChunkRec>,
+    /// Every LFH block (never-allocated ones included), in subsegment order.
+    pub lfh_blocks: Vec<LfhBlockRec>,
+}
+
+/// One `_SEGMENT_HEAP`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SegHeapRec {
+    /// Address of the `_SEGMENT_HEAP`.
+    pub address: Hex,
+    /// `NonPagedPool` | `NonPagedPoolNx` | `PagedPool`.
+    pub pool_type: String,
+    /// Pool node.
+    pub node: u32,
+    /// Index in `_EX_HEAP_POOL_NODE.Heaps[]`.
+    pub slot: u32,
+    /// Its 1 MiB page segments (`SegContexts[0]`).
+    pub segments: Vec<Hex>,
+}
+
+/// A VS or LFH subsegment.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubsegmentRec {
+    /// Address (start of its page range).
+    pub address: Hex,
+    /// Bytes.
+    pub size: u64,
+    /// Heap's pool type.
+    pub pool_type: String,
+    /// `vs` | `lfh`.
+    pub kind: String,
+    /// LFH block size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub block_size: Option<u64>,
+    /// LFH first block offset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_block_offset: Option<u64>,
+    /// Chunks or blocks in it.
+    pub blocks: u64,
+}
+
+/// One VS chunk.
+#[derive(Debug, Clone, Serialize)]
+pub struct VsChunkRec {
+    /// Chunk header address.
+    pub chunk: Hex,
+    /// Chunk size, chunk header included.
+    pub chunk_size: u64,
+    /// Previous chunk's size (0 for the first).
+    pub previous_chunk_size: u64,
+    /// `allocated` | `free`.
+    pub state: String,
+    /// Where its `_POOL_HEADER` is (pool-internals.md §3.3 step 5).
+    pub pool_header: Hex,
+    /// Pool block size, pool header included.
+    pub size: u64,
+    /// Tag in the pool header (empty for fillers and tails, whose header is zero).
+    pub tag: String,
+    /// Heap's pool type.
+    pub pool_type: String,
+    /// Subsegment address.
+    pub subsegment: Hex,
+    /// Present when the chunk header was corrupted on purpose.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One LFH block.
+#[derive(Debug, Clone, Serialize)]
+pub struct LfhBlockRec {
+    /// Block address (= its `_POOL_HEADER`).
+    pub address: Hex,
+    /// Block size.
+    pub size: u64,
+    /// `allocated` | `free`.
+    pub state: String,
+    /// Tag (empty for never-allocated blocks).
+    pub tag: String,
+    /// Heap's pool type.
+    pub pool_type: String,
+    /// Subsegment address.
+    pub subsegment: Hex,
+    /// Present when the block's bitmap bits were corrupted on purpose.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// CONTRACT.md `info`.

@@ -364,8 +364,11 @@ pub struct Profile {
     pub per_processor_trackers: bool,
     /// Big page entry layout.
     pub big: BigLayout,
-    /// Pool descriptor layout.
-    pub descriptor: DescriptorLayout,
+    /// Pool descriptor layout (classic pool; `None` on segment-heap builds, which have no
+    /// `_POOL_DESCRIPTOR` in their symbols).
+    pub descriptor: Option<DescriptorLayout>,
+    /// Classic pool or segment heap (19H1+), with the segment-heap layout.
+    pub pool: PoolModel,
     /// `_MM_PAGED_POOL_INFO` layout, when the build has `MmPagedPoolInfo`.
     pub paged_info: Option<PagedInfoLayout>,
     /// `_MMFREE_POOL_ENTRY` (XP/2003 nonpaged free page lists): Size field.
@@ -384,6 +387,161 @@ pub struct Profile {
     /// (2018+ updates, which the ISF files here are), where bits 1..4 became flags and SwizzleBit.
     pub page_file_low_bit: u32,
 }
+
+/// How the kernel pool is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolModel {
+    /// Pool pages of chained `_POOL_HEADER`s, descriptors with free lists (2000 … 10 1809).
+    Classic,
+    /// The segment heap of Windows 10 19H1+ and 11 (pool-internals.md §3).
+    SegmentHeap(&'static SegHeapLayout),
+}
+
+impl PoolModel {
+    /// The segment-heap layout, on segment-heap builds.
+    pub fn segment_heap(&self) -> Option<&'static SegHeapLayout> {
+        match *self {
+            PoolModel::Classic => None,
+            PoolModel::SegmentHeap(l) => Some(l),
+        }
+    }
+}
+
+/// Offsets of the segment-heap structures the builder writes (x64; ISF of each build, checked by
+/// `tests/isf.rs`). Names are `Structure.Field` of the public symbols.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegHeapLayout {
+    /// `_EX_POOL_HEAP_MANAGER_STATE` size (`nt!ExPoolState`).
+    pub state_size: u64,
+    /// `_EX_POOL_HEAP_MANAGER_STATE.NumberOfPools` (ULONG).
+    pub number_of_pools: u64,
+    /// `_EX_POOL_HEAP_MANAGER_STATE.PoolNode` (array of `_EX_HEAP_POOL_NODE`).
+    pub pool_node: u64,
+    /// `_EX_HEAP_POOL_NODE` size (its `Heaps[4]` is at +0).
+    pub pool_node_size: u64,
+    /// `_EX_POOL_HEAP_MANAGER_STATE.SpecialHeaps` (4 pointers).
+    pub special_heaps: u64,
+    /// `_RTLP_HP_HEAP_GLOBALS.LfhKey` (`HeapKey` is at +0; `HeapManager.Globals` at state +0 points
+    /// at `nt!RtlpHpHeapGlobals`).
+    pub lfh_key: u64,
+    /// `_SEGMENT_HEAP` size.
+    pub heap_size: u64,
+    /// `_SEGMENT_HEAP.Signature` (ULONG, 0xDDEEDDEE).
+    pub heap_signature: u64,
+    /// `_SEGMENT_HEAP.MemStats` (`_HEAP_RUNTIME_MEMORY_STATS`: TotalReservedPages,
+    /// TotalCommittedPages, FreeCommittedPages, LfhFreeCommittedPages, 8 bytes each).
+    pub heap_mem_stats: u64,
+    /// `_SEGMENT_HEAP.SegContexts[2]`.
+    pub seg_contexts: u64,
+    /// `_HEAP_SEG_CONTEXT` size.
+    pub seg_context_size: u64,
+    /// `_SEGMENT_HEAP.VsContext`.
+    pub vs_context: u64,
+    /// `_SEGMENT_HEAP.LfhContext`.
+    pub lfh_context: u64,
+    /// `_HEAP_SEG_CONTEXT.UnitShift` (UCHAR; `SegmentMask` is at +0).
+    pub seg_unit_shift: u64,
+    /// `_HEAP_SEG_CONTEXT.PagesPerUnitShift` (UCHAR).
+    pub seg_pages_per_unit_shift: u64,
+    /// `_HEAP_SEG_CONTEXT.FirstDescriptorIndex` (UCHAR).
+    pub seg_first_descriptor_index: u64,
+    /// `_HEAP_SEG_CONTEXT.LfhContext` (pointer).
+    pub seg_lfh_context: u64,
+    /// `_HEAP_SEG_CONTEXT.VsContext` (pointer).
+    pub seg_vs_context: u64,
+    /// `_HEAP_SEG_CONTEXT.Heap` (pointer).
+    pub seg_heap: u64,
+    /// `_HEAP_SEG_CONTEXT.SegmentListHead` (`_LIST_ENTRY`).
+    pub seg_segment_list_head: u64,
+    /// `_HEAP_SEG_CONTEXT.SegmentCount` (ULONG64).
+    pub seg_segment_count: u64,
+    /// `_HEAP_VS_CONTEXT.SubsegmentList` (`_LIST_ENTRY`).
+    pub vs_subsegment_list: u64,
+    /// `_HEAP_VS_CONTEXT.TotalCommittedUnits` (ULONG64).
+    pub vs_total_committed_units: u64,
+    /// `_HEAP_PAGE_SEGMENT` size (its `DescArray[256]` overlaps it from +0; `ListEntry` at +0).
+    pub page_segment_size: u64,
+    /// `_HEAP_PAGE_SEGMENT.Signature` (ULONG64).
+    pub page_segment_signature: u64,
+    /// `_HEAP_PAGE_RANGE_DESCRIPTOR` size.
+    pub range_size: u64,
+    /// `_HEAP_PAGE_RANGE_DESCRIPTOR.RangeFlags` (UCHAR).
+    pub range_flags: u64,
+    /// `_HEAP_PAGE_RANGE_DESCRIPTOR.CommittedPageCount` (UCHAR).
+    pub range_committed_pages: u64,
+    /// `_HEAP_PAGE_RANGE_DESCRIPTOR.UnitSize` / `UnitOffset` (UCHAR, a union).
+    pub range_unit_size: u64,
+    /// `_HEAP_VS_SUBSEGMENT` size (the first chunk header follows at the next 16-byte boundary).
+    pub vs_subsegment_size: u64,
+    /// `_HEAP_VS_SUBSEGMENT.Size` (USHORT, in 16-byte units).
+    pub vs_sub_size: u64,
+    /// `_HEAP_VS_SUBSEGMENT.Signature:15` (USHORT with `FullCommit:1` as bit 15).
+    pub vs_sub_signature: u64,
+    /// `_HEAP_VS_CHUNK_HEADER` size.
+    pub vs_chunk_header_size: u64,
+    /// `_HEAP_LFH_SUBSEGMENT.Owner` (pointer).
+    pub lfh_owner: u64,
+    /// `_HEAP_LFH_SUBSEGMENT.FreeCount` (USHORT).
+    pub lfh_free_count: u64,
+    /// `_HEAP_LFH_SUBSEGMENT.BlockCount` (USHORT).
+    pub lfh_block_count: u64,
+    /// `_HEAP_LFH_SUBSEGMENT.BlockOffsets` (`_HEAP_LFH_SUBSEGMENT_ENCODED_OFFSETS`, ULONG).
+    pub lfh_block_offsets: u64,
+    /// `_HEAP_LFH_SUBSEGMENT.BlockBitmap` (2 bits per block, to the end of the bitmap).
+    pub lfh_block_bitmap: u64,
+}
+
+/// 19041, 20348 and 22000 differ only in the `_SEGMENT_HEAP` size and the offsets of its contexts.
+const SEG_X64_19041: SegHeapLayout = SegHeapLayout {
+    state_size: 0x86940,
+    number_of_pools: 0x38d0,
+    pool_node: 0x3900,
+    pool_node_size: 0x20c0,
+    special_heaps: 0x86900,
+    lfh_key: 0x8,
+    heap_size: 0x800,
+    heap_signature: 0x10,
+    heap_mem_stats: 0x80,
+    seg_contexts: 0x100,
+    seg_context_size: 0xc0,
+    vs_context: 0x280,
+    lfh_context: 0x340,
+    seg_unit_shift: 0x8,
+    seg_pages_per_unit_shift: 0x9,
+    seg_first_descriptor_index: 0xa,
+    seg_lfh_context: 0x18,
+    seg_vs_context: 0x20,
+    seg_heap: 0x38,
+    seg_segment_list_head: 0x48,
+    seg_segment_count: 0x58,
+    vs_subsegment_list: 0x20,
+    vs_total_committed_units: 0x30,
+    page_segment_size: 0x2000,
+    page_segment_signature: 0x10,
+    range_size: 0x20,
+    range_flags: 0x18,
+    range_committed_pages: 0x19,
+    range_unit_size: 0x1f,
+    vs_subsegment_size: 0x28,
+    vs_sub_size: 0x20,
+    vs_sub_signature: 0x22,
+    vs_chunk_header_size: 0x10,
+    lfh_owner: 0x10,
+    lfh_free_count: 0x20,
+    lfh_block_count: 0x22,
+    lfh_block_offsets: 0x28,
+    lfh_block_bitmap: 0x30,
+};
+
+/// 20348 / 22000: `_EX_POOL_HEAP_MANAGER_STATE.NumberOfPools` at 0x38e0, `_SEGMENT_HEAP` 0x840.
+const SEG_X64_20348: SegHeapLayout = SegHeapLayout {
+    number_of_pools: 0x38e0,
+    heap_size: 0x840,
+    seg_contexts: 0x140,
+    vs_context: 0x2c0,
+    lfh_context: 0x380,
+    ..SEG_X64_19041
+};
 
 impl Profile {
     /// The RVA of a global, if this profile has it.
@@ -454,6 +612,13 @@ const TRACKER_X64_1709: TrackerLayout = TrackerLayout {
     p_frees: f(0x30, 8),
 };
 
+/// Server 2022 / Windows 11 x64 tracker (0x50: the 0x38 fields plus AvailableLimit, LimitInfo;
+/// ISF 20348, 22000).
+const TRACKER_X64_2022: TrackerLayout = TrackerLayout {
+    size: 0x50,
+    ..TRACKER_X64_1709
+};
+
 const BIG_XP_X86: BigLayout = BigLayout {
     size: 0xc,
     va: f(0, 4),
@@ -483,6 +648,12 @@ const BIG_WIN10_X64: BigLayout = BigLayout {
     va: f(0, 8),
     key: f(8, 4),
     kind: BigKind::Win10(f(0xc, 4), f(0x10, 8)),
+};
+/// Server 2022 / Windows 11 x64 big page entry (0x20: the Win10 fields plus ProcessBilled at 0x18;
+/// ISF 20348, 22000; MemProcFS `_BIGPOOL64_11`).
+const BIG_2022_X64: BigLayout = BigLayout {
+    size: 0x20,
+    ..BIG_WIN10_X64
 };
 
 /// XP SP2/3 x86 descriptor (0x1028).
@@ -853,6 +1024,96 @@ const W1809_GLOBALS: &[(&str, u64)] = &[
     ("KdpDebuggerDataListHead", 0x431810),
 ];
 
+/// 10.0.19041.3570, 606FF669409B00F7FC8C61A9C1670129-1.
+const W19041_GLOBALS: &[(&str, u64)] = &[
+    ("PsLoadedModuleList", 0xc2a360),
+    ("PsActiveProcessHead", 0xc1e090),
+    ("KdDebuggerDataBlock", 0xc00b20),
+    ("KiWaitNever", 0xcfc808),
+    ("KiWaitAlways", 0xcfca10),
+    ("KdpDataBlockEncoded", 0xc50d00),
+    ("PoolTrackTable", 0xc16998),
+    ("PoolTrackTableSize", 0xc16990),
+    ("PoolBigPageTable", 0xc191f8),
+    ("PoolBigPageTableSize", 0xc191f0),
+    ("ExPoolTagTables", 0xc169c0),
+    ("MmPfnDatabase", 0xcfc510),
+    ("KdVersionBlock", 0xc0f400),
+    ("KeNumberProcessors", 0xcfc404),
+    ("NtBuildNumber", 0xc11fe0),
+    ("MmSizeOfPagedPoolInBytes", 0xcfc7f8),
+    ("MiSystemPartition", 0xc50d40),
+    ("MiState", 0xc4c880),
+    ("KiProcessorBlock", 0xcfdcc0),
+    ("ExPoolFailures", 0xc191e8),
+    ("PoolHitTag", 0xcfb0f8),
+    ("NtBuildLab", 0xc4c2c0),
+    ("CmNtCSDVersion", 0xc4c198),
+    ("KdpDebuggerDataListHead", 0xc40800),
+    ("ExPoolState", 0xc54780),
+    ("RtlpHpHeapGlobals", 0xc1dc40),
+];
+
+/// 10.0.20348.2529, 879AD95F3461091BB6318FA98072AD8E-1.
+const W20348_GLOBALS: &[(&str, u64)] = &[
+    ("PsLoadedModuleList", 0xc339d0),
+    ("PsActiveProcessHead", 0xc26400),
+    ("KdDebuggerDataBlock", 0xc00a30),
+    ("KiWaitNever", 0xd10bd8),
+    ("KiWaitAlways", 0xd10e40),
+    ("KdpDataBlockEncoded", 0xd0b3c8),
+    ("PoolTrackTable", 0xc1d518),
+    ("PoolTrackTableSize", 0xc21598),
+    ("PoolBigPageTable", 0xc21578),
+    ("PoolBigPageTableSize", 0xc21570),
+    ("ExPoolTagTables", 0xc1d560),
+    ("MmPfnDatabase", 0xd108d0),
+    ("KdVersionBlock", 0xc15598),
+    ("KeNumberProcessors", 0xd107c4),
+    ("NtBuildNumber", 0xc18470),
+    ("MmSizeOfPagedPoolInBytes", 0xd10bc8),
+    ("MiSystemPartition", 0xc5ed00),
+    ("MiState", 0xc58e80),
+    ("KiProcessorBlock", 0xd12680),
+    ("ExPoolFailures", 0xc21568),
+    ("PoolHitTag", 0xd0f128),
+    ("NtBuildLab", 0xc58520),
+    ("CmNtCSDVersion", 0xc58408),
+    ("KdpDebuggerDataListHead", 0xc4a5d0),
+    ("ExPoolState", 0xc64dc0),
+    ("RtlpHpHeapGlobals", 0xc64340),
+];
+
+/// 10.0.22000.2538, 0CE4A95C0CD782A7596B034D8648E585-1.
+const W22000_GLOBALS: &[(&str, u64)] = &[
+    ("PsLoadedModuleList", 0xc298a0),
+    ("PsActiveProcessHead", 0xc1bfa0),
+    ("KdDebuggerDataBlock", 0xc02190),
+    ("KiWaitNever", 0xd06cc8),
+    ("KiWaitAlways", 0xd06e28),
+    ("KdpDataBlockEncoded", 0xd01968),
+    ("PoolTrackTable", 0xc157d8),
+    ("PoolTrackTableSize", 0xc157d0),
+    ("PoolBigPageTable", 0xc157b8),
+    ("PoolBigPageTableSize", 0xc157c0),
+    ("ExPoolTagTables", 0xc117a0),
+    ("MmPfnDatabase", 0xd069a8),
+    ("KdVersionBlock", 0xc097d0),
+    ("KeNumberProcessors", 0xd06884),
+    ("NtBuildNumber", 0xc0c5f8),
+    ("MmSizeOfPagedPoolInBytes", 0xd06cb8),
+    ("MiSystemPartition", 0xc54fc0),
+    ("MiState", 0xc4f080),
+    ("KiProcessorBlock", 0xd088c0),
+    ("ExPoolFailures", 0xc157c8),
+    ("PoolHitTag", 0xd05128),
+    ("NtBuildLab", 0xc4e6e0),
+    ("CmNtCSDVersion", 0xc4e5c8),
+    ("KdpDebuggerDataListHead", 0xc40510),
+    ("ExPoolState", 0xc5b180),
+    ("RtlpHpHeapGlobals", 0xc5a600),
+];
+
 const X86_VA: VaLayout = VaLayout {
     kernel_base: 0x804d_7000,
     randomise_kernel: false,
@@ -862,7 +1123,7 @@ const X86_VA: VaLayout = VaLayout {
     pfn_database: 0x8100_0000,
 };
 
-/// Every profile of this issue (classic pool).
+/// Every profile: nine classic-pool builds, then three segment-heap builds (19041, 20348, 22000).
 pub const PROFILES: &[Profile] = &[
     Profile {
         name: "win2000-x86",
@@ -887,7 +1148,8 @@ pub const PROFILES: &[Profile] = &[
         tracker: TRACKER_X86_NT5,
         per_processor_trackers: false,
         big: BIG_XP_X86,
-        descriptor: DESC_XP_X86,
+        descriptor: Some(DESC_XP_X86),
+        pool: PoolModel::Classic,
         paged_info: Some(PAGED_XP_X86),
         free_pool_entry: Some(f(8, 4)),
         ldr: LDR_X86,
@@ -926,7 +1188,8 @@ pub const PROFILES: &[Profile] = &[
         tracker: TRACKER_X86_NT5,
         per_processor_trackers: false,
         big: BIG_XP_X86,
-        descriptor: DESC_XP_X86,
+        descriptor: Some(DESC_XP_X86),
+        pool: PoolModel::Classic,
         paged_info: Some(PAGED_XP_X86),
         free_pool_entry: Some(f(8, 4)),
         ldr: LDR_X86,
@@ -962,7 +1225,8 @@ pub const PROFILES: &[Profile] = &[
         tracker: TRACKER_X86_NT5,
         per_processor_trackers: false,
         big: BIG_2003_X86,
-        descriptor: DESC_2003_X86,
+        descriptor: Some(DESC_2003_X86),
+        pool: PoolModel::Classic,
         paged_info: Some(PAGED_2003_X86),
         free_pool_entry: Some(f(8, 4)),
         ldr: LDR_X86,
@@ -1001,7 +1265,8 @@ pub const PROFILES: &[Profile] = &[
         tracker: TRACKER_X86_NT5,
         per_processor_trackers: false,
         big: BIG_2003_X86,
-        descriptor: DESC_2003_X86,
+        descriptor: Some(DESC_2003_X86),
+        pool: PoolModel::Classic,
         paged_info: Some(PAGED_2003_X86),
         free_pool_entry: Some(f(8, 4)),
         ldr: LDR_X86,
@@ -1040,7 +1305,8 @@ pub const PROFILES: &[Profile] = &[
         tracker: TRACKER_X64_OLD,
         per_processor_trackers: false,
         big: BIG_2003_X64,
-        descriptor: DESC_2003_X64,
+        descriptor: Some(DESC_2003_X64),
+        pool: PoolModel::Classic,
         paged_info: Some(PAGED_2003_X64),
         free_pool_entry: Some(f(0x10, 8)),
         ldr: ldr_x64(0x98),
@@ -1083,7 +1349,8 @@ pub const PROFILES: &[Profile] = &[
         tracker: TRACKER_X64_OLD,
         per_processor_trackers: false,
         big: BIG_VISTA_X64,
-        descriptor: DESC_WIN7_X64,
+        descriptor: Some(DESC_WIN7_X64),
+        pool: PoolModel::Classic,
         paged_info: Some(PAGED_WIN7_X64),
         free_pool_entry: None,
         ldr: ldr_x64(0xe0),
@@ -1123,7 +1390,8 @@ pub const PROFILES: &[Profile] = &[
         tracker: TRACKER_X64_OLD,
         per_processor_trackers: true,
         big: BIG_VISTA_X64,
-        descriptor: DESC_WIN7_X64,
+        descriptor: Some(DESC_WIN7_X64),
+        pool: PoolModel::Classic,
         paged_info: Some(PAGED_WIN81_X64),
         free_pool_entry: None,
         ldr: ldr_x64(0x118),
@@ -1163,7 +1431,8 @@ pub const PROFILES: &[Profile] = &[
         tracker: TRACKER_X64_OLD,
         per_processor_trackers: true,
         big: BIG_WIN10_X64,
-        descriptor: DESC_WIN10_X64,
+        descriptor: Some(DESC_WIN10_X64),
+        pool: PoolModel::Classic,
         paged_info: None,
         free_pool_entry: None,
         ldr: ldr_x64(0x120),
@@ -1213,7 +1482,8 @@ pub const PROFILES: &[Profile] = &[
         tracker: TRACKER_X64_1709,
         per_processor_trackers: true,
         big: BIG_WIN10_X64,
-        descriptor: DESC_WIN10_X64,
+        descriptor: Some(DESC_WIN10_X64),
+        pool: PoolModel::Classic,
         paged_info: None,
         free_pool_entry: None,
         ldr: ldr_x64(0x120),
@@ -1238,6 +1508,159 @@ pub const PROFILES: &[Profile] = &[
             pfn_database: 0xffff_b000_0000_0000,
         },
         image_size: 0xa4_0000,
+        page_file_low_bit: 12,
+    },
+    Profile {
+        name: "win10-2004-x64",
+        csd_version: 0x0,
+        label: "Windows 10 2004 x64 (10.0.19041.3570)",
+        arch: Arch::X64,
+        major: 10,
+        minor: 0,
+        build: 19041,
+        file_version: "10.0.19041.3570",
+        pdb_name: "ntkrnlmp.pdb",
+        pdb_guid: "606FF669409B00F7FC8C61A9C1670129",
+        pdb_age: 1,
+        real_symbols: true,
+        self_map: SelfMap::Randomised,
+        kdbg_size: 0x380,
+        kdbg_encoded: true,
+        product_type: 1,
+        system_root: "C:\\Windows",
+        header: PoolHeaderKind::X64,
+        pool_type_encoding: PoolTypeEncoding::Nt6,
+        tracker: TRACKER_X64_1709,
+        per_processor_trackers: true,
+        big: BIG_WIN10_X64,
+        descriptor: None,
+        pool: PoolModel::SegmentHeap(&SEG_X64_19041),
+        paged_info: None,
+        free_pool_entry: None,
+        ldr: ldr_x64(0x120),
+        vm: VmSource::Partition {
+            vp: 0x1b00,
+            physical: 0x10,
+            available: 0xc0,
+            resident: 0x100,
+            modified: 0x240,
+            shared_commit: Some(0x2c8),
+            committed: 0x228,
+            commit_limit: 0x2a8,
+            allocated_nonpaged: 0x8,
+        },
+        globals: Globals::Real(W19041_GLOBALS),
+        va: VaLayout {
+            kernel_base: 0xffff_f800_0000_0000,
+            randomise_kernel: true,
+            nonpaged: 0xffff_b300_0000_0000,
+            paged: 0xffff_d000_0000_0000,
+            kuser: 0xffff_f780_0000_0000,
+            pfn_database: 0xffff_a800_0000_0000,
+        },
+        image_size: 0xe1_0000,
+        page_file_low_bit: 12,
+    },
+    Profile {
+        name: "win2022-x64",
+        csd_version: 0x0,
+        label: "Windows Server 2022 x64 (10.0.20348.2529)",
+        arch: Arch::X64,
+        major: 10,
+        minor: 0,
+        build: 20348,
+        file_version: "10.0.20348.2529",
+        pdb_name: "ntkrnlmp.pdb",
+        pdb_guid: "879AD95F3461091BB6318FA98072AD8E",
+        pdb_age: 1,
+        real_symbols: true,
+        self_map: SelfMap::Randomised,
+        kdbg_size: 0x380,
+        kdbg_encoded: true,
+        product_type: 3,
+        system_root: "C:\\Windows",
+        header: PoolHeaderKind::X64,
+        pool_type_encoding: PoolTypeEncoding::Nt6,
+        tracker: TRACKER_X64_2022,
+        per_processor_trackers: true,
+        big: BIG_2022_X64,
+        descriptor: None,
+        pool: PoolModel::SegmentHeap(&SEG_X64_20348),
+        paged_info: None,
+        free_pool_entry: None,
+        ldr: ldr_x64(0x138),
+        vm: VmSource::Partition {
+            vp: 0x4140,
+            physical: 0x10,
+            available: 0xc0,
+            resident: 0x100,
+            modified: 0x240,
+            shared_commit: Some(0x338),
+            committed: 0x228,
+            commit_limit: 0x318,
+            allocated_nonpaged: 0x8,
+        },
+        globals: Globals::Real(W20348_GLOBALS),
+        va: VaLayout {
+            kernel_base: 0xffff_f800_0000_0000,
+            randomise_kernel: true,
+            nonpaged: 0xffff_c580_0000_0000,
+            paged: 0xffff_e200_0000_0000,
+            kuser: 0xffff_f780_0000_0000,
+            pfn_database: 0xffff_9e00_0000_0000,
+        },
+        image_size: 0xe1_0000,
+        page_file_low_bit: 12,
+    },
+    Profile {
+        name: "win11-21h2-x64",
+        csd_version: 0x0,
+        label: "Windows 11 21H2 x64 (10.0.22000.2538)",
+        arch: Arch::X64,
+        major: 10,
+        minor: 0,
+        build: 22000,
+        file_version: "10.0.22000.2538",
+        pdb_name: "ntkrnlmp.pdb",
+        pdb_guid: "0CE4A95C0CD782A7596B034D8648E585",
+        pdb_age: 1,
+        real_symbols: true,
+        self_map: SelfMap::Randomised,
+        kdbg_size: 0x380,
+        kdbg_encoded: true,
+        product_type: 1,
+        system_root: "C:\\Windows",
+        header: PoolHeaderKind::X64,
+        pool_type_encoding: PoolTypeEncoding::Nt6,
+        tracker: TRACKER_X64_2022,
+        per_processor_trackers: true,
+        big: BIG_2022_X64,
+        descriptor: None,
+        pool: PoolModel::SegmentHeap(&SEG_X64_20348),
+        paged_info: None,
+        free_pool_entry: None,
+        ldr: ldr_x64(0x138),
+        vm: VmSource::Partition {
+            vp: 0x4140,
+            physical: 0x10,
+            available: 0xc0,
+            resident: 0x100,
+            modified: 0x240,
+            shared_commit: Some(0x338),
+            committed: 0x228,
+            commit_limit: 0x318,
+            allocated_nonpaged: 0x8,
+        },
+        globals: Globals::Real(W22000_GLOBALS),
+        va: VaLayout {
+            kernel_base: 0xffff_f800_0000_0000,
+            randomise_kernel: true,
+            nonpaged: 0xffff_a98c_0000_0000,
+            paged: 0xffff_cd00_0000_0000,
+            kuser: 0xffff_f780_0000_0000,
+            pfn_database: 0xffff_8a00_0000_0000,
+        },
+        image_size: 0xe1_0000,
         page_file_low_bit: 12,
     },
 ];

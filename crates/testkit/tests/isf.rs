@@ -5,7 +5,8 @@
 
 use testdata::isf::{Isf, index};
 use testkit::profile::{
-    BigKind, BitmapRef, DescCounters, Globals, PROFILES, PoolHeaderKind, Profile, VmSource,
+    BigKind, BitmapRef, DescCounters, Globals, PROFILES, PoolHeaderKind, Profile, SegHeapLayout,
+    VmSource,
 };
 
 fn load(p: &Profile) -> Option<Isf> {
@@ -117,7 +118,19 @@ fn x64_profiles_match_their_isf() {
         }
 
         // _POOL_DESCRIPTOR.
-        let d = p.descriptor;
+        if let Some(l) = p.pool.segment_heap() {
+            check_segment_heap(&isf, n, l);
+            assert!(p.descriptor.is_none(), "{n}");
+        }
+        if b.size == 0x20 {
+            assert_eq!(off(&isf, "_POOL_TRACKER_BIG_PAGES", "ProcessBilled"), 0x18);
+        }
+        let Some(d) = p.descriptor else {
+            assert!(isf.type_size("_POOL_DESCRIPTOR").is_none(), "{n}");
+            assert!(isf.symbol_rva("ExPoolState").is_some(), "{n}");
+            check_tail(&isf, p);
+            continue;
+        };
         assert_eq!(size(&isf, "_POOL_DESCRIPTOR"), d.size, "{n}");
         assert_eq!(off(&isf, "_POOL_DESCRIPTOR", "PoolType"), d.pool_type.off);
         assert_eq!(off(&isf, "_POOL_DESCRIPTOR", "PoolIndex"), d.pool_index.off);
@@ -164,142 +177,9 @@ fn x64_profiles_match_their_isf() {
                 .as_u64();
         assert_eq!(lh, Some(d.list_count));
 
-        // _MM_PAGED_POOL_INFO.
-        match p.paged_info {
-            Some(info) => {
-                assert_eq!(size(&isf, "_MM_PAGED_POOL_INFO"), info.size, "{n}");
-                let (o, ty) = match info.bitmap {
-                    BitmapRef::Embedded(o) => (o, "_RTL_BITMAP"),
-                    BitmapRef::EmbeddedEx(o) => (o, "_RTL_BITMAP_EX"),
-                    BitmapRef::Pointer(_) => panic!("{n}"),
-                };
-                assert_eq!(
-                    off(&isf, "_MM_PAGED_POOL_INFO", "PagedPoolAllocationMap"),
-                    o
-                );
-                let fty = &isf.json()["user_types"]["_MM_PAGED_POOL_INFO"]["fields"]["PagedPoolAllocationMap"]
-                    ["type"]["name"];
-                assert_eq!(fty.as_str(), Some(ty), "{n}");
-                assert_eq!(
-                    off(&isf, "_MM_PAGED_POOL_INFO", "AllocatedPagedPool"),
-                    info.allocated.off
-                );
-                if let Some(c) = info.commit {
-                    assert_eq!(off(&isf, "_MM_PAGED_POOL_INFO", "PagedPoolCommit"), c.off);
-                }
-                if let Some(m) = info.maximum_size {
-                    assert_eq!(off(&isf, "_MM_PAGED_POOL_INFO", "MaximumSize"), m.off);
-                }
-                assert!(isf.symbol_rva("MmPagedPoolInfo").is_some());
-            }
-            None => assert!(isf.symbol_rva("MmPagedPoolInfo").is_none(), "{n}"),
-        }
-
-        // _LDR_DATA_TABLE_ENTRY.
-        let l = p.ldr;
-        assert_eq!(size(&isf, "_LDR_DATA_TABLE_ENTRY"), l.size, "{n}");
-        for (field, o) in [
-            ("DllBase", l.dll_base),
-            ("EntryPoint", l.entry_point),
-            ("SizeOfImage", l.size_of_image),
-            ("FullDllName", l.full_name),
-            ("BaseDllName", l.base_name),
-        ] {
-            assert_eq!(off(&isf, "_LDR_DATA_TABLE_ENTRY", field), o, "{n}: {field}");
-        }
-        assert_eq!(off(&isf, "_UNICODE_STRING", "Buffer"), 8);
-
-        // KUSER_SHARED_DATA fields the builder writes.
-        for (field, o) in [
-            ("SystemTime", 0x14),
-            ("NtSystemRoot", 0x30),
-            ("NtProductType", 0x264),
-            ("NtMajorVersion", 0x26c),
-            ("NtMinorVersion", 0x270),
-        ] {
-            assert_eq!(off(&isf, "_KUSER_SHARED_DATA", field), o, "{n}: {field}");
-        }
-        if let Some(f) = isf.field("_KUSER_SHARED_DATA", "NtBuildNumber") {
-            assert_eq!(f.offset, 0x260);
-        }
-
-        // _DBGKD_GET_VERSION64.
-        for (field, o) in [
-            ("MajorVersion", 0),
-            ("MinorVersion", 2),
-            ("Flags", 6),
-            ("MachineType", 8),
-            ("KernBase", 0x10),
-            ("PsLoadedModuleList", 0x18),
-            ("DebuggerDataList", 0x20),
-        ] {
-            assert_eq!(off(&isf, "_DBGKD_GET_VERSION64", field), o, "{n}: {field}");
-        }
-
-        // Software PTEs.
-        let bit = |ty: &str, f: &str| isf.field(ty, f).unwrap().bits.unwrap().position;
-        assert_eq!(
-            bit("_MMPTE_SOFTWARE", "PageFileLow"),
-            p.page_file_low_bit,
-            "{n}"
-        );
-        assert_eq!(bit("_MMPTE_SOFTWARE", "Protection"), 5);
-        assert_eq!(bit("_MMPTE_SOFTWARE", "Prototype"), 10);
-        assert_eq!(bit("_MMPTE_SOFTWARE", "Transition"), 11);
-        assert_eq!(bit("_MMPTE_SOFTWARE", "PageFileHigh"), 32);
-        assert_eq!(bit("_MMPTE_TRANSITION", "PageFrameNumber"), 12);
-        assert_eq!(bit("_MMPTE_TRANSITION", "Transition"), 11);
-
-        // !vm sources.
-        match p.vm {
-            VmSource::Globals => {
-                for g in [
-                    "MmNumberOfPhysicalPages",
-                    "MmAvailablePages",
-                    "MmAllocatedNonPagedPool",
-                ] {
-                    assert!(isf.symbol_rva(g).is_some(), "{n}: {g}");
-                }
-                assert_eq!(off(&isf, "_MMPFNLIST", "Total"), 0);
-            }
-            VmSource::Partition {
-                vp,
-                physical,
-                available,
-                resident,
-                modified,
-                shared_commit,
-                committed,
-                commit_limit,
-                allocated_nonpaged,
-            } => {
-                assert!(isf.symbol_rva("MmAvailablePages").is_none(), "{n}");
-                assert_eq!(off(&isf, "_MI_PARTITION", "Vp"), vp, "{n}");
-                let v = "_MI_VISIBLE_PARTITION";
-                assert_eq!(off(&isf, v, "NumberOfPhysicalPages"), physical);
-                assert_eq!(off(&isf, v, "AvailablePages"), available);
-                assert_eq!(off(&isf, v, "ResidentAvailablePages"), resident);
-                assert_eq!(
-                    off(&isf, v, "ModifiedPageListHead") + off(&isf, "_MMPFNLIST", "Total"),
-                    modified
-                );
-                assert_eq!(
-                    isf.field(v, "SharedCommit").map(|f| f.offset),
-                    shared_commit,
-                    "{n}"
-                );
-                assert_eq!(off(&isf, v, "TotalCommittedPages"), committed);
-                assert_eq!(off(&isf, v, "TotalCommitLimit"), commit_limit);
-                assert_eq!(
-                    off(&isf, "_MI_SYSTEM_INFORMATION", "Pools")
-                        + off(&isf, "_MI_POOL_STATE", "AllocatedNonPagedPool"),
-                    allocated_nonpaged,
-                    "{n}"
-                );
-            }
-        }
+        check_tail(&isf, p);
     }
-    assert!(checked == 0 || checked == 4, "four real x64 profiles");
+    assert!(checked == 0 || checked == 7, "seven real x64 profiles");
 }
 
 #[test]
@@ -339,4 +219,256 @@ fn pool_globals_keep_the_distances_readers_rely_on() {
             );
         }
     }
+}
+
+/// The checks every real profile shares: paged pool info, loader entry, KUSER_SHARED_DATA,
+/// DBGKD_GET_VERSION64, software PTEs, `!vm` sources.
+fn check_tail(isf: &Isf, p: &Profile) {
+    let n = p.name;
+    // _MM_PAGED_POOL_INFO.
+    match p.paged_info {
+        Some(info) => {
+            assert_eq!(size(isf, "_MM_PAGED_POOL_INFO"), info.size, "{n}");
+            let (o, ty) = match info.bitmap {
+                BitmapRef::Embedded(o) => (o, "_RTL_BITMAP"),
+                BitmapRef::EmbeddedEx(o) => (o, "_RTL_BITMAP_EX"),
+                BitmapRef::Pointer(_) => panic!("{n}"),
+            };
+            assert_eq!(off(isf, "_MM_PAGED_POOL_INFO", "PagedPoolAllocationMap"), o);
+            let fty = &isf.json()["user_types"]["_MM_PAGED_POOL_INFO"]["fields"]["PagedPoolAllocationMap"]
+                ["type"]["name"];
+            assert_eq!(fty.as_str(), Some(ty), "{n}");
+            assert_eq!(
+                off(isf, "_MM_PAGED_POOL_INFO", "AllocatedPagedPool"),
+                info.allocated.off
+            );
+            if let Some(c) = info.commit {
+                assert_eq!(off(isf, "_MM_PAGED_POOL_INFO", "PagedPoolCommit"), c.off);
+            }
+            if let Some(m) = info.maximum_size {
+                assert_eq!(off(isf, "_MM_PAGED_POOL_INFO", "MaximumSize"), m.off);
+            }
+            assert!(isf.symbol_rva("MmPagedPoolInfo").is_some());
+        }
+        None => assert!(isf.symbol_rva("MmPagedPoolInfo").is_none(), "{n}"),
+    }
+
+    // _LDR_DATA_TABLE_ENTRY.
+    let l = p.ldr;
+    assert_eq!(size(isf, "_LDR_DATA_TABLE_ENTRY"), l.size, "{n}");
+    for (field, o) in [
+        ("DllBase", l.dll_base),
+        ("EntryPoint", l.entry_point),
+        ("SizeOfImage", l.size_of_image),
+        ("FullDllName", l.full_name),
+        ("BaseDllName", l.base_name),
+    ] {
+        assert_eq!(off(isf, "_LDR_DATA_TABLE_ENTRY", field), o, "{n}: {field}");
+    }
+    assert_eq!(off(isf, "_UNICODE_STRING", "Buffer"), 8);
+
+    // KUSER_SHARED_DATA fields the builder writes.
+    for (field, o) in [
+        ("SystemTime", 0x14),
+        ("NtSystemRoot", 0x30),
+        ("NtProductType", 0x264),
+        ("NtMajorVersion", 0x26c),
+        ("NtMinorVersion", 0x270),
+    ] {
+        assert_eq!(off(isf, "_KUSER_SHARED_DATA", field), o, "{n}: {field}");
+    }
+    if let Some(f) = isf.field("_KUSER_SHARED_DATA", "NtBuildNumber") {
+        assert_eq!(f.offset, 0x260);
+    }
+
+    // _DBGKD_GET_VERSION64.
+    for (field, o) in [
+        ("MajorVersion", 0),
+        ("MinorVersion", 2),
+        ("Flags", 6),
+        ("MachineType", 8),
+        ("KernBase", 0x10),
+        ("PsLoadedModuleList", 0x18),
+        ("DebuggerDataList", 0x20),
+    ] {
+        assert_eq!(off(isf, "_DBGKD_GET_VERSION64", field), o, "{n}: {field}");
+    }
+
+    // Software PTEs.
+    let bit = |ty: &str, f: &str| isf.field(ty, f).unwrap().bits.unwrap().position;
+    assert_eq!(
+        bit("_MMPTE_SOFTWARE", "PageFileLow"),
+        p.page_file_low_bit,
+        "{n}"
+    );
+    assert_eq!(bit("_MMPTE_SOFTWARE", "Protection"), 5);
+    assert_eq!(bit("_MMPTE_SOFTWARE", "Prototype"), 10);
+    assert_eq!(bit("_MMPTE_SOFTWARE", "Transition"), 11);
+    assert_eq!(bit("_MMPTE_SOFTWARE", "PageFileHigh"), 32);
+    assert_eq!(bit("_MMPTE_TRANSITION", "PageFrameNumber"), 12);
+    assert_eq!(bit("_MMPTE_TRANSITION", "Transition"), 11);
+
+    // !vm sources.
+    match p.vm {
+        VmSource::Globals => {
+            for g in [
+                "MmNumberOfPhysicalPages",
+                "MmAvailablePages",
+                "MmAllocatedNonPagedPool",
+            ] {
+                assert!(isf.symbol_rva(g).is_some(), "{n}: {g}");
+            }
+            assert_eq!(off(isf, "_MMPFNLIST", "Total"), 0);
+        }
+        VmSource::Partition {
+            vp,
+            physical,
+            available,
+            resident,
+            modified,
+            shared_commit,
+            committed,
+            commit_limit,
+            allocated_nonpaged,
+        } => {
+            assert!(isf.symbol_rva("MmAvailablePages").is_none(), "{n}");
+            assert_eq!(off(isf, "_MI_PARTITION", "Vp"), vp, "{n}");
+            let v = "_MI_VISIBLE_PARTITION";
+            assert_eq!(off(isf, v, "NumberOfPhysicalPages"), physical);
+            assert_eq!(off(isf, v, "AvailablePages"), available);
+            assert_eq!(off(isf, v, "ResidentAvailablePages"), resident);
+            assert_eq!(
+                off(isf, v, "ModifiedPageListHead") + off(isf, "_MMPFNLIST", "Total"),
+                modified
+            );
+            assert_eq!(
+                isf.field(v, "SharedCommit").map(|f| f.offset),
+                shared_commit,
+                "{n}"
+            );
+            assert_eq!(off(isf, v, "TotalCommittedPages"), committed);
+            assert_eq!(off(isf, v, "TotalCommitLimit"), commit_limit);
+            assert_eq!(
+                off(isf, "_MI_SYSTEM_INFORMATION", "Pools")
+                    + off(isf, "_MI_POOL_STATE", "AllocatedNonPagedPool"),
+                allocated_nonpaged,
+                "{n}"
+            );
+        }
+    }
+}
+
+/// The segment-heap offsets testkit writes, against the build's ISF.
+fn check_segment_heap(isf: &Isf, n: &str, l: &SegHeapLayout) {
+    let st = "_EX_POOL_HEAP_MANAGER_STATE";
+    assert_eq!(size(isf, st), l.state_size, "{n}");
+    assert_eq!(off(isf, st, "HeapManager"), 0);
+    assert_eq!(off(isf, "_RTLP_HP_HEAP_MANAGER", "Globals"), 0);
+    assert_eq!(
+        isf.json()["user_types"]["_RTLP_HP_HEAP_MANAGER"]["fields"]["Globals"]["type"]["kind"]
+            .as_str(),
+        Some("pointer"),
+        "{n}: Globals is a pointer to RtlpHpHeapGlobals"
+    );
+    assert_eq!(off(isf, st, "NumberOfPools"), l.number_of_pools, "{n}");
+    assert_eq!(off(isf, st, "PoolNode"), l.pool_node, "{n}");
+    assert_eq!(off(isf, st, "SpecialHeaps"), l.special_heaps, "{n}");
+    assert_eq!(size(isf, "_EX_HEAP_POOL_NODE"), l.pool_node_size, "{n}");
+    assert_eq!(off(isf, "_EX_HEAP_POOL_NODE", "Heaps"), 0);
+    assert_eq!(off(isf, "_RTLP_HP_HEAP_GLOBALS", "HeapKey"), 0);
+    assert_eq!(off(isf, "_RTLP_HP_HEAP_GLOBALS", "LfhKey"), l.lfh_key);
+    assert!(isf.symbol_rva("RtlpHpHeapGlobals").is_some(), "{n}");
+    let h = "_SEGMENT_HEAP";
+    assert_eq!(size(isf, h), l.heap_size, "{n}");
+    for (f, o) in [
+        ("Signature", l.heap_signature),
+        ("MemStats", l.heap_mem_stats),
+        ("SegContexts", l.seg_contexts),
+        ("VsContext", l.vs_context),
+        ("LfhContext", l.lfh_context),
+    ] {
+        assert_eq!(off(isf, h, f), o, "{n}: {h}.{f}");
+    }
+    for (f, o) in [("TotalReservedPages", 0), ("TotalCommittedPages", 8)] {
+        assert_eq!(off(isf, "_HEAP_RUNTIME_MEMORY_STATS", f), o, "{n}: {f}");
+    }
+    let c = "_HEAP_SEG_CONTEXT";
+    assert_eq!(size(isf, c), l.seg_context_size, "{n}");
+    for (f, o) in [
+        ("SegmentMask", 0),
+        ("UnitShift", l.seg_unit_shift),
+        ("PagesPerUnitShift", l.seg_pages_per_unit_shift),
+        ("FirstDescriptorIndex", l.seg_first_descriptor_index),
+        ("LfhContext", l.seg_lfh_context),
+        ("VsContext", l.seg_vs_context),
+        ("Heap", l.seg_heap),
+        ("SegmentListHead", l.seg_segment_list_head),
+        ("SegmentCount", l.seg_segment_count),
+    ] {
+        assert_eq!(off(isf, c, f), o, "{n}: {c}.{f}");
+    }
+    assert_eq!(
+        off(isf, "_HEAP_VS_CONTEXT", "SubsegmentList"),
+        l.vs_subsegment_list
+    );
+    assert_eq!(
+        off(isf, "_HEAP_VS_CONTEXT", "TotalCommittedUnits"),
+        l.vs_total_committed_units
+    );
+    let ps = "_HEAP_PAGE_SEGMENT";
+    assert_eq!(size(isf, ps), l.page_segment_size, "{n}");
+    assert_eq!(off(isf, ps, "ListEntry"), 0);
+    assert_eq!(off(isf, ps, "Signature"), l.page_segment_signature);
+    assert_eq!(off(isf, ps, "DescArray"), 0);
+    let r = "_HEAP_PAGE_RANGE_DESCRIPTOR";
+    assert_eq!(size(isf, r), l.range_size, "{n}");
+    assert_eq!(
+        size(isf, ps) / size(isf, r),
+        256,
+        "{n}: DescArray[256] covers the header"
+    );
+    assert_eq!(off(isf, r, "RangeFlags"), l.range_flags);
+    assert_eq!(off(isf, r, "CommittedPageCount"), l.range_committed_pages);
+    assert_eq!(off(isf, r, "UnitSize"), l.range_unit_size);
+    assert_eq!(off(isf, r, "UnitOffset"), l.range_unit_size);
+    let v = "_HEAP_VS_SUBSEGMENT";
+    assert_eq!(size(isf, v), l.vs_subsegment_size, "{n}");
+    assert_eq!(off(isf, v, "CommitBitmap"), 0x10);
+    assert_eq!(off(isf, v, "Size"), l.vs_sub_size);
+    let sig = isf.field(v, "Signature").unwrap();
+    assert_eq!(sig.offset, l.vs_sub_signature);
+    let bits = sig.bits.unwrap();
+    assert_eq!((bits.position, bits.length), (0, 15), "{n}");
+    let ch = "_HEAP_VS_CHUNK_HEADER";
+    assert_eq!(size(isf, ch), l.vs_chunk_header_size, "{n}");
+    assert_eq!(off(isf, ch, "EncodedSegmentPageOffset"), 8);
+    let hs = "_HEAP_VS_CHUNK_HEADER_SIZE";
+    for (f, byte_off, pos, len) in [
+        ("MemoryCost", 0, 0, 16),
+        ("UnsafeSize", 0, 16, 16),
+        ("UnsafePrevSize", 4, 0, 16),
+        ("Allocated", 4, 16, 8),
+    ] {
+        let fl = isf.field(hs, f).unwrap();
+        let b = fl.bits.unwrap();
+        assert_eq!(
+            (fl.offset, u64::from(b.position), u64::from(b.length)),
+            (byte_off, pos, len),
+            "{n}: {hs}.{f}"
+        );
+    }
+    let lf = "_HEAP_LFH_SUBSEGMENT";
+    for (f, o) in [
+        ("ListEntry", 0),
+        ("Owner", l.lfh_owner),
+        ("FreeCount", l.lfh_free_count),
+        ("BlockCount", l.lfh_block_count),
+        ("BlockOffsets", l.lfh_block_offsets),
+        ("BlockBitmap", l.lfh_block_bitmap),
+    ] {
+        assert_eq!(off(isf, lf, f), o, "{n}: {lf}.{f}");
+    }
+    let eo = "_HEAP_LFH_SUBSEGMENT_ENCODED_OFFSETS";
+    assert_eq!(off(isf, eo, "BlockSize"), 0);
+    assert_eq!(off(isf, eo, "FirstBlockOffset"), 2);
 }
