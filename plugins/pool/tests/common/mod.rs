@@ -88,5 +88,9 @@ pub fn golden(name: &str, actual: &str) {
 
 /// Every classic-pool testkit profile.
 pub fn profiles() -> Vec<&'static str> {
-    testkit::PROFILES.iter().map(|p| p.name).collect()
+    testkit::PROFILES
+        .iter()
+        .filter(|p| matches!(p.pool, testkit::profile::PoolModel::Classic))
+        .map(|p| p.name)
+        .collect()
 }
