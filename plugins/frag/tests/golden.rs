@@ -82,6 +82,17 @@ fn every_profile_matches_its_manifest_and_golden_text() {
             golden(profile.name, &format!("error: {e}\n"));
             continue;
         }
+        if !matches!(profile.pool, testkit::profile::PoolModel::Classic) {
+            // Known gap: VS/LFH free-block statistics are not built yet; the command must say so
+            // rather than look for descriptor free lists that these builds do not have.
+            let e = Frag.run(&s, "", &mut out).unwrap_err().to_string();
+            assert!(
+                e.contains("segment heap") && e.contains("not implemented"),
+                "{}: {e}",
+                profile.name
+            );
+            continue;
+        }
         Frag.run(&s, "", &mut out)
             .unwrap_or_else(|e| panic!("{}: {e}", profile.name));
         let want = expected(&kernel);

@@ -98,7 +98,8 @@ fn check_against_manifest(what: &str, out: &Output, kernel: &testkit::Kernel) ->
         .filter(|d| d.pool_type == "PagedPool")
         .map(|d| d.total_pages + d.total_big_pages)
         .collect();
-    if kernel.profile.name != "win2000-x86" {
+    // Segment-heap builds have no paged pool descriptors: no per-pool lines to compare.
+    if kernel.profile.name != "win2000-x86" && !paged.is_empty() {
         assert!(
             row.get("paged_pools_pages").is_some(),
             "{what}: paged pools"
