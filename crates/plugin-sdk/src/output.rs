@@ -47,6 +47,30 @@ impl Output {
         &self.warnings
     }
 
+    /// The command's WinDbg text layout as the host prints it in text mode: the summary's `text`
+    /// lines, then one `warning: ...` line per warning (docs/PLUGINS.md, "Text layouts"). Empty
+    /// when the command brings no `summary.text` and has no warnings.
+    pub fn render_text(&self) -> String {
+        let mut s = String::new();
+        if let Some(lines) = self
+            .summary
+            .as_ref()
+            .and_then(|v| v.get("text"))
+            .and_then(Value::as_array)
+        {
+            for l in lines {
+                s.push_str(l.as_str().unwrap_or(""));
+                s.push('\n');
+            }
+        }
+        for w in &self.warnings {
+            s.push_str("warning: ");
+            s.push_str(w);
+            s.push('\n');
+        }
+        s
+    }
+
     /// Rows, summary and warnings.
     pub fn into_parts(self) -> (Vec<Value>, Option<Value>, Vec<String>) {
         (self.rows, self.summary, self.warnings)
@@ -98,5 +122,22 @@ mod tests {
             "a row must be a JSON object, not an array"
         );
         assert!(validate_row(&json!("s")).is_err());
+    }
+}
+
+#[cfg(test)]
+mod render_text_tests {
+    use super::*;
+
+    #[test]
+    fn text_lines_then_warnings() {
+        let mut out = Output::new();
+        out.set_summary(serde_json::json!({"total": 3, "text": ["a  b", "TOTAL 3"]}));
+        out.warn("table paged out");
+        assert_eq!(
+            out.render_text(),
+            "a  b\nTOTAL 3\nwarning: table paged out\n"
+        );
+        assert_eq!(Output::new().render_text(), "");
     }
 }

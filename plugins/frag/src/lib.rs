@@ -379,23 +379,7 @@ pub fn parse_flags(args: &str) -> Result<u64, CommandError> {
 /// Renders a command's output as text: the summary's `text` lines, then `warning:` lines
 /// (docs/PLUGINS.md "Text layouts").
 pub fn render_text(out: &Output) -> String {
-    let mut s = String::new();
-    if let Some(lines) = out
-        .summary()
-        .and_then(|v| v.get("text"))
-        .and_then(Value::as_array)
-    {
-        for l in lines {
-            s.push_str(l.as_str().unwrap_or(""));
-            s.push('\n');
-        }
-    }
-    for w in out.warnings() {
-        s.push_str("warning: ");
-        s.push_str(w);
-        s.push('\n');
-    }
-    s
+    out.render_text()
 }
 
 /// `!frag [flags]`.

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{golden, json_doc, open, profiles, run, text};
+use common::{classic_profiles as profiles, golden, json_doc, open, run, text};
 use poolcmds::{pool, poolfind};
 use testkit::Fault;
 

@@ -36,19 +36,7 @@ pub fn run(f: CmdFn, s: &Session, args: &str) -> Result<Output, CommandError> {
 
 /// The text lines of an output (`summary.text`) followed by its warnings, as a host prints them.
 pub fn text(out: &Output) -> String {
-    let mut s = String::new();
-    if let Some(lines) = out.summary().and_then(|v| v["text"].as_array()) {
-        for l in lines {
-            s.push_str(l.as_str().unwrap_or(""));
-            s.push('\n');
-        }
-    }
-    for w in out.warnings() {
-        s.push_str("warning: ");
-        s.push_str(w);
-        s.push('\n');
-    }
-    s
+    out.render_text()
 }
 
 /// The JSON object a host prints (summary without `text`).
@@ -86,8 +74,13 @@ pub fn golden(name: &str, actual: &str) {
     assert_eq!(actual, expected, "golden file {} differs", path.display());
 }
 
-/// Every classic-pool testkit profile.
+/// Every testkit profile.
 pub fn profiles() -> Vec<&'static str> {
+    testkit::PROFILES.iter().map(|p| p.name).collect()
+}
+
+/// Every classic-pool testkit profile.
+pub fn classic_profiles() -> Vec<&'static str> {
     testkit::PROFILES
         .iter()
         .filter(|p| matches!(p.pool, testkit::profile::PoolModel::Classic))
