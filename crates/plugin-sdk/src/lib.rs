@@ -192,3 +192,34 @@ macro_rules! export_plugin {
         }
     };
 }
+
+/// Parses a command's optional `[flags]` argument as WinDbg does: hexadecimal, `0x` optional, empty
+/// meaning 0. `usage` names the command in the error (`"!vm [flags]"`).
+pub fn parse_hex_flags(args: &str, usage: &str) -> Result<u64, CommandError> {
+    let a = args.trim();
+    if a.is_empty() {
+        return Ok(0);
+    }
+    let h = a
+        .strip_prefix("0x")
+        .or_else(|| a.strip_prefix("0X"))
+        .unwrap_or(a);
+    u64::from_str_radix(h, 16)
+        .map_err(|_| CommandError::Usage(format!("{usage}: {a:?} is not a hex number")))
+}
+
+#[cfg(test)]
+mod flag_tests {
+    use super::*;
+
+    #[test]
+    fn hex_flags_as_windbg_reads_them() {
+        assert_eq!(parse_hex_flags("", "!x").unwrap(), 0);
+        assert_eq!(parse_hex_flags(" 1f ", "!x").unwrap(), 0x1f);
+        assert_eq!(parse_hex_flags("0X20", "!x").unwrap(), 0x20);
+        let e = parse_hex_flags("zz", "!vm [flags]")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("!vm [flags]") && e.contains("zz"), "{e}");
+    }
+}

@@ -481,16 +481,7 @@ pub struct Vm;
 
 /// Parses `[flags]` (hex, WinDbg style; `0x` optional).
 pub fn parse_flags(args: &str) -> Result<u64, CommandError> {
-    let a = args.trim();
-    if a.is_empty() {
-        return Ok(0);
-    }
-    let h = a
-        .strip_prefix("0x")
-        .or_else(|| a.strip_prefix("0X"))
-        .unwrap_or(a);
-    u64::from_str_radix(h, 16)
-        .map_err(|_| CommandError::Usage(format!("!vm [flags]: {a:?} is not a hex number")))
+    plugin_sdk::parse_hex_flags(args, "!vm [flags]")
 }
 
 /// Renders a command's output as text: the summary's `text` lines, then `warning:` lines.
