@@ -181,9 +181,7 @@ pub fn scan_pages(
     keep: &(dyn Fn(&WalkedBlock) -> bool + Sync),
 ) -> Result<Scan, CommandError> {
     if layout.is_segment_heap() {
-        return Err(CommandError::msg(
-            "scanning segment-heap pool (Windows 10 1903+) is not implemented: its pages are VS and LFH subsegments",
-        ));
+        return crate::segheap::scan_as_pages(target, layout, regions, skip, keep);
     }
     let mut batches = Vec::new();
     for r in regions {
