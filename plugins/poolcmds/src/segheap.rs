@@ -81,7 +81,7 @@ pub struct Heap {
     pub node: Option<u32>,
     /// Index in `Heaps[]` (or in `SpecialHeaps[]`).
     pub slot: usize,
-    /// The pool type the slot stands for (MemProcFS: [0] NonPaged, [1] NonPagedNx, [2], [3] Paged);
+    /// The pool type the slot stands for (MemProcFS: `[0]` NonPaged, `[1]` NonPagedNx, `[2]`, `[3]` Paged);
     /// `None` for special heaps, whose blocks' headers say it.
     pub pool_type: Option<PoolType>,
     /// The heap as decoded.
