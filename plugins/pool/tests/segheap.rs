@@ -486,3 +486,114 @@ fn undecodable_vs_header_in_the_dump_bytes() {
         );
     }
 }
+
+/// The segment-heap metadata and subsegments of a session, as (address, bytes) regions: what the
+/// mutation test corrupts.
+fn capture(s: &pooldbg::session::Session) -> Vec<(u64, Vec<u8>)> {
+    use plugin_sdk::TargetExt;
+    let layout =
+        poollayout::Layout::for_build(poollayout::Arch::X64, plugin_sdk::Target::info(s).build)
+            .unwrap();
+    let sl = layout.segment_heap().unwrap();
+    let pool = poolcmds::segheap::SegPool::read(s, &layout).unwrap();
+    let mut spans = vec![
+        (
+            pool.state_address,
+            sl.special_heaps + 8 * sl.special_heap_count,
+        ),
+        (pool.globals, 0x10),
+    ];
+    for (hi, h) in pool.heaps.iter().enumerate() {
+        spans.push((h.address, sl.heap_size));
+        for ctx in 0..2 {
+            for seg in pool.segments(s, &layout, hi, ctx).0 {
+                spans.push((seg, sl.page_segment_size));
+            }
+        }
+    }
+    let (subs, _, _) = pool.subsegments(s, &layout, &|_| true);
+    spans.extend(subs.iter().map(|(_, r)| (r.address, r.length as usize)));
+    spans
+        .into_iter()
+        .map(|(a, n)| {
+            let mut b = vec![0u8; n];
+            s.read_virtual_exact(a, &mut b).unwrap();
+            (a, b)
+        })
+        .collect()
+}
+
+/// Random byte corruption of the segment-heap metadata and subsegments (seeded, reproducible):
+/// `!pool` and `!poolfind` never panic or hang, and every block `!pool` lists lies inside the
+/// subsegment it names.
+#[test]
+fn mutated_segment_heap_never_panics() {
+    let (k, s) = open("win10-2004-x64", &[]);
+    let regions = capture(&s);
+    let info = plugin_sdk::Target::info(&s);
+    let state = plugin_sdk::Target::symbol_address(&s, "ExPoolState")
+        .unwrap()
+        .value;
+    let want = manifest_blocks(&k);
+    let probes: Vec<u64> = want
+        .values()
+        .step_by(37)
+        .map(|w| w.address + 0x10)
+        .take(4)
+        .collect();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..150 {
+        let mut t = plugin_sdk::MemoryTarget::new(info.clone()).with_symbol(
+            "ExPoolState",
+            state,
+            plugin_sdk::Source::EmbeddedProfile,
+        );
+        let mut regions = regions.clone();
+        for _ in 0..1 + next() % 8 {
+            let r = (next() % regions.len() as u64) as usize;
+            let len = regions[r].1.len() as u64;
+            // Half of the patches hit the first 0x100 bytes: the headers.
+            let off = if next() % 2 == 0 {
+                next() % len.min(0x100)
+            } else {
+                next() % len
+            };
+            regions[r].1[off as usize] ^= (next() % 255 + 1) as u8;
+        }
+        for (a, b) in &regions {
+            t = t.with_virtual(*a, b);
+        }
+        for p in &probes {
+            let mut out = plugin_sdk::Output::new();
+            if pool::run(&t, &format!("{p:x}"), &mut out).is_ok() {
+                let sum = out.summary().unwrap();
+                let sub = u64::from_str_radix(
+                    sum["subsegment"].as_str().unwrap().trim_start_matches("0x"),
+                    16,
+                )
+                .unwrap();
+                let len = sum["subsegment_size"].as_u64().unwrap();
+                for r in out.rows() {
+                    let a = u64::from_str_radix(
+                        r["address"].as_str().unwrap().trim_start_matches("0x"),
+                        16,
+                    )
+                    .unwrap();
+                    assert!(
+                        a >= sub && a < sub + len,
+                        "{a:#x} outside {sub:#x}+{len:#x}"
+                    );
+                }
+            }
+        }
+        for args in ["*", "* 1"] {
+            let _ = poolfind::run(&t, args, &mut plugin_sdk::Output::new());
+        }
+    }
+}
