@@ -597,3 +597,47 @@ fn mutated_segment_heap_never_panics() {
         }
     }
 }
+
+/// The scan `!poolused` falls back to (scan::scan_pages) walks the segment heap: every VS chunk and
+/// LFH block of the manifest once, with its size, state and pool.
+#[test]
+fn scan_pages_walks_every_subsegment() {
+    for name in seg_profiles() {
+        let (k, s) = open(name, &[]);
+        let want = manifest_blocks(&k);
+        let layout = poollayout::Layout::for_build(
+            poollayout::Arch::X64,
+            plugin_sdk::Target::info(&s).build,
+        )
+        .unwrap();
+        let scan = poolcmds::scan::scan_pages(&s, &layout, &[], &[], &|_| true).unwrap();
+        assert_eq!(scan.blocks.len(), want.len(), "{name}");
+        assert_eq!(scan.corrupt_pages, 0, "{name}");
+        assert_eq!(scan.unreadable_pages, 0, "{name}");
+        for b in &scan.blocks {
+            let w = &want[&b.block.address];
+            assert_eq!(b.block.size as u64, w.size, "{name} {:#x}", w.address);
+            assert_eq!(
+                b.block.state.as_str().to_lowercase(),
+                w.state,
+                "{name} {:#x}",
+                w.address
+            );
+            assert_eq!(
+                b.paged,
+                w.pool_type == "PagedPool",
+                "{name} {:#x}",
+                w.address
+            );
+        }
+        // Only the paged heaps when only a paged region is asked for.
+        let paged = [poolcmds::scan::Region {
+            paged: true,
+            start: 0,
+            end: 0,
+        }];
+        let scan = poolcmds::scan::scan_pages(&s, &layout, &paged, &[], &|_| true).unwrap();
+        let n = want.values().filter(|w| w.pool_type == "PagedPool").count();
+        assert_eq!(scan.blocks.len(), n, "{name}");
+    }
+}

@@ -325,12 +325,15 @@ mod tests {
     }
 
     #[test]
-    fn segment_heap_is_refused_clearly() {
+    fn segment_heap_without_its_pool_state_says_so() {
         let t = target();
         let l = Layout::for_build(poollayout::Arch::X64, 19041).unwrap();
         let e = scan_pages(&t, &l, &[], &[], &|_| true)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("segment-heap"), "{e}");
+        assert!(
+            e.contains("segment-heap") && e.contains("nt!ExPoolState"),
+            "{e}"
+        );
     }
 }

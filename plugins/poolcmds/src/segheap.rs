@@ -211,20 +211,28 @@ impl SegPool {
         let (state_address, _) = symbol(target, "ExPoolState").ok_or(
             "nt!ExPoolState is not known for this kernel: the segment-heap pool cannot be found",
         )?;
-        // Only what decode_pool_state reads: the nodes in use and SpecialHeaps[].
+        // Only what decode_pool_state reads: the header, the nodes in use and SpecialHeaps[] (the
+        // unused nodes between stay zero in the buffer and are not read).
         let head = read_bytes(
             target,
             state_address,
-            s.number_of_pools.offset + 4,
+            s.number_of_pools.offset + s.number_of_pools.width.bytes(),
             "nt!ExPoolState",
         )?;
         let n = s
             .number_of_pools
             .read(&head, "_EX_POOL_HEAP_MANAGER_STATE")
             .map_err(|e| e.to_string())? as usize;
-        let len = (s.pool_node + n.min(s.max_pools) * s.pool_node_size)
-            .max(s.special_heaps + s.special_heap_count * p);
-        let (bytes, missing) = read_lenient(target, state_address, len);
+        let nodes_end = s.pool_node + n.min(s.max_pools) * s.pool_node_size;
+        let special_end = s.special_heaps + s.special_heap_count * p;
+        let mut bytes = vec![0u8; nodes_end.max(special_end)];
+        let mut missing = 0;
+        for (from, to) in [(0, nodes_end), (s.special_heaps, special_end)] {
+            let (piece, m) =
+                read_lenient(target, state_address.wrapping_add(from as u64), to - from);
+            bytes[from..to].copy_from_slice(&piece);
+            missing += m;
+        }
         let state = layout
             .decode_pool_state(&bytes, state_address)
             .map_err(|e| format!("nt!ExPoolState at {state_address:#x}: {e}"))?;
