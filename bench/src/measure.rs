@@ -130,6 +130,104 @@ fn file_offsets(parser: &KernelDumpParser, pfns: &[u64]) -> Result<Vec<usize>, S
         .collect()
 }
 
+/// Times several contenders in turn, sample by sample (so a change in the machine's load falls on
+/// all of them alike), after one untimed warm-up run each; returns each one's samples.
+fn time_interleaved(reps: usize, fs: &mut [&mut dyn FnMut()]) -> Vec<Vec<f64>> {
+    for f in fs.iter_mut() {
+        f();
+    }
+    let mut out = vec![Vec::new(); fs.len()];
+    for _ in 0..reps.max(1) {
+        for (i, f) in fs.iter_mut().enumerate() {
+            let t = Instant::now();
+            f();
+            out[i].push(t.elapsed().as_secs_f64());
+        }
+    }
+    out
+}
+
+/// Copies the pages at `offsets` of `file` into `buf` (the memcpy baseline).
+fn copy_pages(file: &[u8], offsets: &[usize], buf: &mut [u8]) {
+    for &o in offsets {
+        if let Some(src) = file.get(o..o + PAGE) {
+            buf.copy_from_slice(black_box(src));
+        }
+        black_box(&*buf);
+    }
+}
+
+/// Reads 4 KiB pages with pooldbg, kdmp-parser and memcpy (of the same physical pages, from the
+/// mapping), checks that pooldbg and kdmp-parser read the same bytes, and times them interleaved.
+/// `ours(i, buf)` and `peer(i, buf)` read item `i`; `pfns[i]` is its physical page.
+fn three_way(
+    items: usize,
+    pfns: &[u64],
+    file: &[u8],
+    kdmp: Option<&KernelDumpParser>,
+    reps: usize,
+    ours: &dyn Fn(usize, &mut [u8]),
+    peer: &dyn Fn(&KernelDumpParser, usize, &mut [u8]) -> Result<(), String>,
+) -> Value {
+    let bytes = (items * PAGE) as u64;
+    let (mut b1, mut b2, mut b3) = (vec![0u8; PAGE], vec![0u8; PAGE], vec![0u8; PAGE]);
+    let mut ours_sum = 0u64;
+    for i in 0..items {
+        ours(i, &mut b1);
+        ours_sum = checksum(ours_sum, &b1);
+    }
+    let mut run_ours = || {
+        for i in 0..items {
+            ours(i, &mut b1);
+            black_box(&b1);
+        }
+    };
+    let Some(parser) = kdmp else {
+        let t = time_interleaved(reps, &mut [&mut run_ours]);
+        return json!({ "pooldbg": timing(&t[0], Some(bytes)) });
+    };
+    let mut peer_sum = 0u64;
+    let mut peer_err = None;
+    for i in 0..items {
+        b2.fill(0);
+        if let Err(e) = peer(parser, i, &mut b2) {
+            peer_err.get_or_insert(e);
+        }
+        peer_sum = checksum(peer_sum, &b2);
+    }
+    let mut run_peer = || {
+        for i in 0..items {
+            let r = peer(parser, i, &mut b2);
+            black_box((&r, &b2));
+        }
+    };
+    let offsets = file_offsets(parser, pfns);
+    let mut v = match &offsets {
+        Ok(offsets) => {
+            let mut run_copy = || copy_pages(file, offsets, &mut b3);
+            let t = time_interleaved(reps, &mut [&mut run_ours, &mut run_peer, &mut run_copy]);
+            json!({
+                "pooldbg": timing(&t[0], Some(bytes)),
+                "kdmp_parser": timing(&t[1], Some(bytes)),
+                "memcpy": timing(&t[2], Some(bytes)),
+            })
+        }
+        Err(e) => {
+            let t = time_interleaved(reps, &mut [&mut run_ours, &mut run_peer]);
+            json!({
+                "pooldbg": timing(&t[0], Some(bytes)),
+                "kdmp_parser": timing(&t[1], Some(bytes)),
+                "memcpy_error": e,
+            })
+        }
+    };
+    v["same_bytes"] = json!(peer_sum == ours_sum && peer_err.is_none());
+    if let Some(e) = peer_err {
+        v["kdmp_parser_error"] = json!(e);
+    }
+    v
+}
+
 /// One physical read pattern over `pfns`: pooldbg, kdmp-parser and memcpy of the same pages.
 fn physical_pattern(
     name: &str,
@@ -138,149 +236,76 @@ fn physical_pattern(
     pfns: &[u64],
     reps: usize,
 ) -> Value {
-    let bytes = (pfns.len() * PAGE) as u64;
-    let mut buf = vec![0u8; PAGE];
-    let mut ours_sum = 0u64;
-    for &pfn in pfns {
-        dump.read_physical(pfn << 12, &mut buf);
-        ours_sum = checksum(ours_sum, &buf);
-    }
-    let ours = time(reps, || {
-        for &pfn in pfns {
-            let o = dump.read_physical(pfn << 12, &mut buf);
-            black_box((&o, &buf));
-        }
-    });
-    let mut v =
-        json!({ "pattern": name, "pages": pfns.len(), "pooldbg": timing(&ours, Some(bytes)) });
-    let Some(parser) = kdmp else {
-        return v;
+    let ours = |i: usize, buf: &mut [u8]| {
+        let o = dump.read_physical(pfns[i] << 12, buf);
+        black_box(&o);
     };
-    let phys = kdmp_parser::phys::Reader::new(parser);
-    let mut peer_sum = 0u64;
-    let mut peer_err = None;
-    for &pfn in pfns {
-        if let Err(e) = phys.read_exact(Gpa::new(pfn << 12), &mut buf) {
-            peer_err.get_or_insert(format!("page {pfn:#x}: {e}"));
-        }
-        peer_sum = checksum(peer_sum, &buf);
-    }
-    let peer = time(reps, || {
-        for &pfn in pfns {
-            let r = phys.read_exact(Gpa::new(pfn << 12), &mut buf);
-            black_box((&r, &buf));
-        }
-    });
-    v["kdmp_parser"] = timing(&peer, Some(bytes));
-    v["same_bytes"] = json!(peer_sum == ours_sum && peer_err.is_none());
-    if let Some(e) = peer_err {
-        v["kdmp_parser_error"] = json!(e);
-    }
-    match file_offsets(parser, pfns) {
-        Ok(offsets) => {
-            let file = dump.bytes();
-            let copy = time(reps, || {
-                for &o in &offsets {
-                    if let Some(src) = file.get(o..o + PAGE) {
-                        buf.copy_from_slice(black_box(src));
-                    }
-                    black_box(&buf);
-                }
-            });
-            v["memcpy"] = timing(&copy, Some(bytes));
-        }
-        Err(e) => v["memcpy_error"] = json!(e),
-    }
+    let peer = |p: &KernelDumpParser, i: usize, buf: &mut [u8]| {
+        kdmp_parser::phys::Reader::new(p)
+            .read_exact(Gpa::new(pfns[i] << 12), buf)
+            .map_err(|e| format!("page {:#x}: {e}", pfns[i]))
+    };
+    let mut v = three_way(pfns.len(), pfns, dump.bytes(), kdmp, reps, &ours, &peer);
+    v["pattern"] = json!(name);
+    v["pages"] = json!(pfns.len());
     v
 }
 
-/// Virtual reads of the mapped pages of the kernel image, 4 KiB each (cycled to `pages`):
-/// pooldbg (paging), kdmp-parser, memcpy of the same physical pages.
+/// Virtual reads of kernel pages, 4 KiB each: the pool pages the manifest lists (cycled to
+/// `pages`), through pooldbg's paging and kdmp-parser's, and memcpy of the same physical pages.
 fn virtual_pattern(
     session: &Session,
     kdmp: Option<&KernelDumpParser>,
-    base: u64,
-    len: u64,
+    vas: &[u64],
     pages: usize,
     reps: usize,
 ) -> Value {
     let Some(space) = session.address_space() else {
         return json!({ "pattern": "virtual", "error": "no address space" });
     };
-    let mapped: Vec<(u64, u64)> = (0..len)
-        .step_by(PAGE)
-        .filter_map(|off| {
-            space
-                .translate(base + off)
-                .ok()
-                .map(|t| (base + off, t.pa >> 12))
-        })
+    let mapped: Vec<(u64, u64)> = vas
+        .iter()
+        .filter_map(|&va| space.translate(va).ok().map(|t| (va, t.pa >> 12)))
+        .filter(|&(_, pfn)| session.dump().page(pfn).is_ok())
         .collect();
-    if mapped.is_empty() {
-        return json!({ "pattern": "virtual", "error": "no mapped page in the kernel image" });
-    }
-    let list: Vec<(u64, u64)> = mapped.iter().copied().cycle().take(pages).collect();
-    let bytes = (list.len() * PAGE) as u64;
-    let mut buf = vec![0u8; PAGE];
-    let mut ours_sum = 0u64;
-    let mut failed = 0usize;
-    for &(va, _) in &list {
-        failed += space.read_virtual(va, &mut buf).failed.len();
-        ours_sum = checksum(ours_sum, &buf);
-    }
-    let ours = time(reps, || {
-        for &(va, _) in &list {
-            let o = space.read_virtual(va, &mut buf);
-            black_box((&o, &buf));
-        }
-    });
-    let mut v = json!({
-        "pattern": "virtual",
-        "pages": list.len(),
-        "range": format!("{base:#x}+{len:#x}: the {} mapped pages of the ntoskrnl image", mapped.len()),
-        "failed_spans": failed,
-        "pooldbg": timing(&ours, Some(bytes)),
-    });
-    let Some(parser) = kdmp else {
-        return v;
+    let (Some(first), Some(last)) = (mapped.first(), mapped.last()) else {
+        return json!({ "pattern": "virtual", "error": "no mapped pool page" });
     };
-    let virt = kdmp_parser::virt::Reader::new(parser);
-    let mut peer_sum = 0u64;
-    let mut peer_err = None;
-    for &(va, _) in &list {
-        buf.fill(0);
-        if let Err(e) = virt.read_exact(Gva::new(va), &mut buf) {
-            peer_err.get_or_insert(format!("{va:#x}: {e}"));
-        }
-        peer_sum = checksum(peer_sum, &buf);
-    }
-    let peer = time(reps, || {
-        for &(va, _) in &list {
-            let r = virt.read_exact(Gva::new(va), &mut buf);
-            black_box((&r, &buf));
-        }
-    });
-    v["kdmp_parser"] = timing(&peer, Some(bytes));
-    v["same_bytes"] = json!(peer_sum == ours_sum && peer_err.is_none());
-    if let Some(e) = peer_err {
-        v["kdmp_parser_error"] = json!(e);
-    }
+    let range = format!(
+        "{:#x}..{:#x}: {} pool pages",
+        first.0,
+        last.0 + PAGE as u64,
+        mapped.len()
+    );
+    let list: Vec<(u64, u64)> = mapped.iter().copied().cycle().take(pages).collect();
     let pfns: Vec<u64> = list.iter().map(|&(_, pfn)| pfn).collect();
-    match file_offsets(parser, &pfns) {
-        Ok(offsets) => {
-            let file = session.dump().bytes();
-            let copy = time(reps, || {
-                for &o in &offsets {
-                    if let Some(src) = file.get(o..o + PAGE) {
-                        buf.copy_from_slice(black_box(src));
-                    }
-                    black_box(&buf);
-                }
-            });
-            v["memcpy"] = timing(&copy, Some(bytes));
-        }
-        Err(e) => v["memcpy_error"] = json!(e),
+    let mut failed = 0usize;
+    let mut probe = vec![0u8; PAGE];
+    for &(va, _) in &list {
+        failed += space.read_virtual(va, &mut probe).failed.len();
     }
+    let ours = |i: usize, buf: &mut [u8]| {
+        let o = space.read_virtual(list[i].0, buf);
+        black_box(&o);
+    };
+    let peer = |p: &KernelDumpParser, i: usize, buf: &mut [u8]| {
+        kdmp_parser::virt::Reader::new(p)
+            .read_exact(Gva::new(list[i].0), buf)
+            .map_err(|e| format!("{:#x}: {e}", list[i].0))
+    };
+    let mut v = three_way(
+        list.len(),
+        &pfns,
+        session.dump().bytes(),
+        kdmp,
+        reps,
+        &ours,
+        &peer,
+    );
+    v["pattern"] = json!("virtual");
+    v["pages"] = json!(list.len());
+    v["range"] = json!(range);
+    v["failed_spans"] = json!(failed);
     v
 }
 
@@ -403,19 +428,23 @@ fn one_dump(spec: &Spec, dir: &Path, sz: Sizes) -> Result<Value, String> {
         physical_pattern("random", dump, kdmp.as_ref(), &random, sz.reps),
     ];
 
-    // Virtual reads over the kernel image.
+    // Virtual reads over the pool: every page holding a block or a big allocation.
     eprintln!("  {}: virtual reads", spec.name);
-    let nt = &man["modules"][0];
-    if let (Some(base), Some(size)) = (hex_field(&nt["base"]), nt["size"].as_u64()) {
-        reads.push(virtual_pattern(
-            &session,
-            kdmp.as_ref(),
-            base,
-            size,
-            sz.pages,
-            sz.reps,
-        ));
-    }
+    let mut vas: Vec<u64> = ["blocks", "big_allocations"]
+        .iter()
+        .flat_map(|k| man[*k].as_array().cloned().unwrap_or_default())
+        .filter_map(|b| hex_field(&b["address"]))
+        .map(|a| a & !(PAGE as u64 - 1))
+        .collect();
+    vas.sort_unstable();
+    vas.dedup();
+    reads.push(virtual_pattern(
+        &session,
+        kdmp.as_ref(),
+        &vas,
+        sz.pages,
+        sz.reps,
+    ));
     v["reads"] = json!(reads);
 
     // !poolused from the tracker tables.
@@ -452,6 +481,27 @@ fn one_dump(spec: &Spec, dir: &Path, sz: Sizes) -> Result<Value, String> {
     v["bigpools"] = timing(&big, None);
     v["bigpools"]["count"] = json!(big_live(&session).ok());
     v["bigpools"]["manifest_count"] = json!(manifest_big);
+
+    // Peak heap of pooldbg's whole workload on this dump, alone: open, every read pattern,
+    // !poolused, the big page table (kdmp-parser's allocations released first).
+    drop(kdmp);
+    drop(session);
+    let heap_base = alloc::live();
+    alloc::reset_peak();
+    let session = Session::open(&path, &SessionOptions::default()).map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; PAGE];
+    for &pfn in seq.iter().chain(&random) {
+        session.dump().read_physical(pfn << 12, &mut buf);
+    }
+    if let Some(space) = session.address_space() {
+        for &va in &vas {
+            space.read_virtual(va, &mut buf);
+        }
+    }
+    let mut out = Output::new();
+    let _ = poolcmds::poolused::run(&session, "", &mut out);
+    let _ = big_live(&session);
+    v["heap"]["pooldbg_workload_peak"] = json!(alloc::peak().saturating_sub(heap_base));
     Ok(v)
 }
 

@@ -417,6 +417,11 @@ pub fn rows(results: &Value) -> Vec<Row> {
             }
         }
         out.push(r);
+        let mut r = row("peak heap: open, reads, !poolused");
+        if let Some(h) = d["heap"]["pooldbg_workload_peak"].as_u64() {
+            r.pooldbg = mib(h);
+            out.push(r);
+        }
     }
     for s in results["scans"].as_array().into_iter().flatten() {
         let name = s["name"].as_str().unwrap_or("?").to_string();
