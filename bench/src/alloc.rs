@@ -71,3 +71,30 @@ pub fn reset_peak() {
 pub fn peak() -> usize {
     PEAK.load(Ordering::Relaxed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_allocation_raises_the_peak_and_its_free_lowers_live() {
+        let _one_at_a_time = crate::COUNTERS.lock();
+        reset_peak();
+        let before = live();
+        let v = vec![1u8; 8 << 20];
+        std::hint::black_box(&v);
+        assert!(
+            peak() >= before + (8 << 20),
+            "peak {} before {before}",
+            peak()
+        );
+        drop(v);
+        // The test harness may allocate meanwhile: allow some slack.
+        assert!(
+            live() < before + (1 << 20),
+            "live {} before {before}",
+            live()
+        );
+        assert!(peak() >= before + (8 << 20));
+    }
+}

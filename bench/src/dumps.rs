@@ -12,6 +12,9 @@ pub const MAIN_PROFILE: &str = "win10-1809-x64";
 pub const SCAN_PROFILE: &str = "win2003sp2-x64";
 /// The testkit seed of every benchmark dump (deterministic files, reusable between runs).
 pub const SEED: u64 = 13;
+/// Written into each dump's `.done` marker: a dump made by another recipe is rewritten. Change it
+/// whenever [`populate`] or the seed changes.
+pub const RECIPE: &str = "seed 13, 16 allocations/MiB, 1 big/16 MiB, v1";
 
 /// One benchmark dump.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +77,9 @@ impl Spec {
     /// Whether the dump and its manifest are already there, complete.
     pub fn is_present(&self, dir: &Path) -> bool {
         let done = dir.join(format!("{}.done", self.name));
-        self.path(dir).exists() && self.manifest(dir).exists() && done.exists()
+        self.path(dir).exists()
+            && self.manifest(dir).exists()
+            && std::fs::read_to_string(done).is_ok_and(|r| r == RECIPE)
     }
 
     /// Writes the dump and its manifest, then a `.done` marker (so an interrupted write is redone).
@@ -94,18 +99,18 @@ impl Spec {
         write_with_manifest(&kernel, self.container(), &path, &WriteOptions::default())
             .map_err(|e| format!("{}: {e}", path.display()))?;
         let done = dir.join(format!("{}.done", self.name));
-        std::fs::write(&done, b"").map_err(|e| format!("{}: {e}", done.display()))
+        std::fs::write(&done, RECIPE).map_err(|e| format!("{}: {e}", done.display()))
     }
 }
 
-/// Small allocations added per MiB of memory (a 4 GiB machine gets 64 Ki of them, some 48 MiB of
-/// pool pages), so the scan and `!poolused` have a pool of realistic density to read.
+/// Small allocations added per MiB of memory (a 4 GiB machine gets 64 Ki of them, about 80 MiB
+/// of pool pages), so the scan and `!poolused` have a pool of realistic density to read.
 pub const ALLOCS_PER_MIB: u64 = 16;
 /// Big (page-granular) allocations added per 16 MiB of memory (256 on a 4 GiB machine).
 pub const BIGS_PER_16MIB: u64 = 1;
 
 /// Adds the benchmark's allocations to a kernel: deterministic sizes (16..=2032 bytes for small
-/// blocks, 1..=4 pages for big ones), 32 tags, both pools.
+/// blocks, 1..=4 pages for big ones, one small block in 16 freed), 8 tags, both pools.
 pub fn populate(mut b: KernelBuilder, mib: u64) -> KernelBuilder {
     const TAGS: [&[u8; 4]; 8] = [
         b"BnA0", b"BnB1", b"BnC2", b"BnD3", b"File", b"Irp ", b"MmSt", b"Ntfx",
@@ -197,6 +202,10 @@ mod tests {
         std::fs::write(spec.path(&dir), b"x").unwrap_or_default();
         std::fs::write(spec.manifest(&dir), b"{}").unwrap_or_default();
         assert!(!spec.is_present(&dir), "no .done marker: rewritten");
+        std::fs::write(dir.join("64m-full.done"), "an older recipe").unwrap_or_default();
+        assert!(!spec.is_present(&dir), "another recipe: rewritten");
+        std::fs::write(dir.join("64m-full.done"), RECIPE).unwrap_or_default();
+        assert!(spec.is_present(&dir));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

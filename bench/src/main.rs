@@ -13,6 +13,10 @@ mod measure;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Tests that read the allocation counters run one at a time.
+#[cfg(test)]
+static COUNTERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[global_allocator]
 static GLOBAL: alloc::Counting = alloc::Counting;
 

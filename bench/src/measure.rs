@@ -157,6 +157,9 @@ fn copy_pages(file: &[u8], offsets: &[usize], buf: &mut [u8]) {
     }
 }
 
+/// A peer's read of item `i` into a buffer.
+type PeerRead<'a> = dyn Fn(&KernelDumpParser, usize, &mut [u8]) -> Result<(), String> + 'a;
+
 /// Reads 4 KiB pages with pooldbg, kdmp-parser and memcpy (of the same physical pages, from the
 /// mapping), checks that pooldbg and kdmp-parser read the same bytes, and times them interleaved.
 /// `ours(i, buf)` and `peer(i, buf)` read item `i`; `pfns[i]` is its physical page.
@@ -167,7 +170,7 @@ fn three_way(
     kdmp: Option<&KernelDumpParser>,
     reps: usize,
     ours: &dyn Fn(usize, &mut [u8]),
-    peer: &dyn Fn(&KernelDumpParser, usize, &mut [u8]) -> Result<(), String>,
+    peer: &PeerRead<'_>,
 ) -> Value {
     let bytes = (items * PAGE) as u64;
     let (mut b1, mut b2, mut b3) = (vec![0u8; PAGE], vec![0u8; PAGE], vec![0u8; PAGE]);
@@ -651,4 +654,53 @@ pub fn all(dir: &Path, quick: bool) -> Result<Value, String> {
         "dumps": main,
         "scans": scans,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+    use super::*;
+
+    #[test]
+    fn the_quick_set_measures_with_the_same_answers_everywhere() {
+        let _one_at_a_time = crate::COUNTERS.lock();
+        let dir =
+            std::env::temp_dir().join(format!("pooldbg-bench-measure-{}", std::process::id()));
+        for spec in dumps::set(true) {
+            spec.write(&dir).unwrap();
+        }
+        let r = all(&dir, true).unwrap();
+        let dumps = r["dumps"].as_array().unwrap();
+        assert_eq!(dumps.len(), 2);
+        for d in dumps {
+            let reads = d["reads"].as_array().unwrap();
+            assert_eq!(reads.len(), 3, "{d}");
+            for read in reads {
+                // pooldbg and kdmp-parser read the same bytes; every contender was timed.
+                assert_eq!(read["same_bytes"], json!(true), "{read}");
+                for who in ["pooldbg", "kdmp_parser", "memcpy"] {
+                    assert!(
+                        read[who]["best_mb_per_s"].as_f64().unwrap() > 0.0,
+                        "{who}: {read}"
+                    );
+                }
+            }
+            assert_eq!(
+                d["bigpools"]["count"], d["bigpools"]["manifest_count"],
+                "{d}"
+            );
+            assert_eq!(d["poolused"]["tags"], d["poolused"]["manifest_tags"], "{d}");
+            assert!(d["heap"]["pooldbg_workload_peak"].as_u64().unwrap() > 0);
+        }
+        let scans = r["scans"].as_array().unwrap();
+        let classic = &scans[0];
+        assert_eq!(classic["profile"], SCAN_PROFILE);
+        assert!(classic["pool_pages"].as_u64().unwrap() > 0, "{classic}");
+        assert!(
+            classic["mapped_pages"].as_u64().unwrap() >= classic["pool_pages"].as_u64().unwrap()
+        );
+        assert_eq!(classic["runs"][0]["threads"], 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -10,7 +10,8 @@
 //!    `windows.bigpools` (process wall time, against `pooldbg-bench bigpools` answering the same
 //!    question from the big page table) and raw crash-layer reads of the same pages. When Python,
 //!    pip or Volatility fail, the run says so and goes on.
-//! 6. Prints the table and writes everything to `target/bench/results.json`.
+//! 6. Prints the table and writes everything to `target/bench/results.json` (`results-quick.json`
+//!    with `--quick`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -555,7 +556,9 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     crate::step("pooldbg-bench prepare (testkit dumps)", prepare)?;
 
     // In-process measurements.
-    let ours_json = dir.join("pooldbg.json");
+    // --quick writes beside the full run's results, not over them.
+    let suffix = if args.quick { "-quick" } else { "" };
+    let ours_json = dir.join(format!("pooldbg{suffix}.json"));
     let mut measure = Command::new("nice");
     measure
         .arg(&bin)
@@ -622,7 +625,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     let rows = rows(&results);
     let table = table(&rows);
     results["table"] = json!(table.lines().collect::<Vec<_>>());
-    let out = dir.join("results.json");
+    let out = dir.join(format!("results{suffix}.json"));
     let text = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
     std::fs::write(&out, text).map_err(|e| format!("{}: {e}", out.display()))?;
     println!(
