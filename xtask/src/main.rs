@@ -8,6 +8,7 @@ mod profiles;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod bench;
 mod demo;
 mod fixtures;
 
@@ -61,7 +62,7 @@ const SUBCOMMANDS: &[Subcommand] = &[
         name: "bench",
         usage: "bench [--quick]",
         help: "measure pooldbg against memcpy and peers on generated dumps",
-        pending: Some("the benchmarks against peers"),
+        pending: None,
     },
     Subcommand {
         name: "fuzz",
@@ -270,6 +271,7 @@ fn run(name: &str, args: &[String]) -> Result<(), String> {
         "profiles" => profiles::run(&workspace_root(), args),
         "fixtures" => fixtures::run(args, &workspace_root()),
         "demo" => demo::run(&workspace_root(), args),
+        "bench" => bench::run(&workspace_root(), args),
         other => Err(format!("`cargo xtask {other}` has no implementation")),
     }
 }
