@@ -42,6 +42,23 @@ pub const SAMPLE_CONTAINER: Container = Container::Bitmap {
     dump_type: 5,
 };
 
+/// Checks `pooldbg info`'s text output on the sample: a `build <N>` line with the sample's build.
+pub fn check_info(info: &str, what: &str) -> Result<(), String> {
+    let build = testkit::profile(SAMPLE_PROFILE)
+        .map(|p| p.build.to_string())
+        .ok_or_else(|| format!("no testkit profile {SAMPLE_PROFILE}"))?;
+    if info
+        .lines()
+        .any(|l| l.split_whitespace().eq(["build", build.as_str()]))
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "pooldbg info {what}: no `build {build}` line in:\n{info}"
+        ))
+    }
+}
+
 /// The repository files shipped at the top of the archive.
 const DOCS: &[&str] = &[
     "README.md",
@@ -345,11 +362,7 @@ pub fn check_archive(
         top.join("plugins").display()
     ));
     let info = run_clean(&exe, &top, &["info", &sample_path])?;
-    if !info.contains("17763") {
-        return Err(format!(
-            "pooldbg info {sample_path}: no build 17763 in:\n{info}"
-        ));
-    }
+    check_info(&info, &sample_path)?;
     log.push(format!("pooldbg info {sample_path}: ok"));
     for cmd in ["!vm", "!poolused 2", "!frag"] {
         run_clean(&exe, &top, &["-z", &sample_path, "-c", cmd])?;
@@ -487,6 +500,13 @@ mod tests {
         let size = std::fs::metadata(sample_dir.join(&sample)).unwrap().len();
         assert!(size <= SAMPLE_MIB << 20, "{size}");
         std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[test]
+    fn info_must_name_the_sample_build() {
+        assert!(check_info("arch   x64\nbuild                 17763\n", "s").is_ok());
+        assert!(check_info("build 7601\n", "s").is_err());
+        assert!(check_info("version 10.0.17763.379\n", "s").is_err());
     }
 
     #[test]

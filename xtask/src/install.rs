@@ -137,9 +137,7 @@ pub fn check(ws: &Workspace, installed: &Installed) -> Result<Vec<String>, Strin
     let tmp = dist::fresh_temp_dir("install-check")?;
     let sample = dist::write_sample(&tmp)?;
     let info = dist::run_clean(&installed.exe, &tmp, &["info", &sample])?;
-    if !info.contains("17763") {
-        return Err(format!("pooldbg info {sample}: no build 17763 in:\n{info}"));
-    }
+    dist::check_info(&info, &sample)?;
     log.push(format!("pooldbg info {sample}: ok"));
     let vm = dist::run_clean(&installed.exe, &tmp, &["-z", &sample, "-c", "!vm"])?;
     if vm.trim().is_empty() {

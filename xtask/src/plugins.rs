@@ -337,10 +337,18 @@ mod tests {
     }
 
     #[test]
-    fn the_real_workspace_has_the_four_command_plugins() {
+    fn the_real_workspace_has_the_command_plugins_and_not_the_examples() {
         let ws = workspace(&crate::workspace_root()).unwrap();
         let names: Vec<_> = ws.plugins.iter().map(|p| p.package.as_str()).collect();
-        assert_eq!(names, ["pool", "pooldbg-frag", "pooldbg-vm", "poolused"]);
+        for want in ["pool", "pooldbg-frag", "pooldbg-vm", "poolused"] {
+            assert!(names.contains(&want), "{want} not in {names:?}");
+        }
+        assert!(
+            !names
+                .iter()
+                .any(|n| n.contains("example") || *n == "poolcmds"),
+            "{names:?}"
+        );
         assert!(!ws.version.is_empty());
     }
 
