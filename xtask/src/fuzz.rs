@@ -194,14 +194,24 @@ fn tools(install: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// `nice` in front of a command where there is one.
+/// `nice` in front of a command where there is one and the process is not niced already (`nice`
+/// with no command prints the niceness): `nice cargo xtask fuzz` is not niced twice.
 fn niced(program: &str) -> Command {
-    let has_nice = cfg!(unix)
-        && Command::new("nice")
-            .arg("true")
-            .status()
-            .is_ok_and(|s| s.success());
-    if has_nice {
+    let niceness = if cfg!(unix) {
+        Command::new("nice")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .trim()
+                    .parse::<i32>()
+                    .ok()
+            })
+    } else {
+        None
+    };
+    if niceness == Some(0) {
         let mut c = Command::new("nice");
         c.arg(program);
         c
