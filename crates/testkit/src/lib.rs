@@ -80,6 +80,7 @@
 //! from PDB-derived vtypes. There are no processes, threads or PFN database entries.
 
 pub mod builder;
+pub mod golden;
 mod layout;
 pub mod manifest;
 pub mod memory;
