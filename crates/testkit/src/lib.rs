@@ -87,6 +87,7 @@ pub mod memory;
 pub mod profile;
 pub mod rng;
 mod segheap;
+mod vm_extra;
 pub mod writer;
 
 use std::path::Path;
