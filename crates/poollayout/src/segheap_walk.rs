@@ -3,8 +3,8 @@
 //!
 //! This module still does no I/O of its own: the caller passes a reader (`FnMut(address, buffer)`), so the same
 //! code serves a dump, an image or a test array. Everything read is bounded: at most [`MAX_SEGMENTS`] page
-//! segments per context (with cycle detection on the `SegmentListHead` list), ranges no longer than
-//! [`MAX_SUBSEGMENT_BYTES`].
+//! segments per context (with cycle detection on the `SegmentListHead` list), [`MAX_SUBSEGMENTS`] subsegments
+//! per walk, ranges no longer than [`MAX_SUBSEGMENT_BYTES`].
 //!
 //! Order of the walk (pool-internals.md §3.3, from MemProcFS `vmm/vmmwinpool.c` and PoolViewer):
 //! `ExPoolState` → `HeapManager.Globals` (`RtlpHpHeapGlobals`: HeapKey, LfhKey) → `PoolNode[0..NumberOfPools]
@@ -32,8 +32,11 @@ use crate::segheap::{
     HeapKeys, LfhSubsegment, PageRange, PoolState, RangeKind, SegmentHeap, VsChunk,
 };
 
-/// At most this many page segments are followed on one `SegmentListHead` list.
-pub const MAX_SEGMENTS: usize = 1 << 16;
+/// At most this many page segments are followed on one `SegmentListHead` list (16 GiB of 1 MiB
+/// segments).
+pub const MAX_SEGMENTS: usize = 1 << 14;
+/// At most this many subsegments are listed by one [`walk_pool`].
+pub const MAX_SUBSEGMENTS: usize = 1 << 20;
 /// A VS or LFH range longer than this is reported, not read.
 pub const MAX_SUBSEGMENT_BYTES: u64 = 16 << 20;
 
@@ -159,9 +162,16 @@ pub fn walk_pool(
                 continue;
             }
             let node = node as u32;
+            if out.subsegments.len() >= MAX_SUBSEGMENTS {
+                out.problems.push(format!(
+                    "stopped after {MAX_SUBSEGMENTS} subsegments; heap {h:#x} and later ones not walked"
+                ));
+                return Ok(out);
+            }
             match walk_heap(layout, h, node, slot, &keys, read, &mut out.problems) {
-                Some((info, subs)) => {
+                Some((info, mut subs)) => {
                     out.heaps.push(info);
+                    subs.truncate(MAX_SUBSEGMENTS - out.subsegments.len());
                     out.subsegments.extend(subs);
                 }
                 None => continue,
@@ -255,6 +265,12 @@ fn walk_heap(
             info.segments.push(seg);
             match layout.page_ranges(&seg_bytes, seg, ctx) {
                 Ok(ranges) => {
+                    if subs.len() >= MAX_SUBSEGMENTS {
+                        problems.push(format!(
+                            "{name}: stopped after {MAX_SUBSEGMENTS} subsegments"
+                        ));
+                        break;
+                    }
                     for r in ranges {
                         if !matches!(r.kind, RangeKind::Vs | RangeKind::Lfh) {
                             continue;
@@ -443,4 +459,101 @@ pub fn lfh_blocks(
         });
     }
     Ok((sub, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::Arch;
+
+    const KEY: u64 = 0x1234_5678_9abc_def0;
+    const VA: u64 = 0xffff_a000_0010_0000;
+
+    /// A 0x2000-byte VS subsegment (x64 19041) with chunks of `sizes` from 0x30; `free[i]` marks free ones.
+    fn vs(l: &Layout, sizes: &[usize], free: &[bool]) -> Vec<u8> {
+        let s = l.segment_heap().unwrap();
+        let mut b = vec![0u8; 0x2000];
+        let units = (0x2000u16 / 16) as u64;
+        let f = s.vs_subsegment_size_field.offset;
+        b[f..f + 2].copy_from_slice(&(units as u16).to_le_bytes());
+        let g = s.vs_subsegment_signature.offset;
+        b[g..g + 2].copy_from_slice(&((units as u16 ^ 0x2bed) & 0x7fff).to_le_bytes());
+        let mut off = s.vs_first_chunk;
+        let mut prev = 0usize;
+        for (i, &sz) in sizes.iter().enumerate() {
+            let bits = ((sz as u64 / 16) << 16)
+                | ((prev as u64 / 16) << 32)
+                | (u64::from(!free[i]) << 48);
+            let enc = bits ^ (VA + off as u64) ^ KEY;
+            b[off..off + 8].copy_from_slice(&enc.to_le_bytes());
+            prev = sz;
+            off += sz;
+        }
+        b
+    }
+
+    #[test]
+    fn vs_chunks_are_confirmed_by_their_neighbours_and_a_bad_one_costs_only_itself() {
+        let l = Layout::for_build(Arch::X64, 19041).unwrap();
+        let sizes = [0x100, 0x200, 0x400, 0x2000 - 0x30 - 0x700];
+        let free = [false, true, true, true];
+        let b = vs(&l, &sizes, &free);
+        let v = vs_chunks(&l, &b, VA, KEY).unwrap();
+        assert!(v.unconfirmed.is_empty(), "{:?}", v.unconfirmed);
+        let got: Vec<(usize, bool)> = v.chunks.iter().map(|c| (c.size, c.allocated)).collect();
+        assert_eq!(got, vec![(0x100, true), (0x200, false), (0x400, false), (0x18d0, false)]);
+        // Corrupt the second chunk's size (still a sound-looking value): it is named, not counted,
+        // and the third and fourth are still found.
+        let mut bad = b.clone();
+        let at = 0x30 + 0x100;
+        let enc = u64::from_le_bytes(bad[at..at + 8].try_into().unwrap()) ^ (0x3 << 16);
+        bad[at..at + 8].copy_from_slice(&enc.to_le_bytes());
+        let v = vs_chunks(&l, &bad, VA, KEY).unwrap();
+        assert_eq!(v.unconfirmed.len(), 1);
+        assert_eq!(v.unconfirmed[0].0, VA + at as u64);
+        let got: Vec<usize> = v.chunks.iter().map(|c| c.size).collect();
+        assert_eq!(got, vec![0x100, 0x400, 0x18d0]);
+        // A wrong key: nothing is confirmed, nothing panics.
+        let v = vs_chunks(&l, &b, VA, !KEY).unwrap();
+        assert!(v.chunks.is_empty());
+    }
+
+    #[test]
+    fn lfh_blocks_report_their_bitmap_state() {
+        let l = Layout::for_build(Arch::X64, 19041).unwrap();
+        let s = l.segment_heap().unwrap();
+        let mut b = vec![0u8; 0x2000];
+        let (bs, first) = (0x40u32, 0x80u32);
+        let enc = (bs | first << 16) ^ (KEY as u32) ^ ((VA as u32) >> 12);
+        let o = s.lfh_block_offsets.offset;
+        b[o..o + 4].copy_from_slice(&enc.to_le_bytes());
+        // Blocks 0..4: 00 free, 01 allocated, 10 and 11 unknown.
+        b[s.lfh_block_bitmap] = 0b1110_0100;
+        let (sub, blocks) = lfh_blocks(&l, &b, VA, KEY).unwrap();
+        assert_eq!((sub.block_size, sub.first_block_offset), (0x40, 0x80));
+        assert_eq!(blocks.len(), (0x2000 - 0x80) / 0x40);
+        let st: Vec<LfhState> = blocks.iter().take(5).map(|b| b.state).collect();
+        assert_eq!(
+            st,
+            vec![
+                LfhState::Free,
+                LfhState::Allocated,
+                LfhState::Unknown(2),
+                LfhState::Unknown(3),
+                LfhState::Free
+            ]
+        );
+        assert_eq!(blocks[1].address, VA + 0xc0);
+        assert!(lfh_blocks(&l, &b, VA, !KEY).is_err());
+    }
+
+    #[test]
+    fn an_unreadable_pool_state_is_an_error_naming_it() {
+        let l = Layout::for_build(Arch::X64, 19041).unwrap();
+        let mut read = |_: u64, _: &mut [u8]| Err("absent".to_string());
+        let e = walk_pool(&l, 0xfffff800_00001000, &Slot::NONPAGED, &mut read).unwrap_err();
+        assert!(e.to_string().contains("ExPoolState"), "{e}");
+        let classic = Layout::for_build(Arch::X64, 7601).unwrap();
+        assert!(walk_pool(&classic, 0, &Slot::ALL, &mut read).is_err());
+    }
 }
