@@ -44,9 +44,9 @@ fuzz_target!(|data: &[u8]| {
             if sub.range.length > 0x10000 {
                 continue;
             }
-            if let Ok(bytes) = segheap_walk::read_subsegment(sub, &mut read) {
-                let _ = segheap_walk::vs_chunks(layout, &bytes, sub.range.address, key);
-                let _ = segheap_walk::lfh_blocks(layout, &bytes, sub.range.address, key);
+            if let Ok(b) = segheap_walk::read_subsegment(sub, &mut read) {
+                let _ = segheap_walk::vs_chunks(layout, &b.bytes, sub.range.address, key);
+                let _ = segheap_walk::lfh_blocks(layout, &b.bytes, sub.range.address, key);
             }
         }
     }

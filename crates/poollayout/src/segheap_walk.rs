@@ -292,8 +292,20 @@ fn walk_heap(
     Some((info, subs))
 }
 
-/// Reads a subsegment's bytes (the whole range), bounded by [`MAX_SUBSEGMENT_BYTES`].
-pub fn read_subsegment(sub: &Subsegment, read: &mut Reader<'_>) -> Result<Vec<u8>> {
+/// A subsegment's bytes as read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SubsegmentBytes {
+    /// The whole range; pages that could not be read are zero.
+    pub bytes: Vec<u8>,
+    /// Addresses of the 4 KiB pages that could not be read (decommitted, paged out or absent from
+    /// the dump) and were left zero.
+    pub missing_pages: Vec<u64>,
+}
+
+/// Reads a subsegment's bytes (the whole range), bounded by [`MAX_SUBSEGMENT_BYTES`]. When the range
+/// cannot be read at once it is read page by page: a VS subsegment may have decommitted pages inside
+/// free chunks, whose headers stay readable. Fails when no page at all is readable.
+pub fn read_subsegment(sub: &Subsegment, read: &mut Reader<'_>) -> Result<SubsegmentBytes> {
     let a = sub.range.address;
     if sub.range.length == 0 || sub.range.length > MAX_SUBSEGMENT_BYTES {
         return Err(Error::Invalid {
@@ -305,13 +317,30 @@ pub fn read_subsegment(sub: &Subsegment, read: &mut Reader<'_>) -> Result<Vec<u8
             ),
         });
     }
-    let mut b = vec![0u8; sub.range.length as usize];
-    read(a, &mut b).map_err(|e| Error::Invalid {
-        what: "subsegment",
-        address: a,
-        reason: format!("not readable: {e}"),
-    })?;
-    Ok(b)
+    let mut out = SubsegmentBytes {
+        bytes: vec![0u8; sub.range.length as usize],
+        missing_pages: Vec::new(),
+    };
+    let first = match read(a, &mut out.bytes) {
+        Ok(()) => return Ok(out),
+        Err(e) => e,
+    };
+    out.bytes.fill(0);
+    for (i, page) in out.bytes.chunks_mut(0x1000).enumerate() {
+        let va = a.wrapping_add((i * 0x1000) as u64);
+        if read(va, page).is_err() {
+            page.fill(0);
+            out.missing_pages.push(va);
+        }
+    }
+    if out.missing_pages.len() == out.bytes.len().div_ceil(0x1000) {
+        return Err(Error::Invalid {
+            what: "subsegment",
+            address: a,
+            reason: format!("not readable: {first}"),
+        });
+    }
+    Ok(out)
 }
 
 /// The chunks of a VS subsegment, each confirmed by its neighbour.
@@ -471,9 +500,13 @@ mod tests {
 
     /// A 0x2000-byte VS subsegment (x64 19041) with chunks of `sizes` from 0x30; `free[i]` marks free ones.
     fn vs(l: &Layout, sizes: &[usize], free: &[bool]) -> Vec<u8> {
+        vs_len(l, 0x2000, sizes, free)
+    }
+
+    fn vs_len(l: &Layout, len: usize, sizes: &[usize], free: &[bool]) -> Vec<u8> {
         let s = l.segment_heap().unwrap();
-        let mut b = vec![0u8; 0x2000];
-        let units = (0x2000u16 / 16) as u64;
+        let mut b = vec![0u8; len];
+        let units = (len / 16) as u64;
         let f = s.vs_subsegment_size_field.offset;
         b[f..f + 2].copy_from_slice(&(units as u16).to_le_bytes());
         let g = s.vs_subsegment_signature.offset;
@@ -481,9 +514,8 @@ mod tests {
         let mut off = s.vs_first_chunk;
         let mut prev = 0usize;
         for (i, &sz) in sizes.iter().enumerate() {
-            let bits = ((sz as u64 / 16) << 16)
-                | ((prev as u64 / 16) << 32)
-                | (u64::from(!free[i]) << 48);
+            let bits =
+                ((sz as u64 / 16) << 16) | ((prev as u64 / 16) << 32) | (u64::from(!free[i]) << 48);
             let enc = bits ^ (VA + off as u64) ^ KEY;
             b[off..off + 8].copy_from_slice(&enc.to_le_bytes());
             prev = sz;
@@ -501,7 +533,15 @@ mod tests {
         let v = vs_chunks(&l, &b, VA, KEY).unwrap();
         assert!(v.unconfirmed.is_empty(), "{:?}", v.unconfirmed);
         let got: Vec<(usize, bool)> = v.chunks.iter().map(|c| (c.size, c.allocated)).collect();
-        assert_eq!(got, vec![(0x100, true), (0x200, false), (0x400, false), (0x18d0, false)]);
+        assert_eq!(
+            got,
+            vec![
+                (0x100, true),
+                (0x200, false),
+                (0x400, false),
+                (0x18d0, false)
+            ]
+        );
         // Corrupt the second chunk's size (still a sound-looking value): it is named, not counted,
         // and the third and fourth are still found.
         let mut bad = b.clone();
@@ -545,6 +585,42 @@ mod tests {
         );
         assert_eq!(blocks[1].address, VA + 0xc0);
         assert!(lfh_blocks(&l, &b, VA, !KEY).is_err());
+    }
+
+    #[test]
+    fn a_subsegment_with_a_missing_page_is_read_around_it() {
+        let l = Layout::for_build(Arch::X64, 19041).unwrap();
+        // A free chunk from 0x130 to 0x2130 holds the whole page VA + 0x1000, decommitted (not in
+        // the dump); the next chunk's header is on the third page.
+        let sizes = [0x100, 0x2000, 0x3000 - 0x30 - 0x2100];
+        let img = vs_len(&l, 0x3000, &sizes, &[false, true, false]);
+        let mut read = |va: u64, buf: &mut [u8]| {
+            let off = va.wrapping_sub(VA) as usize;
+            if off < 0x2000 && off + buf.len() > 0x1000 {
+                return Err(format!("{va:#x} not in dump"));
+            }
+            buf.copy_from_slice(&img[off..off + buf.len()]);
+            Ok(())
+        };
+        let sub = Subsegment {
+            heap: 0,
+            node: 0,
+            slot: Slot::NonPagedNx,
+            segment: VA,
+            range: PageRange {
+                index: 2,
+                kind: RangeKind::Vs,
+                address: VA,
+                length: 0x3000,
+            },
+        };
+        let b = read_subsegment(&sub, &mut read).unwrap();
+        assert_eq!(b.missing_pages, vec![VA + 0x1000]);
+        let v = vs_chunks(&l, &b.bytes, VA, KEY).unwrap();
+        let got: Vec<(usize, bool)> = v.chunks.iter().map(|c| (c.size, c.allocated)).collect();
+        assert_eq!(got, vec![(0x100, true), (0x2000, false), (0xed0, true)]);
+        let mut none = |_: u64, _: &mut [u8]| Err("absent".to_string());
+        assert!(read_subsegment(&sub, &mut none).is_err());
     }
 
     #[test]

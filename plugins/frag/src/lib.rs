@@ -499,7 +499,18 @@ fn frag_segment_heap(
         }
         let at = sub.range.address;
         let bytes = match segheap_walk::read_subsegment(sub, &mut read) {
-            Ok(b) => b,
+            Ok(b) => {
+                if !b.missing_pages.is_empty() {
+                    rep.warnings.push(format!(
+                        "{} subsegment at {at:#x}: {} of its {} pages are not in the dump (first {:#x}); read as zero",
+                        sub.slot.pool_type(),
+                        b.missing_pages.len(),
+                        b.bytes.len().div_ceil(4096),
+                        b.missing_pages[0]
+                    ));
+                }
+                b.bytes
+            }
             Err(e) => {
                 rep.warnings.push(format!("{}: {e}", sub.slot.pool_type()));
                 continue;

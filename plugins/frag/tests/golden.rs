@@ -280,6 +280,19 @@ fn triage_dumps_are_clear_errors() {
         let e = Frag.run(&s, "", &mut out).unwrap_err().to_string();
         assert!(e.starts_with("!frag: "), "{e}");
         golden("triage_x64", &format!("error: {e}\n"));
+        // With the real symbol files the heaps are located, and the answer is that their memory
+        // is not in a triage dump.
+        if let Some(isf) = testdata::require("data/isf") {
+            let opts = SessionOptions {
+                symbols: vec![isf],
+                ..SessionOptions::default()
+            };
+            let s = Session::open(&path, &opts).unwrap();
+            let mut out = Output::new();
+            let e = Frag.run(&s, "", &mut out).unwrap_err().to_string();
+            assert!(e.starts_with("!frag: "), "{e}");
+            golden("triage_x64-symbols", &format!("error: {e}\n"));
+        }
     }
     let profile = testkit::profile("win7sp1-x64").unwrap();
     let kernel = KernelBuilder::standard(profile)
