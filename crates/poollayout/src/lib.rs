@@ -15,6 +15,8 @@
 //! * `!pool`: [`Layout::walk_page`] (classic pages), [`Layout::walk_vs_subsegment`] and
 //!   [`Layout::walk_lfh_subsegment`] (19H1+), reached through [`Layout::decode_pool_state`],
 //!   [`Layout::decode_heap_keys`], [`Layout::decode_segment_heap`] and [`Layout::page_ranges`].
+//! * Every VS/LFH subsegment of a 19H1+ pool, through a caller's reader: [`segheap_walk::walk_pool`], then
+//!   [`segheap_walk::vs_chunks`] / [`segheap_walk::lfh_blocks`] per subsegment (`!frag`).
 //!
 //! ```
 //! use poollayout::{Arch, Layout};
@@ -40,6 +42,7 @@ pub mod layout;
 pub mod pooltype;
 pub mod read;
 pub mod segheap;
+pub mod segheap_walk;
 pub mod table;
 pub mod tag;
 pub mod tracker;

@@ -74,6 +74,10 @@ pub struct VmCounters {
     pub commit_limit: Option<u64>,
     /// Pool allocation failures (`ExPoolFailures`).
     pub pool_allocation_failures: Option<u64>,
+    /// Free system PTEs (where the profile has a source; see `vm_extra`).
+    pub free_system_ptes: Option<u64>,
+    /// Special pool pages in use (where the profile has a source).
+    pub special_pool_pages: Option<u64>,
 }
 
 /// A fault to inject.
@@ -414,10 +418,10 @@ impl Space {
 }
 
 pub(crate) struct Build {
-    p: &'static Profile,
+    pub(crate) p: &'static Profile,
     pub(crate) s: Space,
     pub(crate) rng: Rng,
-    kernel_base: u64,
+    pub(crate) kernel_base: u64,
     sys_next: u64,
     globals: BTreeMap<String, u64>,
 }
@@ -1574,6 +1578,7 @@ impl Build {
             self.s.wn(va, failures, 4);
             vm.pool_allocation_failures = Some(failures);
         }
+        self.write_vm_extra(&c, &mut vm);
         vm
     }
 

@@ -80,12 +80,14 @@
 //! from PDB-derived vtypes. There are no processes, threads or PFN database entries.
 
 pub mod builder;
+pub mod golden;
 mod layout;
 pub mod manifest;
 pub mod memory;
 pub mod profile;
 pub mod rng;
 mod segheap;
+mod vm_extra;
 pub mod writer;
 
 use std::path::Path;

@@ -296,6 +296,30 @@ pub struct Vm {
     pub committed_pages: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commit_limit: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub free_system_ptes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locked_io_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub special_pool_pages: Option<u64>,
+    /// The paging files written (absent where the profile has no source for them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page_files: Option<Vec<PageFile>>,
+}
+
+/// One paging file (`_MMPAGING_FILE`), sizes in pages (`!vm` prints them in Kb).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PageFile {
+    /// `PageFileName` (`None`: an empty name, WinDbg's "No Name for Paging File").
+    pub name: Option<String>,
+    /// `Size`.
+    pub current_pages: u64,
+    /// `FreeSpace`.
+    pub free_pages: u64,
+    /// `MinimumSize`.
+    pub minimum_pages: u64,
+    /// `MaximumSize`.
+    pub maximum_pages: u64,
 }
 
 /// CONTRACT.md `!poolused` row (tracker counters summed over all tables).

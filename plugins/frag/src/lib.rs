@@ -6,28 +6,58 @@
 //! `Flink`s (the low bit masked, `ExpEncodePoolLink`), bounded and with cycle detection; each
 //! fragment's size is its `_POOL_HEADER.BlockSize`.
 //!
-//! Builds with the segment-heap pool (Windows 10 19H1+) have no descriptor free lists: `!frag`
-//! says so in a clear error (see docs/COMMANDS.md).
+//! Builds with the segment-heap pool (Windows 10 19H1+) have no descriptor free lists: there the
+//! same question is answered from the nonpaged heaps (`ExPoolState.PoolNode[n].Heaps[0]` NonPaged
+//! and `[1]` NonPagedNx): the free VS chunks per chunk size and the free LFH blocks per bucket
+//! (block size), found with `poollayout::segheap_walk` (pool-internals.md §3.3).
 //!
 //! Text: WinDbg's layout (the seed's `!frag 1` sample). JSON rows: `index`, `block_size`,
-//! `fragments`, `bytes` (CONTRACT.md); summary: totals, `nonpaged_pool_bytes`, `sources`, `text`.
-//! Without flags only non-empty lists are listed; with flag bit 0 (`!frag 1`) every index is.
+//! `fragments`, `bytes` (CONTRACT.md), plus `allocator` (`lfh` | `vs`) on the segment heap;
+//! summary: totals, `nonpaged_pool_bytes`, `sources`, `text`. Without flags only non-empty lists
+//! are listed; with flag bit 0 (`!frag 1`) every index (every LFH bucket present) is.
 
 use std::collections::HashSet;
 
 use plugin_sdk::{Command, CommandError, Output, Target, TargetExt, hex};
 use serde_json::{Value, json};
 
-/// One free-list index.
+/// What a row counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Allocator {
+    /// A classic descriptor free list `ListHeads[index]`.
+    #[default]
+    FreeList,
+    /// Free LFH blocks of one bucket (segment heap).
+    Lfh,
+    /// Free VS chunks of one size (segment heap).
+    Vs,
+}
+
+impl Allocator {
+    /// `lfh` / `vs` (the JSON `allocator`); `free list` for classic rows.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Allocator::FreeList => "free list",
+            Allocator::Lfh => "lfh",
+            Allocator::Vs => "vs",
+        }
+    }
+}
+
+/// One free-list index, or one segment-heap size class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FragRow {
-    /// `ListHeads` index.
+    /// Which allocator the row counts.
+    pub allocator: Allocator,
+    /// `ListHeads` index; on the segment heap `block_size / granularity - 1` (granularity: 16
+    /// bytes x64, 8 x86, the VS chunk unit).
     pub index: usize,
-    /// Bytes of a block on this list (`(index + 1)` units, header included).
+    /// Bytes of a block on this list (`(index + 1)` units, header included); on the segment heap
+    /// the LFH bucket's block size or the VS chunk size (chunk header included).
     pub block_size: u64,
-    /// Free fragments found on the list(s).
+    /// Free fragments found on the list(s) (free LFH blocks, free VS chunks).
     pub fragments: u64,
-    /// Their bytes (sum of the headers' BlockSize).
+    /// Their bytes (sum of the headers' BlockSize; LFH block sizes; VS chunk sizes).
     pub bytes: u64,
 }
 
@@ -46,6 +76,8 @@ pub struct FragReport {
     pub nonpaged_pool_source: Option<String>,
     /// Problems met (a broken link, a header whose size disagrees with its list, …).
     pub warnings: Vec<String>,
+    /// Segment heap: the heaps walked (`(address, pool type)`), empty on classic pools.
+    pub heaps: Vec<(u64, &'static str)>,
 }
 
 impl FragReport {
@@ -62,12 +94,28 @@ impl FragReport {
     /// WinDbg-layout lines; `all` lists empty indices too (`!frag 1`).
     pub fn text(&self, all: bool) -> Vec<String> {
         let mut out = vec![format!("sources: {}", self.sources_line())];
-        out.push("  NonPaged Pool Fragmentation".into());
+        if self.heaps.is_empty() {
+            out.push("  NonPaged Pool Fragmentation".into());
+        } else {
+            out.push(
+                "  NonPaged Pool Fragmentation (segment heap: free LFH blocks, free VS chunks)"
+                    .into(),
+            );
+        }
         for r in self.rows.iter().filter(|r| all || r.fragments != 0) {
-            out.push(format!(
-                "index: {:>2} number of fragments:{:>6}  bytes:{:>7}",
-                r.index, r.fragments, r.bytes
-            ));
+            out.push(match r.allocator {
+                Allocator::FreeList => format!(
+                    "index: {:>2} number of fragments:{:>6}  bytes:{:>7}",
+                    r.index, r.fragments, r.bytes
+                ),
+                a => format!(
+                    "{:<3} size: {:>#6x} number of fragments:{:>6}  bytes:{:>7}",
+                    a.name(),
+                    r.block_size,
+                    r.fragments,
+                    r.bytes
+                ),
+            });
         }
         out.push(format!(
             "Number of fragments:{:>8} consuming{:>8} bytes",
@@ -81,7 +129,12 @@ impl FragReport {
     }
 
     fn sources_line(&self) -> String {
-        let mut s = format!("free lists: {}", self.descriptor_source);
+        let what = if self.heaps.is_empty() {
+            "free lists"
+        } else {
+            "segment heap"
+        };
+        let mut s = format!("{what}: {}", self.descriptor_source);
         if let Some(u) = &self.nonpaged_pool_source {
             s.push_str("; usage: ");
             s.push_str(u);
@@ -95,8 +148,12 @@ impl FragReport {
             .iter()
             .filter(|r| all || r.fragments != 0)
             .map(|r| {
-                json!({"index": r.index, "block_size": r.block_size,
-                       "fragments": r.fragments, "bytes": r.bytes})
+                let mut v = json!({"index": r.index, "block_size": r.block_size,
+                       "fragments": r.fragments, "bytes": r.bytes});
+                if r.allocator != Allocator::FreeList {
+                    v["allocator"] = json!(r.allocator.name());
+                }
+                v
             })
             .collect()
     }
@@ -110,6 +167,21 @@ impl FragReport {
             "bytes": self.total_bytes(),
             "descriptors": self.descriptors.iter().map(|d| hex(*d)).collect::<Vec<_>>(),
         });
+        if !self.heaps.is_empty() {
+            v["heaps"] = self
+                .heaps
+                .iter()
+                .map(|(a, t)| json!({"address": hex(*a), "pool_type": t}))
+                .collect();
+            for a in [Allocator::Lfh, Allocator::Vs] {
+                let (n, b) = self
+                    .rows
+                    .iter()
+                    .filter(|r| r.allocator == a)
+                    .fold((0u64, 0u64), |(n, b), r| (n + r.fragments, b + r.bytes));
+                v[a.name()] = json!({"fragments": n, "bytes": b});
+            }
+        }
         if let (Some(b), Some(s)) = (self.nonpaged_pool_bytes, &self.nonpaged_pool_source) {
             v["nonpaged_pool_bytes"] = json!(b);
             sources.insert("nonpaged_pool_bytes".into(), json!(s));
@@ -233,11 +305,7 @@ fn nonpaged_usage(t: &dyn Target, ptr: u32) -> Result<(u64, String), String> {
 pub fn frag(target: &dyn Target, _flags: u64) -> Result<FragReport, CommandError> {
     let l = layout(target)?;
     if l.is_segment_heap() {
-        return Err(CommandError::msg(format!(
-            "!frag: build {} keeps its pool in the segment heap, which has no descriptor free lists; \
-             VS/LFH free-block statistics are not implemented yet",
-            l.build()
-        )));
+        return frag_segment_heap(target, &l);
     }
     let d = l
         .descriptor()
@@ -253,6 +321,7 @@ pub fn frag(target: &dyn Target, _flags: u64) -> Result<FragReport, CommandError
     let mut rep = FragReport {
         rows: (0..count)
             .map(|i| FragRow {
+                allocator: Allocator::FreeList,
                 index: i,
                 block_size: l.list_head_block_bytes(i) as u64,
                 fragments: 0,
@@ -350,6 +419,11 @@ pub fn frag(target: &dyn Target, _flags: u64) -> Result<FragReport, CommandError
             rep.warnings.join("; ")
         )));
     }
+    add_usage(target, ptr, &mut rep);
+    Ok(rep)
+}
+
+fn add_usage(target: &dyn Target, ptr: u32, rep: &mut FragReport) {
     match nonpaged_usage(target, ptr) {
         Ok((b, s)) => {
             rep.nonpaged_pool_bytes = Some(b);
@@ -359,6 +433,144 @@ pub fn frag(target: &dyn Target, _flags: u64) -> Result<FragReport, CommandError
             .warnings
             .push(format!("not shown: NonPagedPool Usage: {e}")),
     }
+}
+
+/// `!frag` on the segment heap: the free LFH blocks per bucket and the free VS chunks per chunk
+/// size of every nonpaged heap (`Heaps[0]` NonPaged, `Heaps[1]` NonPagedNx) of every pool node.
+///
+/// A VS chunk counts when its header decodes with HeapKey and its neighbour confirms its size
+/// (`segheap_walk::vs_chunks`); its bytes are the chunk size, chunk header included. An LFH block
+/// counts when its two `BlockBitmap` bits are `00`; `01` is allocated (MemProcFS); `10`/`11` are
+/// named in a warning and counted neither way. Whatever cannot be read is a warning naming the
+/// address; the figures then cover what was read.
+fn frag_segment_heap(
+    target: &dyn Target,
+    l: &poollayout::Layout,
+) -> Result<FragReport, CommandError> {
+    use poollayout::RangeKind;
+    use poollayout::segheap_walk::{self, LfhState, Slot};
+    use std::collections::BTreeMap;
+
+    let ptr = l.pointer_size() as u32;
+    let st = target.symbol_address("ExPoolState").ok_or_else(|| {
+        CommandError::msg(format!(
+            "!frag: build {} keeps its pool in the segment heap; no symbol ExPoolState, so its heaps \
+             cannot be found (a symbol file or the embedded profile gives it)",
+            l.build()
+        ))
+    })?;
+    let mut read = |va: u64, buf: &mut [u8]| -> Result<(), String> {
+        target
+            .read_virtual_exact(va, buf)
+            .map_err(|e| e.to_string())
+    };
+    let walk = segheap_walk::walk_pool(l, st.value, &Slot::NONPAGED, &mut read)
+        .map_err(|e| CommandError::msg(format!("!frag: segment heap: {e}")))?;
+    let mut rep = FragReport {
+        descriptor_source: format!("ExPoolState ({})", st.source.name()),
+        heaps: walk
+            .heaps
+            .iter()
+            .map(|h| (h.address, h.slot.pool_type()))
+            .collect(),
+        descriptors: walk.heaps.iter().map(|h| h.address).collect(),
+        warnings: walk.problems.clone(),
+        ..FragReport::default()
+    };
+    if walk.heaps.is_empty() {
+        return Err(CommandError::msg(format!(
+            "!frag: no nonpaged segment heap could be read ({})",
+            if rep.warnings.is_empty() {
+                "every NonPaged/NonPagedNx heap pointer is null".to_string()
+            } else {
+                rep.warnings.join("; ")
+            }
+        )));
+    }
+    let unit = match l.arch() {
+        poollayout::Arch::X64 => 16u64,
+        poollayout::Arch::X86 => 8,
+    };
+    // (allocator, size) → (fragments, bytes)
+    let mut acc: BTreeMap<(Allocator, u64), (u64, u64)> = BTreeMap::new();
+    for sub in &walk.subsegments {
+        if target.is_cancelled() {
+            return Err(CommandError::msg("!frag: cancelled"));
+        }
+        let at = sub.range.address;
+        let bytes = match segheap_walk::read_subsegment(sub, &mut read) {
+            Ok(b) => {
+                if !b.missing_pages.is_empty() {
+                    rep.warnings.push(format!(
+                        "{} subsegment at {at:#x}: {} of its {} pages are not in the dump (first {:#x}); read as zero",
+                        sub.slot.pool_type(),
+                        b.missing_pages.len(),
+                        b.bytes.len().div_ceil(4096),
+                        b.missing_pages[0]
+                    ));
+                }
+                b.bytes
+            }
+            Err(e) => {
+                rep.warnings.push(format!("{}: {e}", sub.slot.pool_type()));
+                continue;
+            }
+        };
+        match sub.range.kind {
+            RangeKind::Lfh => match segheap_walk::lfh_blocks(l, &bytes, at, walk.keys.lfh_key) {
+                Ok((hdr, blocks)) => {
+                    let e = acc
+                        .entry((Allocator::Lfh, hdr.block_size as u64))
+                        .or_default();
+                    for b in &blocks {
+                        match b.state {
+                            LfhState::Free => {
+                                e.0 += 1;
+                                e.1 += b.size as u64;
+                            }
+                            LfhState::Allocated => {}
+                            LfhState::Unknown(bits) => rep.warnings.push(format!(
+                                "LFH block at {:#x}: BlockBitmap bits {bits:02b} are neither free (00) nor allocated (01); not counted",
+                                b.address
+                            )),
+                        }
+                    }
+                }
+                Err(e) => rep
+                    .warnings
+                    .push(format!("{}: {e}; subsegment skipped", sub.slot.pool_type())),
+            },
+            RangeKind::Vs => match segheap_walk::vs_chunks(l, &bytes, at, walk.keys.heap_key) {
+                Ok(v) => {
+                    for c in v.chunks.iter().filter(|c| !c.allocated) {
+                        let e = acc.entry((Allocator::Vs, c.size as u64)).or_default();
+                        e.0 += 1;
+                        e.1 += c.size as u64;
+                    }
+                    for (a, why) in &v.unconfirmed {
+                        rep.warnings.push(format!(
+                            "VS chunk at {a:#x}: {why}; not counted, walk resynchronised"
+                        ));
+                    }
+                }
+                Err(e) => rep
+                    .warnings
+                    .push(format!("{}: {e}; subsegment skipped", sub.slot.pool_type())),
+            },
+            _ => {}
+        }
+    }
+    rep.rows = acc
+        .into_iter()
+        .map(|((allocator, size), (fragments, bytes))| FragRow {
+            allocator,
+            index: (size / unit).saturating_sub(1) as usize,
+            block_size: size,
+            fragments,
+            bytes,
+        })
+        .collect();
+    add_usage(target, ptr, &mut rep);
     Ok(rep)
 }
 
@@ -493,7 +705,7 @@ mod tests {
     }
 
     #[test]
-    fn segment_heap_builds_get_a_clear_error() {
+    fn segment_heap_without_ex_pool_state_is_a_clear_error() {
         let info = TargetInfo {
             arch: Arch::X64,
             build: 19041,
@@ -501,6 +713,9 @@ mod tests {
             ..Default::default()
         };
         let e = frag(&MemoryTarget::new(info), 0).unwrap_err().to_string();
-        assert!(e.contains("segment heap"), "{e}");
+        assert!(
+            e.contains("segment heap") && e.contains("no symbol ExPoolState"),
+            "{e}"
+        );
     }
 }

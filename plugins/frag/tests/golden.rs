@@ -1,12 +1,12 @@
 //! `!frag` on every testkit profile through the host's Session: per free-list index the fragments
 //! and bytes equal the manifest's nonpaged free lists, the text equals the committed golden file
-//! (`tests/golden/<name>.txt`; regenerate with `UPDATE_GOLDEN=1 cargo test -p pooldbg-frag --test
-//! golden` and review the diff by reading it).
+//! (`tests/golden/<name>.txt`; regenerate with `POOLDBG_BLESS=1 cargo test -p pooldbg-frag --test
+//! golden` and review the diff by reading it). On the segment-heap profiles every LFH bucket's and
+//! VS chunk size's free count and bytes equal the manifest's `segment_heap` blocks.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use dumpfile::Dump;
 use plugin_sdk::{Command, Output};
@@ -15,16 +15,11 @@ use pooldbg_frag::{Frag, render_text};
 use testkit::{Container, Fault, KernelBuilder, PROFILES, PoolKind, WriteOptions, write_vec};
 
 fn golden(name: &str, text: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(format!("{name}.txt"));
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, text).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
-    assert_eq!(text, want, "{name}: text differs from {}", path.display());
+    testkit::golden::check(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden"),
+        &format!("{name}.txt"),
+        text,
+    );
 }
 
 fn session(kernel: &testkit::Kernel, container: Container) -> Session {
@@ -46,6 +41,51 @@ fn expected(kernel: &testkit::Kernel) -> BTreeMap<u64, (u64, u64)> {
         e.1 += l.entries.len() as u64 * l.block_size;
     }
     m
+}
+
+/// ((allocator, size) → (fragments, bytes)) of the manifest's free LFH blocks and VS chunks in
+/// the nonpaged heaps.
+fn expected_segheap(kernel: &testkit::Kernel) -> BTreeMap<(String, u64), (u64, u64)> {
+    let sh = kernel.manifest.segment_heap.as_ref().unwrap();
+    let nonpaged = |t: &str| t == "NonPagedPool" || t == "NonPagedPoolNx";
+    let mut m = BTreeMap::new();
+    for b in sh
+        .lfh_blocks
+        .iter()
+        .filter(|b| b.state == "free" && nonpaged(&b.pool_type))
+    {
+        let e = m.entry(("lfh".to_string(), b.size)).or_insert((0, 0));
+        e.0 += 1;
+        e.1 += b.size;
+    }
+    for c in sh
+        .vs_chunks
+        .iter()
+        .filter(|c| c.state == "free" && nonpaged(&c.pool_type))
+    {
+        let e = m.entry(("vs".to_string(), c.chunk_size)).or_insert((0, 0));
+        e.0 += 1;
+        e.1 += c.chunk_size;
+    }
+    m
+}
+
+fn segheap_rows(out: &Output) -> BTreeMap<(String, u64), (u64, u64)> {
+    out.rows()
+        .iter()
+        .filter(|r| r["fragments"].as_u64() != Some(0))
+        .map(|r| {
+            let size = r["block_size"].as_u64().unwrap();
+            assert_eq!(r["index"].as_u64().unwrap(), size / 16 - 1);
+            (
+                (r["allocator"].as_str().unwrap().to_string(), size),
+                (
+                    r["fragments"].as_u64().unwrap(),
+                    r["bytes"].as_u64().unwrap(),
+                ),
+            )
+        })
+        .collect()
 }
 
 fn rows(out: &Output) -> BTreeMap<u64, (u64, u64)> {
@@ -83,14 +123,51 @@ fn every_profile_matches_its_manifest_and_golden_text() {
             continue;
         }
         if !matches!(profile.pool, testkit::profile::PoolModel::Classic) {
-            // Known gap: VS/LFH free-block statistics are not built yet; the command must say so
-            // rather than look for descriptor free lists that these builds do not have.
-            let e = Frag.run(&s, "", &mut out).unwrap_err().to_string();
+            Frag.run(&s, "", &mut out)
+                .unwrap_or_else(|e| panic!("{}: {e}", profile.name));
+            let want = expected_segheap(&kernel);
             assert!(
-                e.contains("segment heap") && e.contains("not implemented"),
-                "{}: {e}",
+                want.keys().any(|k| k.0 == "lfh") && want.keys().any(|k| k.0 == "vs"),
+                "{}: the standard kernel has free LFH blocks and VS chunks: {want:?}",
                 profile.name
             );
+            assert_eq!(segheap_rows(&out), want, "{}", profile.name);
+            let sum = out.summary().unwrap();
+            assert_eq!(
+                sum["fragments"].as_u64().unwrap(),
+                want.values().map(|v| v.0).sum::<u64>()
+            );
+            assert_eq!(
+                sum["bytes"].as_u64().unwrap(),
+                want.values().map(|v| v.1).sum::<u64>()
+            );
+            let sh = kernel.manifest.segment_heap.as_ref().unwrap();
+            let heaps: Vec<String> = sum["heaps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h["address"].as_str().unwrap().to_string())
+                .collect();
+            let want_heaps: Vec<String> = sh
+                .heaps
+                .iter()
+                .filter(|h| h.pool_type != "PagedPool")
+                .map(|h| format!("{:#x}", h.address.0))
+                .collect();
+            assert_eq!(heaps, want_heaps, "{}", profile.name);
+            assert_eq!(
+                sum["nonpaged_pool_bytes"].as_u64(),
+                kernel.manifest.vm.nonpaged_pool_pages.map(|p| p * 4096),
+                "{}",
+                profile.name
+            );
+            assert!(
+                out.warnings().is_empty(),
+                "{}: {:?}",
+                profile.name,
+                out.warnings()
+            );
+            golden(profile.name, &render_text(&out));
             continue;
         }
         Frag.run(&s, "", &mut out)
@@ -203,6 +280,19 @@ fn triage_dumps_are_clear_errors() {
         let e = Frag.run(&s, "", &mut out).unwrap_err().to_string();
         assert!(e.starts_with("!frag: "), "{e}");
         golden("triage_x64", &format!("error: {e}\n"));
+        // With the real symbol files the heaps are located, and the answer is that their memory
+        // is not in a triage dump.
+        if let Some(isf) = testdata::require("data/isf") {
+            let opts = SessionOptions {
+                symbols: vec![isf],
+                ..SessionOptions::default()
+            };
+            let s = Session::open(&path, &opts).unwrap();
+            let mut out = Output::new();
+            let e = Frag.run(&s, "", &mut out).unwrap_err().to_string();
+            assert!(e.starts_with("!frag: "), "{e}");
+            golden("triage_x64-symbols", &format!("error: {e}\n"));
+        }
     }
     let profile = testkit::profile("win7sp1-x64").unwrap();
     let kernel = KernelBuilder::standard(profile)
@@ -219,4 +309,91 @@ fn triage_dumps_are_clear_errors() {
         e.contains("no nonpaged pool descriptor could be read"),
         "{e}"
     );
+}
+
+/// Segment heap with a corrupted VS chunk header and LFH bitmap bits `10`: each is a warning
+/// naming its address, the corrupt chunk and block are not counted, and every other free chunk
+/// and block still equals the manifest (the VS walk resynchronises right after the bad header).
+#[test]
+fn segment_heap_corruption_is_named_and_the_rest_counted() {
+    let profile = testkit::profile("win11-21h2-x64").unwrap();
+    let kernel = KernelBuilder::standard(profile)
+        .seed(11)
+        .memory_mib(16)
+        .alloc(b"VsNp", 0x700, PoolKind::NonPagedNx)
+        .freed(b"VsFr", 0x500, PoolKind::NonPagedNx)
+        .alloc(b"VsN2", 0x300, PoolKind::NonPagedNx)
+        .alloc(b"LfNp", 0x30, PoolKind::NonPaged)
+        .fault(Fault::CorruptVsHeader { tag: *b"VsNp" })
+        .fault(Fault::BadLfhBitmap { tag: *b"LfNp" })
+        .build()
+        .unwrap();
+    let mut out = Output::new();
+    Frag.run(&session(&kernel, Container::Full), "", &mut out)
+        .unwrap();
+    let sh = kernel.manifest.segment_heap.as_ref().unwrap();
+    let bad_chunk = sh
+        .vs_chunks
+        .iter()
+        .find(|c| c.error.is_some())
+        .expect("the fault is recorded");
+    let bad_block = sh
+        .lfh_blocks
+        .iter()
+        .find(|b| b.error.is_some())
+        .expect("the fault is recorded");
+    assert!(bad_chunk.tag == "VsNp" && bad_block.tag == "LfNp");
+    assert_eq!(segheap_rows(&out), expected_segheap(&kernel));
+    let w = out.warnings();
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(
+        w.iter()
+            .any(|w| w.contains(&format!("VS chunk at {:#x}", bad_chunk.chunk.0))),
+        "{w:?}"
+    );
+    assert!(
+        w.iter().any(|w| w.contains(&format!(
+            "LFH block at {:#x}: BlockBitmap bits 10",
+            bad_block.address.0
+        ))),
+        "{w:?}"
+    );
+    golden("segheap-faults-win11-21h2-x64", &render_text(&out));
+}
+
+/// `!frag 1` on the segment heap lists every LFH bucket present, full ones (0 free) included.
+#[test]
+fn segment_heap_flag_1_lists_full_buckets() {
+    let profile = testkit::profile("win2022-x64").unwrap();
+    // Exactly one LFH subsegment of 0x40-byte blocks (testkit: two pages, the first block at
+    // 0x80 after the 0x30-byte header and the bitmap: 126 blocks), every block allocated.
+    let mut b = KernelBuilder::new(profile).seed(3).memory_mib(16);
+    for _ in 0..126 {
+        b = b.alloc(b"Full", 0x20, PoolKind::NonPagedNx);
+    }
+    let kernel = b.build().unwrap();
+    let s = session(&kernel, Container::Full);
+    let mut plain = Output::new();
+    Frag.run(&s, "", &mut plain).unwrap();
+    let mut all = Output::new();
+    Frag.run(&s, "1", &mut all).unwrap();
+    let sh = kernel.manifest.segment_heap.as_ref().unwrap();
+    let buckets: std::collections::BTreeSet<u64> = sh
+        .lfh_subsegments
+        .iter()
+        .filter(|s| s.pool_type != "PagedPool")
+        .map(|s| s.block_size.unwrap())
+        .collect();
+    let listed: std::collections::BTreeSet<u64> = all
+        .rows()
+        .iter()
+        .filter(|r| r["allocator"] == "lfh")
+        .map(|r| r["block_size"].as_u64().unwrap())
+        .collect();
+    assert_eq!(listed, buckets);
+    assert!(all.rows().len() > plain.rows().len());
+    assert!(all.rows().iter().any(|r| r["fragments"] == 0));
+    assert!(plain.rows().iter().all(|r| r["fragments"] != 0));
+    assert_eq!(segheap_rows(&all), expected_segheap(&kernel));
+    golden("segheap-flag1-win2022-x64", &render_text(&all));
 }

@@ -50,9 +50,28 @@ pub struct PagedPool {
     pub pages: u64,
 }
 
+/// One paging file (`_MMPAGING_FILE`), sizes in pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageFile {
+    /// `PageFileName`; `None` when its length is 0 (WinDbg: "No Name for Paging File").
+    pub name: Option<String>,
+    /// `Size` (current size).
+    pub current_pages: u64,
+    /// `FreeSpace`.
+    pub free_pages: u64,
+    /// `MinimumSize`.
+    pub minimum_pages: u64,
+    /// `MaximumSize`.
+    pub maximum_pages: u64,
+}
+
 /// What `!vm` found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VmReport {
+    /// The paging files, when their source is known (empty list: none configured).
+    pub page_files: Option<Vec<PageFile>>,
+    /// Where the paging files were read (`MmPagingFile (embedded profile)`).
+    pub page_files_source: Option<String>,
     /// The figures found, in WinDbg's order.
     pub figures: Vec<Figure>,
     /// Per paged pool usage, when the descriptors are readable and count pages.
@@ -84,8 +103,26 @@ impl VmReport {
         out.push(String::new());
         out.push("*** Virtual Memory Usage ***".into());
         self.line("Physical Memory:", "physical_pages", &mut out);
+        for pf in self.page_files.iter().flatten() {
+            let kb = |p: u64| p.saturating_mul(self.page_size / 1024);
+            match &pf.name {
+                Some(n) => out.push(format!("      Page File: {n}")),
+                None => out.push("      No Name for Paging File".into()),
+            }
+            out.push(format!(
+                "        Current: {:>9} Kb  Free Space: {:>9} Kb",
+                kb(pf.current_pages),
+                kb(pf.free_pages)
+            ));
+            out.push(format!(
+                "        Minimum: {:>9} Kb  Maximum:    {:>9} Kb",
+                kb(pf.minimum_pages),
+                kb(pf.maximum_pages)
+            ));
+        }
         self.line("Available Pages:", "available_pages", &mut out);
         self.line("ResAvail Pages:", "resident_available_pages", &mut out);
+        self.line("Locked IO Pages:", "locked_io_pages", &mut out);
         self.line("Free System PTEs:", "free_system_ptes", &mut out);
         self.line("Modified Pages:", "modified_pages", &mut out);
         self.line("NonPagedPool Usage:", "nonpaged_pool_pages", &mut out);
@@ -105,6 +142,7 @@ impl VmReport {
             ));
         }
         self.line("Shared Commit:", "shared_commit_pages", &mut out);
+        self.line("Special Pool:", "special_pool_pages", &mut out);
         self.line("Shared Process:", "shared_process_pages", &mut out);
         self.line("PagedPool Commit:", "paged_pool_commit_pages", &mut out);
         self.line("Driver Commit:", "driver_commit_pages", &mut out);
@@ -120,6 +158,7 @@ impl VmReport {
             .figures
             .iter()
             .map(|f| f.source.clone())
+            .chain(self.page_files_source.clone())
             .chain(self.paged_pools_source.clone());
         for s in all {
             let (name, origin) = match s.rsplit_once(" (") {
@@ -151,6 +190,18 @@ impl VmReport {
         for f in &self.figures {
             m.insert(f.key.into(), json!(f.value));
         }
+        if let Some(pfs) = &self.page_files {
+            m.insert(
+                "page_files".into(),
+                pfs.iter()
+                    .map(|p| {
+                        json!({"name": p.name, "current_pages": p.current_pages,
+                               "free_pages": p.free_pages, "minimum_pages": p.minimum_pages,
+                               "maximum_pages": p.maximum_pages})
+                    })
+                    .collect(),
+            );
+        }
         if !self.paged_pools.is_empty() {
             m.insert(
                 "paged_pools_pages".into(),
@@ -168,6 +219,9 @@ impl VmReport {
         }
         if let Some(s) = &self.paged_pools_source {
             sources.insert("paged_pools_pages".into(), json!(s));
+        }
+        if let Some(s) = &self.page_files_source {
+            sources.insert("page_files".into(), json!(s));
         }
         json!({ "sources": sources, "text": self.text() })
     }
@@ -382,11 +436,24 @@ pub fn vm(target: &dyn Target, _flags: u64) -> Result<VmReport, CommandError> {
         }
         Err(why) => rep.missing.push(format!("paged_pools_pages: {why}")),
     }
-    // WinDbg lines with no source pooldbg can name for any version (pool-internals.md §7 marks
-    // them inferred or unidentified): left out, never invented.
-    for key in ["free_system_ptes", "locked_io_pages", "page_files"] {
-        rep.missing
-            .push(format!("{key}: no established source for this figure"));
+    match page_files(&r, target) {
+        Ok((pfs, src)) => {
+            rep.page_files = Some(pfs);
+            rep.page_files_source = Some(src);
+        }
+        Err(why) => rep.missing.push(format!("page_files: {why}")),
+    }
+    type Extra = fn(&Reader<'_>, &dyn Target) -> Result<(u64, String), String>;
+    let extra: [(&'static str, Extra); 3] = [
+        ("locked_io_pages", locked_io_pages),
+        ("free_system_ptes", free_system_ptes),
+        ("special_pool_pages", special_pool_pages),
+    ];
+    for (key, f) in extra {
+        match f(&r, target) {
+            Ok((value, source)) => rep.figures.push(Figure { key, value, source }),
+            Err(why) => rep.missing.push(format!("{key}: {why}")),
+        }
     }
     if rep.figures.is_empty() {
         return Err(CommandError::msg(format!(
@@ -419,6 +486,254 @@ fn paged_pool_allocated(r: &Reader<'_>, t: &dyn Target) -> Result<(u64, String),
         v,
         format!("MmPagedPoolInfo.AllocatedPagedPool ({})", s.source.name()),
     ))
+}
+
+/// At most this many paging files are read (`_MI_VISIBLE_PARTITION.PagingFile[16]` in every
+/// Windows 10/11 ISF; `MmPagingFile[16]` before).
+pub const MAX_PAGING_FILES: u64 = 16;
+
+/// The paging files: `MmNumberOfPagingFiles` + `MmPagingFile[]` (up to 8.1; the KDBG points at the
+/// count only), else `MiSystemPartition.Vp.NumberOfPagingFiles` + `Vp.PagingFile[]` (Windows 10+;
+/// field names from the public PDB types, pool-internals.md §7). Each entry is a
+/// `_MMPAGING_FILE*`: `Size`, `FreeSpace`, `MinimumSize`, `MaximumSize` (pages) and
+/// `PageFileName` (`_UNICODE_STRING`), offsets from the symbols or the embedded profile.
+fn page_files(r: &Reader<'_>, t: &dyn Target) -> Result<(Vec<PageFile>, String), String> {
+    let (count, array, source) = match (
+        t.symbol_address("MmNumberOfPagingFiles"),
+        t.symbol_address("MmPagingFile"),
+    ) {
+        (Some(n), Some(a)) if n.value != 0 && a.value != 0 => {
+            let c = r
+                .read(n.value, 4)
+                .map_err(|e| format!("MmNumberOfPagingFiles: {e}"))?;
+            (c, a.value, format!("MmPagingFile ({})", a.source.name()))
+        }
+        (n, a) => {
+            let old = match (n, a) {
+                (None, _) => "no symbol MmNumberOfPagingFiles",
+                (_, None) => "no symbol MmPagingFile",
+                _ => "MmNumberOfPagingFiles or MmPagingFile is null",
+            };
+            let part = t
+                .symbol_address("MiSystemPartition")
+                .ok_or_else(|| format!("{old}; no symbol MiSystemPartition"))?;
+            let vp = r
+                .offset("_MI_PARTITION", "Vp")
+                .ok_or_else(|| format!("{old}; no offset of _MI_PARTITION.Vp"))?;
+            let nf = r
+                .offset("_MI_VISIBLE_PARTITION", "NumberOfPagingFiles")
+                .ok_or_else(|| {
+                    format!("{old}; no offset of _MI_VISIBLE_PARTITION.NumberOfPagingFiles")
+                })?;
+            let pf = r
+                .offset("_MI_VISIBLE_PARTITION", "PagingFile")
+                .ok_or_else(|| format!("{old}; no offset of _MI_VISIBLE_PARTITION.PagingFile"))?;
+            let v = part.value.wrapping_add(vp);
+            let c = r
+                .read(v.wrapping_add(nf), 4)
+                .map_err(|e| format!("MiSystemPartition.Vp.NumberOfPagingFiles: {e}"))?;
+            (
+                c,
+                v.wrapping_add(pf),
+                format!("MiSystemPartition.Vp.PagingFile ({})", part.source.name()),
+            )
+        }
+    };
+    if count > MAX_PAGING_FILES {
+        return Err(format!(
+            "{count} paging files, expected at most {MAX_PAGING_FILES}"
+        ));
+    }
+    let off = |f: &str| {
+        r.offset("_MMPAGING_FILE", f)
+            .ok_or_else(|| format!("no offset of _MMPAGING_FILE.{f}"))
+    };
+    let (size, free, min, max, name) = (
+        off("Size")?,
+        off("FreeSpace")?,
+        off("MinimumSize")?,
+        off("MaximumSize")?,
+        off("PageFileName")?,
+    );
+    let mut out = Vec::new();
+    for i in 0..count {
+        let p = r
+            .read(array.wrapping_add(i * u64::from(r.ptr)), 0)
+            .map_err(|e| format!("paging file pointer {i}: {e}"))?;
+        if p == 0 {
+            continue;
+        }
+        let rd = |o: u64, what: &str| {
+            r.read(p.wrapping_add(o), 0)
+                .map_err(|e| format!("_MMPAGING_FILE {i} at {p:#x}: {what}: {e}"))
+        };
+        out.push(PageFile {
+            current_pages: rd(size, "Size")?,
+            free_pages: rd(free, "FreeSpace")?,
+            minimum_pages: rd(min, "MinimumSize")?,
+            maximum_pages: rd(max, "MaximumSize")?,
+            name: unicode_string(r, t, p.wrapping_add(name))
+                .map_err(|e| format!("_MMPAGING_FILE {i} at {p:#x}: PageFileName: {e}"))?,
+        });
+    }
+    Ok((out, source))
+}
+
+/// A `_UNICODE_STRING` (`Length` u16 at 0, `Buffer` pointer at 4 / 8): `None` when empty. The
+/// length is bounded by its u16; odd lengths and bad UTF-16 are decoded lossily.
+fn unicode_string(r: &Reader<'_>, t: &dyn Target, at: u64) -> Result<Option<String>, String> {
+    let mut lb = [0u8; 2];
+    t.read_virtual_exact(at, &mut lb)
+        .map_err(|e| e.to_string())?;
+    let len = u16::from_le_bytes(lb) as usize & !1;
+    if len == 0 {
+        return Ok(None);
+    }
+    let buf_ptr = r
+        .read(at.wrapping_add(u64::from(r.ptr)), 0)
+        .map_err(|e| e.to_string())?;
+    let mut b = vec![0u8; len];
+    t.read_virtual_exact(buf_ptr, &mut b)
+        .map_err(|e| e.to_string())?;
+    let units: Vec<u16> = b
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    Ok(Some(String::from_utf16_lossy(&units)))
+}
+
+/// `_MI_VISIBLE_STATE` and `_MI_SYSTEM_PTE_TYPE` offsets per Windows 10/11 x64 build, for targets
+/// whose symbols lack these types (the embedded profiles keep only the types `WANTED_TYPES`
+/// names): (build, `_MI_VISIBLE_STATE.SystemPteInfo`, `_MI_SYSTEM_PTE_TYPE.TotalFreeSystemPtes`,
+/// `_MI_VISIBLE_STATE.SpecialPagesInUse`). Derived from the public ntkrnlmp.pdb ISF files of
+/// every listed build (JPCERTCC/Windows-Symbol-Tables; checked in tests/isf.rs).
+pub const MI_VISIBLE_STATE_X64: &[(u32, u64, u64, Option<u64>)] = &[
+    (14393, 0xb0, 0x60, Some(0x138)),
+    (17763, 0xa0, 0x58, Some(0x128)),
+    (18326, 0x40, 0x58, None),
+    (18362, 0x40, 0x58, None),
+    (19041, 0x40, 0x58, None),
+    (20348, 0x40, 0x58, None),
+    (22000, 0x40, 0x50, None),
+];
+
+/// `MiState.Vs` (`_MI_SYSTEM_INFORMATION.Vs`, a `_MI_VISIBLE_STATE`) and the offset of `field`
+/// in it: from the symbols, else from [`MI_VISIBLE_STATE_X64`].
+fn mi_state_vs(r: &Reader<'_>, t: &dyn Target, field: &str) -> Result<(u64, String), String> {
+    let st = t.symbol_address("MiState").ok_or("no symbol MiState")?;
+    let vs = r
+        .offset("_MI_SYSTEM_INFORMATION", "Vs")
+        .ok_or("no offset of _MI_SYSTEM_INFORMATION.Vs")?;
+    let info = t.info();
+    let row = (info.pointer_size == 8)
+        .then(|| MI_VISIBLE_STATE_X64.iter().find(|e| e.0 == info.build))
+        .flatten();
+    let f = match r.offset("_MI_VISIBLE_STATE", field) {
+        Some(o) => o,
+        None => match (field, row) {
+            ("SystemPteInfo", Some(e)) => e.1,
+            ("SpecialPagesInUse", Some(e)) => e.3.ok_or_else(|| {
+                format!(
+                    "_MI_VISIBLE_STATE has no SpecialPagesInUse on build {} (public PDB types)",
+                    info.build
+                )
+            })?,
+            _ => {
+                return Err(format!(
+                    "no offset of _MI_VISIBLE_STATE.{field} for build {}",
+                    info.build
+                ));
+            }
+        },
+    };
+    Ok((
+        st.value.wrapping_add(vs).wrapping_add(f),
+        format!("MiState.Vs.{field} ({})", st.source.name()),
+    ))
+}
+
+/// Free System PTEs. Sources, first found wins:
+/// - `MmTotalFreeSystemPtes[SystemPteSpace]` (XP/2003: a `ULONG` array indexed by
+///   `MMSYSTEM_PTE_POOL_TYPE`, `SystemPteSpace` = 0; ReactOS `ntoskrnl/include/internal/mm.h`);
+/// - `MiSystemPteInfo.TotalFreeSystemPtes` (Windows 7 / 8.1 public PDB types: a
+///   `_MI_SYSTEM_PTE_TYPE`; `long` on 7, `ULONG_PTR` on 8.1);
+/// - `MiState.Vs.SystemPteInfo.TotalFreeSystemPtes` (Windows 10/11 public PDB types).
+fn free_system_ptes(r: &Reader<'_>, t: &dyn Target) -> Result<(u64, String), String> {
+    let mut why = Vec::new();
+    match r.global("MmTotalFreeSystemPtes", 4) {
+        Ok((v, s)) => return Ok((v, s.replace(" (", "[SystemPteSpace] ("))),
+        Err(e) => why.push(e),
+    }
+    let info = t.info();
+    // `long` on Windows 7 (and earlier), `ULONG_PTR` from 8.1.
+    let width = if info.build < 9200 { 4 } else { 0 };
+    let total = r
+        .offset("_MI_SYSTEM_PTE_TYPE", "TotalFreeSystemPtes")
+        .or_else(|| {
+            (info.pointer_size == 8)
+                .then(|| MI_VISIBLE_STATE_X64.iter().find(|e| e.0 == info.build))
+                .flatten()
+                .map(|e| e.2)
+        });
+    match (t.symbol_address("MiSystemPteInfo"), total) {
+        (Some(s), Some(o)) if s.value != 0 => {
+            let v = r
+                .read(s.value.wrapping_add(o), width)
+                .map_err(|e| format!("MiSystemPteInfo.TotalFreeSystemPtes: {e}"))?;
+            return Ok((
+                v,
+                format!("MiSystemPteInfo.TotalFreeSystemPtes ({})", s.source.name()),
+            ));
+        }
+        (Some(_), None) => why.push("no offset of _MI_SYSTEM_PTE_TYPE.TotalFreeSystemPtes".into()),
+        _ => why.push("no symbol MiSystemPteInfo".into()),
+    }
+    match (mi_state_vs(r, t, "SystemPteInfo"), total) {
+        (Ok((va, src)), Some(o)) => {
+            let v = r
+                .read(va.wrapping_add(o), width)
+                .map_err(|e| format!("MiState.Vs.SystemPteInfo.TotalFreeSystemPtes: {e}"))?;
+            Ok((v, src.replace(" (", ".TotalFreeSystemPtes (")))
+        }
+        (Ok(_), None) => {
+            why.push("no offset of _MI_SYSTEM_PTE_TYPE.TotalFreeSystemPtes".into());
+            Err(why.join("; "))
+        }
+        (Err(e), _) => {
+            why.push(e);
+            Err(why.join("; "))
+        }
+    }
+}
+
+/// Special Pool: `MmSpecialPagesInUse` (Windows 7 / 8.1 public PDB globals; the name WinDbg's
+/// line is taken from, pool-internals.md §7), else `MiState.Vs.SpecialPagesInUse` (Windows 10
+/// 1607/1809 public PDB types; the field is gone from 1903 on, and no other source is known).
+fn special_pool_pages(r: &Reader<'_>, t: &dyn Target) -> Result<(u64, String), String> {
+    match r.global("MmSpecialPagesInUse", 0) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let (va, src) =
+                mi_state_vs(r, t, "SpecialPagesInUse").map_err(|e2| format!("{e}; {e2}"))?;
+            let v = r
+                .read(va, 0)
+                .map_err(|e| format!("MiState.Vs.SpecialPagesInUse: {e}"))?;
+            Ok((v, src))
+        }
+    }
+}
+
+/// Locked IO Pages: `MmSystemLockPagesCount` (the ReactOS name, `ntoskrnl/mm/ARM3`), read only
+/// when the target's symbols have it. No public PDB of Windows 7 … 11 has a global of that name
+/// or a field that is known to hold the figure, so there it is left out.
+fn locked_io_pages(r: &Reader<'_>, t: &dyn Target) -> Result<(u64, String), String> {
+    r.global("MmSystemLockPagesCount", 0).map_err(|e| {
+        format!(
+            "{e} (the ReactOS name); no other source is established for build {} (no public \
+             Windows 7 … 11 PDB has a counter known to hold it)",
+            t.info().build
+        )
+    })
 }
 
 /// The pool layout of the target's build.

@@ -1,10 +1,8 @@
 //! `!vm` on every testkit profile through the host's Session: every figure equal to the manifest,
 //! the text equal to the committed golden file (`tests/golden/<name>.txt`; regenerate with
-//! `UPDATE_GOLDEN=1 cargo test -p pooldbg-vm --test golden` and review the diff by reading it).
+//! `POOLDBG_BLESS=1 cargo test -p pooldbg-vm --test golden` and review the diff by reading it).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-use std::path::PathBuf;
 
 use dumpfile::Dump;
 use plugin_sdk::{Command, Output};
@@ -29,21 +27,19 @@ const CONTRACT: &[&str] = &[
     "driver_commit_pages",
     "committed_pages",
     "commit_limit",
+    "locked_io_pages",
+    "special_pool_pages",
+    "page_files",
 ];
 
 /// Figures testkit writes where poollayout has no source: testkit lays out Windows 2000's
 /// `_MM_PAGED_POOL_INFO` like XP's (an assumption), poollayout has no Windows 2000 layout and
 fn golden(name: &str, text: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(format!("{name}.txt"));
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, text).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
-    assert_eq!(text, want, "{name}: text differs from {}", path.display());
+    testkit::golden::check(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden"),
+        &format!("{name}.txt"),
+        text,
+    );
 }
 
 fn session(kernel: &testkit::Kernel, container: Container) -> Session {
@@ -241,4 +237,94 @@ fn synthetic_triage_is_a_clear_error() {
     let mut out = Output::new();
     let e = Vm.run(&s, "", &mut out).unwrap_err().to_string();
     assert!(e.contains("!vm: no figure could be read"), "{e}");
+}
+
+/// With the real symbol files (`--symbols` over shared/data/isf), Windows 7 and 8.1 give the
+/// figures the embedded profiles cannot locate: Free System PTEs (`MiSystemPteInfo`) and Special
+/// Pool (`MmSpecialPagesInUse`), equal to the manifest; and Windows 10 reads the same figures
+/// through the ISF's `_MI_VISIBLE_STATE` instead of pooldbg's fallback table.
+#[test]
+fn real_symbols_give_what_the_embedded_profiles_lack() {
+    let Some(isf) = testdata::require("data/isf") else {
+        return;
+    };
+    for name in [
+        "win7sp1-x64",
+        "win81-x64",
+        "win10-1809-x64",
+        "win11-21h2-x64",
+    ] {
+        let kernel = KernelBuilder::standard(testkit::profile(name).unwrap())
+            .seed(7)
+            .memory_mib(16)
+            .build()
+            .unwrap();
+        let (bytes, _) = write_vec(&kernel, Container::Full, &WriteOptions::default()).unwrap();
+        let opts = SessionOptions {
+            symbols: vec![isf.clone()],
+            ..SessionOptions::default()
+        };
+        let s = Session::from_dump(Dump::from_vec(bytes).unwrap(), &opts).unwrap();
+        let out = run(&s, "");
+        let row = &out.rows()[0];
+        let vm = &kernel.manifest.vm;
+        assert_eq!(
+            row["free_system_ptes"].as_u64(),
+            vm.free_system_ptes,
+            "{name}: {:?}",
+            out.warnings()
+        );
+        assert!(vm.free_system_ptes.is_some(), "{name}");
+        assert_eq!(
+            row["special_pool_pages"].as_u64(),
+            vm.special_pool_pages,
+            "{name}"
+        );
+        let src = &out.summary().unwrap()["sources"]["free_system_ptes"];
+        assert!(
+            src.as_str().unwrap().contains("(user symbols)"),
+            "{name}: {src}"
+        );
+    }
+}
+
+/// The same pressure on the segment-heap builds: failures recorded (`ExPoolFailures`), little
+/// available, every figure equal to the manifest. No paged-pool usage or maximum has a known
+/// source there, so they are named, not invented.
+#[test]
+fn segment_heap_pool_under_pressure_with_failures() {
+    for name in ["win10-2004-x64", "win2022-x64", "win11-21h2-x64"] {
+        let profile = testkit::profile(name).unwrap();
+        let mut b = KernelBuilder::standard(profile).seed(3).memory_mib(64);
+        for _ in 0..64 {
+            b = b.alloc(b"Leak", 0xf00, PoolKind::NonPagedNx);
+        }
+        let kernel = b
+            .counters(VmCounters {
+                available_pages: Some(0x180),
+                pool_allocation_failures: Some(4270),
+                free_system_ptes: Some(12),
+                ..VmCounters::default()
+            })
+            .build()
+            .unwrap();
+        let out = run(&session(&kernel, Container::Full), "");
+        check_against_manifest(name, &out, &kernel);
+        let row = &out.rows()[0];
+        assert_eq!(row["pool_allocation_failures"], 4270, "{name}");
+        assert_eq!(row["free_system_ptes"], 12, "{name}");
+        assert_eq!(row["available_pages"], 0x180, "{name}");
+        let text = render_text(&out);
+        assert!(
+            text.contains("********** 4270 pool allocations have failed **********"),
+            "{name}: {text}"
+        );
+        assert!(
+            out.warnings()
+                .iter()
+                .any(|w| w.starts_with("not shown: paged_pool_pages:")),
+            "{name}"
+        );
+        golden(&format!("near-max-{name}"), &text);
+    }
 }
