@@ -118,11 +118,7 @@ fn draw(s: &Shared, command: &str, rx: &mpsc::Receiver<()>) {
     bar.enable_steady_tick(TICK);
     let mut seen = 0;
     let mut is_bar = false;
-    loop {
-        match rx.recv_timeout(TICK) {
-            Err(RecvTimeoutError::Timeout) => {}
-            _ => break,
-        }
+    while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(TICK) {
         let reports = s.reports.load(Ordering::Relaxed);
         if reports == seen {
             continue;
