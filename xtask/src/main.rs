@@ -8,8 +8,13 @@ mod profiles;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod bench;
 mod demo;
+mod dist;
 mod fixtures;
+mod fuzz;
+mod install;
+mod plugins;
 
 /// A subcommand: its name, its one-line help, and whether it is available yet.
 struct Subcommand {
@@ -41,9 +46,9 @@ const SUBCOMMANDS: &[Subcommand] = &[
     },
     Subcommand {
         name: "plugins",
-        usage: "plugins",
+        usage: "plugins [--release]",
         help: "build the command plugins and list what the host finds",
-        pending: Some("the plugin loader and the command plugins"),
+        pending: None,
     },
     Subcommand {
         name: "fixtures",
@@ -61,25 +66,25 @@ const SUBCOMMANDS: &[Subcommand] = &[
         name: "bench",
         usage: "bench [--quick]",
         help: "measure pooldbg against memcpy and peers on generated dumps",
-        pending: Some("the benchmarks against peers"),
+        pending: None,
     },
     Subcommand {
         name: "fuzz",
-        usage: "fuzz [--seconds N]",
+        usage: "fuzz [--seconds N] [--install] [TARGET..]",
         help: "run every cargo-fuzz target in turn (nightly toolchain, cargo-fuzz)",
-        pending: Some("the fuzz targets of the parsers"),
+        pending: None,
     },
     Subcommand {
         name: "dist",
-        usage: "dist",
+        usage: "dist [--no-check]",
         help: "build a release archive: pooldbg, its plugins, a sample dump, docs, the C header",
-        pending: Some("the release packaging"),
+        pending: None,
     },
     Subcommand {
         name: "install",
         usage: "install [--prefix DIR]",
         help: "install pooldbg into DIR/bin and its plugins into DIR/lib/pooldbg/plugins",
-        pending: Some("the release packaging"),
+        pending: None,
     },
 ];
 
@@ -270,6 +275,11 @@ fn run(name: &str, args: &[String]) -> Result<(), String> {
         "profiles" => profiles::run(&workspace_root(), args),
         "fixtures" => fixtures::run(args, &workspace_root()),
         "demo" => demo::run(&workspace_root(), args),
+        "bench" => bench::run(&workspace_root(), args),
+        "plugins" => plugins::run(&workspace_root(), args),
+        "fuzz" => fuzz::run(&workspace_root(), args),
+        "dist" => dist::run(&workspace_root(), args),
+        "install" => install::run(&workspace_root(), args),
         other => Err(format!("`cargo xtask {other}` has no implementation")),
     }
 }
@@ -365,8 +375,16 @@ mod tests {
 
     #[test]
     fn pending_subcommands_refuse_and_say_why() {
-        let err = run("dist", &[]).unwrap_err();
-        assert!(err.contains("not available yet"), "{err}");
-        assert!(err.contains("release packaging"), "{err}");
+        for s in SUBCOMMANDS {
+            if let Some(missing) = s.pending {
+                let err = run(s.name, &[]).unwrap_err();
+                assert!(err.contains("not available yet"), "{err}");
+                assert!(err.contains(missing), "{err}");
+            }
+        }
+        for name in ["plugins", "fuzz", "dist", "install", "bench"] {
+            let s = SUBCOMMANDS.iter().find(|s| s.name == name).unwrap();
+            assert_eq!(s.pending, None, "{name}");
+        }
     }
 }

@@ -112,7 +112,7 @@ impl BitmapIndex {
             while v != 0 {
                 let pfn = w as u64 * 64 + u64::from(v.trailing_zeros());
                 match out.last_mut() {
-                    Some(last) if last.0 + last.1 == pfn => last.1 += 1,
+                    Some(last) if last.0.checked_add(last.1) == Some(pfn) => last.1 += 1,
                     _ => out.push((pfn, 1)),
                 }
                 v &= v - 1;
@@ -211,9 +211,21 @@ impl PageMap {
             PageMap::Runs { runs, .. } => {
                 let mut v: Vec<(u64, u64)> = Vec::new();
                 for r in runs {
-                    let (pa, len) = (r.base_pfn << PAGE_SHIFT, r.pages << PAGE_SHIFT);
+                    // Runs come from the dump: a run that starts past the 64-bit address space has no
+                    // address and is left out; a length past its end is clipped, never wrapped.
+                    let Some(pa) = r.base_pfn.checked_mul(PAGE_SIZE) else {
+                        continue;
+                    };
+                    let room = (u64::MAX - pa).saturating_add(1);
+                    let len = r.pages.saturating_mul(PAGE_SIZE).min(room);
+                    if len == 0 {
+                        continue;
+                    }
                     match v.last_mut() {
-                        Some(l) if l.0 + l.1 == pa => l.1 += len,
+                        // `l.0 + l.1` is 2^64 for a range that ends the address space.
+                        Some(l) if l.0.checked_add(l.1) == Some(pa) => {
+                            l.1 = l.1.saturating_add(len)
+                        }
                         _ => v.push((pa, len)),
                     }
                 }
@@ -291,5 +303,49 @@ mod tests {
         assert_eq!(map.locate(0), Err(ReadStatus::NotInDump));
         assert_eq!(map.locate(0x3000), Err(ReadStatus::NotInDump));
         assert_eq!(map.locate(0x11000), Err(ReadStatus::OutOfRange));
+    }
+
+    #[test]
+    fn run_ranges_at_the_top_of_the_address_space_neither_overflow_nor_wrap() {
+        let top_pfn = u64::MAX >> PAGE_SHIFT; // the last page: 0xffff_ffff_ffff_f000
+        let map = PageMap::Runs {
+            runs: vec![
+                Run {
+                    base_pfn: 1,
+                    pages: 1,
+                    file_offset: 0x1000,
+                },
+                Run {
+                    base_pfn: 2,
+                    pages: 1,
+                    file_offset: 0x2000,
+                },
+                // Ends exactly at 2^64: `pa + len` of this range does not fit in a u64.
+                Run {
+                    base_pfn: top_pfn - 1,
+                    pages: 2,
+                    file_offset: 0x3000,
+                },
+                // Crafted: starts past the address space, and a length that would wrap.
+                Run {
+                    base_pfn: top_pfn + 1,
+                    pages: u64::MAX,
+                    file_offset: 0x5000,
+                },
+            ],
+            limit_pfn: u64::MAX,
+        };
+        let last = (top_pfn - 1) << PAGE_SHIFT;
+        assert_eq!(map.ranges(), vec![(0x1000, 0x2000), (last, 0x2000)]);
+        // A length that would overflow is clipped to the end of the address space.
+        let map = PageMap::Runs {
+            runs: vec![Run {
+                base_pfn: top_pfn,
+                pages: u64::MAX,
+                file_offset: 0,
+            }],
+            limit_pfn: u64::MAX,
+        };
+        assert_eq!(map.ranges(), vec![(top_pfn << PAGE_SHIFT, 0x1000)]);
     }
 }

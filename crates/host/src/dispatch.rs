@@ -231,16 +231,18 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
             "end",
             w = width
         )];
-        for m in &modules {
+        for (i, m) in modules.iter().enumerate() {
             let end = m.base.saturating_add(m.size);
+            let module = windbg_module_name(i, &m.name);
             text.push(format!(
                 "{} {}   {:<16} {}",
                 windbg_address(m.base, ps),
                 windbg_address(end, ps),
-                m.name,
+                module,
                 m.path
             ));
             r.rows.push(json!({
+                "module": module,
                 "name": m.name,
                 "base": hex(m.base),
                 "size": m.size,
@@ -370,5 +372,45 @@ fn entry_state(state: &paging::EntryState) -> (String, Option<u64>) {
         ),
         S::DemandZero { protection } => (format!("demand zero protection {protection}"), None),
         S::Zero => ("not mapped".into(), None),
+    }
+}
+
+/// The module name WinDbg shows for a loaded image: `nt` for the kernel (one of the four kernel file
+/// names, or an `.exe` first in the loaded-module list, where Windows keeps the kernel), `hal` for a HAL, otherwise the file
+/// name without its extension (`ntfs.sys` -> `ntfs`). WinDbg keeps the file's case; so do we.
+pub fn windbg_module_name(index: usize, file_name: &str) -> String {
+    let lower = file_name.to_ascii_lowercase();
+    let kernel_files = [
+        "ntoskrnl.exe",
+        "ntkrnlmp.exe",
+        "ntkrnlpa.exe",
+        "ntkrpamp.exe",
+    ];
+    if kernel_files.contains(&lower.as_str()) || (index == 0 && lower.ends_with(".exe")) {
+        return "nt".into();
+    }
+    if lower.starts_with("hal") && lower.ends_with(".dll") {
+        return "hal".into();
+    }
+    match file_name.rsplit_once('.') {
+        Some((stem, _)) if !stem.is_empty() => stem.to_string(),
+        _ => file_name.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::windbg_module_name;
+
+    #[test]
+    fn module_names_as_windbg_shows_them() {
+        assert_eq!(windbg_module_name(0, "ntoskrnl.exe"), "nt");
+        assert_eq!(windbg_module_name(3, "NTKRPAMP.EXE"), "nt");
+        assert_eq!(windbg_module_name(0, "custom.exe"), "nt");
+        assert_eq!(windbg_module_name(1, "halmacpi.dll"), "hal");
+        assert_eq!(windbg_module_name(2, "Ntfs.sys"), "Ntfs");
+        assert_eq!(windbg_module_name(0, "ntfs.sys"), "ntfs");
+        assert_eq!(windbg_module_name(4, "noext"), "noext");
+        assert_eq!(windbg_module_name(4, ".sys"), ".sys");
     }
 }

@@ -48,7 +48,7 @@ pub fn field_order(command: &str) -> &'static [&'static str] {
             "symbol_source",
             "missing_pages",
         ],
-        "lm" => &["name", "base", "size", "path"],
+        "lm" => &["name", "base", "size", "path", "module"],
         "!vm" => &[
             "physical_pages",
             "available_pages",

@@ -200,9 +200,8 @@ impl Session {
 
     fn scan_for_kernel(&mut self, facts: &mut DumpFacts) {
         let phys = ScanPhysical(&self.dump);
-        // Both scans can match one page (an x86 page directory can look like a PML4): try every
-        // candidate and keep the first under which a kernel image is found. (x86-PAE images
-        // have no self-map scan yet.)
+        // The scans can match one page (an x86 page directory can look like a PML4): try every
+        // candidate and keep the first under which a kernel image is found.
         let candidates: Vec<(Mode, NtArch, u64)> = ntkernel::scan::find_dtb_x64(&phys, 2)
             .iter()
             .take(8)
@@ -213,6 +212,12 @@ impl Session {
                     .take(8)
                     .map(|c| (Mode::X86, NtArch::X86, c.dtb)),
             )
+            .chain(
+                ntkernel::scan::find_dtb_x86_pae(&phys)
+                    .iter()
+                    .take(8)
+                    .map(|c| (Mode::X86Pae, NtArch::X86Pae, c.dtb)),
+            )
             .collect();
         for (mode, arch, dtb) in candidates {
             let space = AddressSpace::new(
@@ -220,7 +225,7 @@ impl Session {
                 PagingConfig::new(mode, dtb).with_format(default_pte_format(mode, None)),
             );
             let mem = SpaceMemory(&space);
-            let ranges: Vec<(u64, u64, u64)> = if mode == Mode::X86 {
+            let ranges: Vec<(u64, u64, u64)> = if matches!(mode, Mode::X86 | Mode::X86Pae) {
                 vec![X86_KERNEL_SCAN]
             } else {
                 X64_KERNEL_SCAN.to_vec()

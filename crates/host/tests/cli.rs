@@ -114,8 +114,14 @@ fn info_and_lm_in_text_and_json_match_the_manifest() {
         text.contains("start             end                 module name"),
         "{text}"
     );
+    // WinDbg names the kernel `nt` and the others by file stem; the path shows the file.
     let first_module = m["modules"][0]["name"].as_str().unwrap();
     assert!(text.contains(first_module), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("   nt ") && l.contains(first_module)),
+        "{text}"
+    );
 
     let o = run(&["--format", "json", "-z", z(f), "-c", "info; lm"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -151,6 +157,7 @@ fn info_and_lm_in_text_and_json_match_the_manifest() {
         .map(|r| r["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, expected);
+    assert_eq!(lm["rows"][0]["module"], "nt");
     assert_eq!(
         hex_of(&lm["rows"][0]["base"]),
         hex_of(&m["modules"][0]["base"])
@@ -309,7 +316,7 @@ fn jsonl_and_csv() {
     let o = run(&["--format", "csv", "lm", z(f)]);
     let text = stdout(&o);
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "name,base,size,path");
+    assert_eq!(lines[0], "name,base,size,path,module");
     assert_eq!(lines.len(), n_mod + 1);
 }
 

@@ -109,6 +109,87 @@ pub fn find_dtb_x86(phys: &dyn PhysicalMemory) -> Vec<DtbCandidate> {
     out
 }
 
+/// Scans physical memory for x86-PAE page tables and returns their PDPTs.
+///
+/// In PAE mode Windows maps its page tables at `0xC0000000` (PTE base) and the four page directories
+/// at `0xC0600000` (PDE base): entries 0..=3 of the fourth page directory (the one for
+/// `0xC0000000..=0xFFFFFFFF`) point to the four page directories, entry 3 to itself (Intel SDM vol. 3
+/// §4.4 for the PAE structures; the bases are the documented PAE values of `!pte`, and testkit builds
+/// them the same way). The PDPT itself is not self-mapped: once such a directory is found, a second
+/// pass looks for the 32-byte-aligned PDPT below 4 GiB whose four entries are those directories
+/// (present, reserved bits clear). The result's `dtb` is that PDPT (the PAE CR3); `index` is 3.
+pub fn find_dtb_x86_pae(phys: &dyn PhysicalMemory) -> Vec<DtbCandidate> {
+    // PDPTE reserved bits in PAE mode: 1, 2, 5..=8 and 52..=63 (Intel SDM vol. 3 table 4-8).
+    const PDPTE_RESERVED: u64 = 0xFFF0_0000_0000_01E6;
+    let mut page = vec![0u8; 0x1000];
+    // (the four page directories, kernel entries) of each fourth directory found.
+    let mut directories: Vec<([u64; 4], usize)> = Vec::new();
+    for pfn in phys.present_pages() {
+        let Some(pa) = pfn.checked_mul(0x1000) else {
+            break;
+        };
+        if phys.read_physical(pa, &mut page).is_err() {
+            continue;
+        }
+        let e = |i: usize| u64::from_le_bytes(page[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+        // Entry 3 maps this very page (present, writable, supervisor).
+        if e(3) & 0x7 != 0x3 || e(3) & PFN_MASK_64 != pa {
+            continue;
+        }
+        let pds = [e(0), e(1), e(2), e(3)].map(|v| v & PFN_MASK_64);
+        let distinct = (0..4).all(|i| (0..i).all(|j| pds[i] != pds[j]));
+        if !distinct || (0..3).any(|i| e(i) & 0x3 != 0x3) {
+            continue;
+        }
+        let kernel_entries = (4..0x200).filter(|&i| e(i) & 1 == 1).count();
+        directories.push((pds, kernel_entries));
+        if directories.len() >= MAX_CANDIDATES {
+            break;
+        }
+    }
+    let mut out = Vec::new();
+    if directories.is_empty() {
+        return out;
+    }
+    'pages: for pfn in phys.present_pages() {
+        let Some(pa) = pfn.checked_mul(0x1000) else {
+            break;
+        };
+        if pa > 0xFFFF_FFFF || phys.read_physical(pa, &mut page).is_err() {
+            continue;
+        }
+        for at in (0..0x1000).step_by(0x20) {
+            let e = |i: usize| {
+                u64::from_le_bytes(
+                    page[at + i * 8..at + i * 8 + 8]
+                        .try_into()
+                        .unwrap_or([0; 8]),
+                )
+            };
+            let entries = [e(0), e(1), e(2), e(3)];
+            if entries
+                .iter()
+                .any(|v| v & 1 != 1 || v & PDPTE_RESERVED != 0)
+            {
+                continue;
+            }
+            let frames = entries.map(|v| v & PFN_MASK_64);
+            if let Some((_, kernel_entries)) = directories.iter().find(|(pds, _)| *pds == frames) {
+                out.push(DtbCandidate {
+                    dtb: pa + at as u64,
+                    index: 3,
+                    kernel_entries: *kernel_entries,
+                });
+                if out.len() >= MAX_CANDIDATES {
+                    break 'pages;
+                }
+            }
+        }
+    }
+    out.sort_by_key(|c| std::cmp::Reverse(c.kernel_entries));
+    out
+}
+
 /// An `RSDS` record found in physical memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RsdsHit {
@@ -244,6 +325,32 @@ mod tests {
         let c = find_dtb_x86(&m);
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].dtb, 0x39000);
+    }
+
+    #[test]
+    fn finds_x86_pae_page_tables_by_the_fourth_directory() {
+        let mut m = SparseMemory::new();
+        let pds = [0x10000u64, 0x11000, 0x12000, 0x13000];
+        // The fourth directory maps the four directories at its entries 0..=3, itself at 3.
+        for (i, pd) in pds.iter().enumerate() {
+            m.write_u64(pds[3] + i as u64 * 8, pd | 0x63);
+        }
+        m.write_u64(pds[3] + 0x10 * 8, 0x20000 | 0x63); // a kernel page table
+        // The PDPT, 32-byte aligned inside a page, entries with only the present bit.
+        let pdpt = 0x30000u64 + 0x60;
+        for (i, pd) in pds.iter().enumerate() {
+            m.write_u64(pdpt + i as u64 * 8, pd | 1);
+        }
+        // A look-alike with a reserved bit set (bit 1) is not a PDPT.
+        for (i, pd) in pds.iter().enumerate() {
+            m.write_u64(0x40000 + i as u64 * 8, pd | 3);
+        }
+        // A directory whose entry 3 maps itself but whose other entries are absent is not one.
+        m.write_u64(0x50000 + 3 * 8, 0x50000 | 0x63);
+        let c = find_dtb_x86_pae(&m);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!((c[0].dtb, c[0].index, c[0].kernel_entries), (pdpt, 3, 1));
+        assert!(find_dtb_x86_pae(&SparseMemory::new()).is_empty());
     }
 
     #[test]

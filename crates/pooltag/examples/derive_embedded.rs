@@ -10,8 +10,11 @@
 //! Rules: the files are read newest first (Windows SDK 10.0.25967, PoolMonXv2 2020, PoolMonX 2018,
 //! Server 2003 Resource Kit). For each tag column, the owners come from the newest file that names at
 //! least one owner other than `<unknown>`, in that file's order, each binary once; `<unknown>` owners
-//! are dropped (they state no fact). Tags appear in the order of the newest file that has them, then
-//! the tags only older files have, in their order (wildcard order is kept, as lookups depend on it).
+//! are dropped when a named owner exists. A tag that every copy lists only with `<unknown>` is kept as
+//! one `Tag - <unknown> - ` line: the tag is a known one (a kernel object tag such as `Irp ` or `File`),
+//! only its binary is not named, and calling it an unknown tag would mislead. Tags appear in the order
+//! of the newest file that has them, then the tags only older files have, in their order (wildcard
+//! order is kept, as lookups depend on it).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -67,13 +70,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             if !seen.insert(key.clone()) {
                 continue;
             }
-            let Some(list) = files
+            let unknown = vec!["<unknown>".to_string()];
+            let list = files
                 .iter()
                 .filter_map(|(owners, _)| owners.get(key))
                 .find(|l| !l.is_empty())
-            else {
-                continue;
-            };
+                .unwrap_or(&unknown);
             tags += 1;
             for binary in list {
                 lines += 1;
@@ -107,7 +109,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     writeln!(
         text,
-        "// Owners given as <unknown> are left out. No description text is copied."
+        "// <unknown> is kept only for tags no copy names an owner for. No description is copied."
     )?;
     writeln!(
         text,

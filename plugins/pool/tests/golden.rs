@@ -278,38 +278,3 @@ fn the_real_triage_dump_holds_no_pool() {
         assert!(e.contains("holds no pool"), "{e}");
     }
 }
-
-/// Segment-heap builds (Windows 10 1903+, 11): `!pool` on a VS/LFH block is a known gap and must say so
-/// plainly rather than misread the page as a classic one; big allocations are still found there.
-#[test]
-fn segment_heap_pages_are_refused_plainly() {
-    for profile in testkit::PROFILES
-        .iter()
-        .filter(|p| !matches!(p.pool, testkit::profile::PoolModel::Classic))
-    {
-        let (k, s) = open(profile.name, &[]);
-        let block = k
-            .manifest
-            .blocks
-            .iter()
-            .find(|b| b.state == "allocated")
-            .expect("a block");
-        let err = run(pool::run, &s, &format!("{:x}", block.address.0 + 0x10))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("segment-heap") && err.contains("not implemented"),
-            "{}: {err}",
-            profile.name
-        );
-        let big = k
-            .manifest
-            .big_allocations
-            .iter()
-            .find(|b| b.state == "allocated")
-            .expect("a big allocation");
-        let out = run(pool::run, &s, &format!("{:x}", big.address.0))
-            .unwrap_or_else(|e| panic!("{}: {e}", profile.name));
-        assert_eq!(out.rows().len(), 1, "{}: the big allocation", profile.name);
-    }
-}

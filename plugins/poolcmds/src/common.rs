@@ -203,6 +203,8 @@ impl Owner {
     pub fn pool_text(&self, tag: Tag) -> String {
         match (&self.description, &self.binary) {
             (None, None) => format!("Owning component : Unknown (update pooltag.txt)  ({tag})"),
+            // The embedded database has no descriptions: leave out the empty part, not the comma.
+            (None, Some(b)) => format!("Pooltag {tag} : Binary : {b}"),
             (d, b) => format!(
                 "Pooltag {tag} : {}, Binary : {}",
                 d.as_deref().unwrap_or(""),
@@ -313,6 +315,28 @@ mod tests {
         assert_eq!(
             known.poolused_text(Tag::from_bytes(*b"8042")),
             "PS/2 kb and mouse , Binary: i8042prt.sys"
+        );
+        assert_eq!(
+            known.pool_text(Tag::from_bytes(*b"8042")),
+            "Pooltag 8042 : PS/2 kb and mouse, Binary : i8042prt.sys"
+        );
+        // The embedded database: an owner, no description; a known tag whose owner is `<unknown>`.
+        let embedded = Owner {
+            binary: Some("<unknown>".into()),
+            description: None,
+            source: Some("embedded".into()),
+        };
+        assert_eq!(
+            embedded.pool_text(Tag::from_bytes(*b"Irp ")),
+            "Pooltag Irp  : Binary : <unknown>"
+        );
+        assert_eq!(
+            embedded.poolused_text(Tag::from_bytes(*b"Irp ")),
+            "Binary: <unknown>"
+        );
+        assert_eq!(
+            unknown.pool_text(Tag::from_bytes(*b"Leak")),
+            "Owning component : Unknown (update pooltag.txt)  (Leak)"
         );
     }
 }

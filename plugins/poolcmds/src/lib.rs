@@ -26,5 +26,6 @@ pub mod pool;
 pub mod poolfind;
 pub mod poolused;
 pub mod scan;
+pub mod segheap;
 
 pub use common::{TagPattern, summary_with_text};

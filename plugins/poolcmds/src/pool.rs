@@ -10,9 +10,9 @@ use crate::scan;
 /// The usage line.
 pub const USAGE: &str = "!pool [ADDRESS [FLAGS]]  (flags: 1 contents, 2 only the containing block, 80000000 no descriptions)";
 
-const FLAG_CONTENTS: u64 = 1;
-const FLAG_ONLY_CONTAINING: u64 = 2;
-const FLAG_NO_DESCRIPTIONS: u64 = 0x8000_0000;
+pub(crate) const FLAG_CONTENTS: u64 = 1;
+pub(crate) const FLAG_ONLY_CONTAINING: u64 = 2;
+pub(crate) const FLAG_NO_DESCRIPTIONS: u64 = 0x8000_0000;
 
 /// Runs `!pool` on `target` with kd's argument string.
 pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), CommandError> {
@@ -137,9 +137,7 @@ fn pool_address(
         out.warn(format!("big page table not read: {e}"));
     }
     if layout.is_segment_heap() {
-        return Err(CommandError::msg(format!(
-            "{address:#x} is not a big allocation, and !pool over segment-heap pages (Windows 10 1903+: VS and LFH subsegments) is not implemented yet"
-        )));
+        return crate::segheap::pool_address(target, layout, address, flags, out);
     }
     let page_va = address & !0xfff;
     let mut page = vec![0u8; layout.page_size()];

@@ -99,13 +99,20 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
         }
         Err(e) => out.warn(format!("big page table not read: {e}")),
     }
-    for w in region_warnings {
-        out.warn(w);
+    // The segment heap is found from nt!ExPoolState, not from the Mm*Pool ranges.
+    if !layout.is_segment_heap() {
+        for w in region_warnings {
+            out.warn(w);
+        }
     }
     let mut found_scan = 0usize;
     let mut scanned_pages = 0u64;
     if layout.is_segment_heap() {
-        out.warn("scanning segment-heap pool pages (Windows 10 1903+) is not implemented: only the big page table was searched");
+        let f =
+            crate::segheap::poolfind(target, &layout, &pattern, want_paged, &skip, &mut text, out)?;
+        found_scan += f.blocks;
+        scanned_pages += f.pages;
+        readable_something |= f.pages > 0;
     } else {
         for r in &regions {
             text.push(format!(

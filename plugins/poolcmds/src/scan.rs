@@ -191,9 +191,7 @@ pub fn scan_pages(
     keep: &(dyn Fn(&WalkedBlock) -> bool + Sync),
 ) -> Result<Scan, CommandError> {
     if layout.is_segment_heap() {
-        return Err(CommandError::msg(
-            "scanning segment-heap pool (Windows 10 1903+) is not implemented: its pages are VS and LFH subsegments",
-        ));
+        return crate::segheap::scan_as_pages(target, layout, regions, skip, keep);
     }
     let mut batches = Vec::new();
     for r in regions {
@@ -481,12 +479,15 @@ mod tests {
     }
 
     #[test]
-    fn segment_heap_is_refused_clearly() {
+    fn segment_heap_without_its_pool_state_says_so() {
         let t = target();
         let l = Layout::for_build(poollayout::Arch::X64, 19041).unwrap();
         let e = scan_pages(&t, &l, &[], &[], &|_| true)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("segment-heap"), "{e}");
+        assert!(
+            e.contains("segment-heap") && e.contains("nt!ExPoolState"),
+            "{e}"
+        );
     }
 }
