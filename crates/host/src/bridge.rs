@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use plugin_abi as abi;
-use plugin_sdk::{LogLevel, Read, Target, validate_row};
+use plugin_sdk::{ImageSearchError, LogLevel, Read, Target, validate_row};
 use serde_json::Value;
 
 use crate::loader::LoadedPlugin;
@@ -63,6 +63,12 @@ struct TagHolder {
     _strings: [String; 3],
 }
 
+/// An image search's answer with the strings its entries point into.
+struct ImagesHolder {
+    raw: Vec<abi::ImageHit>,
+    _names: Vec<String>,
+}
+
 // SAFETY: the holders' raw pointers point into their own immutable strings; sharing them between
 // threads is sharing `&str`s.
 unsafe impl Send for InfoHolder {}
@@ -72,6 +78,10 @@ unsafe impl Sync for InfoHolder {}
 unsafe impl Send for TagHolder {}
 // SAFETY: as above.
 unsafe impl Sync for TagHolder {}
+// SAFETY: as above.
+unsafe impl Send for ImagesHolder {}
+// SAFETY: as above.
+unsafe impl Sync for ImagesHolder {}
 
 /// The context behind `*mut HostContext` while one command runs.
 struct HostCtx<'a> {
@@ -80,6 +90,9 @@ struct HostCtx<'a> {
     state: Mutex<State>,
     info: OnceLock<InfoHolder>,
     tags: Mutex<HashMap<u32, Option<TagHolder>>>,
+    /// Image searches by tag: the answer, or the error status. Boxed so that an answer's array
+    /// stays where it is while the map grows.
+    images: Mutex<HashMap<u32, Result<Box<ImagesHolder>, u32>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -471,7 +484,74 @@ unsafe extern "C" fn cb_set_error(ctx: *mut abi::HostContext, message: abi::Str)
     }
 }
 
-/// The host's table (version 1, complete).
+unsafe extern "C" fn cb_progress(
+    ctx: *mut abi::HostContext,
+    done: u64,
+    total: u64,
+    label: abi::Str,
+) {
+    // SAFETY: forwarded from the plugin.
+    unsafe {
+        with_ctx(ctx, (), (), |c| {
+            let label = plugin_str(label).unwrap_or("");
+            c.target.progress(done, total, label);
+        })
+    }
+}
+
+unsafe extern "C" fn cb_find_tag_in_images(
+    ctx: *mut abi::HostContext,
+    tag: u32,
+    hits: *mut *const abi::ImageHit,
+    count: *mut usize,
+) -> u32 {
+    // SAFETY: forwarded from the plugin.
+    unsafe {
+        with_ctx(ctx, abi::STATUS_INVALID_ARGUMENT, abi::STATUS_ERROR, |c| {
+            if hits.is_null() || count.is_null() {
+                return abi::STATUS_INVALID_ARGUMENT;
+            }
+            // Searched once per tag and command: the answer stays in the context until `run`
+            // returns, as the ABI promises. (The lock is held during a search: a second thread
+            // asking for the same tag waits for it rather than searching again.)
+            let mut images = lock(&c.images);
+            let entry = images.entry(tag).or_insert_with(|| {
+                match c.target.find_tag_in_images(tag.to_le_bytes()) {
+                    Ok(found) => {
+                        let names: Vec<String> = found.iter().map(|h| h.module.clone()).collect();
+                        let raw = names
+                            .iter()
+                            .zip(&found)
+                            .map(|(n, h)| abi::ImageHit {
+                                module: abi::Str::new(n),
+                                hits: h.hits,
+                            })
+                            .collect();
+                        Ok(Box::new(ImagesHolder { raw, _names: names }))
+                    }
+                    Err(ImageSearchError::Cancelled) => Err(abi::STATUS_CANCELLED),
+                    Err(e) => Err(e.to_abi()),
+                }
+            });
+            match entry {
+                Ok(h) => {
+                    // SAFETY: non-null out-pointers for this call; the array and its strings live
+                    // in `images` until the command returns.
+                    hits.write(if h.raw.is_empty() {
+                        std::ptr::null()
+                    } else {
+                        h.raw.as_ptr()
+                    });
+                    count.write(h.raw.len());
+                    abi::STATUS_OK
+                }
+                Err(status) => *status,
+            }
+        })
+    }
+}
+
+/// The host's table (complete: the first version's entries and those appended since).
 pub static HOST_API: abi::HostApi = abi::HostApi {
     struct_size: size_of::<abi::HostApi>() as u32,
     abi_version: abi::ABI_VERSION,
@@ -488,6 +568,8 @@ pub static HOST_API: abi::HostApi = abi::HostApi {
     set_summary: Some(cb_set_summary),
     add_warning: Some(cb_add_warning),
     set_error: Some(cb_set_error),
+    progress: Some(cb_progress),
+    find_tag_in_images: Some(cb_find_tag_in_images),
 };
 
 fn status_name(status: u32) -> &'static str {
@@ -553,6 +635,7 @@ impl<'a> HostCtx<'a> {
             state: Mutex::new(State::default()),
             info: OnceLock::new(),
             tags: Mutex::new(HashMap::new()),
+            images: Mutex::new(HashMap::new()),
         }
     }
 
@@ -769,6 +852,51 @@ mod tests {
             outcome.error.as_deref(),
             Some("test emitted invalid JSON: row 2: a row must be a JSON object, not a number")
         );
+    }
+
+    #[test]
+    fn progress_and_image_search_go_through_the_table() {
+        let t = target()
+            .with_tag_in_images(*b"Mine", &[("mine.sys", 2), ("other.sys", 1)])
+            .with_tag_in_images(*b"Zzzy", &[]);
+        let ((), _) = loopback(&t, None, |ht| {
+            ht.progress(3, 9, "scanning");
+            let hits = ht.find_tag_in_images(*b"Mine").unwrap();
+            let got: Vec<(&str, u64)> = hits.iter().map(|h| (h.module.as_str(), h.hits)).collect();
+            assert_eq!(got, [("mine.sys", 2), ("other.sys", 1)]);
+            // Asked again: the cached answer, the same.
+            assert_eq!(ht.find_tag_in_images(*b"Mine").unwrap(), hits);
+            assert_eq!(ht.find_tag_in_images(*b"Zzzy").unwrap(), vec![]);
+            assert_eq!(
+                ht.find_tag_in_images(*b"Ab\0d"),
+                Err(ImageSearchError::Unsearchable)
+            );
+        });
+        let p = t.progress_reports();
+        assert_eq!(p.len(), 1);
+        assert_eq!(
+            (p[0].done, p[0].total, p[0].label.as_str()),
+            (3, 9, "scanning")
+        );
+        // A target without the search says so through the table too.
+        let ((), _) = loopback(&target(), None, |ht| {
+            assert_eq!(
+                ht.find_tag_in_images(*b"Mine"),
+                Err(ImageSearchError::NotProvided)
+            );
+        });
+        // Null out-pointers are refused.
+        let ctx = HostCtx::new(&t, None);
+        // SAFETY: the host's own callback with its context; the null pointers are the test.
+        let status = unsafe {
+            cb_find_tag_in_images(
+                ctx.as_raw(),
+                u32::from_le_bytes(*b"Mine"),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
+        };
+        assert_eq!(status, abi::STATUS_INVALID_ARGUMENT);
     }
 
     /// A host Target that panics must not unwind into the plugin.

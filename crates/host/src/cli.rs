@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::dispatch::{Dispatcher, HostView, command_names, split_commands};
 use crate::loader::{PluginSet, SearchPath};
 use crate::outcome::CommandResult;
-use crate::progress::Spinner;
+use crate::progress::CommandProgress;
 use crate::render::{Format, Renderer};
 
 /// Answers WinDbg's pool questions (!vm, !poolused, !pool, !frag) from Windows crash dumps,
@@ -272,7 +272,7 @@ pub fn main_with(
     let run_one = |renderer: &mut Renderer<_, _>, cmd: &str| -> bool {
         cancel.store(false, Ordering::Relaxed);
         let result = {
-            let _spinner = progress.then(|| Spinner::start(cmd));
+            let _progress = progress.then(|| CommandProgress::start(cmd));
             dispatcher.run(cmd)
         };
         let ok = result.is_ok();

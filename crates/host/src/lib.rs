@@ -20,6 +20,7 @@
 pub mod bridge;
 pub mod cli;
 pub mod dispatch;
+pub mod images;
 pub mod loader;
 pub mod memdump;
 pub mod number;

@@ -29,7 +29,8 @@ use ntkernel::memory::{FaultKind, ReadFault};
 use ntkernel::{Arch as NtArch, DumpFacts, Kernel, SymbolOptions};
 use paging::{AddressSpace, Mode, PagingConfig, PteFormat, ReadFailure, TranslateFault};
 use plugin_sdk::{
-    Arch, FieldOffset, LogLevel, Read, ReadStatus, Source, Sourced, TagInfo, Target, TargetInfo,
+    Arch, FieldOffset, ImageHit, ImageSearchError, LogLevel, Read, ReadStatus, Source, Sourced,
+    TagInfo, Target, TargetInfo,
 };
 
 /// What the user gave besides the dump.
@@ -666,5 +667,27 @@ impl Target for Session {
 
     fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// Feeds the command's progress display, when one is active (crate::progress).
+    fn progress(&self, done: u64, total: u64, label: &str) {
+        crate::progress::report(done, total, label);
+    }
+
+    /// Searches the images of [`Session::modules`], read from the dump (crate::images).
+    fn find_tag_in_images(&self, tag: [u8; 4]) -> Result<Vec<ImageHit>, ImageSearchError> {
+        let images: Vec<crate::images::Image> = self
+            .modules()
+            .into_iter()
+            .map(|m| crate::images::Image {
+                name: m.name,
+                base: m.base,
+                size: m.size,
+            })
+            .collect();
+        if images.is_empty() {
+            return Err(ImageSearchError::NoModuleList);
+        }
+        crate::images::search(self, &images, tag)
     }
 }

@@ -514,7 +514,10 @@ fn the_prompt_in_a_pseudo_terminal() {
     // (Tab completes "!sl" to "!slow": only !slow can be cancelled.)
     p.send("!sl\t").unwrap();
     p.send_line("").unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // After a second the progress the plugin reports (through the host table's `progress`
+    // entry) is drawn as a bar on the terminal: label, count of total.
+    p.exp_string("!slow: waiting [").unwrap();
+    p.exp_string("/10000").unwrap();
     p.send_control('c').unwrap();
     p.exp_string("cancelled").unwrap();
     p.exp_string("kd> ").unwrap();

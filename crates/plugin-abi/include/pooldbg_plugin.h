@@ -148,6 +148,26 @@ typedef uint32_t (*PooldbgIsCancelledFn)(PooldbgHostContext *ctx);
 typedef uint32_t (*PooldbgJsonFn)(PooldbgHostContext *ctx, PooldbgStr json);
 typedef void (*PooldbgMessageFn)(PooldbgHostContext *ctx, PooldbgStr message);
 
+/* Appended after the first version (check struct_size, or use POOLDBG_HAS). */
+
+/* Progress of a long command: `done` of `total` units (total 0: unknown) of the work named by
+ * `label` (copied). The host may draw a bar or ignore it. Callable from any thread. */
+typedef void (*PooldbgProgressFn)(PooldbgHostContext *ctx, uint64_t done, uint64_t total,
+                                  PooldbgStr label);
+
+/* One loaded driver image holding a tag's bytes; host-owned, valid until `run` returns. */
+typedef struct PooldbgImageHit {
+    PooldbgStr module; /* e.g. "ntfs.sys" */
+    uint64_t hits;     /* occurrences of the tag (plain or with the protected bit) */
+} PooldbgImageHit;
+
+/* Which loaded driver images contain `tag` (bytes as in memory, read little-endian)? Sets *hits to
+ * a host-owned array (most hits first) and *count to its length. POOLDBG_STATUS_OK (count may be
+ * 0), POOLDBG_STATUS_NOT_FOUND (no loaded-module list), POOLDBG_STATUS_INVALID_ARGUMENT (null
+ * out-pointer, or a tag with a zero byte or one repeated byte), POOLDBG_STATUS_CANCELLED. */
+typedef uint32_t (*PooldbgFindTagInImagesFn)(PooldbgHostContext *ctx, uint32_t tag,
+                                             const PooldbgImageHit **hits, size_t *count);
+
 /* The host's function table; entries are only appended. */
 typedef struct PooldbgHostApi {
     uint32_t struct_size;
@@ -165,7 +185,13 @@ typedef struct PooldbgHostApi {
     PooldbgJsonFn set_summary;  /* a JSON value */
     PooldbgMessageFn add_warning;
     PooldbgMessageFn set_error; /* the command's error text */
+    /* Appended after the first version: check struct_size (POOLDBG_HAS) before use. */
+    PooldbgProgressFn progress;
+    PooldbgFindTagInImagesFn find_tag_in_images;
 } PooldbgHostApi;
+
+/* struct_size of the first version's table (13 entries): no progress, no find_tag_in_images. */
+#define POOLDBG_HOST_API_V1_SIZE ((uint32_t)offsetof(PooldbgHostApi, progress))
 
 /* A PooldbgStr from a string literal, as an expression (C99 compound literal; not C++). */
 #define POOLDBG_STR(literal) ((PooldbgStr){(const uint8_t *)(literal), sizeof(literal) - 1})

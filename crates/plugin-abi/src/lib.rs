@@ -337,6 +337,43 @@ pub type JsonFn = unsafe extern "C" fn(ctx: *mut HostContext, json: Str) -> u32;
 /// Passes one message (a warning, or the command's error text) to the host, which copies it.
 pub type MessageFn = unsafe extern "C" fn(ctx: *mut HostContext, message: Str);
 
+/// Reports the progress of a long command: `done` of `total` units (`total` 0: unknown) of the
+/// work named by `label` (e.g. `"scanning pool pages"`; the host copies it). The host may show a
+/// progress bar or ignore the call; it returns at once. Callable from any thread. Appended in
+/// ABI 1 (check [`HostApi::struct_size`]).
+pub type ProgressFn =
+    unsafe extern "C" fn(ctx: *mut HostContext, done: u64, total: u64, label: Str);
+
+/// One loaded driver image that holds a pool tag's bytes (see [`FindTagInImagesFn`]). Owned by the
+/// host; valid until `run` returns.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ImageHit {
+    /// The module's name as the loaded-module list gives it (e.g. `"ntfs.sys"`).
+    pub module: Str,
+    /// How many times the tag's four bytes (plain or with the protected bit) occur in the image.
+    pub hits: u64,
+}
+
+/// Which loaded driver images contain `tag` (four bytes as in memory, read as a little-endian
+/// `u32`, as for [`PoolTagFn`])? The host reads the images of the kernel's loaded modules from the
+/// dump (bounded sizes; pages missing from the dump are skipped) and writes a pointer to a
+/// host-owned array of [`ImageHit`] (most hits first, then by name; valid until `run` returns) to
+/// `*hits` and its length to `*count`. Returns:
+/// * [`STATUS_OK`]: searched; `*count` may be 0 (no image holds the tag);
+/// * [`STATUS_NOT_FOUND`]: the loaded-module list could not be read;
+/// * [`STATUS_INVALID_ARGUMENT`]: a null out-pointer, or a tag that cannot be searched for (it
+///   holds a zero byte or one byte four times: it would match padding or fill);
+/// * [`STATUS_CANCELLED`]: the user cancelled while the images were read.
+///
+/// Appended in ABI 1 (check [`HostApi::struct_size`]).
+pub type FindTagInImagesFn = unsafe extern "C" fn(
+    ctx: *mut HostContext,
+    tag: u32,
+    hits: *mut *const ImageHit,
+    count: *mut usize,
+) -> u32;
+
 /// The host's function table. Entries are only ever appended; `struct_size` says how many exist.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -371,7 +408,16 @@ pub struct HostApi {
     pub add_warning: Option<MessageFn>,
     /// Sets the command's error text (the last one wins).
     pub set_error: Option<MessageFn>,
+    // ----- appended after the first version: check `struct_size` before use -----
+    /// Progress of a long command (a host without a display ignores it).
+    pub progress: Option<ProgressFn>,
+    /// Which loaded driver images hold a pool tag.
+    pub find_tag_in_images: Option<FindTagInImagesFn>,
 }
+
+/// `struct_size` of the first [`HostApi`] (its 13 entries; 112 bytes on 64-bit targets): a host of
+/// that size has no [`HostApi::progress`] or [`HostApi::find_tag_in_images`].
+pub const HOST_API_V1_SIZE: u32 = core::mem::offset_of!(HostApi, progress) as u32;
 
 // The layout is part of the ABI: fail the build if a field moves on the 64-bit targets we ship.
 #[cfg(target_pointer_width = "64")]
@@ -383,5 +429,8 @@ const _: () = {
     assert!(core::mem::size_of::<Lookup>() == 24);
     assert!(core::mem::size_of::<TargetInfo>() == 64);
     assert!(core::mem::size_of::<TagInfo>() == 48);
-    assert!(core::mem::size_of::<HostApi>() == 8 + 13 * 8);
+    assert!(core::mem::size_of::<ImageHit>() == 24);
+    assert!(core::mem::size_of::<HostApi>() == 8 + 15 * 8);
+    assert!(HOST_API_V1_SIZE == 8 + 13 * 8);
+    assert!(core::mem::offset_of!(HostApi, find_tag_in_images) == 8 + 14 * 8);
 };

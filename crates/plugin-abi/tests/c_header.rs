@@ -38,8 +38,9 @@ fn facts() -> Vec<(String, u64)> {
     layout!(HostApi => "PooldbgHostApi" {
         struct_size, abi_version, read_physical, read_virtual, symbol_address, type_size,
         field_offset, target_info, pool_tag, log, is_cancelled, emit_row, set_summary,
-        add_warning, set_error
+        add_warning, set_error, progress, find_tag_in_images
     });
+    layout!(ImageHit => "PooldbgImageHit" { module, hits });
     macro_rules! constants {
         ($($rust:ident),* $(,)?) => {
             $( f.push((format!("POOLDBG_{}", stringify!($rust)), u64::from($rust))); )*
@@ -73,6 +74,7 @@ fn facts() -> Vec<(String, u64)> {
         LOG_WARN,
         LOG_INFO,
         LOG_DEBUG,
+        HOST_API_V1_SIZE,
     );
     f
 }

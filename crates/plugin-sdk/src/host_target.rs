@@ -7,15 +7,17 @@ use std::sync::OnceLock;
 use plugin_abi as abi;
 
 use crate::target::{
-    Arch, BitRange, FieldOffset, LogLevel, Read, ReadStatus, Source, Sourced, TagInfo, Target,
-    TargetInfo,
+    Arch, BitRange, FieldOffset, ImageHit, ImageSearchError, LogLevel, Read, ReadStatus, Source,
+    Sourced, TagInfo, Target, TargetInfo,
 };
 
 /// The host's table and context, wrapped as a safe [`Target`]. [`crate::export_plugin!`] builds one
 /// for every command call; plugin code only sees it as `&dyn Target`.
 ///
 /// Entries are used only when the host's `struct_size` says they exist and they are not null; a
-/// missing read entry makes every read [`ReadStatus::Error`], a missing lookup finds nothing.
+/// missing read entry makes every read [`ReadStatus::Error`], a missing lookup finds nothing, a
+/// missing `progress` does nothing and a missing `find_tag_in_images` is
+/// [`ImageSearchError::NotProvided`] (a host of the first version has neither).
 #[derive(Debug)]
 pub struct HostTarget<'a> {
     api: *const abi::HostApi,
@@ -288,5 +290,40 @@ impl Target for HostTarget<'_> {
             Some(f) => unsafe { f(self.ctx) != 0 },
             None => false,
         }
+    }
+
+    fn progress(&self, done: u64, total: u64, label: &str) {
+        if let Some(f) = entry!(self, progress) {
+            // SAFETY: host entry with its context and a string valid for the call.
+            unsafe { f(self.ctx, done, total, abi::Str::new(label)) }
+        }
+    }
+
+    fn find_tag_in_images(&self, tag: [u8; 4]) -> Result<Vec<ImageHit>, ImageSearchError> {
+        let f = entry!(self, find_tag_in_images).ok_or(ImageSearchError::NotProvided)?;
+        let mut hits: *const abi::ImageHit = std::ptr::null();
+        let mut count: usize = 0;
+        // SAFETY: host entry with its context and two out-pointers valid for the call.
+        let status = unsafe { f(self.ctx, u32::from_le_bytes(tag), &mut hits, &mut count) };
+        if status != abi::STATUS_OK {
+            return Err(ImageSearchError::from_abi(status));
+        }
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        if hits.is_null() || count > isize::MAX as usize / size_of::<abi::ImageHit>() {
+            return Err(ImageSearchError::NotProvided);
+        }
+        // SAFETY: the host hands out `count` entries at `hits`, host-owned and valid during the
+        // call (ABI); the pointer is non-null and the length bounded (checked above).
+        let raw = unsafe { std::slice::from_raw_parts(hits, count) };
+        Ok(raw
+            .iter()
+            .map(|h| ImageHit {
+                // SAFETY: host strings valid during the call.
+                module: unsafe { owned(h.module) },
+                hits: h.hits,
+            })
+            .collect())
     }
 }

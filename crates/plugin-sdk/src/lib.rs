@@ -50,11 +50,11 @@ mod output;
 mod target;
 
 pub use host_target::HostTarget;
-pub use memory::MemoryTarget;
+pub use memory::{MemoryTarget, Progress};
 pub use output::{Output, validate_row};
 pub use target::{
-    Arch, BitRange, FieldOffset, LogLevel, Read, ReadError, ReadStatus, Source, Sourced, TagInfo,
-    Target, TargetExt, TargetInfo,
+    Arch, BitRange, FieldOffset, ImageHit, ImageSearchError, LogLevel, Read, ReadError, ReadStatus,
+    Source, Sourced, TagInfo, Target, TargetExt, TargetInfo, tag_is_searchable,
 };
 
 /// The raw C ABI this SDK wraps.

@@ -5,7 +5,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::target::{
-    BitRange, FieldOffset, LogLevel, Read, ReadStatus, Source, Sourced, TagInfo, Target, TargetInfo,
+    BitRange, FieldOffset, ImageHit, ImageSearchError, LogLevel, Read, ReadStatus, Source, Sourced,
+    TagInfo, Target, TargetInfo, tag_is_searchable,
 };
 
 const PAGE: u64 = 0x1000;
@@ -45,6 +46,20 @@ pub struct MemoryTarget {
     tags: HashMap<[u8; 4], TagInfo>,
     logs: Mutex<Vec<(LogLevel, String)>>,
     cancelled: AtomicBool,
+    /// `None`: image search not provided; else the images' hits by tag.
+    images: Option<HashMap<[u8; 4], Vec<ImageHit>>>,
+    progress: Mutex<Vec<Progress>>,
+}
+
+/// One [`Target::progress`] call a [`MemoryTarget`] recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// Units done.
+    pub done: u64,
+    /// Units in all (0: unknown).
+    pub total: u64,
+    /// What the work is.
+    pub label: String,
 }
 
 fn write_pages(pages: &mut BTreeMap<u64, Page>, address: u64, bytes: &[u8]) {
@@ -190,6 +205,37 @@ impl MemoryTarget {
         self
     }
 
+    /// Provides [`Target::find_tag_in_images`]: `tag` is in the images `hits` names (module name,
+    /// count; kept in the order given). Tags never given are in no image; a target that never
+    /// had this called answers [`ImageSearchError::NotProvided`], as a host without the entry
+    /// does. A tag with a zero byte or one repeated byte is [`ImageSearchError::Unsearchable`].
+    pub fn with_tag_in_images(mut self, tag: [u8; 4], hits: &[(&str, u64)]) -> Self {
+        self.images.get_or_insert_with(HashMap::new).insert(
+            tag,
+            hits.iter()
+                .map(|&(module, hits)| ImageHit {
+                    module: module.to_owned(),
+                    hits,
+                })
+                .collect(),
+        );
+        self
+    }
+
+    /// Provides [`Target::find_tag_in_images`] with no image holding any tag.
+    pub fn with_image_search(mut self) -> Self {
+        self.images.get_or_insert_with(HashMap::new);
+        self
+    }
+
+    /// Every [`Target::progress`] call so far, in the order they arrived.
+    pub fn progress_reports(&self) -> Vec<Progress> {
+        match self.progress.lock() {
+            Ok(l) => l.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
     /// Asks running commands to stop: [`Target::is_cancelled`] returns true from now on.
     pub fn cancel(&self) {
         self.cancelled.store(true, Ordering::Relaxed);
@@ -253,6 +299,26 @@ impl Target for MemoryTarget {
 
     fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::Relaxed)
+    }
+
+    fn progress(&self, done: u64, total: u64, label: &str) {
+        let mut p = match self.progress.lock() {
+            Ok(l) => l,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        p.push(Progress {
+            done,
+            total,
+            label: label.to_owned(),
+        });
+    }
+
+    fn find_tag_in_images(&self, tag: [u8; 4]) -> Result<Vec<ImageHit>, ImageSearchError> {
+        let images = self.images.as_ref().ok_or(ImageSearchError::NotProvided)?;
+        if !tag_is_searchable(tag) {
+            return Err(ImageSearchError::Unsearchable);
+        }
+        Ok(images.get(&tag).cloned().unwrap_or_default())
     }
 }
 
@@ -333,5 +399,33 @@ mod tests {
         assert!(!t.is_cancelled());
         t.cancel();
         assert!(t.is_cancelled());
+    }
+
+    #[test]
+    fn progress_is_recorded_and_image_search_is_opt_in() {
+        let t = MemoryTarget::default();
+        assert_eq!(
+            t.find_tag_in_images(*b"Abcd"),
+            Err(ImageSearchError::NotProvided)
+        );
+        t.progress(1, 4, "x");
+        t.progress(4, 4, "x");
+        let p = t.progress_reports();
+        assert_eq!(p.len(), 2);
+        assert_eq!((p[1].done, p[1].total, p[1].label.as_str()), (4, 4, "x"));
+
+        let t = MemoryTarget::default().with_tag_in_images(*b"Abcd", &[("a.sys", 3), ("b.sys", 1)]);
+        let hits = t.find_tag_in_images(*b"Abcd").unwrap();
+        assert_eq!(hits.len(), 2);
+        assert_eq!((hits[0].module.as_str(), hits[0].hits), ("a.sys", 3));
+        assert_eq!(t.find_tag_in_images(*b"Zzzy").unwrap(), vec![]);
+        assert_eq!(
+            t.find_tag_in_images(*b"Ab\0d"),
+            Err(ImageSearchError::Unsearchable)
+        );
+        assert_eq!(
+            t.find_tag_in_images(*b"    "),
+            Err(ImageSearchError::Unsearchable)
+        );
     }
 }

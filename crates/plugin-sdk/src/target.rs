@@ -293,6 +293,72 @@ pub struct TagInfo {
     pub source: String,
 }
 
+/// A loaded driver image that holds a pool tag's bytes ([`Target::find_tag_in_images`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageHit {
+    /// The module's name as the loaded-module list gives it (`"ntfs.sys"`).
+    pub module: String,
+    /// Occurrences of the tag's four bytes (plain or with the protected bit) in the image.
+    pub hits: u64,
+}
+
+/// Why [`Target::find_tag_in_images`] has no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageSearchError {
+    /// The target (or the host a plugin runs in) does not provide the search.
+    NotProvided,
+    /// The kernel's loaded-module list could not be read.
+    NoModuleList,
+    /// The tag cannot be searched for: it holds a zero byte or repeats one byte, and would match
+    /// padding or fill.
+    Unsearchable,
+    /// The user cancelled while the images were read.
+    Cancelled,
+}
+
+impl ImageSearchError {
+    /// From a status of the ABI's `find_tag_in_images` entry (not `STATUS_OK`).
+    pub fn from_abi(status: u32) -> ImageSearchError {
+        match status {
+            abi::STATUS_NOT_FOUND => ImageSearchError::NoModuleList,
+            abi::STATUS_INVALID_ARGUMENT => ImageSearchError::Unsearchable,
+            abi::STATUS_CANCELLED => ImageSearchError::Cancelled,
+            _ => ImageSearchError::NotProvided,
+        }
+    }
+
+    /// The ABI status for this error.
+    pub fn to_abi(self) -> u32 {
+        match self {
+            ImageSearchError::NotProvided => abi::STATUS_UNSUPPORTED,
+            ImageSearchError::NoModuleList => abi::STATUS_NOT_FOUND,
+            ImageSearchError::Unsearchable => abi::STATUS_INVALID_ARGUMENT,
+            ImageSearchError::Cancelled => abi::STATUS_CANCELLED,
+        }
+    }
+}
+
+impl std::fmt::Display for ImageSearchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ImageSearchError::NotProvided => "the host does not search driver images",
+            ImageSearchError::NoModuleList => "the loaded-module list could not be read",
+            ImageSearchError::Unsearchable => {
+                "the tag holds a zero byte or one repeated byte: a search would match padding"
+            }
+            ImageSearchError::Cancelled => "cancelled",
+        })
+    }
+}
+
+impl std::error::Error for ImageSearchError {}
+
+/// Is `tag` worth searching for in images? Not when it holds a zero byte or one byte four times
+/// (it would match padding or fill), the rule of `pooltag::find_tag_in_images`.
+pub fn tag_is_searchable(tag: [u8; 4]) -> bool {
+    !tag.contains(&0) && !tag.iter().all(|&b| b == tag[0])
+}
+
 /// Log levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LogLevel {
@@ -352,6 +418,22 @@ pub trait Target: Sync {
     fn log(&self, level: LogLevel, message: &str);
     /// Has the user asked to stop? Long loops should check it now and then.
     fn is_cancelled(&self) -> bool;
+
+    /// Reports the progress of a long command: `done` of `total` units (`total` 0: unknown) of
+    /// the work named by `label`. The host may draw a progress bar (on a terminal, text output,
+    /// not quiet) or ignore it. Callable from any thread; cheap, but report every few thousand
+    /// units rather than every one. The default does nothing.
+    fn progress(&self, done: u64, total: u64, label: &str) {
+        let _ = (done, total, label);
+    }
+
+    /// Which loaded driver images contain `tag` (its four bytes as in memory)? Candidates for the
+    /// owner of a tag pooltag.txt does not know, most hits first, then by name; empty when no
+    /// image holds it. The default: [`ImageSearchError::NotProvided`].
+    fn find_tag_in_images(&self, tag: [u8; 4]) -> Result<Vec<ImageHit>, ImageSearchError> {
+        let _ = tag;
+        Err(ImageSearchError::NotProvided)
+    }
 }
 
 /// Conveniences over [`Target`] for every implementation.

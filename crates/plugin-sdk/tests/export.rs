@@ -47,7 +47,38 @@ impl Command for Boom {
     }
 }
 
-export_plugin!(name: "test", version: "9.9.9", commands: [Peek, Boom]);
+/// Uses the two entries appended after the first version: progress, and the image search.
+struct Probe;
+impl Command for Probe {
+    fn name(&self) -> &'static str {
+        "probe"
+    }
+    fn summary(&self) -> &'static str {
+        "reports progress and searches images for a tag"
+    }
+    fn usage(&self) -> &'static str {
+        "!probe TAG"
+    }
+    fn run(&self, t: &dyn Target, args: &str, out: &mut Output) -> Result<(), CommandError> {
+        let tag: [u8; 4] = args
+            .as_bytes()
+            .try_into()
+            .map_err(|_| CommandError::Usage("TAG".into()))?;
+        t.progress(1, 2, "probing");
+        let answer = match t.find_tag_in_images(tag) {
+            Ok(hits) => hits
+                .iter()
+                .map(|h| format!("{}:{}", h.module, h.hits))
+                .collect::<Vec<_>>()
+                .join(","),
+            Err(e) => format!("error: {e}"),
+        };
+        out.row(json!({ "answer": answer }));
+        Ok(())
+    }
+}
+
+export_plugin!(name: "test", version: "9.9.9", commands: [Peek, Boom, Probe]);
 
 /// What the mock host saw.
 #[derive(Default, Debug)]
@@ -55,6 +86,7 @@ struct Seen {
     rows: Vec<String>,
     warnings: Vec<String>,
     error: Option<String>,
+    progress: Vec<(u64, u64, String)>,
 }
 
 static SEEN: Mutex<Option<Seen>> = Mutex::new(None);
@@ -102,6 +134,53 @@ unsafe extern "C" fn add_warning(_: *mut abi::HostContext, m: abi::Str) {
         .warnings
         .push(text(m));
 }
+unsafe extern "C" fn progress(_: *mut abi::HostContext, done: u64, total: u64, label: abi::Str) {
+    SEEN.lock()
+        .unwrap()
+        .get_or_insert_default()
+        .progress
+        .push((done, total, text(label)));
+}
+struct Hits([abi::ImageHit; 2]);
+// SAFETY: the entries point to string literals, immutable and 'static.
+unsafe impl Sync for Hits {}
+static HITS: Hits = Hits([
+    abi::ImageHit {
+        module: abi::Str::new("a.sys"),
+        hits: 3,
+    },
+    abi::ImageHit {
+        module: abi::Str::new("b.sys"),
+        hits: 1,
+    },
+]);
+unsafe extern "C" fn find_tag_in_images(
+    _: *mut abi::HostContext,
+    tag: u32,
+    hits: *mut *const abi::ImageHit,
+    count: *mut usize,
+) -> u32 {
+    match &tag.to_le_bytes() {
+        b"Abcd" => {
+            // SAFETY: the plugin passes two valid out-pointers.
+            unsafe {
+                hits.write(HITS.0.as_ptr());
+                count.write(HITS.0.len());
+            }
+            abi::STATUS_OK
+        }
+        b"Zzzy" => {
+            // SAFETY: as above; no hits, and no array.
+            unsafe {
+                hits.write(std::ptr::null());
+                count.write(0);
+            }
+            abi::STATUS_OK
+        }
+        b"Nomo" => abi::STATUS_NOT_FOUND,
+        _ => abi::STATUS_INVALID_ARGUMENT,
+    }
+}
 unsafe extern "C" fn set_error(_: *mut abi::HostContext, m: abi::Str) {
     SEEN.lock().unwrap().get_or_insert_default().error = Some(text(m));
 }
@@ -128,6 +207,8 @@ fn host(full: bool) -> abi::HostApi {
         set_summary: None,
         add_warning: Some(add_warning),
         set_error: Some(set_error),
+        progress: Some(progress),
+        find_tag_in_images: Some(find_tag_in_images),
     }
 }
 
@@ -150,7 +231,7 @@ fn one_test_for_the_shared_static_state() {
     let d = unsafe { &*d };
     assert_eq!(d.abi_version, abi::ABI_VERSION);
     assert_eq!(d.struct_size as usize, size_of::<abi::PluginDescriptor>());
-    assert_eq!(d.command_count, 2);
+    assert_eq!(d.command_count, 3);
     assert_eq!(text(d.name), "test");
     assert_eq!(text(d.version), "9.9.9");
     // SAFETY: command_count entries.
@@ -201,6 +282,34 @@ fn one_test_for_the_shared_static_state() {
     assert_eq!(status, abi::STATUS_ERROR);
     assert_eq!(seen.error, None);
     assert!(seen.warnings.is_empty());
+
+    // The appended entries: progress arrives, image hits are copied out, statuses map to errors.
+    let probe = |host: &abi::HostApi, tag: &str| {
+        let (status, seen) = call(host, 2, tag);
+        assert_eq!(status, abi::STATUS_OK, "{seen:?}");
+        let row: serde_json::Value = serde_json::from_str(&seen.rows[0]).unwrap();
+        (row["answer"].as_str().unwrap().to_string(), seen.progress)
+    };
+    let (answer, progress) = probe(&full, "Abcd");
+    assert_eq!(answer, "a.sys:3,b.sys:1");
+    assert_eq!(progress, vec![(1, 2, "probing".to_string())]);
+    assert_eq!(probe(&full, "Zzzy").0, "");
+    assert_eq!(
+        probe(&full, "Nomo").0,
+        "error: the loaded-module list could not be read"
+    );
+    assert!(
+        probe(&full, "AAAA")
+            .0
+            .contains("zero byte or one repeated byte")
+    );
+    // A host of the first version (struct_size stops before them): neither entry is called even
+    // though the pointers are set.
+    let mut v1 = host(true);
+    v1.struct_size = abi::HOST_API_V1_SIZE;
+    let (answer, progress) = probe(&v1, "Abcd");
+    assert_eq!(answer, "error: the host does not search driver images");
+    assert!(progress.is_empty());
 
     // A null table is refused.
     let d = pooldbg_plugin_v1();

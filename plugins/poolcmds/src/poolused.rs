@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use plugin_sdk::{CommandError, Output, Source, Target, hex};
+use plugin_sdk::{CommandError, ImageSearchError, Output, Source, Target, hex};
 use poollayout::{BlockState, Layout, Tag, TrackerEntry};
 use serde_json::{Map, Value, json};
 
@@ -13,7 +13,15 @@ use crate::common::{
 use crate::scan;
 
 /// The usage line.
-pub const USAGE: &str = "!poolused [FLAGS [TAG]]  (flags: 1 verbose, 2 sort by nonpaged, 4 sort by paged, 8 session pool)";
+pub const USAGE: &str = "!poolused [FLAGS [TAG]]  (flags: 1 verbose, 2 sort by nonpaged, 4 sort by paged, 8 session pool, 100 driver images holding unknown tags)";
+
+/// pooldbg's own flag: for every tag pooltag.txt does not know, list the loaded driver images that
+/// hold its bytes. WinDbg documents bits 0-3 (1, 2, 4, 8); 0x10-0x80 are left free in case its
+/// undocumented bits live there, so ours is bit 8.
+pub const FLAG_IMAGES: u64 = 0x100;
+
+/// The most candidates listed on one text line (JSON lists them all).
+const MAX_TEXT_CANDIDATES: usize = 8;
 
 /// How rows are sorted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +45,8 @@ pub struct Args {
     pub session: bool,
     /// The tag filter.
     pub tag: Option<TagPattern>,
+    /// Flag 0x100 ([`FLAG_IMAGES`]): driver-image candidates for unknown tags.
+    pub images: bool,
 }
 
 impl Args {
@@ -72,6 +82,7 @@ impl Args {
             },
             session: flags & 8 != 0,
             tag,
+            images: flags & FLAG_IMAGES != 0,
         })
     }
 }
@@ -373,8 +384,69 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
             ));
         }
     }
-    render(target, &layout, &args, &usage, warnings, out);
-    Ok(())
+    render(target, &layout, &args, &usage, warnings, out)
+}
+
+/// Flag 0x100's search, tag by tag: stops asking once the target says it cannot search at all.
+#[derive(Debug, Default)]
+struct ImageSearch {
+    /// Why no search can run (set once; the warning says it).
+    unavailable: Option<ImageSearchError>,
+    /// Tags searched.
+    searched: usize,
+}
+
+impl ImageSearch {
+    /// The candidates for an unknown `tag`: the JSON value and the text line, or `Err` when the
+    /// user cancelled.
+    fn candidates(
+        &mut self,
+        target: &dyn Target,
+        tag: Tag,
+    ) -> Result<(Value, Option<String>), CommandError> {
+        if self.unavailable.is_some() {
+            return Ok((Value::Null, None));
+        }
+        match target.find_tag_in_images(tag.bytes()) {
+            Ok(hits) => {
+                self.searched += 1;
+                let line = if hits.is_empty() {
+                    format!("     no loaded driver image holds '{tag}'")
+                } else {
+                    let mut names: Vec<String> = hits
+                        .iter()
+                        .take(MAX_TEXT_CANDIDATES)
+                        .map(|h| {
+                            let s = if h.hits == 1 { "" } else { "s" };
+                            format!("{} ({} hit{s})", h.module, h.hits)
+                        })
+                        .collect();
+                    if hits.len() > MAX_TEXT_CANDIDATES {
+                        names.push(format!("{} more", hits.len() - MAX_TEXT_CANDIDATES));
+                    }
+                    format!("     driver images holding '{tag}': {}", names.join(", "))
+                };
+                let json = Value::Array(
+                    hits.iter()
+                        .map(|h| json!({"module": h.module, "hits": h.hits}))
+                        .collect(),
+                );
+                Ok((json, Some(line)))
+            }
+            Err(ImageSearchError::Cancelled) => Err(CommandError::Cancelled),
+            Err(ImageSearchError::Unsearchable) => Ok((
+                Value::Null,
+                Some(format!(
+                    "     driver images not searched for '{tag}': {}",
+                    ImageSearchError::Unsearchable
+                )),
+            )),
+            Err(e) => {
+                self.unavailable = Some(e);
+                Ok((Value::Null, None))
+            }
+        }
+    }
 }
 
 fn render(
@@ -382,9 +454,9 @@ fn render(
     layout: &Layout,
     args: &Args,
     usage: &Usage,
-    warnings: Vec<String>,
+    mut warnings: Vec<String>,
     out: &mut Output,
-) {
+) -> Result<(), CommandError> {
     let mut entries: Vec<&TrackerEntry> = usage
         .by_tag
         .values()
@@ -437,11 +509,18 @@ fn render(
         text.push("Tag    Allocs     Used    Allocs     Used".into());
     }
     let mut total = TrackerEntry::default();
+    let mut search = ImageSearch::default();
     for e in &entries {
         add(&mut total, e);
         let o = owner(target, e.tag);
         let tag = e.tag.masked();
-        out.row(json!({
+        let unknown = o.binary.is_none() && o.description.is_none();
+        let (candidates, candidates_line) = if args.images && unknown {
+            search.candidates(target, tag)?
+        } else {
+            (Value::Null, None)
+        };
+        let mut row = json!({
             "tag": tag.to_string(),
             "nonpaged_allocs": e.nonpaged_allocs,
             "nonpaged_frees": e.nonpaged_frees,
@@ -452,7 +531,13 @@ fn render(
             "binary": o.binary,
             "description": o.description,
             "tag_source": o.source,
-        }));
+        });
+        if args.images
+            && let Some(r) = row.as_object_mut()
+        {
+            r.insert("image_candidates".into(), candidates);
+        }
+        out.row(row);
         let owner_text = o.poolused_text(tag);
         text.push(if args.verbose {
             format!(
@@ -475,6 +560,7 @@ fn render(
                 e.paged_bytes,
             )
         });
+        text.extend(candidates_line);
     }
     text.push(if args.verbose {
         format!(
@@ -530,11 +616,26 @@ fn render(
             "paged_bytes": total.paged_bytes,
         }),
     );
+    if args.images {
+        fields.insert(
+            "image_search".into(),
+            json!({
+                "tags_searched": search.searched,
+                "error": search.unavailable.map(|e| e.to_string()),
+            }),
+        );
+        if let Some(e) = search.unavailable {
+            warnings.push(format!(
+                "flag {FLAG_IMAGES:#x}: driver images not searched for unknown tags: {e}"
+            ));
+        }
+    }
     let _ = layout;
     for w in warnings {
         out.warn(w);
     }
     out.set_summary(summary_with_text(fields, text));
+    Ok(())
 }
 
 /// The tag a tracker key displays as (protected bit masked).
@@ -692,7 +793,132 @@ mod tests {
     fn arguments() {
         assert!(Args::parse("1 2 3").is_err());
         let a = Args::parse("9 Ab*").unwrap();
-        assert!(a.verbose && a.session && a.sort == Sort::Tag);
+        assert!(a.verbose && a.session && a.sort == Sort::Tag && !a.images);
         assert!(a.tag.unwrap().matches(Tag::from_bytes(*b"AbCd")));
+        let a = Args::parse("102").unwrap();
+        assert!(a.images && a.sort == Sort::NonPaged && !a.verbose && !a.session);
+    }
+
+    fn text_of(out: &Output) -> Vec<String> {
+        out.summary().unwrap()["text"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn flag_100_lists_driver_images_for_unknown_tags_only() {
+        let t = target()
+            .with_virtual(TABLES + 0x28, &{
+                // Irp (the global table's second entry) is replaced by another unknown tag, one
+                // no image holds.
+                let mut e = vec![0u8; 0x28];
+                e[..4].copy_from_slice(b"Nhit");
+                e[4..8].copy_from_slice(&2u32.to_le_bytes());
+                e
+            })
+            .with_tag_in_images(*b"Xpnd", &[("xpnd.sys", 3), ("other.sys", 1)])
+            .with_tag_in_images(*b"Proc", &[("ntoskrnl.exe", 9)]);
+        // Without the flag: no search, no field.
+        let mut out = Output::new();
+        run(&t, "", &mut out).unwrap();
+        assert!(
+            out.rows()
+                .iter()
+                .all(|r| r.get("image_candidates").is_none())
+        );
+        assert!(out.summary().unwrap().get("image_search").is_none());
+        // With it (and a sort flag beside it).
+        let mut out = Output::new();
+        run(&t, "102", &mut out).unwrap();
+        let row = |tag: &str| {
+            out.rows()
+                .iter()
+                .find(|r| r["tag"] == tag)
+                .unwrap_or_else(|| panic!("no {tag}: {:?}", out.rows()))
+                .clone()
+        };
+        assert_eq!(
+            row("Xpnd")["image_candidates"],
+            json!([{"module": "xpnd.sys", "hits": 3}, {"module": "other.sys", "hits": 1}])
+        );
+        assert_eq!(row("Nhit")["image_candidates"], json!([]));
+        // A known tag is not searched, even though an image holds it.
+        assert_eq!(row("Proc")["image_candidates"], Value::Null);
+        let text = text_of(&out);
+        let at = text
+            .iter()
+            .position(|l| l.ends_with("UNKNOWN pooltag 'Xpnd', please update pooltag.txt"))
+            .unwrap();
+        assert_eq!(
+            text[at + 1],
+            "     driver images holding 'Xpnd': xpnd.sys (3 hits), other.sys (1 hit)"
+        );
+        assert!(text.contains(&"     no loaded driver image holds 'Nhit'".to_string()));
+        assert!(!text.iter().any(|l| l.contains("ntoskrnl.exe")), "{text:?}");
+        let s = out.summary().unwrap();
+        assert_eq!(
+            s["image_search"],
+            json!({"tags_searched": 2, "error": null})
+        );
+        assert!(out.warnings().is_empty(), "{:?}", out.warnings());
+    }
+
+    #[test]
+    fn flag_100_without_a_search_warns_once_and_cancels_cleanly() {
+        let mut out = Output::new();
+        run(&target(), "100", &mut out).unwrap();
+        assert_eq!(out.rows()[2]["image_candidates"], Value::Null);
+        let w: Vec<&String> = out
+            .warnings()
+            .iter()
+            .filter(|w| w.contains("driver images not searched"))
+            .collect();
+        assert_eq!(w.len(), 1, "{:?}", out.warnings());
+        assert!(w[0].contains("the host does not search driver images"));
+        let s = out.summary().unwrap();
+        assert_eq!(s["image_search"]["tags_searched"], 0);
+        // Cancelled while searching: the command says cancelled.
+        struct CancelsSearch(MemoryTarget);
+        impl Target for CancelsSearch {
+            fn read_virtual(&self, r: &mut [plugin_sdk::Read<'_>]) {
+                self.0.read_virtual(r)
+            }
+            fn read_physical(&self, r: &mut [plugin_sdk::Read<'_>]) {
+                self.0.read_physical(r)
+            }
+            fn symbol_address(&self, n: &str) -> Option<plugin_sdk::Sourced<u64>> {
+                self.0.symbol_address(n)
+            }
+            fn type_size(&self, n: &str) -> Option<plugin_sdk::Sourced<u64>> {
+                self.0.type_size(n)
+            }
+            fn field_offset(&self, t: &str, f: &str) -> Option<plugin_sdk::FieldOffset> {
+                self.0.field_offset(t, f)
+            }
+            fn info(&self) -> TargetInfo {
+                self.0.info()
+            }
+            fn pool_tag(&self, t: [u8; 4]) -> Option<plugin_sdk::TagInfo> {
+                self.0.pool_tag(t)
+            }
+            fn log(&self, l: plugin_sdk::LogLevel, m: &str) {
+                self.0.log(l, m)
+            }
+            fn is_cancelled(&self) -> bool {
+                false
+            }
+            fn find_tag_in_images(
+                &self,
+                _: [u8; 4],
+            ) -> Result<Vec<plugin_sdk::ImageHit>, ImageSearchError> {
+                Err(ImageSearchError::Cancelled)
+            }
+        }
+        let mut out = Output::new();
+        let e = run(&CancelsSearch(target()), "100", &mut out).unwrap_err();
+        assert_eq!(e, CommandError::Cancelled);
     }
 }

@@ -4,6 +4,7 @@
 use plugin_sdk::{CommandError, Read, Target};
 use poollayout::{BigPageEntry, BlockState, Layout, PoolType, WalkedBlock};
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::common::{MAX_TABLE_ENTRIES, read_global};
 
@@ -171,8 +172,17 @@ fn looks_like_pool_page(layout: &Layout, page: &[u8]) -> bool {
         && (h.tag.is_plausible() || layout.header_state(&h) == Some(BlockState::Free))
 }
 
-/// Scans every page of `regions` (skipping the big allocations in `skip`), on all cores, checking
-/// `target.is_cancelled()` between batches. Blocks that `keep` rejects are dropped early.
+/// What [`scan_pages`] reports its progress as ([`Target::progress`]: pages done of pages in all).
+pub const PROGRESS_LABEL: &str = "scanning pool pages";
+/// Pages between two progress reports (16 MiB).
+const PROGRESS_EVERY: u64 = 4096;
+
+/// Scans every page of `regions` (skipping the big allocations in `skip`) on all cores (rayon's
+/// current pool: the global one, or the one the caller `install`s), checking
+/// `target.is_cancelled()` before every batch of 64 pages and reporting pages done through
+/// [`Target::progress`] (label [`PROGRESS_LABEL`]). Blocks that `keep` rejects are dropped early.
+/// The result is the same whatever the thread count: blocks in address order per region, regions in
+/// the order given.
 pub fn scan_pages(
     target: &dyn Target,
     layout: &Layout,
@@ -192,65 +202,93 @@ pub fn scan_pages(
             a = a.saturating_add(n * PAGE);
         }
     }
-    let results: Vec<Result<Scan, CommandError>> = batches
+    let total_pages: u64 = batches.iter().map(|&(_, n, _)| n).sum();
+    let done = AtomicU64::new(0);
+    target.progress(0, total_pages, PROGRESS_LABEL);
+    // An indexed parallel iterator collected into a Result keeps the batches' order and stops
+    // early on the first error (a cancellation).
+    let results: Result<Vec<Scan>, CommandError> = batches
         .par_iter()
-        .map(|&(start, n, paged)| {
-            if target.is_cancelled() {
-                return Err(CommandError::Cancelled);
-            }
-            let mut buf = vec![0u8; (n * PAGE) as usize];
-            let mut reads: Vec<Read<'_>> = buf
-                .chunks_mut(PAGE as usize)
-                .enumerate()
-                .map(|(i, c)| Read::new(start + i as u64 * PAGE, c))
-                .collect();
-            target.read_virtual(&mut reads);
-            let mut scan = Scan::default();
-            for r in &reads {
-                let page_va = r.address;
-                if !r.is_ok() {
-                    if !matches!(r.status, plugin_sdk::ReadStatus::NotMapped) {
-                        scan.unreadable_pages += 1;
-                    }
-                    continue;
+        .map_init(
+            // One read buffer per worker, reused from batch to batch.
+            || vec![0u8; (BATCH * PAGE) as usize],
+            |buf, &(start, n, paged)| {
+                if target.is_cancelled() {
+                    return Err(CommandError::Cancelled);
                 }
-                if skip
-                    .iter()
-                    .any(|&(va, len)| page_va >= va && page_va < va.saturating_add(len))
-                {
-                    continue;
+                let scan = scan_batch(target, layout, buf, start, n, paged, skip, keep);
+                let before = done.fetch_add(n, Ordering::Relaxed);
+                if (before + n) / PROGRESS_EVERY != before / PROGRESS_EVERY {
+                    target.progress(before + n, total_pages, PROGRESS_LABEL);
                 }
-                let page: &[u8] = r.buf;
-                let whole = layout.check_page(page).is_ok();
-                if !whole && !looks_like_pool_page(layout, page) {
-                    continue;
-                }
-                let Ok(walk) = layout.walk_page(page, page_va) else {
-                    continue;
-                };
-                scan.pool_pages += 1;
-                if walk.first_error.is_some() {
-                    scan.corrupt_pages += 1;
-                }
-                scan.blocks.extend(
-                    walk.blocks
-                        .into_iter()
-                        .filter(|b| keep(b))
-                        .map(|block| ScannedBlock { block, paged }),
-                );
-            }
-            Ok(scan)
-        })
+                Ok(scan)
+            },
+        )
         .collect();
     let mut total = Scan::default();
-    for r in results {
-        let s = r?;
+    for s in results? {
         total.blocks.extend(s.blocks);
         total.pool_pages += s.pool_pages;
         total.unreadable_pages += s.unreadable_pages;
         total.corrupt_pages += s.corrupt_pages;
     }
+    target.progress(total_pages, total_pages, PROGRESS_LABEL);
     Ok(total)
+}
+
+/// Reads and walks the `n` pages at `start` (one batched read into `buf`).
+#[allow(clippy::too_many_arguments)]
+fn scan_batch(
+    target: &dyn Target,
+    layout: &Layout,
+    buf: &mut [u8],
+    start: u64,
+    n: u64,
+    paged: bool,
+    skip: &[(u64, u64)],
+    keep: &(dyn Fn(&WalkedBlock) -> bool + Sync),
+) -> Scan {
+    let mut reads: Vec<Read<'_>> = buf[..(n * PAGE) as usize]
+        .chunks_mut(PAGE as usize)
+        .enumerate()
+        .map(|(i, c)| Read::new(start + i as u64 * PAGE, c))
+        .collect();
+    target.read_virtual(&mut reads);
+    let mut scan = Scan::default();
+    for r in &reads {
+        let page_va = r.address;
+        if !r.is_ok() {
+            if !matches!(r.status, plugin_sdk::ReadStatus::NotMapped) {
+                scan.unreadable_pages += 1;
+            }
+            continue;
+        }
+        if skip
+            .iter()
+            .any(|&(va, len)| page_va >= va && page_va < va.saturating_add(len))
+        {
+            continue;
+        }
+        let page: &[u8] = r.buf;
+        let whole = layout.check_page(page).is_ok();
+        if !whole && !looks_like_pool_page(layout, page) {
+            continue;
+        }
+        let Ok(walk) = layout.walk_page(page, page_va) else {
+            continue;
+        };
+        scan.pool_pages += 1;
+        if walk.first_error.is_some() {
+            scan.corrupt_pages += 1;
+        }
+        scan.blocks.extend(
+            walk.blocks
+                .into_iter()
+                .filter(|b| keep(b))
+                .map(|block| ScannedBlock { block, paged }),
+        );
+    }
+    scan
 }
 
 /// The `POOL_TYPE` a scanned block reports, or the region's base type when the header has none.
@@ -322,6 +360,122 @@ mod tests {
         let (regions, _) = regions(&t, &l);
         let e = scan_pages(&t, &l, &regions, &[], &|_| true).unwrap_err();
         assert_eq!(e, CommandError::Cancelled);
+    }
+
+    /// A 16 MiB nonpaged range (4096 pages, 64 batches) with a pool page every 7 pages.
+    fn big_target() -> MemoryTarget {
+        let start = 0xfffffa80_00000000u64;
+        let mut t = MemoryTarget::new(TargetInfo {
+            arch: Arch::X64,
+            build: 7601,
+            pointer_size: 8,
+            ..Default::default()
+        })
+        .with_symbol("MmNonPagedPoolStart", 0x1000, Source::Kdbg)
+        .with_symbol("MmNonPagedPoolEnd", 0x1008, Source::Kdbg)
+        .with_virtual(0x1000, &start.to_le_bytes())
+        .with_virtual(0x1008, &(start + 0x100_0000 - 1).to_le_bytes());
+        for i in (0..4096u64).step_by(7) {
+            let tag = [b'A' + (i % 26) as u8, b'b', b'c', b'd'];
+            t = t.with_virtual(start + i * PAGE, &page_with(&tag));
+        }
+        t
+    }
+
+    #[test]
+    fn one_or_two_threads_give_the_same_blocks_in_address_order_and_progress_ends_at_total() {
+        let t = big_target();
+        let l = Layout::for_build(poollayout::Arch::X64, 7601).unwrap();
+        let (regions, _) = regions(&t, &l);
+        let scan_with = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| scan_pages(&t, &l, &regions, &[], &|_| true).unwrap())
+        };
+        let one = scan_with(1);
+        let two = scan_with(2);
+        let four = scan_with(4);
+        let addrs = |s: &Scan| s.blocks.iter().map(|b| b.block.address).collect::<Vec<_>>();
+        assert_eq!(one.pool_pages, 586);
+        assert_eq!(one.blocks.len(), 2 * 586);
+        assert!(addrs(&one).windows(2).all(|w| w[0] < w[1]), "address order");
+        assert_eq!(addrs(&one), addrs(&two));
+        assert_eq!(addrs(&one), addrs(&four));
+        let p = t.progress_reports();
+        assert!(
+            p.iter()
+                .all(|p| p.label == PROGRESS_LABEL && p.total == 4096)
+        );
+        assert!(p.iter().all(|p| p.done <= p.total));
+        // Per scan: a first report at 0, one per 4096 pages, a last one at the total.
+        assert_eq!(p.len(), 3 * 3, "{p:?}");
+        assert_eq!((p[0].done, p.last().unwrap().done), (0, 4096));
+    }
+
+    /// Cancels after a few batches were read, as Ctrl-C during a scan does.
+    struct CancelAfter {
+        inner: MemoryTarget,
+        reads: std::sync::atomic::AtomicUsize,
+        after: usize,
+    }
+
+    impl Target for CancelAfter {
+        fn read_virtual(&self, r: &mut [Read<'_>]) {
+            self.reads.fetch_add(1, Ordering::Relaxed);
+            self.inner.read_virtual(r)
+        }
+        fn read_physical(&self, r: &mut [Read<'_>]) {
+            self.inner.read_physical(r)
+        }
+        fn symbol_address(&self, n: &str) -> Option<plugin_sdk::Sourced<u64>> {
+            self.inner.symbol_address(n)
+        }
+        fn type_size(&self, n: &str) -> Option<plugin_sdk::Sourced<u64>> {
+            self.inner.type_size(n)
+        }
+        fn field_offset(&self, t: &str, f: &str) -> Option<plugin_sdk::FieldOffset> {
+            self.inner.field_offset(t, f)
+        }
+        fn info(&self) -> TargetInfo {
+            self.inner.info()
+        }
+        fn pool_tag(&self, t: [u8; 4]) -> Option<plugin_sdk::TagInfo> {
+            self.inner.pool_tag(t)
+        }
+        fn log(&self, l: plugin_sdk::LogLevel, m: &str) {
+            self.inner.log(l, m)
+        }
+        fn is_cancelled(&self) -> bool {
+            // The two reads of the range globals come first.
+            self.reads.load(Ordering::Relaxed) >= self.after
+        }
+    }
+
+    #[test]
+    fn cancellation_during_the_scan_stops_it_early() {
+        let t = CancelAfter {
+            inner: big_target(),
+            reads: Default::default(),
+            after: 0,
+        };
+        let l = Layout::for_build(poollayout::Arch::X64, 7601).unwrap();
+        let (regions, _) = regions(&t.inner, &l);
+        let t = CancelAfter { after: 5, ..t };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let e = pool
+            .install(|| scan_pages(&t, &l, &regions, &[], &|_| true))
+            .unwrap_err();
+        assert_eq!(e, CommandError::Cancelled);
+        let batches_read = t.reads.load(Ordering::Relaxed);
+        assert!(
+            (5..5 + 8).contains(&batches_read),
+            "{batches_read} of 64 batches read after the cancel"
+        );
     }
 
     #[test]

@@ -47,15 +47,18 @@ impl Command for Slow {
         "slow"
     }
     fn summary(&self) -> &'static str {
-        "stops when cancelled"
+        "reports progress, stops when cancelled"
     }
     fn usage(&self) -> &'static str {
         "!slow"
     }
     fn run(&self, t: &dyn Target, _: &str, _: &mut Output) -> Result<(), CommandError> {
-        for _ in 0..10_000 {
+        for i in 0..10_000 {
             if t.is_cancelled() {
                 return Err(CommandError::Cancelled);
+            }
+            if i % 100 == 0 {
+                t.progress(i, 10_000, "waiting");
             }
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
