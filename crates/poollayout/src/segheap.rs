@@ -568,16 +568,23 @@ impl Layout {
             if (off & 0xfff) + sub.block_size > 0x1000 {
                 continue;
             }
+            // Bit 0 busy, bit 1 unused bytes (see `segheap_walk::LfhState` for the sources).
             let bits = (bytes[s.lfh_block_bitmap + i / 4] >> ((i % 4) * 2)) & 3;
-            let state = if bits == 1 {
+            let state = if bits & 1 == 1 {
                 BlockState::Allocated
             } else {
                 BlockState::Free
             };
             let header = self.decode_header(&bytes[off..]).ok();
             let tag = header.map_or(Tag(0), |h| h.tag);
-            let error = (state == BlockState::Allocated && !tag.is_plausible())
-                .then_some(HeaderError::ImplausibleTag);
+            let error = if bits == 0b10 {
+                Some(HeaderError::BadChunk(
+                    "BlockBitmap bits are 10: unused bytes on a block that is not busy",
+                ))
+            } else {
+                (state == BlockState::Allocated && !tag.is_plausible())
+                    .then_some(HeaderError::ImplausibleTag)
+            };
             walk.push(WalkedBlock {
                 address: address.wrapping_add(off as u64),
                 size: sub.block_size,

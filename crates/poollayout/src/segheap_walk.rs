@@ -411,14 +411,18 @@ pub fn vs_chunks(layout: &Layout, bytes: &[u8], address: u64, heap_key: u64) -> 
     Ok(out)
 }
 
-/// State of an LFH block from its two `BlockBitmap` bits.
+/// State of an LFH block from its two `BlockBitmap` bits: bit 0 is the busy bit, bit 1 says the
+/// block keeps unused bytes (Yason, "Windows 10 Segment Heap Internals", Black Hat USA 2016; the
+/// open-source dlg_help_utils `heap_lfh_subsegment` reads the two bits the same way; MemProcFS
+/// `vmmwinpool.c` tests `bits == 01` only, which would miss allocated blocks with unused bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LfhState {
     /// `00`.
     Free,
-    /// `01` (MemProcFS `vmmwinpool.c`: `bits == 01` is allocated).
+    /// `01`, or `11` (allocated, with unused bytes).
     Allocated,
-    /// `10` or `11`: a value the public sources do not explain; neither counted free nor allocated.
+    /// `10`: unused bytes on a block that is not busy — an inconsistent value; neither counted free
+    /// nor allocated.
     Unknown(u8),
 }
 
@@ -482,7 +486,7 @@ pub fn lfh_blocks(
             size: sub.block_size,
             state: match bits {
                 0 => LfhState::Free,
-                1 => LfhState::Allocated,
+                1 | 3 => LfhState::Allocated,
                 b => LfhState::Unknown(b),
             },
         });
@@ -567,7 +571,7 @@ mod tests {
         let enc = (bs | first << 16) ^ (KEY as u32) ^ ((VA as u32) >> 12);
         let o = s.lfh_block_offsets.offset;
         b[o..o + 4].copy_from_slice(&enc.to_le_bytes());
-        // Blocks 0..4: 00 free, 01 allocated, 10 and 11 unknown.
+        // Blocks 0..4: 00 free, 01 allocated, 10 inconsistent, 11 allocated with unused bytes.
         b[s.lfh_block_bitmap] = 0b1110_0100;
         let (sub, blocks) = lfh_blocks(&l, &b, VA, KEY).unwrap();
         assert_eq!((sub.block_size, sub.first_block_offset), (0x40, 0x80));
@@ -579,7 +583,7 @@ mod tests {
                 LfhState::Free,
                 LfhState::Allocated,
                 LfhState::Unknown(2),
-                LfhState::Unknown(3),
+                LfhState::Allocated,
                 LfhState::Free
             ]
         );

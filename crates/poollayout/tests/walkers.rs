@@ -283,8 +283,10 @@ fn lfh_subsegments_decode_with_the_lfh_key_and_bitmap() {
         let o = s.lfh_block_offsets.offset;
         b[o..o + 4].copy_from_slice(&encode::lfh_encoded(base, LFH_KEY, bs, first).to_le_bytes());
         let count = (0x2000 - first as usize) / bs as usize;
-        // blocks 0 and 2 allocated (01), 1 free (00), 3 "10" (not allocated)
+        // blocks 0 and 2 allocated (01), 1 free (00), 3 "10" (not busy, inconsistent);
+        // block 4 "11" (allocated with unused bytes)
         b[s.lfh_block_bitmap] = 0b10_01_00_01;
+        b[s.lfh_block_bitmap + 1] = 0b11;
         for i in 0..count {
             let off = first as usize + i * bs as usize;
             if (off & 0xfff) + bs as usize > 0x1000 {
@@ -311,6 +313,9 @@ fn lfh_subsegments_decode_with_the_lfh_key_and_bitmap() {
         assert_eq!(w.blocks[1].state, BlockState::Free);
         assert_eq!(w.blocks[2].state, BlockState::Allocated);
         assert_eq!(w.blocks[3].state, BlockState::Free);
+        assert!(w.blocks[3].error.is_some());
+        assert_eq!(w.blocks[4].state, BlockState::Allocated);
+        assert!(w.blocks[4].error.is_none());
         assert_eq!(w.blocks[0].address, base + 0x60);
         assert_eq!(w.blocks[0].tag.to_string(), "Lfh1");
         assert!(

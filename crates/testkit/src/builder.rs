@@ -97,7 +97,7 @@ pub enum Fault {
         tag: [u8; 4],
     },
     /// Segment heap: the bitmap bits of the first allocated LFH block with this tag are `10`
-    /// (neither allocated `01` nor free `00`).
+    /// (unused bytes on a block whose busy bit is clear: inconsistent).
     BadLfhBitmap {
         /// Tag of the victim.
         tag: [u8; 4],

@@ -661,7 +661,7 @@ impl Build {
                 let at = sub.va + l.lfh_block_bitmap + (k / 4) as u64;
                 self.s.wn(at, u64::from(byte), 1);
                 let msg = format!(
-                    "BlockBitmap bits of block {k} are 10 (neither allocated 01 nor free 00); the block is allocated"
+                    "BlockBitmap bits of block {k} are 10 (unused bytes on a block that is not busy); the block is allocated"
                 );
                 if let Some(r) = info.lfh_blocks.iter_mut().find(|r| r.address.0 == b.chunk) {
                     r.error = Some(msg.clone());

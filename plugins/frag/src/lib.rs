@@ -530,7 +530,7 @@ fn frag_segment_heap(
                             }
                             LfhState::Allocated => {}
                             LfhState::Unknown(bits) => rep.warnings.push(format!(
-                                "LFH block at {:#x}: BlockBitmap bits {bits:02b} are neither free (00) nor allocated (01); not counted",
+                                "LFH block at {:#x}: BlockBitmap bits {bits:02b} (unused bytes on a block that is not busy) are inconsistent; not counted",
                                 b.address
                             )),
                         }
