@@ -24,6 +24,7 @@ pub mod memory;
 pub mod modules;
 pub mod pdbfile;
 pub mod pe;
+pub mod poolva;
 pub mod profile;
 pub mod scan;
 pub mod symbols;

@@ -53,8 +53,8 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
     let (all_regions, region_warnings) = scan::regions(target, &layout);
     let regions: Vec<scan::Region> = all_regions
         .iter()
-        .copied()
         .filter(|r| r.paged == want_paged)
+        .cloned()
         .collect();
     let mut found_big = 0usize;
     let mut skip = Vec::new();
