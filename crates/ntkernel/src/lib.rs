@@ -16,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+pub mod derived;
 pub mod fallback;
 pub mod isf;
 pub mod kdbg;

@@ -137,3 +137,57 @@ fn poolfind_scans_every_manifest_block_on_classic_windows_7_to_10() {
         }
     }
 }
+
+#[test]
+fn big_page_table_is_read_on_xp_and_2003() {
+    for name in [
+        "xpsp3-x86",
+        "win2003sp2-x86",
+        "win2003sp2-x86pae",
+        "win2003sp2-x64",
+    ] {
+        let (k, s) = open(name, &[]);
+        let m = &k.manifest;
+        let layout = poollayout::Layout::for_build(
+            if k.profile.arch.ptr_size() == 8 {
+                poollayout::Arch::X64
+            } else {
+                poollayout::Arch::X86
+            },
+            k.profile.build,
+        )
+        .unwrap();
+        let bt = scan::big_table(&s, &layout)
+            .unwrap_or_else(|e| panic!("{name}: {e}; notes {:?}", s.notes()));
+        assert_eq!(bt.address, m.big_page_table.address.0, "{name}");
+        assert_eq!(bt.entries, m.big_page_table.entries, "{name}");
+        let mut got: Vec<u64> = bt.live.iter().map(|e| e.va).collect();
+        let mut want: Vec<u64> = m
+            .big_allocations
+            .iter()
+            .filter(|b| b.state == "allocated")
+            .map(|b| b.address.0)
+            .collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{name}");
+        // The answer is a guess, and says so.
+        assert!(
+            s.notes()
+                .iter()
+                .any(|n| n.contains("PoolBigPageTable") && n.contains("Volatility 2")),
+            "{name}: {:?}",
+            s.notes()
+        );
+    }
+    // Windows 2000: no distance is known and the output says why.
+    let (_, s) = open("win2000-x86", &[]);
+    let out = run(poolfind::run, &s, "Leak").unwrap();
+    assert!(
+        out.warnings()
+            .iter()
+            .any(|w| w.contains("big page table not read")),
+        "{:?}",
+        out.warnings()
+    );
+}

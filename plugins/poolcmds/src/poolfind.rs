@@ -61,6 +61,9 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
     let mut readable_something = false;
     match scan::big_table(target, &layout) {
         Ok(bt) => {
+            if let Some(note) = &bt.guessed {
+                out.warn(note.clone());
+            }
             readable_something =
                 bt.unreadable_pages * 0x1000 < (bt.entries * bt.entry_size) as usize;
             text.push(format!(

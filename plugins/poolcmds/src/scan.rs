@@ -115,6 +115,9 @@ pub struct BigTable {
     pub live: Vec<BigPageEntry>,
     /// Entries whose page could not be read.
     pub unreadable_pages: usize,
+    /// Set when the table's address rests on a guess (XP/2003: derived from `PoolTrackTable`,
+    /// see `ntkernel::derived`): a line for the output.
+    pub guessed: Option<String>,
 }
 
 impl BigTable {
@@ -129,8 +132,11 @@ impl BigTable {
 /// Reads the big page table.
 pub fn big_table(target: &dyn Target, layout: &Layout) -> Result<BigTable, String> {
     let bl = layout.big_pages().map_err(|e| e.to_string())?;
-    let (address, _) = read_global(target, layout, "PoolBigPageTable")?
+    let (address, source) = read_global(target, layout, "PoolBigPageTable")?
         .ok_or("nt!PoolBigPageTable is not known for this kernel")?;
+    let guessed = (source == plugin_sdk::Source::Guessed).then(|| {
+        "nt!PoolBigPageTable and its size were located by a guess (no symbol names them on this build: Volatility 2's distances from nt!PoolTrackTable, values checked)".to_string()
+    });
     let (entries, _) = read_global(target, layout, "PoolBigPageTableSize")?
         .ok_or("nt!PoolBigPageTableSize is not known for this kernel")?;
     if entries > MAX_TABLE_ENTRIES {
@@ -156,6 +162,7 @@ pub fn big_table(target: &dyn Target, layout: &Layout) -> Result<BigTable, Strin
         entry_size: bl.size as u64,
         live,
         unreadable_pages,
+        guessed,
     })
 }
 
