@@ -10,6 +10,8 @@
 //!   each answer naming its [`symbols::Source`] ([`symbols`], [`isf`], [`pdbfile`], [`profile`],
 //!   [`locate`], [`fallback`]);
 //! * **which modules are loaded** ([`modules`]).
+//! * **where the pool is** — the pool's virtual ranges per version ([`poolva`]) and, on XP/2003,
+//!   the big page table derived from `PoolTrackTable` ([`derived`]).
 //!
 //! It knows nothing about dump files or page tables: an adapter binds [`memory::KernelMemory`] to
 //! the `dumpfile` and `paging` crates (see the README).

@@ -301,18 +301,13 @@ fn system_va_region(
         .and_then(|a| a.checked_add(regions))
         .and_then(|a| a.checked_add(index * size))
         .ok_or("MiState.Vs.SystemVaRegions overflows")?;
-    let base = view.read_pointer(entry + base_off).map_err(|e| {
-        format!(
-            "SystemVaRegions[{index}].BaseAddress at {:#x}: {e}",
-            entry + base_off
-        )
-    })?;
-    let bytes = view.read_pointer(entry + bytes_off).map_err(|e| {
-        format!(
-            "SystemVaRegions[{index}].NumberOfBytes at {:#x}: {e}",
-            entry + bytes_off
-        )
-    })?;
+    let (base_va, bytes_va) = (entry.wrapping_add(base_off), entry.wrapping_add(bytes_off));
+    let base = view
+        .read_pointer(base_va)
+        .map_err(|e| format!("SystemVaRegions[{index}].BaseAddress at {base_va:#x}: {e}"))?;
+    let bytes = view
+        .read_pointer(bytes_va)
+        .map_err(|e| format!("SystemVaRegions[{index}].NumberOfBytes at {bytes_va:#x}: {e}"))?;
     if bytes == 0 {
         return Err(format!("nt!MiState.Vs.SystemVaRegions[{index}] is empty"));
     }
@@ -490,6 +485,14 @@ mod tests {
         // Later builds: assumed, and said.
         let r = pool_regions(&win10(22621, (1, 2)), Arch::X64, 22621);
         assert!(r.regions[0].source.contains("assumed"));
+    }
+
+    #[test]
+    fn a_global_at_the_top_of_the_address_space_does_not_overflow() {
+        let mut v = win10(19041, (0, 1));
+        v.globals.insert("MiState", u64::MAX - 0x10);
+        let r = pool_regions(&v, Arch::X64, 19041);
+        assert_eq!(r.warnings.len(), 2, "{:?}", r.warnings);
     }
 
     #[test]

@@ -486,12 +486,28 @@ fn pool_range_sources_match_the_isf() {
         match p.system_va_regions() {
             Some(sv) => {
                 assert_eq!(off(&isf, "_MI_SYSTEM_INFORMATION", "Vs"), sv.vs, "{n}");
-                assert_eq!(off(&isf, "_MI_VISIBLE_STATE", "SystemVaRegions"), sv.regions, "{n}");
+                assert_eq!(
+                    off(&isf, "_MI_VISIBLE_STATE", "SystemVaRegions"),
+                    sv.regions,
+                    "{n}"
+                );
                 assert_eq!(size(&isf, "_MI_SYSTEM_VA_ASSIGNMENT"), 16, "{n}");
-                assert_eq!(off(&isf, "_MI_SYSTEM_VA_ASSIGNMENT", "NumberOfBytes"), 8, "{n}");
+                assert_eq!(
+                    off(&isf, "_MI_SYSTEM_VA_ASSIGNMENT", "NumberOfBytes"),
+                    8,
+                    "{n}"
+                );
                 let en = &isf.json()["enums"]["_MI_ASSIGNED_REGION_TYPES"]["constants"];
-                assert_eq!(en["AssignedRegionNonPagedPool"].as_u64(), Some(sv.nonpaged), "{n}");
-                assert_eq!(en["AssignedRegionPagedPool"].as_u64(), Some(sv.paged), "{n}");
+                assert_eq!(
+                    en["AssignedRegionNonPagedPool"].as_u64(),
+                    Some(sv.nonpaged),
+                    "{n}"
+                );
+                assert_eq!(
+                    en["AssignedRegionPagedPool"].as_u64(),
+                    Some(sv.paged),
+                    "{n}"
+                );
                 assert!(p.global_rva("MiState").is_some(), "{n}");
             }
             None => {
