@@ -191,3 +191,61 @@ fn big_page_table_is_read_on_xp_and_2003() {
         out.warnings()
     );
 }
+
+#[test]
+fn pool_without_address_lists_regions_and_the_paged_bitmap_on_7_and_81() {
+    for name in ["win7sp1-x64", "win81-x64"] {
+        let (k, s) = open(name, &[]);
+        let m = &k.manifest;
+        let out = run(poolcmds::pool::run, &s, "").unwrap_or_else(|e| panic!("{name}: {e}"));
+        let summary = out.summary().unwrap();
+        let regions: Vec<(String, String, String)> = summary["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["pool"].as_str().unwrap().to_string(),
+                    r["start"].as_str().unwrap().to_string(),
+                    r["source"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(regions.len(), m.pool_regions.len(), "{name}");
+        for (got, want) in regions.iter().zip(&m.pool_regions) {
+            assert_eq!(got.0, want.pool, "{name}");
+            assert_eq!(got.1, format!("{:#x}", want.start.0), "{name}");
+            assert!(!got.2.is_empty(), "{name}");
+        }
+        // The paged pool bitmap's busy runs are counted from the paged region's start.
+        let bm = m.paged_pool_bitmap.as_ref().expect("bitmap");
+        let start = m.profile.paged_pool_start.0;
+        let mut busy: Vec<(u64, u64)> = out
+            .rows()
+            .iter()
+            .filter(|r| r["state"] == "busy")
+            .map(|r| {
+                let a = u64::from_str_radix(
+                    r["address"].as_str().unwrap().trim_start_matches("0x"),
+                    16,
+                )
+                .unwrap();
+                ((a - start) / 0x1000, r["size"].as_u64().unwrap() / 0x1000)
+            })
+            .collect();
+        // Without EndOfPagedPoolBitmap (7, 8.1) adjacent allocations merge: compare page sets.
+        let pages = |runs: &[(u64, u64)]| {
+            let mut v: Vec<u64> = runs.iter().flat_map(|&(f, n)| f..f + n).collect();
+            v.sort();
+            v
+        };
+        busy.sort();
+        assert!(!busy.is_empty(), "{name}");
+        assert_eq!(
+            pages(&busy),
+            pages(&bm.busy_runs),
+            "{name}: {:?}",
+            out.warnings()
+        );
+    }
+}
