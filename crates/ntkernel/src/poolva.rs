@@ -195,7 +195,11 @@ fn checked(
         start >= 0x8000_0000 && end_inclusive <= 0xFFFF_FFFF
     };
     let start_page = start & !(PAGE - 1);
-    let end = end_inclusive.saturating_add(1).next_multiple_of(PAGE);
+    // The last page of the address space has no exclusive end: refused with the rest.
+    let end = end_inclusive
+        .checked_add(1)
+        .and_then(|e| e.checked_next_multiple_of(PAGE))
+        .unwrap_or(0);
     if !kernel_space || end <= start_page || end - start_page > MAX_REGION {
         return Err(format!(
             "{source} gives {start:#x}..{end_inclusive:#x}, which is not a kernel range"
@@ -493,6 +497,23 @@ mod tests {
         v.globals.insert("MiState", u64::MAX - 0x10);
         let r = pool_regions(&v, Arch::X64, 19041);
         assert_eq!(r.warnings.len(), 2, "{:?}", r.warnings);
+    }
+
+    #[test]
+    fn an_end_in_the_last_page_is_refused_not_overflowed() {
+        // Found by the ntkernel_poolva fuzz target.
+        let mut v = View::default();
+        v.globals.insert("MmNonPagedPoolStart", 0x10);
+        v.globals.insert("MmNonPagedPoolEnd", 0x18);
+        v.mem.insert(0x10, 0xFFFF_FFFF_FFFF_0000);
+        v.mem.insert(0x18, 0xFFFF_FFFF_FFFF_FFF0);
+        let r = pool_regions(&v, Arch::X64, 3790);
+        assert!(r.regions.is_empty());
+        assert!(
+            r.warnings[0].contains("not a kernel range"),
+            "{:?}",
+            r.warnings
+        );
     }
 
     #[test]
