@@ -310,6 +310,18 @@ impl Session {
         self.kernel.as_ref()
     }
 
+    /// The pool's virtual ranges with their sources, and a warning per pool whose range is not
+    /// established for this build (`ntkernel::poolva`); all warnings when no kernel was identified.
+    pub fn pool_regions(&self) -> ntkernel::poolva::PoolRegions {
+        match &self.kernel {
+            Some(k) => k.pool_regions(&SessionMemory(self)),
+            None => ntkernel::poolva::PoolRegions {
+                regions: Vec::new(),
+                warnings: vec!["the pool ranges are unknown: the kernel was not identified".into()],
+            },
+        }
+    }
+
     /// The tag database layers.
     pub fn tags(&self) -> &pooltag::TagLookup {
         &self.tags

@@ -10,12 +10,15 @@
 //!   each answer naming its [`symbols::Source`] ([`symbols`], [`isf`], [`pdbfile`], [`profile`],
 //!   [`locate`], [`fallback`]);
 //! * **which modules are loaded** ([`modules`]).
+//! * **where the pool is** — the pool's virtual ranges per version ([`poolva`]) and, on XP/2003,
+//!   the big page table derived from `PoolTrackTable` ([`derived`]).
 //!
 //! It knows nothing about dump files or page tables: an adapter binds [`memory::KernelMemory`] to
 //! the `dumpfile` and `paging` crates (see the README).
 
 #![warn(missing_docs)]
 
+pub mod derived;
 pub mod fallback;
 pub mod isf;
 pub mod kdbg;
@@ -24,6 +27,7 @@ pub mod memory;
 pub mod modules;
 pub mod pdbfile;
 pub mod pe;
+pub mod poolva;
 pub mod profile;
 pub mod scan;
 pub mod symbols;

@@ -79,6 +79,13 @@ pub const WANTED_GLOBALS: &[&str] = &[
     "MmPteBase",
     "MmHighestUserAddress",
     "MmSystemRangeStart",
+    // Pool ranges (`poolva`): the classic globals, and those Windows 7 / 8.1 x64 keep instead.
+    "MmNonPagedPoolStart",
+    "MmNonPagedPoolEnd",
+    "MmPagedPoolStart",
+    "MmPagedPoolEnd",
+    "MiNonPagedPoolEnd",
+    "MiPagedPoolStart",
     // Kernel identification and KDBG decoding (dump-formats.md §1.8).
     "KdDebuggerDataBlock",
     "KiWaitNever",
@@ -168,6 +175,9 @@ pub const WANTED_TYPES: &[(&str, Fields)] = &[
     ("_MI_HARDWARE_STATE", Fields::All),
     ("_MI_SYSTEM_NODE_INFORMATION", Fields::All),
     ("_MI_SYSTEM_VA_STATE", Fields::All),
+    // Pool ranges on dynamic-VA builds: `MiState.Vs.SystemVaRegions[]` (`poolva`).
+    ("_MI_VISIBLE_STATE", Fields::Only(&["SystemVaRegions"])),
+    ("_MI_SYSTEM_VA_ASSIGNMENT", Fields::All),
     ("_EX_POOL_HEAP_MANAGER_STATE", Fields::All),
     ("_EX_HEAP_POOL_NODE", Fields::All),
     ("_RTLP_HP_HEAP_GLOBALS", Fields::All),

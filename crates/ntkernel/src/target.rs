@@ -550,6 +550,31 @@ impl Kernel {
                 (None, _) => notes.push("symbols: no profile of this build's family".into()),
             }
         }
+        // XP / 2003: nothing names the big page table; derive it from PoolTrackTable (derived.rs).
+        if let Some(build) = identity.build
+            && crate::derived::big_page_distances(identity.arch, build).is_some()
+            && stack.global("PoolBigPageTable").is_none()
+        {
+            let ptt = stack.global("PoolTrackTable").and_then(|a| match a.value {
+                GlobalAddr::Va(v) => Some(v),
+                GlobalAddr::Rva(r) => identity.kernel_base?.checked_add(r),
+            });
+            match ptt.map(|t| {
+                crate::derived::DerivedSymbols::big_page_table(mem, identity.arch, build, t)
+            }) {
+                Some(Ok(d)) => {
+                    notes.push(format!(
+                        "symbols: PoolBigPageTable and PoolBigPageTableSize guessed from {}",
+                        crate::derived::LABEL
+                    ));
+                    stack.push(Box::new(d));
+                }
+                Some(Err(e)) => notes.push(format!("symbols: PoolBigPageTable not derived: {e}")),
+                None => notes.push(
+                    "symbols: PoolBigPageTable not derived: PoolTrackTable is not known".into(),
+                ),
+            }
+        }
         Ok(Kernel {
             identity,
             kdbg,

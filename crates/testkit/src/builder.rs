@@ -944,8 +944,8 @@ impl Build {
         // ---- paged pool bitmap ------------------------------------------------------------------
         let paged_max_pages: u64 = 0x4000;
         let nonpaged_max_pages: u64 = 0x8000;
-        let paged_bitmap =
-            bld.write_paged_bitmap(&totals, &big_placed, paged_max_pages, nonpaged_max_pages);
+        let paged_bitmap = bld.write_paged_bitmap(&totals, &big_placed, paged_max_pages);
+        let pool_regions = bld.write_pool_regions(paged_max_pages, nonpaged_max_pages);
 
         let vm = bld.write_vm(
             b.counters,
@@ -1177,6 +1177,7 @@ impl Build {
             special_pages: special,
             faults,
             globals,
+            pool_regions,
             container: None,
             segment_heap: seg_info,
         };
@@ -1391,7 +1392,6 @@ impl Build {
         totals: &[PoolTotals; 2],
         big_placed: &[layout::BigPlaced],
         paged_max_pages: u64,
-        nonpaged_max_pages: u64,
     ) -> Option<manifest::PagedBitmap> {
         let p = self.p;
         let ptr = p.arch.ptr_size();
@@ -1462,20 +1462,78 @@ impl Build {
                 busy_runs,
             });
         }
-        for (name, value) in [
-            ("MmNonPagedPoolStart", p.va.nonpaged),
-            (
-                "MmNonPagedPoolEnd",
-                p.va.nonpaged + nonpaged_max_pages * PAGE - 1,
-            ),
-            ("MmPagedPoolStart", p.va.paged),
-            ("MmPagedPoolEnd", p.va.paged + paged_max_pages * PAGE - 1),
-        ] {
-            if let Some(va) = self.global(name) {
-                self.s.ptr(va, value);
+        paged_bitmap
+    }
+
+    /// The pool ranges where the version keeps them (`ntkernel::poolva` reads them back): the
+    /// `Mm*Pool{Start,End}` globals, Windows 7's `MiNonPagedPoolEnd` (its paged pool starts at the
+    /// fixed 0xFFFFF8A000000000, which `va.paged` is), 8.1's `MiPagedPoolStart`, and on 1607+
+    /// `MiState.Vs.SystemVaRegions[]`. Returns the manifest's regions.
+    fn write_pool_regions(
+        &mut self,
+        paged_max_pages: u64,
+        nonpaged_max_pages: u64,
+    ) -> Vec<manifest::PoolRegion> {
+        let p = self.p;
+        let ranges = [
+            ("nonpaged", p.va.nonpaged, nonpaged_max_pages * PAGE),
+            ("paged", p.va.paged, paged_max_pages * PAGE),
+        ];
+        let mut out = Vec::new();
+        if let (Some(sv), Some(st)) = (p.system_va_regions(), self.global("MiState")) {
+            for ((pool, start, bytes), index) in ranges.into_iter().zip([sv.nonpaged, sv.paged]) {
+                let entry = st + sv.vs + sv.regions + index * 0x10;
+                self.s.ptr(entry, start); // BaseAddress
+                self.s.ptr(entry + 8, bytes); // NumberOfBytes
+                out.push(manifest::PoolRegion {
+                    pool,
+                    start: Hex(start),
+                    end: Hex(start + bytes),
+                    source: format!("MiState.Vs.SystemVaRegions[{index}]"),
+                });
+            }
+            return out;
+        }
+        let written = |b: &mut Self, name: &str, value: u64| -> Option<&'static str> {
+            let va = b.global(name)?;
+            b.s.ptr(va, value);
+            Some(match name {
+                "MmNonPagedPoolStart" => "MmNonPagedPoolStart",
+                "MmNonPagedPoolEnd" => "MmNonPagedPoolEnd",
+                "MiNonPagedPoolEnd" => "MiNonPagedPoolEnd",
+                "MmPagedPoolStart" => "MmPagedPoolStart",
+                "MiPagedPoolStart" => "MiPagedPoolStart",
+                _ => "MmPagedPoolEnd",
+            })
+        };
+        for (pool, start, bytes) in ranges {
+            let last = start + bytes - 1;
+            let (s, e) = if pool == "nonpaged" {
+                (
+                    written(self, "MmNonPagedPoolStart", start),
+                    written(self, "MmNonPagedPoolEnd", last)
+                        .or_else(|| written(self, "MiNonPagedPoolEnd", last)),
+                )
+            } else {
+                let s = written(self, "MmPagedPoolStart", start)
+                    .or_else(|| written(self, "MiPagedPoolStart", start))
+                    .or_else(|| {
+                        // Windows 7 x64: the fixed paged pool start (CodeMachine's layout).
+                        (p.arch == Arch::X64 && p.build == 7601 && start == 0xffff_f8a0_0000_0000)
+                            .then_some("0xfffff8a000000000")
+                    });
+                (s, written(self, "MmPagedPoolEnd", last))
+            };
+            if let (Some(s), Some(e)) = (s, e) {
+                out.push(manifest::PoolRegion {
+                    pool,
+                    start: Hex(start),
+                    end: Hex(start + bytes),
+                    source: format!("{s}..{e}"),
+                });
             }
         }
-        paged_bitmap
+        out
     }
 
     /// The `!vm` counters where the profile keeps them; returns the manifest's figures.

@@ -58,11 +58,27 @@ pub struct Manifest {
     pub faults: Vec<FaultRecord>,
     /// Addresses of the kernel globals the builder wrote.
     pub globals: Vec<Global>,
+    /// The pool's virtual ranges as the kernel states them, with the state that holds each (a
+    /// pool whose range the version keeps nowhere public is absent: Windows 8.1's nonpaged pool).
+    pub pool_regions: Vec<PoolRegion>,
     /// Set by the writer: the container this manifest describes.
     pub container: Option<ContainerInfo>,
     /// The segment heap (19H1+ profiles only; absent from classic-pool manifests).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segment_heap: Option<SegmentHeap>,
+}
+
+/// A pool region (`pool_regions`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PoolRegion {
+    /// `"nonpaged"` or `"paged"`.
+    pub pool: &'static str,
+    /// First byte.
+    pub start: Hex,
+    /// One past the last byte.
+    pub end: Hex,
+    /// What holds it: `MmNonPagedPoolStart..MmNonPagedPoolEnd`, `MiState.Vs.SystemVaRegions[1]`, ...
+    pub source: String,
 }
 
 /// The segment-heap pool of a 19H1+ kernel: every VS chunk and LFH block with its state.

@@ -317,6 +317,19 @@ pub struct VaLayout {
     pub pfn_database: u64,
 }
 
+/// `MiState.Vs.SystemVaRegions[]` (Windows 10 1607+): see [`Profile::system_va_regions`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SystemVaRegions {
+    /// `_MI_SYSTEM_INFORMATION.Vs`.
+    pub vs: u64,
+    /// `_MI_VISIBLE_STATE.SystemVaRegions` (an array of 16-byte `_MI_SYSTEM_VA_ASSIGNMENT`).
+    pub regions: u64,
+    /// `AssignedRegionNonPagedPool`.
+    pub nonpaged: u64,
+    /// `AssignedRegionPagedPool`.
+    pub paged: u64,
+}
+
 /// One OS profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Profile {
@@ -559,6 +572,27 @@ impl Profile {
                         .map(|i| 0x10_0000 + 0x2000 * i as u64)
                 }),
         }
+    }
+
+    /// Where the pool ranges live on 1607+ (`MiState.Vs.SystemVaRegions[]`): the offsets of
+    /// `_MI_SYSTEM_INFORMATION.Vs` and `_MI_VISIBLE_STATE.SystemVaRegions`, and the
+    /// `_MI_ASSIGNED_REGION_TYPES` indexes of the nonpaged and paged pool (ISF of each build,
+    /// checked by `tests/isf.rs`). `None` before 1607, where globals hold the ranges.
+    pub fn system_va_regions(&self) -> Option<SystemVaRegions> {
+        let (vs, regions, nonpaged, paged) = match (self.build, self.real_symbols) {
+            (14393, true) => (0x1380, 0x760, 0, 1),
+            (17763, true) => (0x24c0, 0xb50, 0, 1),
+            (19041, true) => (0x2600, 0xbc8, 0, 1),
+            (20348, true) => (0x4200, 0xbd0, 1, 2),
+            (22000, true) => (0x4400, 0xbd0, 1, 2),
+            _ => return None,
+        };
+        Some(SystemVaRegions {
+            vs,
+            regions,
+            nonpaged,
+            paged,
+        })
     }
 
     /// Whether the build number is at least `b`.
@@ -899,6 +933,7 @@ const WIN7_GLOBALS: &[(&str, u64)] = &[
     ("NonPagedPoolDescriptor", 0x1fa880),
     ("MmNonPagedPoolStart", 0x29d0d8),
     ("MmPagedPoolEnd", 0x29d1a8),
+    ("MiNonPagedPoolEnd", 0x29d1c0),
     ("KiProcessorBlock", 0x29dcc0),
     ("ExPoolFailures", 0x210f50),
     ("MmLowestPhysicalPage", 0x29d310),
@@ -946,6 +981,7 @@ const WIN81_GLOBALS: &[(&str, u64)] = &[
     ("PoolVector", 0x34f4d0),
     ("NonPagedPoolDescriptor", 0x2d8c80),
     ("MmPagedPoolEnd", 0x34f150),
+    ("MiPagedPoolStart", 0x2c5f00),
     ("KiProcessorBlock", 0x34fd80),
     ("ExPoolFailures", 0x2a5af0),
     ("MmLowestPhysicalPage", 0x34f310),

@@ -472,3 +472,58 @@ fn check_segment_heap(isf: &Isf, n: &str, l: &SegHeapLayout) {
     assert_eq!(off(isf, eo, "BlockSize"), 0);
     assert_eq!(off(isf, eo, "FirstBlockOffset"), 2);
 }
+
+/// The pool-range sources the builder writes: the globals each build really has, and on 1607+
+/// `MiState.Vs.SystemVaRegions[]` with the `_MI_ASSIGNED_REGION_TYPES` indexes of that build.
+#[test]
+fn pool_range_sources_match_the_isf() {
+    let mut checked = 0;
+    for p in PROFILES.iter().filter(|p| p.real_symbols) {
+        let Some(isf) = load(p) else { return };
+        checked += 1;
+        let n = p.name;
+        let has = |g: &str| isf.symbol_rva(g).is_some();
+        match p.system_va_regions() {
+            Some(sv) => {
+                assert_eq!(off(&isf, "_MI_SYSTEM_INFORMATION", "Vs"), sv.vs, "{n}");
+                assert_eq!(
+                    off(&isf, "_MI_VISIBLE_STATE", "SystemVaRegions"),
+                    sv.regions,
+                    "{n}"
+                );
+                assert_eq!(size(&isf, "_MI_SYSTEM_VA_ASSIGNMENT"), 16, "{n}");
+                assert_eq!(
+                    off(&isf, "_MI_SYSTEM_VA_ASSIGNMENT", "NumberOfBytes"),
+                    8,
+                    "{n}"
+                );
+                let en = &isf.json()["enums"]["_MI_ASSIGNED_REGION_TYPES"]["constants"];
+                assert_eq!(
+                    en["AssignedRegionNonPagedPool"].as_u64(),
+                    Some(sv.nonpaged),
+                    "{n}"
+                );
+                assert_eq!(
+                    en["AssignedRegionPagedPool"].as_u64(),
+                    Some(sv.paged),
+                    "{n}"
+                );
+                assert!(p.global_rva("MiState").is_some(), "{n}");
+            }
+            None => {
+                // 7 / 8.1: every range global the build has is written, and no other.
+                for g in [
+                    "MmNonPagedPoolStart",
+                    "MmNonPagedPoolEnd",
+                    "MiNonPagedPoolEnd",
+                    "MmPagedPoolStart",
+                    "MiPagedPoolStart",
+                    "MmPagedPoolEnd",
+                ] {
+                    assert_eq!(p.global_rva(g).is_some(), has(g), "{n}: {g}");
+                }
+            }
+        }
+    }
+    assert!(checked == 0 || checked >= 7);
+}

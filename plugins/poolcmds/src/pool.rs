@@ -371,9 +371,11 @@ fn pool_regions(
             addr(layout, r.end - 1)
         ));
     }
+    // The bitmap counts pages from the paged pool's start: the global, else the region's start
+    // (Windows 7 x64 keeps no MmPagedPoolStart; ntkernel::poolva).
     let paged_start = match read_global(target, layout, "MmPagedPoolStart") {
         Ok(Some((s, _))) => Some(s),
-        _ => None,
+        _ => regions.iter().find(|r| r.paged).map(|r| r.start),
     };
     let mut busy_pages = 0u64;
     let mut bitmap = None;
@@ -419,7 +421,7 @@ fn pool_regions(
         "regions".into(),
         json!(regions
             .iter()
-            .map(|r| json!({"pool": if r.paged {"paged"} else {"nonpaged"}, "start": hex(r.start), "end": hex(r.end - 1)}))
+            .map(|r| json!({"pool": if r.paged {"paged"} else {"nonpaged"}, "start": hex(r.start), "end": hex(r.end - 1), "source": r.source}))
             .collect::<Vec<_>>()),
     );
     f.insert("bitmap_pages".into(), json!(bitmap));

@@ -53,14 +53,17 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
     let (all_regions, region_warnings) = scan::regions(target, &layout);
     let regions: Vec<scan::Region> = all_regions
         .iter()
-        .copied()
         .filter(|r| r.paged == want_paged)
+        .cloned()
         .collect();
     let mut found_big = 0usize;
     let mut skip = Vec::new();
     let mut readable_something = false;
     match scan::big_table(target, &layout) {
         Ok(bt) => {
+            if let Some(note) = &bt.guessed {
+                out.warn(note.clone());
+            }
             readable_something =
                 bt.unreadable_pages * 0x1000 < (bt.entries * bt.entry_size) as usize;
             text.push(format!(

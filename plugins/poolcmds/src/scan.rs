@@ -1,7 +1,7 @@
 //! Finding pool memory: the big page table, the pool ranges, and a parallel scan of classic pool
 //! pages (used by `!poolfind` and by `!poolused` when no tracker table is readable).
 
-use plugin_sdk::{CommandError, Read, Target};
+use plugin_sdk::{CommandError, Read, Target, TargetExt};
 use poollayout::{BigPageEntry, BlockState, Layout, PoolType, WalkedBlock};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,8 +14,8 @@ const BATCH: u64 = 64;
 /// The largest pool range scanned (64 GiB); larger ranges are cut and said so.
 const MAX_RANGE: u64 = 64 << 30;
 
-/// A pool region: its kind and address range (end exclusive).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A pool region: its kind, address range (end exclusive) and where it was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Region {
     /// `true` for paged pool.
     pub paged: bool,
@@ -23,6 +23,9 @@ pub struct Region {
     pub start: u64,
     /// One past the last byte.
     pub end: u64,
+    /// The source (`nt!MmNonPagedPoolStart..nt!MmNonPagedPoolEnd`,
+    /// `nt!MiState.Vs.SystemVaRegions[1]`, ...).
+    pub source: String,
 }
 
 impl Region {
@@ -32,38 +35,69 @@ impl Region {
     }
 }
 
-/// The pool regions the `Mm*PoolStart/End` globals give (inclusive `End` as the kernel keeps it),
-/// and a warning for each that is unknown.
+/// [`ntkernel::poolva::PoolVaView`] over a plugin's `Target`.
+struct TargetView<'a> {
+    target: &'a dyn Target,
+    pointer_size: u32,
+}
+
+impl ntkernel::poolva::PoolVaView for TargetView<'_> {
+    fn global(&self, name: &str) -> Option<u64> {
+        crate::common::symbol(self.target, name).map(|(a, _)| a)
+    }
+    fn field_offset(&self, type_name: &str, field: &str) -> Option<u64> {
+        self.target.field_offset(type_name, field).map(|f| f.offset)
+    }
+    fn type_size(&self, type_name: &str) -> Option<u64> {
+        self.target.type_size(type_name).map(|s| s.value)
+    }
+    fn read_pointer(&self, va: u64) -> Result<u64, String> {
+        self.target
+            .read_pointer(va, self.pointer_size)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The pool regions of the target, per version as `ntkernel::poolva` establishes them (the
+/// `Mm*PoolStart/End` globals, Windows 7/8.1's own globals, `MiState.Vs.SystemVaRegions[]` on
+/// 1607+), and a warning for each pool whose range is unknown.
 pub fn regions(target: &dyn Target, layout: &Layout) -> (Vec<Region>, Vec<String>) {
+    let view = TargetView {
+        target,
+        pointer_size: layout.pointer_size() as u32,
+    };
+    let info = target.info();
+    let arch = match info.arch {
+        plugin_sdk::Arch::X86 => ntkernel::Arch::X86,
+        plugin_sdk::Arch::X86Pae => ntkernel::Arch::X86Pae,
+        plugin_sdk::Arch::Arm64 => ntkernel::Arch::Arm64,
+        _ if layout.pointer_size() == 4 => ntkernel::Arch::X86,
+        _ => ntkernel::Arch::X64,
+    };
+    let found = ntkernel::poolva::pool_regions(&view, arch, info.build);
+    let mut warnings: Vec<String> = found
+        .warnings
+        .into_iter()
+        .map(|w| format!("{w}: it is not scanned"))
+        .collect();
     let mut out = Vec::new();
-    let mut warnings = Vec::new();
-    for (paged, s, e) in [
-        (false, "MmNonPagedPoolStart", "MmNonPagedPoolEnd"),
-        (true, "MmPagedPoolStart", "MmPagedPoolEnd"),
-    ] {
-        match (read_global(target, layout, s), read_global(target, layout, e)) {
-            (Ok(Some((start, _))), Ok(Some((end, _)))) if end > start => {
-                let end = end.saturating_add(1) & !(PAGE - 1);
-                let start = start & !(PAGE - 1);
-                let cut = end.min(start.saturating_add(MAX_RANGE));
-                if cut < end {
-                    warnings.push(format!(
-                        "{} pool range {start:#x}..{end:#x} is larger than 64 GiB: only its first 64 GiB are scanned",
-                        if paged { "paged" } else { "nonpaged" }
-                    ));
-                }
-                out.push(Region {
-                    paged,
-                    start,
-                    end: cut,
-                });
-            }
-            (Err(x), _) | (_, Err(x)) => warnings.push(format!("pool range unknown: {x}")),
-            _ => warnings.push(format!(
-                "the {} pool range is unknown for this build (nt!{s} / nt!{e} not available): it is not scanned",
-                if paged { "paged" } else { "nonpaged" }
-            )),
+    for r in found.regions {
+        let paged = r.kind == ntkernel::poolva::PoolKind::Paged;
+        let cut = r.end.min(r.start.saturating_add(MAX_RANGE));
+        if cut < r.end {
+            warnings.push(format!(
+                "{} pool range {:#x}..{:#x} is larger than 64 GiB: only its first 64 GiB are scanned",
+                if paged { "paged" } else { "nonpaged" },
+                r.start,
+                r.end
+            ));
         }
+        out.push(Region {
+            paged,
+            start: r.start,
+            end: cut,
+            source: r.source,
+        });
     }
     (out, warnings)
 }
@@ -82,6 +116,9 @@ pub struct BigTable {
     pub live: Vec<BigPageEntry>,
     /// Entries whose page could not be read.
     pub unreadable_pages: usize,
+    /// Set when the table's address rests on a guess (XP/2003: derived from `PoolTrackTable`,
+    /// see `ntkernel::derived`): a line for the output.
+    pub guessed: Option<String>,
 }
 
 impl BigTable {
@@ -96,8 +133,11 @@ impl BigTable {
 /// Reads the big page table.
 pub fn big_table(target: &dyn Target, layout: &Layout) -> Result<BigTable, String> {
     let bl = layout.big_pages().map_err(|e| e.to_string())?;
-    let (address, _) = read_global(target, layout, "PoolBigPageTable")?
+    let (address, source) = read_global(target, layout, "PoolBigPageTable")?
         .ok_or("nt!PoolBigPageTable is not known for this kernel")?;
+    let guessed = (source == plugin_sdk::Source::Guessed).then(|| {
+        "nt!PoolBigPageTable and its size were located by a guess (no symbol names them on this build: Volatility 2's distances from nt!PoolTrackTable, values checked)".to_string()
+    });
     let (entries, _) = read_global(target, layout, "PoolBigPageTableSize")?
         .ok_or("nt!PoolBigPageTableSize is not known for this kernel")?;
     if entries > MAX_TABLE_ENTRIES {
@@ -123,6 +163,7 @@ pub fn big_table(target: &dyn Target, layout: &Layout) -> Result<BigTable, Strin
         entry_size: bl.size as u64,
         live,
         unreadable_pages,
+        guessed,
     })
 }
 

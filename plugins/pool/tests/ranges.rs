@@ -1,0 +1,251 @@
+//! Pool ranges on every version: the regions the Session reports (ntkernel::poolva) and those the
+//! plugin reads through its Target equal the manifest's on every testkit profile, and `!poolfind`
+//! finds every manifest block of the classic-pool Windows 7 / 8.1 / 10 profiles by scanning them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{open, profiles, run};
+use ntkernel::poolva::PoolKind;
+use poolcmds::{poolfind, scan};
+
+#[test]
+fn regions_equal_the_manifest_on_every_profile() {
+    for name in profiles() {
+        let (k, s) = open(name, &[]);
+        let m = &k.manifest;
+        let got = s.pool_regions();
+        let want: Vec<(&str, u64, u64)> = m
+            .pool_regions
+            .iter()
+            .map(|r| (r.pool, r.start.0, r.end.0))
+            .collect();
+        let have: Vec<(&str, u64, u64)> = got
+            .regions
+            .iter()
+            .map(|r| {
+                let pool = match r.kind {
+                    PoolKind::NonPaged => "nonpaged",
+                    PoolKind::Paged => "paged",
+                };
+                (pool, r.start, r.end)
+            })
+            .collect();
+        assert_eq!(have, want, "{name}: {:?}", got.warnings);
+        for (r, w) in got.regions.iter().zip(&m.pool_regions) {
+            for part in w.source.split("..") {
+                assert!(
+                    r.source.contains(part),
+                    "{name}: {} vs {}",
+                    r.source,
+                    w.source
+                );
+            }
+        }
+        // A pool the manifest has no range for is said to be unknown, and only then.
+        assert_eq!(
+            got.warnings.len(),
+            2 - want.len(),
+            "{name}: {:?}",
+            got.warnings
+        );
+        // The plugin's path (through the Target) gives the same.
+        let layout = poollayout::Layout::for_build(
+            if k.profile.arch.ptr_size() == 8 {
+                poollayout::Arch::X64
+            } else {
+                poollayout::Arch::X86
+            },
+            k.profile.build,
+        )
+        .unwrap();
+        let (regions, warnings) = scan::regions(&s, &layout);
+        let plugin: Vec<(&str, u64, u64)> = regions
+            .iter()
+            .map(|r| (if r.paged { "paged" } else { "nonpaged" }, r.start, r.end))
+            .collect();
+        assert_eq!(plugin, want, "{name}: {warnings:?}");
+    }
+    // Every version has both ranges except Windows 8.1's nonpaged pool.
+    let (k, _) = open("win81-x64", &[]);
+    assert_eq!(k.manifest.pool_regions.len(), 1);
+    for name in [
+        "win7sp1-x64",
+        "win10-1607-x64",
+        "win10-1809-x64",
+        "win11-21h2-x64",
+        "xpsp3-x86",
+    ] {
+        assert_eq!(open(name, &[]).0.manifest.pool_regions.len(), 2, "{name}");
+    }
+}
+
+#[test]
+fn poolfind_scans_every_manifest_block_on_classic_windows_7_to_10() {
+    for name in [
+        "win7sp1-x64",
+        "win81-x64",
+        "win10-1607-x64",
+        "win10-1809-x64",
+    ] {
+        let (k, s) = open(name, &[]);
+        let m = &k.manifest;
+        for region in &m.pool_regions {
+            let paged = region.pool == "paged";
+            let args = if paged { "* 1" } else { "*" };
+            let out = run(poolfind::run, &s, args).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let mut got: Vec<(String, String)> = out
+                .rows()
+                .iter()
+                .filter(|r| r["source"] == "scan")
+                .map(|r| {
+                    (
+                        r["address"].as_str().unwrap().to_string(),
+                        // A free block's zero tag: the manifest writes it empty.
+                        r["tag"].as_str().unwrap().replace("\\x00", ""),
+                    )
+                })
+                .collect();
+            let mut want: Vec<(String, String)> = m
+                .blocks
+                .iter()
+                .filter(|b| b.address.0 >= region.start.0 && b.address.0 < region.end.0)
+                .map(|b| (format!("{:#x}", b.address.0), b.tag.clone()))
+                .collect();
+            got.sort();
+            want.sort();
+            assert!(!want.is_empty(), "{name} {}", region.pool);
+            assert_eq!(got, want, "{name} {} pool", region.pool);
+            assert!(
+                out.warnings()
+                    .iter()
+                    .all(|w| !w.contains(&format!("the {} pool range", region.pool))),
+                "{name}: {:?}",
+                out.warnings()
+            );
+        }
+        if m.pool_regions.len() < 2 {
+            // Windows 8.1: the nonpaged range is not established, and the output says so.
+            let out = run(poolfind::run, &s, "*").unwrap();
+            assert!(
+                out.warnings()
+                    .iter()
+                    .any(|w| w.contains("nonpaged pool range is unknown")),
+                "{name}: {:?}",
+                out.warnings()
+            );
+        }
+    }
+}
+
+#[test]
+fn big_page_table_is_read_on_xp_and_2003() {
+    for name in [
+        "xpsp3-x86",
+        "win2003sp2-x86",
+        "win2003sp2-x86pae",
+        "win2003sp2-x64",
+    ] {
+        let (k, s) = open(name, &[]);
+        let m = &k.manifest;
+        let layout = poollayout::Layout::for_build(
+            if k.profile.arch.ptr_size() == 8 {
+                poollayout::Arch::X64
+            } else {
+                poollayout::Arch::X86
+            },
+            k.profile.build,
+        )
+        .unwrap();
+        let bt = scan::big_table(&s, &layout)
+            .unwrap_or_else(|e| panic!("{name}: {e}; notes {:?}", s.notes()));
+        assert_eq!(bt.address, m.big_page_table.address.0, "{name}");
+        assert_eq!(bt.entries, m.big_page_table.entries, "{name}");
+        let mut got: Vec<u64> = bt.live.iter().map(|e| e.va).collect();
+        let mut want: Vec<u64> = m
+            .big_allocations
+            .iter()
+            .filter(|b| b.state == "allocated")
+            .map(|b| b.address.0)
+            .collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{name}");
+        // The answer is a guess, and says so.
+        assert!(
+            s.notes()
+                .iter()
+                .any(|n| n.contains("PoolBigPageTable") && n.contains("Volatility 2")),
+            "{name}: {:?}",
+            s.notes()
+        );
+    }
+    // Windows 2000: no distance is known and the output says why.
+    let (_, s) = open("win2000-x86", &[]);
+    let out = run(poolfind::run, &s, "Leak").unwrap();
+    assert!(
+        out.warnings()
+            .iter()
+            .any(|w| w.contains("big page table not read")),
+        "{:?}",
+        out.warnings()
+    );
+}
+
+#[test]
+fn pool_without_address_lists_regions_and_the_paged_bitmap_on_7_and_81() {
+    for name in ["win7sp1-x64", "win81-x64"] {
+        let (k, s) = open(name, &[]);
+        let m = &k.manifest;
+        let out = run(poolcmds::pool::run, &s, "").unwrap_or_else(|e| panic!("{name}: {e}"));
+        let summary = out.summary().unwrap();
+        let regions: Vec<(String, String, String)> = summary["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["pool"].as_str().unwrap().to_string(),
+                    r["start"].as_str().unwrap().to_string(),
+                    r["source"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(regions.len(), m.pool_regions.len(), "{name}");
+        for (got, want) in regions.iter().zip(&m.pool_regions) {
+            assert_eq!(got.0, want.pool, "{name}");
+            assert_eq!(got.1, format!("{:#x}", want.start.0), "{name}");
+            assert!(!got.2.is_empty(), "{name}");
+        }
+        // The paged pool bitmap's busy runs are counted from the paged region's start.
+        let bm = m.paged_pool_bitmap.as_ref().expect("bitmap");
+        let start = m.profile.paged_pool_start.0;
+        let mut busy: Vec<(u64, u64)> = out
+            .rows()
+            .iter()
+            .filter(|r| r["state"] == "busy")
+            .map(|r| {
+                let a = u64::from_str_radix(
+                    r["address"].as_str().unwrap().trim_start_matches("0x"),
+                    16,
+                )
+                .unwrap();
+                ((a - start) / 0x1000, r["size"].as_u64().unwrap() / 0x1000)
+            })
+            .collect();
+        // Without EndOfPagedPoolBitmap (7, 8.1) adjacent allocations merge: compare page sets.
+        let pages = |runs: &[(u64, u64)]| {
+            let mut v: Vec<u64> = runs.iter().flat_map(|&(f, n)| f..f + n).collect();
+            v.sort();
+            v
+        };
+        busy.sort();
+        assert!(!busy.is_empty(), "{name}");
+        assert_eq!(
+            pages(&busy),
+            pages(&bm.busy_runs),
+            "{name}: {:?}",
+            out.warnings()
+        );
+    }
+}
