@@ -635,6 +635,7 @@ fn scan_pages_walks_every_subsegment() {
             paged: true,
             start: 0,
             end: 0,
+            source: "test".into(),
         }];
         let scan = poolcmds::scan::scan_pages(&s, &layout, &paged, &[], &|_| true).unwrap();
         let n = want.values().filter(|w| w.pool_type == "PagedPool").count();
