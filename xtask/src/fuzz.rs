@@ -112,10 +112,10 @@ pub fn read_output(log: &str, exit_ok: bool) -> (Option<u64>, Outcome) {
         let l = line.trim();
         if let Some(v) = l.strip_prefix("stat::number_of_executed_units:") {
             runs = v.trim().parse().ok().or(runs);
-        } else if let Some(rest) = l.strip_prefix("Done ") {
-            if let Some(n) = rest.split_whitespace().next().and_then(|n| n.parse().ok()) {
-                runs = runs.or(Some(n));
-            }
+        } else if let Some(rest) = l.strip_prefix("Done ")
+            && let Some(n) = rest.split_whitespace().next().and_then(|n| n.parse().ok())
+        {
+            runs = runs.or(Some(n));
         }
         if l.starts_with("INFO: Seed:") || l.starts_with("#") {
             fuzzed = true;

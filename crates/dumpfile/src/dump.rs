@@ -841,7 +841,7 @@ fn index_bitmap(
             expected: format!("a page offset at or after the bitmap's end ({bitmap_end:#x})"),
         });
     }
-    if first_page % PAGE_SIZE != 0 {
+    if !first_page.is_multiple_of(PAGE_SIZE) {
         warnings.push(Warning::at(
             first_page_field,
             format!("FirstPage {first_page:#x} is not page-aligned"),

@@ -389,7 +389,7 @@ fn civil_from_days_1601(days: u64) -> (u64, u64, u64) {
     // 1601 starts a 400-year cycle: walk cycles, centuries, 4-year groups and years.
     let mut year = 1601 + 400 * (days / 146_097);
     let mut left = days % 146_097;
-    let leap = |y: u64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let leap = |y: u64| (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
     loop {
         let len = if leap(year) { 366 } else { 365 };
         if left < len {

@@ -250,10 +250,8 @@ impl Kdbg {
         }
         bytes.truncate(got & !7);
         let mut full = RawKdbg::new(va, bytes);
-        if was_encoded {
-            if let Some(k) = keys {
-                full.decode(k);
-            }
+        if was_encoded && let Some(k) = keys {
+            full.decode(k);
         }
         Ok(Kdbg {
             va,

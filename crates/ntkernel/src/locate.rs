@@ -66,10 +66,10 @@ pub fn candidates(path: &Path, want: &PdbId) -> Vec<PathBuf> {
             }
         }
         // Symbol store: NAME.pdb/GUIDAGE/NAME.pdb.
-        if let Some(sub) = find_ci(dir, &want.store_key()) {
-            if let Some(p) = find_ci(&sub, &want.name) {
-                out.push(p);
-            }
+        if let Some(sub) = find_ci(dir, &want.store_key())
+            && let Some(p) = find_ci(&sub, &want.name)
+        {
+            out.push(p);
         }
     }
     out.dedup();
@@ -124,14 +124,14 @@ pub fn load_file(path: &Path) -> Result<Found, LocateError> {
 pub fn open(path: &Path, want: Option<&PdbId>) -> Result<Option<Found>, LocateError> {
     if path.is_file() {
         let found = load_file(path)?;
-        if let (Some(w), Some(f)) = (want, &found.pdb) {
-            if !w.guid.eq_ignore_ascii_case(&f.guid) || w.age != f.age {
-                return Err(LocateError::WrongPdb {
-                    path: path.to_path_buf(),
-                    found: f.isf_stem(),
-                    wanted: w.isf_stem(),
-                });
-            }
+        if let (Some(w), Some(f)) = (want, &found.pdb)
+            && (!w.guid.eq_ignore_ascii_case(&f.guid) || w.age != f.age)
+        {
+            return Err(LocateError::WrongPdb {
+                path: path.to_path_buf(),
+                found: f.isf_stem(),
+                wanted: w.isf_stem(),
+            });
         }
         return Ok(Some(found));
     }

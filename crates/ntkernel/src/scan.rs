@@ -222,15 +222,15 @@ pub fn find_kernel_rsds(phys: &dyn PhysicalMemory) -> Vec<RsdsHit> {
             if i >= 0x1000 {
                 break;
             }
-            if let Some(pdb) = pe::parse_rsds(&hay[i..]) {
-                if KERNEL_PDB_NAMES.contains(&pdb.name.as_str()) {
-                    out.push(RsdsHit {
-                        pa: pa.wrapping_add(i as u64),
-                        pdb,
-                    });
-                    if out.len() >= MAX_CANDIDATES {
-                        return out;
-                    }
+            if let Some(pdb) = pe::parse_rsds(&hay[i..])
+                && KERNEL_PDB_NAMES.contains(&pdb.name.as_str())
+            {
+                out.push(RsdsHit {
+                    pa: pa.wrapping_add(i as u64),
+                    pdb,
+                });
+                if out.len() >= MAX_CANDIDATES {
+                    return out;
                 }
             }
             at = i + 4;
@@ -267,20 +267,21 @@ pub fn find_kernel(
     let mut head = [0u8; 0x400];
     while va < end && probes < max_probes {
         probes += 1;
-        if mem.read_virtual(va, &mut head).is_ok() && pe::looks_like_pe(&head) {
-            if let Ok(image) = pe::read_image(mem, va) {
-                let by_export = image.export_name.as_deref().is_some_and(|n| {
-                    n.eq_ignore_ascii_case("ntoskrnl.exe")
-                        || n.eq_ignore_ascii_case("ntkrnlmp.exe")
-                        || n.eq_ignore_ascii_case("ntkrnlpa.exe")
-                });
-                let by_pdb = image
-                    .pdb
-                    .as_ref()
-                    .is_ok_and(|p| KERNEL_PDB_NAMES.contains(&p.name.as_str()));
-                if by_export || by_pdb {
-                    return Some(KernelHit { base: va, image });
-                }
+        if mem.read_virtual(va, &mut head).is_ok()
+            && pe::looks_like_pe(&head)
+            && let Ok(image) = pe::read_image(mem, va)
+        {
+            let by_export = image.export_name.as_deref().is_some_and(|n| {
+                n.eq_ignore_ascii_case("ntoskrnl.exe")
+                    || n.eq_ignore_ascii_case("ntkrnlmp.exe")
+                    || n.eq_ignore_ascii_case("ntkrnlpa.exe")
+            });
+            let by_pdb = image
+                .pdb
+                .as_ref()
+                .is_ok_and(|p| KERNEL_PDB_NAMES.contains(&p.name.as_str()));
+            if by_export || by_pdb {
+                return Some(KernelHit { base: va, image });
             }
         }
         va = match va.checked_add(step) {

@@ -209,14 +209,14 @@ pub fn find_kdbg(
         let Some(keys) = keys_from(&p.table, mem, base) else {
             continue;
         };
-        if let Ok(k) = Kdbg::read(mem, va, Some(keys), is64) {
-            if k.kernel_base() == Some(base) {
-                notes.push(format!(
+        if let Ok(k) = Kdbg::read(mem, va, Some(keys), is64)
+            && k.kernel_base() == Some(base)
+        {
+            notes.push(format!(
                     "KDBG at {va:#x} was encoded; decoded with the key globals of {} (validated: OwnerTag KDBG, KernBase {base:#x})",
                     p.name
                 ));
-                return Some(k);
-            }
+            return Some(k);
         }
     }
     notes.push(format!(
@@ -275,13 +275,13 @@ pub fn identify(
         notes.push("kernel base: found by scanning".into());
     }
     // Without a KDBG, the first loader entry is the kernel.
-    if kernel_base.is_none() {
-        if let Some(head) = facts.ps_loaded_module_list {
-            let l = modules::walk(mem, head, &LoaderLayout::default_for(arch));
-            if let Some(first) = l.modules.first() {
-                kernel_base = Some(first.base);
-                notes.push("kernel base: first entry of PsLoadedModuleList".into());
-            }
+    if kernel_base.is_none()
+        && let Some(head) = facts.ps_loaded_module_list
+    {
+        let l = modules::walk(mem, head, &LoaderLayout::default_for(arch));
+        if let Some(first) = l.modules.first() {
+            kernel_base = Some(first.base);
+            notes.push("kernel base: first entry of PsLoadedModuleList".into());
         }
     }
     let kuser = read_kuser(mem, arch);
@@ -321,24 +321,25 @@ pub fn identify(
     let exact = pdb.as_ref().and_then(profile::by_pdb);
     let revision = exact.map(|p| p.revision);
     // No KDBG address from a header (raw images): the exact profile says where it is.
-    if kdbg.is_none() && facts.kdbg_va.is_none() {
-        if let (Some(p), Some(base)) = (exact, kernel_base) {
-            kdbg = kdbg_from_profile(mem, p, base, arch, &mut notes);
-        }
+    if kdbg.is_none()
+        && facts.kdbg_va.is_none()
+        && let (Some(p), Some(base)) = (exact, kernel_base)
+    {
+        kdbg = kdbg_from_profile(mem, p, base, arch, &mut notes);
     }
-    if let Some(p) = exact {
-        if build.is_none() {
-            build = Some(p.build);
-        }
+    if let Some(p) = exact
+        && build.is_none()
+    {
+        build = Some(p.build);
     }
     let mut processors = facts.processors;
     if processors.is_none() {
         // KUSER_SHARED_DATA.ActiveProcessorCount (+0x3c0 on every real x64 ISF).
-        if let Ok(n) = read_u32(mem, kuser_shared_data(arch) + 0x3c0) {
-            if (1..=4096).contains(&n) {
-                processors = Some(n);
-                notes.push("processors: KUSER_SHARED_DATA.ActiveProcessorCount".into());
-            }
+        if let Ok(n) = read_u32(mem, kuser_shared_data(arch) + 0x3c0)
+            && (1..=4096).contains(&n)
+        {
+            processors = Some(n);
+            notes.push("processors: KUSER_SHARED_DATA.ActiveProcessorCount".into());
         }
     }
     Ok((

@@ -62,7 +62,7 @@ fn generate(layout: &Layout) -> Vec<u8> {
         let mut off = 0usize;
         while left > 0 {
             let u = block_units(&mut r, max).min(left);
-            let allocated = r.next() % 5 != 0;
+            let allocated = !r.next().is_multiple_of(5);
             let paged = r.next() & 1;
             let tag = TAGS[(r.next() % 8) as usize];
             let h = &mut page[off..off + layout.header_size()];

@@ -427,13 +427,13 @@ impl Layout {
             let c = self.decode_vs_chunk(&bytes[off..], caddr, heap_key)?;
             let mut error = self.vs_chunk_sound(&c, off, len);
             let follow = error.is_none();
-            if error.is_none() {
-                if let Some(p) = prev.filter(|p| *p != 0 && *p != c.previous_size) {
-                    error = Some(HeaderError::PreviousSizeMismatch {
-                        expected: p,
-                        found: c.previous_size,
-                    });
-                }
+            if error.is_none()
+                && let Some(p) = prev.filter(|p| *p != 0 && *p != c.previous_size)
+            {
+                error = Some(HeaderError::PreviousSizeMismatch {
+                    expected: p,
+                    found: c.previous_size,
+                });
             }
             let (hdr_addr, size) = vs_pool_header(caddr, c.size, step);
             let hoff = hdr_addr.wrapping_sub(address) as usize;
@@ -486,23 +486,22 @@ impl Layout {
         let mut off = from.div_ceil(step) * step;
         while off + step <= bytes.len() {
             let caddr = address.wrapping_add(off as u64);
-            if let Ok(c) = self.decode_vs_chunk(&bytes[off..], caddr, heap_key) {
-                if self.vs_chunk_sound(&c, off, bytes.len()).is_none() {
-                    let next = off + c.size;
-                    if next == bytes.len() {
-                        return Some(off);
-                    }
-                    if next + step <= bytes.len() {
-                        if let Ok(n) = self.decode_vs_chunk(
-                            &bytes[next..],
-                            address.wrapping_add(next as u64),
-                            heap_key,
-                        ) {
-                            if n.previous_size == c.size {
-                                return Some(off);
-                            }
-                        }
-                    }
+            if let Ok(c) = self.decode_vs_chunk(&bytes[off..], caddr, heap_key)
+                && self.vs_chunk_sound(&c, off, bytes.len()).is_none()
+            {
+                let next = off + c.size;
+                if next == bytes.len() {
+                    return Some(off);
+                }
+                if next + step <= bytes.len()
+                    && let Ok(n) = self.decode_vs_chunk(
+                        &bytes[next..],
+                        address.wrapping_add(next as u64),
+                        heap_key,
+                    )
+                    && n.previous_size == c.size
+                {
+                    return Some(off);
                 }
             }
             off += step;

@@ -254,10 +254,10 @@ impl<'a> Iterator for Matches<'a> {
                 }
                 (None, None) => return None,
             };
-            if let Some(e) = self.entries.get(i as usize) {
-                if e.pattern.matches(self.tag) {
-                    return Some(e);
-                }
+            if let Some(e) = self.entries.get(i as usize)
+                && e.pattern.matches(self.tag)
+            {
+                return Some(e);
             }
         }
     }

@@ -238,11 +238,11 @@ pub fn parse_bytes(input: &[u8]) -> Parsed {
             Err(kind) => out.warnings.push(warning(line_no, kind, line)),
         }
     }
-    if let Some((rest, line_no)) = after_eof {
-        if !rest.iter().all(u8::is_ascii_whitespace) {
-            out.warnings
-                .push(warning(line_no, WarningKind::TextAfterEof, trim(rest)));
-        }
+    if let Some((rest, line_no)) = after_eof
+        && !rest.iter().all(u8::is_ascii_whitespace)
+    {
+        out.warnings
+            .push(warning(line_no, WarningKind::TextAfterEof, trim(rest)));
     }
     out
 }

@@ -28,10 +28,10 @@ pub fn blessing() -> bool {
 pub fn check(dir: impl AsRef<Path>, name: &str, actual: &str) {
     let path = dir.as_ref().join(name);
     if blessing() {
-        if let Some(parent) = path.parent() {
-            if let Err(e) = std::fs::create_dir_all(parent) {
-                panic!("{}: {e}", parent.display());
-            }
+        if let Some(parent) = path.parent()
+            && let Err(e) = std::fs::create_dir_all(parent)
+        {
+            panic!("{}: {e}", parent.display());
         }
         if let Err(e) = std::fs::write(&path, actual) {
             panic!("{}: {e}", path.display());

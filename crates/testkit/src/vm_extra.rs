@@ -149,14 +149,14 @@ impl Build {
             self.s.ptr(self.kernel_base + special_va, special);
             vm.special_pool_pages = Some(special);
         }
-        if let Some((vs, pte_info, special_off)) = x.mi_state_vs {
-            if let Some(st) = self.global("MiState") {
-                self.s.wn(st + vs + pte_info + off, free_ptes, width);
-                vm.free_system_ptes = Some(free_ptes);
-                if let Some(so) = special_off {
-                    self.s.ptr(st + vs + so, special);
-                    vm.special_pool_pages = Some(special);
-                }
+        if let Some((vs, pte_info, special_off)) = x.mi_state_vs
+            && let Some(st) = self.global("MiState")
+        {
+            self.s.wn(st + vs + pte_info + off, free_ptes, width);
+            vm.free_system_ptes = Some(free_ptes);
+            if let Some(so) = special_off {
+                self.s.ptr(st + vs + so, special);
+                vm.special_pool_pages = Some(special);
             }
         }
     }

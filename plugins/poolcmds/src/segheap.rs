@@ -778,11 +778,12 @@ pub(crate) fn pool_address(
     if sub.kind == SubKind::Vs {
         for w in sub.walk.blocks.windows(2) {
             let (p, b) = (&w[0], &w[1]);
-            if b.error.is_some() && p.error.is_none() && p.address + p.size as u64 == b.address {
-                if let Some((c, why)) = blame_previous_vs_chunk(layout, &sub, pool.keys.heap_key, p)
-                {
-                    blamed.push((p.address, c, why));
-                }
+            if b.error.is_some()
+                && p.error.is_none()
+                && p.address + p.size as u64 == b.address
+                && let Some((c, why)) = blame_previous_vs_chunk(layout, &sub, pool.keys.heap_key, p)
+            {
+                blamed.push((p.address, c, why));
             }
         }
     }

@@ -107,63 +107,63 @@ pub fn check(layout: &Layout, facts: &dyn Facts, partial: bool) -> Checker {
     }
 
     // _POOL_TRACKER_TABLE
-    if let Some(tr) = fam.tracker {
-        if !partial || facts.size("_POOL_TRACKER_TABLE").is_some() {
-            let t = "_POOL_TRACKER_TABLE";
-            c.size(facts, t, tr.size);
-            c.field(facts, t, "Key", tr.key);
-            c.field(facts, t, "NonPagedAllocs", tr.nonpaged_allocs);
-            c.field(facts, t, "NonPagedFrees", tr.nonpaged_frees);
-            c.field(facts, t, "NonPagedBytes", tr.nonpaged_bytes);
-            c.field(facts, t, "PagedAllocs", tr.paged_allocs);
-            c.field(facts, t, "PagedFrees", tr.paged_frees);
-            c.field(facts, t, "PagedBytes", tr.paged_bytes);
-        }
+    if let Some(tr) = fam.tracker
+        && (!partial || facts.size("_POOL_TRACKER_TABLE").is_some())
+    {
+        let t = "_POOL_TRACKER_TABLE";
+        c.size(facts, t, tr.size);
+        c.field(facts, t, "Key", tr.key);
+        c.field(facts, t, "NonPagedAllocs", tr.nonpaged_allocs);
+        c.field(facts, t, "NonPagedFrees", tr.nonpaged_frees);
+        c.field(facts, t, "NonPagedBytes", tr.nonpaged_bytes);
+        c.field(facts, t, "PagedAllocs", tr.paged_allocs);
+        c.field(facts, t, "PagedFrees", tr.paged_frees);
+        c.field(facts, t, "PagedBytes", tr.paged_bytes);
     }
 
     // _POOL_TRACKER_BIG_PAGES
-    if let Some(b) = fam.big_pages {
-        if !partial || facts.size("_POOL_TRACKER_BIG_PAGES").is_some() {
-            let t = "_POOL_TRACKER_BIG_PAGES";
-            c.size(facts, t, b.size);
-            c.field(facts, t, "Va", b.va);
-            c.field(facts, t, "Key", b.key);
-            match b.detail {
-                BigPageDetail::Pages {
-                    number_of_pages,
-                    quota_object,
-                } => {
-                    c.field(facts, t, "NumberOfPages", number_of_pages);
-                    c.eq(
-                        format!("{t}.QuotaObject present"),
-                        quota_object.map(|q| q.offset as u64),
-                        facts.field(t, "QuotaObject").map(|x| x.0),
-                    );
-                }
-                BigPageDetail::PoolTypeBytes {
-                    pool_type,
-                    number_of_bytes,
-                } => {
-                    c.field(facts, t, "PoolType", pool_type);
-                    c.field(facts, t, "NumberOfBytes", number_of_bytes);
-                }
-                BigPageDetail::Packed {
-                    bits,
-                    number_of_bytes,
-                } => {
-                    let base = bits.offset as u64 * 8;
-                    c.bits(facts, t, "Pattern", base, 8);
-                    c.bits(facts, t, "PoolType", base + 8, 12);
-                    c.bits(facts, t, "SlushSize", base + 20, 12);
-                    c.field(facts, t, "NumberOfBytes", number_of_bytes);
-                }
+    if let Some(b) = fam.big_pages
+        && (!partial || facts.size("_POOL_TRACKER_BIG_PAGES").is_some())
+    {
+        let t = "_POOL_TRACKER_BIG_PAGES";
+        c.size(facts, t, b.size);
+        c.field(facts, t, "Va", b.va);
+        c.field(facts, t, "Key", b.key);
+        match b.detail {
+            BigPageDetail::Pages {
+                number_of_pages,
+                quota_object,
+            } => {
+                c.field(facts, t, "NumberOfPages", number_of_pages);
+                c.eq(
+                    format!("{t}.QuotaObject present"),
+                    quota_object.map(|q| q.offset as u64),
+                    facts.field(t, "QuotaObject").map(|x| x.0),
+                );
             }
-            c.eq(
-                format!("{t}.ProcessBilled"),
-                b.process_billed.map(|p| p.offset as u64),
-                facts.field(t, "ProcessBilled").map(|x| x.0),
-            );
+            BigPageDetail::PoolTypeBytes {
+                pool_type,
+                number_of_bytes,
+            } => {
+                c.field(facts, t, "PoolType", pool_type);
+                c.field(facts, t, "NumberOfBytes", number_of_bytes);
+            }
+            BigPageDetail::Packed {
+                bits,
+                number_of_bytes,
+            } => {
+                let base = bits.offset as u64 * 8;
+                c.bits(facts, t, "Pattern", base, 8);
+                c.bits(facts, t, "PoolType", base + 8, 12);
+                c.bits(facts, t, "SlushSize", base + 20, 12);
+                c.field(facts, t, "NumberOfBytes", number_of_bytes);
+            }
         }
+        c.eq(
+            format!("{t}.ProcessBilled"),
+            b.process_billed.map(|p| p.offset as u64),
+            facts.field(t, "ProcessBilled").map(|x| x.0),
+        );
     }
 
     // _POOL_DESCRIPTOR
@@ -235,49 +235,49 @@ pub fn check(layout: &Layout, facts: &dyn Facts, partial: bool) -> Checker {
     }
 
     // _MM_PAGED_POOL_INFO
-    if let Some(p) = fam.paged_pool_info {
-        if !partial || facts.size("_MM_PAGED_POOL_INFO").is_some() {
-            let t = "_MM_PAGED_POOL_INFO";
-            c.size(facts, t, p.size);
-            match p.allocation_map {
-                Some(AllocationMap::Pointer(f)) => c.field(facts, t, "PagedPoolAllocationMap", f),
-                Some(AllocationMap::Embedded { offset, .. }) => {
-                    c.offset(facts, t, "PagedPoolAllocationMap", offset)
-                }
-                None => c.eq(
-                    format!("{t}.PagedPoolAllocationMap absent"),
-                    None,
-                    facts.field(t, "PagedPoolAllocationMap").map(|x| x.0),
-                ),
+    if let Some(p) = fam.paged_pool_info
+        && (!partial || facts.size("_MM_PAGED_POOL_INFO").is_some())
+    {
+        let t = "_MM_PAGED_POOL_INFO";
+        c.size(facts, t, p.size);
+        match p.allocation_map {
+            Some(AllocationMap::Pointer(f)) => c.field(facts, t, "PagedPoolAllocationMap", f),
+            Some(AllocationMap::Embedded { offset, .. }) => {
+                c.offset(facts, t, "PagedPoolAllocationMap", offset)
             }
-            let opt = |c: &mut Checker, name: &str, f: Option<Field>| match f {
-                Some(f) => c.field(facts, t, name, f),
-                None => c.eq(
-                    format!("{t}.{name} absent"),
-                    None,
-                    facts.field(t, name).map(|x| x.0),
-                ),
-            };
-            opt(&mut c, "EndOfPagedPoolBitmap", p.end_of_bitmap);
-            opt(&mut c, "FirstPteForPagedPool", p.first_pte);
-            opt(&mut c, "PagedPoolHint", p.hint);
-            opt(&mut c, "PagedPoolCommit", p.commit);
-            opt(&mut c, "MaximumSize", p.maximum_size);
-            c.field(facts, t, "AllocatedPagedPool", p.allocated);
+            None => c.eq(
+                format!("{t}.PagedPoolAllocationMap absent"),
+                None,
+                facts.field(t, "PagedPoolAllocationMap").map(|x| x.0),
+            ),
         }
+        let opt = |c: &mut Checker, name: &str, f: Option<Field>| match f {
+            Some(f) => c.field(facts, t, name, f),
+            None => c.eq(
+                format!("{t}.{name} absent"),
+                None,
+                facts.field(t, name).map(|x| x.0),
+            ),
+        };
+        opt(&mut c, "EndOfPagedPoolBitmap", p.end_of_bitmap);
+        opt(&mut c, "FirstPteForPagedPool", p.first_pte);
+        opt(&mut c, "PagedPoolHint", p.hint);
+        opt(&mut c, "PagedPoolCommit", p.commit);
+        opt(&mut c, "MaximumSize", p.maximum_size);
+        c.field(facts, t, "AllocatedPagedPool", p.allocated);
     }
 
     // _MMFREE_POOL_ENTRY
-    if let Some(e) = fam.free_pool_entry {
-        if facts.size("_MMFREE_POOL_ENTRY").is_some() {
-            let t = "_MMFREE_POOL_ENTRY";
-            c.size(facts, t, e.size);
-            c.offset(facts, t, "List", e.flink.offset);
-            c.field(facts, t, "Size", e.size_pages);
-            if facts.field(t, "Signature").is_some() {
-                c.field(facts, t, "Signature", e.signature);
-                c.field(facts, t, "Owner", e.owner);
-            }
+    if let Some(e) = fam.free_pool_entry
+        && facts.size("_MMFREE_POOL_ENTRY").is_some()
+    {
+        let t = "_MMFREE_POOL_ENTRY";
+        c.size(facts, t, e.size);
+        c.offset(facts, t, "List", e.flink.offset);
+        c.field(facts, t, "Size", e.size_pages);
+        if facts.field(t, "Signature").is_some() {
+            c.field(facts, t, "Signature", e.signature);
+            c.field(facts, t, "Owner", e.owner);
         }
     }
 
@@ -290,88 +290,88 @@ pub fn check(layout: &Layout, facts: &dyn Facts, partial: bool) -> Checker {
             !legacy,
         );
     }
-    if let Some(s) = fam.segment_heap {
-        if !partial || facts.size("_SEGMENT_HEAP").is_some() {
-            let t = "_EX_POOL_HEAP_MANAGER_STATE";
-            if !partial || facts.size(t).is_some() {
-                c.size(facts, t, s.state_size);
-                c.field(facts, t, "NumberOfPools", s.number_of_pools);
-                c.offset(facts, t, "PoolNode", s.pool_node);
-                c.offset(facts, t, "SpecialHeaps", s.special_heaps);
-                c.eq(
-                    format!("{t}.PoolNode end"),
-                    s.pool_node + s.max_pools * s.pool_node_size,
-                    s.special_heaps,
-                );
-                c.size(facts, "_EX_HEAP_POOL_NODE", s.pool_node_size);
-                c.offset(facts, "_EX_HEAP_POOL_NODE", "Heaps", s.node_heaps);
-            }
-            let t = "_RTLP_HP_HEAP_GLOBALS";
-            c.field(facts, t, "HeapKey", s.heap_key);
-            c.field(facts, t, "LfhKey", s.lfh_key);
-            let t = "_SEGMENT_HEAP";
-            c.size(facts, t, s.heap_size);
-            c.field(facts, t, "Signature", s.heap_signature);
-            c.offset(facts, t, "MemStats", s.heap_mem_stats);
-            c.offset(facts, t, "SegContexts", s.heap_seg_contexts);
-            c.offset(facts, t, "VsContext", s.heap_vs_context);
-            c.offset(facts, t, "LfhContext", s.heap_lfh_context);
-            let t = "_HEAP_SEG_CONTEXT";
-            c.size(facts, t, s.seg_context_size);
-            c.field(facts, t, "SegmentMask", s.seg_segment_mask);
-            c.field(facts, t, "UnitShift", s.seg_unit_shift);
-            c.field(
-                facts,
-                t,
-                "FirstDescriptorIndex",
-                s.seg_first_descriptor_index,
-            );
-            c.offset(facts, t, "SegmentListHead", s.seg_segment_list_head);
-            let t = "_HEAP_PAGE_SEGMENT";
-            c.size(facts, t, s.page_segment_size);
-            c.field(facts, t, "Signature", s.page_segment_signature);
-            let t = "_HEAP_PAGE_RANGE_DESCRIPTOR";
-            c.size(facts, t, s.range_descriptor_size);
-            c.offset(facts, t, "RangeFlags", s.range_flags.offset);
-            c.offset(facts, t, "UnitSize", s.range_unit_size.offset);
-            let t = "_HEAP_VS_SUBSEGMENT";
-            c.size(facts, t, s.vs_subsegment_size);
-            c.field(facts, t, "Size", s.vs_subsegment_size_field);
-            c.bits(
-                facts,
-                t,
-                "Signature",
-                s.vs_subsegment_signature.offset as u64 * 8,
-                15,
-            );
+    if let Some(s) = fam.segment_heap
+        && (!partial || facts.size("_SEGMENT_HEAP").is_some())
+    {
+        let t = "_EX_POOL_HEAP_MANAGER_STATE";
+        if !partial || facts.size(t).is_some() {
+            c.size(facts, t, s.state_size);
+            c.field(facts, t, "NumberOfPools", s.number_of_pools);
+            c.offset(facts, t, "PoolNode", s.pool_node);
+            c.offset(facts, t, "SpecialHeaps", s.special_heaps);
             c.eq(
-                "first VS chunk follows the subsegment header, chunk-header aligned".into(),
-                s.vs_first_chunk,
-                s.vs_subsegment_size.div_ceil(s.vs_chunk_header_size) * s.vs_chunk_header_size,
+                format!("{t}.PoolNode end"),
+                s.pool_node + s.max_pools * s.pool_node_size,
+                s.special_heaps,
             );
-            c.size(facts, "_HEAP_VS_CHUNK_HEADER", s.vs_chunk_header_size);
-            let t = "_HEAP_VS_CHUNK_HEADER_SIZE";
-            if facts.size(t).is_some() {
-                match layout.arch() {
-                    poollayout::Arch::X64 => {
-                        c.bits(facts, t, "MemoryCost", 0, 16);
-                        c.bits(facts, t, "UnsafeSize", 16, 16);
-                        c.bits(facts, t, "UnsafePrevSize", 32, 16);
-                        c.bits(facts, t, "Allocated", 48, 8);
-                    }
-                    poollayout::Arch::X86 => {
-                        c.bits(facts, t, "MemoryCost", 0, 1);
-                        c.bits(facts, t, "UnsafeSize", 1, 15);
-                        c.bits(facts, t, "UnsafePrevSize", 16, 15);
-                        c.bits(facts, t, "Allocated", 31, 1);
-                    }
+            c.size(facts, "_EX_HEAP_POOL_NODE", s.pool_node_size);
+            c.offset(facts, "_EX_HEAP_POOL_NODE", "Heaps", s.node_heaps);
+        }
+        let t = "_RTLP_HP_HEAP_GLOBALS";
+        c.field(facts, t, "HeapKey", s.heap_key);
+        c.field(facts, t, "LfhKey", s.lfh_key);
+        let t = "_SEGMENT_HEAP";
+        c.size(facts, t, s.heap_size);
+        c.field(facts, t, "Signature", s.heap_signature);
+        c.offset(facts, t, "MemStats", s.heap_mem_stats);
+        c.offset(facts, t, "SegContexts", s.heap_seg_contexts);
+        c.offset(facts, t, "VsContext", s.heap_vs_context);
+        c.offset(facts, t, "LfhContext", s.heap_lfh_context);
+        let t = "_HEAP_SEG_CONTEXT";
+        c.size(facts, t, s.seg_context_size);
+        c.field(facts, t, "SegmentMask", s.seg_segment_mask);
+        c.field(facts, t, "UnitShift", s.seg_unit_shift);
+        c.field(
+            facts,
+            t,
+            "FirstDescriptorIndex",
+            s.seg_first_descriptor_index,
+        );
+        c.offset(facts, t, "SegmentListHead", s.seg_segment_list_head);
+        let t = "_HEAP_PAGE_SEGMENT";
+        c.size(facts, t, s.page_segment_size);
+        c.field(facts, t, "Signature", s.page_segment_signature);
+        let t = "_HEAP_PAGE_RANGE_DESCRIPTOR";
+        c.size(facts, t, s.range_descriptor_size);
+        c.offset(facts, t, "RangeFlags", s.range_flags.offset);
+        c.offset(facts, t, "UnitSize", s.range_unit_size.offset);
+        let t = "_HEAP_VS_SUBSEGMENT";
+        c.size(facts, t, s.vs_subsegment_size);
+        c.field(facts, t, "Size", s.vs_subsegment_size_field);
+        c.bits(
+            facts,
+            t,
+            "Signature",
+            s.vs_subsegment_signature.offset as u64 * 8,
+            15,
+        );
+        c.eq(
+            "first VS chunk follows the subsegment header, chunk-header aligned".into(),
+            s.vs_first_chunk,
+            s.vs_subsegment_size.div_ceil(s.vs_chunk_header_size) * s.vs_chunk_header_size,
+        );
+        c.size(facts, "_HEAP_VS_CHUNK_HEADER", s.vs_chunk_header_size);
+        let t = "_HEAP_VS_CHUNK_HEADER_SIZE";
+        if facts.size(t).is_some() {
+            match layout.arch() {
+                poollayout::Arch::X64 => {
+                    c.bits(facts, t, "MemoryCost", 0, 16);
+                    c.bits(facts, t, "UnsafeSize", 16, 16);
+                    c.bits(facts, t, "UnsafePrevSize", 32, 16);
+                    c.bits(facts, t, "Allocated", 48, 8);
+                }
+                poollayout::Arch::X86 => {
+                    c.bits(facts, t, "MemoryCost", 0, 1);
+                    c.bits(facts, t, "UnsafeSize", 1, 15);
+                    c.bits(facts, t, "UnsafePrevSize", 16, 15);
+                    c.bits(facts, t, "Allocated", 31, 1);
                 }
             }
-            let t = "_HEAP_LFH_SUBSEGMENT";
-            c.field(facts, t, "BlockCount", s.lfh_block_count);
-            c.offset(facts, t, "BlockOffsets", s.lfh_block_offsets.offset);
-            c.offset(facts, t, "BlockBitmap", s.lfh_block_bitmap);
         }
+        let t = "_HEAP_LFH_SUBSEGMENT";
+        c.field(facts, t, "BlockCount", s.lfh_block_count);
+        c.offset(facts, t, "BlockOffsets", s.lfh_block_offsets.offset);
+        c.offset(facts, t, "BlockBitmap", s.lfh_block_bitmap);
     }
 
     // Symbols the layout names.
