@@ -2,8 +2,6 @@
 //! a command run, and golden files (`POOLDBG_BLESS=1` rewrites them).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
-
 use plugin_sdk::{CommandError, Output};
 use pooldbg::session::{Session, SessionOptions};
 use serde_json::{Value, json};
@@ -55,23 +53,14 @@ pub fn json_doc(command: &str, args: &str, out: &Output) -> String {
     serde_json::to_string_pretty(&doc).expect("json") + "\n"
 }
 
-/// Compares `actual` with `tests/golden/<name>`; `POOLDBG_BLESS=1` writes it instead.
+/// Compares `actual` with `tests/golden/<name>`; `POOLDBG_BLESS=1` writes it instead
+/// (`testkit::golden`, the one helper every plugin's tests use).
 pub fn golden(name: &str, actual: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("POOLDBG_BLESS").is_some() {
-        std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
-        std::fs::write(&path, actual).expect("write golden");
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run with POOLDBG_BLESS=1 to create it, then review it)",
-            path.display()
-        )
-    });
-    assert_eq!(actual, expected, "golden file {} differs", path.display());
+    testkit::golden::check(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden"),
+        name,
+        actual,
+    );
 }
 
 /// Every testkit profile.
