@@ -20,19 +20,31 @@ fn dumps() -> Vec<(&'static str, Container)> {
         ("xpsp3-x86", Container::Full),
         ("win7sp1-x64", bitmap),
         ("win10-1809-x64", Container::Full),
+        ("win11-21h2-x64", Container::Full),
     ]
 }
 
 /// An allocated block from the manifest (`!pool`'s address): the first allocated block's header
-/// plus 0x10, inside its body.
+/// plus 0x10, inside its body — a classic pool block, or on the segment heap a VS chunk's pool header.
 fn pool_address(manifest: &serde_json::Value) -> Option<u64> {
-    let blocks = manifest.get("blocks")?.as_array()?;
-    let b = blocks
-        .iter()
-        .find(|b| b.get("state").and_then(|s| s.as_str()) == Some("allocated"))?;
-    let text = b.get("address")?.as_str()?;
-    let addr = u64::from_str_radix(text.trim_start_matches("0x"), 16).ok()?;
-    Some(addr + 0x10)
+    let hex = |v: &serde_json::Value, key: &str| {
+        let text = v.get(key)?.as_str()?;
+        u64::from_str_radix(text.trim_start_matches("0x"), 16).ok()
+    };
+    let allocated = |b: &&serde_json::Value| {
+        b.get("state").and_then(|s| s.as_str()) == Some("allocated")
+            && b.get("tag").and_then(|t| t.as_str()) != Some("")
+    };
+    let classic = manifest
+        .get("blocks")
+        .and_then(|b| b.as_array())
+        .and_then(|blocks| blocks.iter().find(allocated))
+        .and_then(|b| hex(b, "address"));
+    let vs = || {
+        let chunks = manifest.pointer("/segment_heap/vs_chunks")?.as_array()?;
+        hex(chunks.iter().find(allocated)?, "pool_header")
+    };
+    Some(classic.or_else(vs)? + 0x10)
 }
 
 /// Runs the demo.
@@ -90,7 +102,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
         if let Some(a) = pool_address(&manifest) {
             cmds.push_str(&format!("; !pool {a:x}"));
         }
-        cmds.push_str("; !frag");
+        cmds.push_str("; !poolfind Leak; !frag");
         println!();
         println!(
             "################ {name} ({}) ################",
@@ -144,12 +156,17 @@ mod tests {
         ]});
         assert_eq!(pool_address(&m), Some(0x2010));
         assert_eq!(pool_address(&serde_json::json!({})), None);
+        let seg = serde_json::json!({"blocks": [], "segment_heap": {"vs_chunks": [
+            {"chunk": "0x5000", "pool_header": "0x5010", "state": "allocated", "tag": ""},
+            {"chunk": "0x6000", "pool_header": "0x6010", "state": "allocated", "tag": "Leak"},
+        ]}});
+        assert_eq!(pool_address(&seg), Some(0x6020));
     }
 
     #[test]
-    fn three_dumps_of_both_widths() {
+    fn four_dumps_of_both_widths_and_pool_models() {
         let d = dumps();
-        assert_eq!(d.len(), 3);
+        assert_eq!(d.len(), 4);
         assert!(d.iter().all(|(n, _)| testkit::profile(n).is_some()));
     }
 }
