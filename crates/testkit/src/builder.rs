@@ -127,6 +127,8 @@ pub enum BuildError {
 struct DriverSpec {
     name: String,
     size: u64,
+    /// Pool tags the driver's code uses, planted in its image as `mov ecx, 'Tag '` immediates.
+    code_tags: Vec<[u8; 4]>,
 }
 
 /// Builds a synthetic kernel. See the crate documentation for an example.
@@ -220,6 +222,8 @@ impl KernelBuilder {
         ] {
             b = b.driver(name, size);
         }
+        // The leaking driver's code carries its tag, so `!poolused 100` can name it.
+        b = b.driver_tag("leaky.sys", *b"Leak");
         let mut rng = Rng::new(0x5747);
         let tags: [(&[u8; 4], PoolKind, u64); 10] = [
             (b"Ntfs", PoolKind::Paged, 0x180),
@@ -290,7 +294,19 @@ impl KernelBuilder {
         self.drivers.push(DriverSpec {
             name: name.to_string(),
             size: size.max(PAGE),
+            code_tags: Vec::new(),
         });
+        self
+    }
+
+    /// Says that the loaded driver `name` (added with [`KernelBuilder::driver`]) allocates with
+    /// `tag`: its image carries the tag as an instruction immediate (`b9 <tag>`, `mov ecx, imm32`)
+    /// past its PE headers, as a real driver's code does, so a search of driver images for an
+    /// unknown tag finds it. The manifest lists it in the module's `code_tags`.
+    pub fn driver_tag(mut self, name: &str, tag: [u8; 4]) -> Self {
+        if let Some(d) = self.drivers.iter_mut().find(|d| d.name == name) {
+            d.code_tags.push(tag);
+        }
         self
     }
 
@@ -574,11 +590,19 @@ impl Build {
         let mut driver_list = vec![DriverSpec {
             name: "hal.dll".into(),
             size: 0x4_0000,
+            code_tags: Vec::new(),
         }];
         driver_list.extend(b.drivers.iter().cloned());
         for d in &driver_list {
             let size = (d.size + 0xfff) & !0xfff;
             bld.write_pe(drv_va, size, false, "");
+            // `mov ecx, 'Tag '` (b9 imm32) for each pool tag its code uses, in the header page
+            // past SizeOfHeaders (0x400): the one page of a synthetic image that is mapped.
+            for (i, t) in d.code_tags.iter().take(0x60).enumerate() {
+                let at = drv_va + 0x900 + 8 * i as u64;
+                bld.s.wn(at, 0xb9, 1);
+                bld.s.wn(at + 1, u64::from(u32::from_le_bytes(*t)), 4);
+            }
             let path = if d.name.ends_with(".dll") {
                 format!("\\SystemRoot\\system32\\{}", d.name)
             } else {
@@ -765,12 +789,23 @@ impl Build {
                 bld.s.wn(e + off + 2, len + 2, 2);
                 bld.s.ptr(e + off + if ptr == 8 { 8 } else { 4 }, sva);
             }
+            let code_tags = driver_list
+                .iter()
+                .find(|d| &d.name == name)
+                .map(|d| {
+                    d.code_tags
+                        .iter()
+                        .map(|t| tag_string(u32::from_le_bytes(*t)))
+                        .collect()
+                })
+                .unwrap_or_default();
             manifest_modules.push(manifest::Module {
                 name: name.clone(),
                 base: Hex(*base),
                 size: *size,
                 path: path.clone(),
                 ldr_entry: Hex(e),
+                code_tags,
             });
         }
         bld.s.ptr(psl, ldr_vas.first().copied().unwrap_or(psl));

@@ -280,6 +280,9 @@ pub struct Module {
     pub path: String,
     /// Address of its loader entry.
     pub ldr_entry: Hex,
+    /// Pool tags planted in its image as code immediates ([`crate::KernelBuilder::driver_tag`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub code_tags: Vec<String>,
 }
 
 /// CONTRACT.md `!vm` figures.

@@ -84,3 +84,33 @@ fn an_unknown_tag_is_traced_to_the_driver_image_holding_it() {
         assert!(!out.render_text().contains("driver images"));
     }
 }
+
+/// The standard kernel's leaking driver carries its tag in its code (testkit `driver_tag`): on every
+/// profile, `!poolused 100 Leak` names exactly the modules the manifest says hold it.
+#[test]
+fn the_leaking_driver_of_every_profile_is_named() {
+    for p in testkit::PROFILES {
+        let k = KernelBuilder::standard(p)
+            .seed(3)
+            .memory_mib(16)
+            .build()
+            .unwrap();
+        let want: Vec<serde_json::Value> = k
+            .manifest
+            .modules
+            .iter()
+            .filter(|m| m.code_tags.iter().any(|t| t == "Leak"))
+            .map(|m| json!({"module": m.name, "hits": 1}))
+            .collect();
+        assert_eq!(want.len(), 1, "{}: the manifest names one holder", p.name);
+        let out = poolused(&session(&k), "100 Leak");
+        let rows = out.rows();
+        assert_eq!(rows.len(), 1, "{}: {rows:?}", p.name);
+        assert_eq!(
+            rows[0]["image_candidates"],
+            serde_json::Value::Array(want),
+            "{}",
+            p.name
+        );
+    }
+}
