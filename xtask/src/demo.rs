@@ -98,7 +98,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
-        let mut cmds = String::from("info; lm; !vm; !poolused 2");
+        let mut cmds = String::from("info; lm; !vm; !poolused 102");
         if let Some(a) = pool_address(&manifest) {
             cmds.push_str(&format!("; !pool {a:x}"));
         }
