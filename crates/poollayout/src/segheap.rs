@@ -529,54 +529,23 @@ impl Layout {
     }
 
     /// Walks an LFH subsegment: `bytes` = the whole range, `address` its start. Each block starts with a
-    /// `_POOL_HEADER`; its state is its 2-bit entry in `BlockBitmap` (`01` = allocated). Blocks never cross a page
+    /// `_POOL_HEADER`; its state is its 2-bit entry in `BlockBitmap` (bit 0 busy, bit 1 unused bytes:
+    /// see [`crate::segheap_walk::LfhState`]; `10` is shown Free with an error). The subsegment is
+    /// checked and its blocks listed by [`crate::segheap_walk::lfh_blocks`]; blocks never cross a page
     /// (those that would are skipped, as MemProcFS does).
     pub fn walk_lfh_subsegment(&self, bytes: &[u8], address: u64, lfh_key: u64) -> Result<Walk> {
-        let s = self.sh()?;
-        let sub = self.decode_lfh_subsegment(bytes, address, lfh_key)?;
-        let bad = |reason: String| Error::Invalid {
-            what: "_HEAP_LFH_SUBSEGMENT",
-            address,
-            reason,
-        };
-        if sub.block_size < self.header_size() || sub.block_size >= 0xff8 {
-            return Err(bad(format!(
-                "decoded BlockSize {:#x} is not between the pool header size and 0xff8",
-                sub.block_size
-            )));
-        }
-        if sub.first_block_offset < s.lfh_block_bitmap || sub.first_block_offset > bytes.len() {
-            return Err(bad(format!(
-                "decoded FirstBlockOffset {:#x} is outside {:#x}..={:#x}",
-                sub.first_block_offset,
-                s.lfh_block_bitmap,
-                bytes.len()
-            )));
-        }
-        let count = (bytes.len() - sub.first_block_offset) / sub.block_size;
-        let bitmap_bytes = count.div_ceil(4);
-        if s.lfh_block_bitmap + bitmap_bytes > sub.first_block_offset {
-            return Err(bad(format!(
-                "a bitmap of {count} blocks would overlap the first block at {:#x}",
-                sub.first_block_offset
-            )));
-        }
+        use crate::segheap_walk::{LfhState, lfh_blocks};
+        let (_, blocks) = lfh_blocks(self, bytes, address, lfh_key)?;
         let mut walk = Walk::default();
-        for i in 0..count {
-            let off = sub.first_block_offset + i * sub.block_size;
-            if (off & 0xfff) + sub.block_size > 0x1000 {
-                continue;
-            }
-            // Bit 0 busy, bit 1 unused bytes (see `segheap_walk::LfhState` for the sources).
-            let bits = (bytes[s.lfh_block_bitmap + i / 4] >> ((i % 4) * 2)) & 3;
-            let state = if bits & 1 == 1 {
-                BlockState::Allocated
-            } else {
-                BlockState::Free
+        for b in blocks {
+            let off = b.address.wrapping_sub(address) as usize;
+            let state = match b.state {
+                LfhState::Allocated => BlockState::Allocated,
+                LfhState::Free | LfhState::Unknown(_) => BlockState::Free,
             };
-            let header = self.decode_header(&bytes[off..]).ok();
+            let header = bytes.get(off..).and_then(|h| self.decode_header(h).ok());
             let tag = header.map_or(Tag(0), |h| h.tag);
-            let error = if bits == 0b10 {
+            let error = if let LfhState::Unknown(_) = b.state {
                 Some(HeaderError::BadChunk(
                     "BlockBitmap bits are 10: unused bytes on a block that is not busy",
                 ))
@@ -585,8 +554,8 @@ impl Layout {
                     .then_some(HeaderError::ImplausibleTag)
             };
             walk.push(WalkedBlock {
-                address: address.wrapping_add(off as u64),
-                size: sub.block_size,
+                address: b.address,
+                size: b.size,
                 previous_size: 0,
                 state,
                 tag,
