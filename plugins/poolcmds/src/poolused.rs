@@ -539,50 +539,15 @@ fn render(
         }
         out.row(row);
         let owner_text = o.poolused_text(tag);
-        text.push(if args.verbose {
-            format!(
-                "{tag} {:>8} {:>8} {:>8} {:>8}  {:>8} {:>8} {:>8} {:>8}{owner_text}",
-                e.nonpaged_allocs,
-                e.nonpaged_frees,
-                e.nonpaged_outstanding() as i64,
-                e.nonpaged_bytes,
-                e.paged_allocs,
-                e.paged_frees,
-                e.paged_outstanding() as i64,
-                e.paged_bytes,
-            )
-        } else {
-            format!(
-                "{tag} {:>8} {:>8}  {:>8} {:>8}{owner_text}",
-                e.nonpaged_outstanding() as i64,
-                e.nonpaged_bytes,
-                e.paged_outstanding() as i64,
-                e.paged_bytes,
-            )
-        });
+        text.push(format!(
+            "{tag} {}{owner_text}",
+            count_columns(e, args.verbose)
+        ));
         text.extend(candidates_line);
     }
-    text.push(if args.verbose {
-        format!(
-            "TOTAL{:>8} {:>8} {:>8} {:>8}  {:>8} {:>8} {:>8} {:>8}",
-            total.nonpaged_allocs,
-            total.nonpaged_frees,
-            total.nonpaged_outstanding() as i64,
-            total.nonpaged_bytes,
-            total.paged_allocs,
-            total.paged_frees,
-            total.paged_outstanding() as i64,
-            total.paged_bytes,
-        )
-    } else {
-        format!(
-            "TOTAL    {:>8} {:>8}  {:>8} {:>8}",
-            total.nonpaged_outstanding() as i64,
-            total.nonpaged_bytes,
-            total.paged_outstanding() as i64,
-            total.paged_bytes,
-        )
-    });
+    // WinDbg's TOTAL label is as wide as `Tag ` in the verbose layout, four wider in the short one.
+    let label = if args.verbose { "TOTAL" } else { "TOTAL    " };
+    text.push(format!("{label}{}", count_columns(&total, args.verbose)));
     let mut fields = Map::new();
     fields.insert("source".into(), json!(usage.source));
     fields.insert(
@@ -641,6 +606,32 @@ fn render(
 /// The tag a tracker key displays as (protected bit masked).
 pub fn display_tag(raw: u32) -> String {
     Tag(raw).masked().to_string()
+}
+
+/// The number columns of a `!poolused` line: outstanding allocations and bytes per pool, with
+/// the allocation and free counts before them when verbose (flag 1).
+fn count_columns(e: &TrackerEntry, verbose: bool) -> String {
+    if verbose {
+        format!(
+            "{:>8} {:>8} {:>8} {:>8}  {:>8} {:>8} {:>8} {:>8}",
+            e.nonpaged_allocs,
+            e.nonpaged_frees,
+            e.nonpaged_outstanding() as i64,
+            e.nonpaged_bytes,
+            e.paged_allocs,
+            e.paged_frees,
+            e.paged_outstanding() as i64,
+            e.paged_bytes,
+        )
+    } else {
+        format!(
+            "{:>8} {:>8}  {:>8} {:>8}",
+            e.nonpaged_outstanding() as i64,
+            e.nonpaged_bytes,
+            e.paged_outstanding() as i64,
+            e.paged_bytes,
+        )
+    }
 }
 
 #[cfg(test)]
