@@ -1,7 +1,7 @@
 //! `!frag [flags]`: nonpaged pool fragmentation, as WinDbg prints it.
 //!
 //! For each free list `ListHeads[i]` of the nonpaged pool descriptor(s) (free blocks of `i + 1`
-//! block units; `shared/reference/pool-internals.md` §5.1), the number of free fragments and their
+//! block units; docs/POOL_INTERNALS.md §5.1), the number of free fragments and their
 //! bytes, then the totals and the NonPagedPool usage in bytes. Lists are followed through their
 //! `Flink`s (the low bit masked, `ExpEncodePoolLink`), bounded and with cycle detection; each
 //! fragment's size is its `_POOL_HEADER.BlockSize`.
@@ -9,7 +9,7 @@
 //! Builds with the segment-heap pool (Windows 10 19H1+) have no descriptor free lists: there the
 //! same question is answered from the nonpaged heaps (`ExPoolState.PoolNode[n].Heaps[0]` NonPaged
 //! and `[1]` NonPagedNx): the free VS chunks per chunk size and the free LFH blocks per bucket
-//! (block size), found with `poollayout::segheap_walk` (pool-internals.md §3.3).
+//! (block size), found with `poollayout::segheap_walk` (docs/POOL_INTERNALS.md §3.3).
 //!
 //! Text: WinDbg's layout (the seed's `!frag 1` sample). JSON rows: `index`, `block_size`,
 //! `fragments`, `bytes` (CONTRACT.md), plus `allocator` (`lfh` | `vs`) on the segment heap;

@@ -231,7 +231,7 @@ pub fn from_trackers(
         .unwrap_or("ExPoolTagTables");
     if let Some((array, src)) = symbol(target, per_cpu_sym) {
         usage.sources.push((per_cpu_sym.into(), src));
-        // [0] is the global table, then one per processor (pool-internals.md §4.2); the kernel
+        // [0] is the global table, then one per processor (docs/POOL_INTERNALS.md §4.2); the kernel
         // sizes the array for up to 0x800 entries, we read what the processor count needs.
         let cpus = u64::from(target.info().processors);
         let count = if cpus == 0 { 64 } else { (cpus + 1).min(0x800) };

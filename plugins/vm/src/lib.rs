@@ -1,7 +1,7 @@
 //! `!vm [flags]`: the memory manager's counters, as WinDbg prints them.
 //!
 //! Each figure is read from where the target's Windows version keeps it
-//! (`shared/reference/pool-internals.md` §7):
+//! (docs/POOL_INTERNALS.md §7):
 //!
 //! - up to Windows 8.1, the `Mm*` globals (located through the user's symbols, the embedded
 //!   profile or the KDBG's pointers, in that order; a KDBG pointer is used only when it is
@@ -494,7 +494,7 @@ pub const MAX_PAGING_FILES: u64 = 16;
 
 /// The paging files: `MmNumberOfPagingFiles` + `MmPagingFile[]` (up to 8.1; the KDBG points at the
 /// count only), else `MiSystemPartition.Vp.NumberOfPagingFiles` + `Vp.PagingFile[]` (Windows 10+;
-/// field names from the public PDB types, pool-internals.md §7). Each entry is a
+/// field names from the public PDB types, docs/POOL_INTERNALS.md §7). Each entry is a
 /// `_MMPAGING_FILE*`: `Size`, `FreeSpace`, `MinimumSize`, `MaximumSize` (pages) and
 /// `PageFileName` (`_UNICODE_STRING`), offsets from the symbols or the embedded profile.
 fn page_files(r: &Reader<'_>, t: &dyn Target) -> Result<(Vec<PageFile>, String), String> {
@@ -707,7 +707,7 @@ fn free_system_ptes(r: &Reader<'_>, t: &dyn Target) -> Result<(u64, String), Str
 }
 
 /// Special Pool: `MmSpecialPagesInUse` (Windows 7 / 8.1 public PDB globals; the name WinDbg's
-/// line is taken from, pool-internals.md §7), else `MiState.Vs.SpecialPagesInUse` (Windows 10
+/// line is taken from, docs/POOL_INTERNALS.md §7), else `MiState.Vs.SpecialPagesInUse` (Windows 10
 /// 1607/1809 public PDB types; the field is gone from 1903 on, and no other source is known).
 fn special_pool_pages(r: &Reader<'_>, t: &dyn Target) -> Result<(u64, String), String> {
     match r.global("MmSpecialPagesInUse", 0) {
