@@ -15,6 +15,8 @@
 //!     println!("{:?}", outcome.rows);
 //! }
 //! ```
+
+#![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
 pub mod bridge;

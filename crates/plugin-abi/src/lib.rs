@@ -27,6 +27,8 @@
 //!
 //! Numbers that cross the boundary as enumerations are plain `u32` values with named constants
 //! (an out-of-range value in a Rust `enum` would be undefined behaviour).
+
+#![deny(unsafe_op_in_unsafe_fn)]
 #![no_std]
 
 /// The ABI major version this crate describes. Also the suffix of [`ENTRY_POINT`].

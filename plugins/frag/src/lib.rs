@@ -16,6 +16,9 @@
 //! summary: totals, `nonpaged_pool_bytes`, `sources`, `text`. Without flags only non-empty lists
 //! are listed; with flag bit 0 (`!frag 1`) every index (every LFH bucket present) is.
 
+// `export_plugin!` allows its own audited unsafe (the ABI entry point); nothing else here may.
+#![deny(unsafe_code)]
+
 use std::collections::HashSet;
 
 use plugin_sdk::{Command, CommandError, Output, Target, TargetExt, hex};

@@ -4,6 +4,9 @@
 //! `export_plugin!` shell (`libpooldbg_pool.so`). Call [`Pool`] / [`PoolFind`] in-process through
 //! `plugin_sdk::Command::run`.
 
+// `export_plugin!` allows its own audited unsafe (the ABI entry point); nothing else here may.
+#![deny(unsafe_code)]
+
 use plugin_sdk::{Command, CommandError, Output, Target};
 
 /// `!pool [ADDRESS [FLAGS]]`.

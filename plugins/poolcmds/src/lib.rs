@@ -19,6 +19,8 @@
 //! let err = poolcmds::poolused::run(&t, "", &mut out).unwrap_err();
 //! assert!(err.to_string().contains("no readable pool"), "{err}");
 //! ```
+
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod common;

@@ -3,6 +3,9 @@
 //! The logic is [`poolcmds::poolused::run`]; this crate is the `export_plugin!` shell
 //! (`libpooldbg_poolused.so`). Call [`PoolUsed`] in-process through `plugin_sdk::Command::run`.
 
+// `export_plugin!` allows its own audited unsafe (the ABI entry point); nothing else here may.
+#![deny(unsafe_code)]
+
 use plugin_sdk::{Command, CommandError, Output, Target};
 
 /// `!poolused [FLAGS [TAG]]`.

@@ -26,6 +26,9 @@
 //! println!("{}", report.text().join("\n"));
 //! ```
 
+// `export_plugin!` allows its own audited unsafe (the ABI entry point); nothing else here may.
+#![deny(unsafe_code)]
+
 use plugin_sdk::{Command, CommandError, Output, Target, TargetExt};
 use serde_json::{Map, Value, json};
 
