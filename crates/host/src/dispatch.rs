@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use crate::bridge::run_command;
 use crate::loader::PluginSet;
 use crate::memdump::{Space, Unit, display};
-use crate::number::{parse_number, windbg_address};
 use crate::outcome::CommandResult;
+use plugin_sdk::args::{eval, windbg_address};
 
 /// One loaded module as `lm` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -258,7 +258,7 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
     }
 
     fn pte(&self, args: &str) -> CommandResult {
-        let va = match parse_number(args) {
+        let va = match eval(self.view.target(), args) {
             Ok(v) => v,
             Err(e) => {
                 return CommandResult::failed("!pte", args, format!("{e} (usage: !pte ADDR)"));

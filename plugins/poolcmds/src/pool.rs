@@ -4,11 +4,11 @@ use plugin_sdk::{CommandError, Output, Target, TargetExt, hex};
 use poollayout::{AllocationMap, BlockState, HeaderError, Layout, PoolType, WalkedBlock};
 use serde_json::{Map, json};
 
-use crate::common::{addr, layout_of, owner, parse_number, read_global, summary_with_text};
+use crate::common::{addr, layout_of, number_arg, owner, read_global, summary_with_text};
 use crate::scan;
 
 /// The usage line.
-pub const USAGE: &str = "!pool [ADDRESS [FLAGS]]  (flags: 1 contents, 2 only the containing block, 80000000 no descriptions)";
+pub const USAGE: &str = "!pool [ADDRESS [FLAGS]]  (ADDRESS: a number or an expression such as nt!Symbol+10 or poi(ADDR); flags: 1 contents, 2 only the containing block, 80000000 no descriptions)";
 
 pub(crate) const FLAG_CONTENTS: u64 = 1;
 pub(crate) const FLAG_ONLY_CONTAINING: u64 = 2;
@@ -17,16 +17,19 @@ pub(crate) const FLAG_NO_DESCRIPTIONS: u64 = 0x8000_0000;
 /// Runs `!pool` on `target` with kd's argument string.
 pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), CommandError> {
     let mut it = args.split_whitespace();
+    // The address is an expression (`nt!Symbol`, `+`/`-`, `poi(...)`, written without blanks).
     let address = it
         .next()
-        .map(parse_number)
+        .map(|a| plugin_sdk::args::eval(target, a))
         .transpose()
-        .map_err(|e| CommandError::Usage(format!("{e}; {USAGE}")))?;
+        .map_err(|e| match e {
+            plugin_sdk::args::ExprError::Usage(u) => u.with_usage(USAGE).into(),
+            plugin_sdk::args::ExprError::Read(r) => CommandError::Read(r),
+        })?;
     let flags = it
         .next()
-        .map(parse_number)
-        .transpose()
-        .map_err(|e| CommandError::Usage(format!("{e}; {USAGE}")))?
+        .map(|f| number_arg(f, USAGE))
+        .transpose()?
         .unwrap_or(0);
     if it.next().is_some() {
         return Err(CommandError::Usage(format!("too many arguments; {USAGE}")));

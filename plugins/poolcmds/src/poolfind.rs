@@ -4,7 +4,7 @@ use plugin_sdk::{CommandError, Output, Target, hex};
 use poollayout::{BlockState, PoolType};
 use serde_json::{Map, json};
 
-use crate::common::{TagPattern, addr, layout_of, parse_number, summary_with_text};
+use crate::common::{addr, layout_of, number_arg, summary_with_text, tag_arg};
 use crate::pool::block_line;
 use crate::scan;
 
@@ -17,14 +17,11 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
     let pattern = it
         .next()
         .ok_or_else(|| CommandError::Usage(USAGE.into()))
-        .and_then(|t| {
-            TagPattern::parse(t).map_err(|e| CommandError::Usage(format!("{e}; {USAGE}")))
-        })?;
+        .and_then(|t| tag_arg(t, USAGE))?;
     let pool_type = it
         .next()
-        .map(parse_number)
-        .transpose()
-        .map_err(|e| CommandError::Usage(format!("{e}; {USAGE}")))?
+        .map(|f| number_arg(f, USAGE))
+        .transpose()?
         .unwrap_or(0);
     if it.next().is_some() {
         return Err(CommandError::Usage(format!("too many arguments; {USAGE}")));

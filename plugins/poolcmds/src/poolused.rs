@@ -7,8 +7,8 @@ use poollayout::{BlockState, Layout, Tag, TrackerEntry};
 use serde_json::{Map, Value, json};
 
 use crate::common::{
-    MAX_TABLE_ENTRIES, TagPattern, layout_of, owner, parse_number, read_global, read_lenient,
-    summary_with_text, symbol, symbols_line,
+    MAX_TABLE_ENTRIES, TagPattern, layout_of, number_arg, owner, read_global, read_lenient,
+    summary_with_text, symbol, symbols_line, tag_arg,
 };
 use crate::scan;
 
@@ -54,13 +54,11 @@ impl Args {
     pub fn parse(args: &str) -> Result<Args, CommandError> {
         let mut it = args.split_whitespace();
         let flags = match it.next() {
-            Some(f) => parse_number(f).map_err(|e| CommandError::Usage(format!("{e}; {USAGE}")))?,
+            Some(f) => number_arg(f, USAGE)?,
             None => 0,
         };
         let tag = match it.next() {
-            Some(t) => Some(
-                TagPattern::parse(t).map_err(|e| CommandError::Usage(format!("{e}; {USAGE}")))?,
-            ),
+            Some(t) => Some(tag_arg(t, USAGE)?),
             None => None,
         };
         if it.next().is_some() {
