@@ -187,6 +187,11 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
         };
         let outcome = run_command(plugin, index, self.view.target(), args, self.cancel);
         let mut result = CommandResult::new(name, args);
+        result.columns = plugin
+            .commands
+            .get(index as usize)
+            .map(|c| c.columns.clone())
+            .unwrap_or_default();
         result.rows = outcome.rows;
         result.summary = outcome.summary;
         result.warnings = outcome.warnings;

@@ -81,6 +81,11 @@ pub trait Command: Send + Sync {
     fn usage(&self) -> &'static str;
     /// Runs it on `target` with the raw argument string that followed the name.
     fn run(&self, target: &dyn Target, args: &str, out: &mut Output) -> Result<(), CommandError>;
+    /// The columns of its rows, in order (the CSV header, the text table): the plugin owns its
+    /// schema. Empty (the default): none declared, and the host orders the keys itself (sorted).
+    fn columns(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// Why a command failed: the one error type of every command (the host's, the pool command

@@ -20,6 +20,9 @@ impl Command for Pool {
     fn usage(&self) -> &'static str {
         poolcmds::pool::USAGE
     }
+    fn columns(&self) -> &'static [&'static str] {
+        poolcmds::pool::COLUMNS
+    }
     fn run(&self, target: &dyn Target, args: &str, out: &mut Output) -> Result<(), CommandError> {
         poolcmds::pool::run(target, args, out)
     }
@@ -38,6 +41,9 @@ impl Command for PoolFind {
     }
     fn usage(&self) -> &'static str {
         poolcmds::poolfind::USAGE
+    }
+    fn columns(&self) -> &'static [&'static str] {
+        poolcmds::poolfind::COLUMNS
     }
     fn run(&self, target: &dyn Target, args: &str, out: &mut Output) -> Result<(), CommandError> {
         poolcmds::poolfind::run(target, args, out)

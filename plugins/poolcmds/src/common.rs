@@ -56,14 +56,14 @@ pub fn read_global(
     target: &dyn Target,
     layout: &Layout,
     name: &str,
-) -> Result<Option<(u64, Source)>, String> {
+) -> Result<Option<(u64, Source)>, CommandError> {
     let Some((addr, src)) = symbol(target, name) else {
         return Ok(None);
     };
     target
         .read_pointer(addr, layout.pointer_size() as u32)
         .map(|v| Some((v, src)))
-        .map_err(|e| format!("nt!{name} at {addr:#x}: {e}"))
+        .map_err(|e| CommandError::Failed(format!("nt!{name} at {addr:#x}: {e}")))
 }
 
 /// Reads `len` bytes at `address` page by page: missing pages read as zeros and are counted.

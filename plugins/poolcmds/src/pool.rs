@@ -7,6 +7,18 @@ use serde_json::{Map, json};
 use crate::common::{addr, layout_of, number_arg, owner, read_global, summary_with_text};
 use crate::scan;
 
+/// The columns of `!pool`'s rows, in order (docs/CONTRACT.md "Fields").
+pub const COLUMNS: &[&str] = &[
+    "address",
+    "size",
+    "previous_size",
+    "state",
+    "tag",
+    "pool_type",
+    "contains_address",
+    "error",
+];
+
 /// The usage line.
 pub const USAGE: &str = "!pool [ADDRESS [FLAGS]]  (ADDRESS: a number or an expression such as nt!Symbol+10 or poi(ADDR); flags: 1 contents, 2 only the containing block, 80000000 no descriptions)";
 
@@ -265,7 +277,7 @@ fn pool_address(
 type Runs = Vec<(u64, u64, bool)>;
 
 /// The paged-pool allocation bitmap's size in bits and its runs.
-fn bitmap_runs(target: &dyn Target, layout: &Layout) -> Result<(u64, Runs), String> {
+fn bitmap_runs(target: &dyn Target, layout: &Layout) -> Result<(u64, Runs), CommandError> {
     let ppi = layout.paged_pool_info().map_err(|e| e.to_string())?;
     let map = ppi
         .allocation_map
@@ -280,7 +292,7 @@ fn bitmap_runs(target: &dyn Target, layout: &Layout) -> Result<(u64, Runs), Stri
         .decode_paged_pool_info(&info)
         .map_err(|e| e.to_string())?;
     let ps = layout.pointer_size() as u32;
-    let read_rtl_bitmap = |at: u64, ex: bool| -> Result<(u64, u64), String> {
+    let read_rtl_bitmap = |at: u64, ex: bool| -> Result<(u64, u64), CommandError> {
         let bits = if ex {
             target.read_u64(at)
         } else {
@@ -309,16 +321,16 @@ fn bitmap_runs(target: &dyn Target, layout: &Layout) -> Result<(u64, Runs), Stri
         ),
     };
     if bits == 0 || bits > (1 << 28) {
-        return Err(format!(
+        return Err(CommandError::Failed(format!(
             "the paged pool bitmap claims {bits} bits: not trusted"
-        ));
+        )));
     }
     let (map_bytes, missing) =
         crate::common::read_lenient(target, buffer, bits.div_ceil(8) as usize);
     if missing > 0 {
-        return Err(format!(
+        return Err(CommandError::Failed(format!(
             "the paged pool bitmap at {buffer:#x}: {missing} page(s) unreadable"
-        ));
+        )));
     }
     // XP/2003: EndOfPagedPoolBitmap marks each allocation's last page, which splits busy runs.
     let end_bits = match decoded.end_of_bitmap_pointer {
@@ -375,7 +387,7 @@ fn pool_regions(
         ));
     }
     // The bitmap counts pages from the paged pool's start: the global, else the region's start
-    // (Windows 7 x64 keeps no MmPagedPoolStart; ntkernel::poolva).
+    // (Windows 7 x64 keeps no MmPagedPoolStart; poollayout::regions).
     let paged_start = match read_global(target, layout, "MmPagedPoolStart") {
         Ok(Some((s, _))) => Some(s),
         _ => regions.iter().find(|r| r.paged).map(|r| r.start),

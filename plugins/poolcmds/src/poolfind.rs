@@ -9,6 +9,10 @@ use crate::pool::block_line;
 use crate::scan;
 
 /// The usage line.
+/// The columns of `!poolfind`'s rows, in order (docs/CONTRACT.md "Fields").
+pub const COLUMNS: &[&str] = &["address", "size", "tag", "pool_type", "state", "source"];
+
+/// The usage line.
 pub const USAGE: &str = "!poolfind TAG [POOLTYPE]  (TAG: 4 characters with * and ?, or 0xVALUE; POOLTYPE: 0 nonpaged (default), 1 paged)";
 
 /// Runs `!poolfind` on `target` with kd's argument string.

@@ -19,6 +19,9 @@ impl Command for PoolUsed {
     fn usage(&self) -> &'static str {
         poolcmds::poolused::USAGE
     }
+    fn columns(&self) -> &'static [&'static str] {
+        poolcmds::poolused::COLUMNS
+    }
     fn run(&self, target: &dyn Target, args: &str, out: &mut Output) -> Result<(), CommandError> {
         poolcmds::poolused::run(target, args, out)
     }
