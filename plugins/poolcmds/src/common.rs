@@ -175,6 +175,22 @@ pub fn number_arg(text: &str, usage: &str) -> Result<u64, CommandError> {
     args::parse_number(text).map_err(|e| e.with_usage(usage).into())
 }
 
+/// An optional number argument ([`number_arg`]), `default` when absent.
+pub fn number_or(text: Option<&str>, default: u64, usage: &str) -> Result<u64, CommandError> {
+    text.map_or(Ok(default), |t| number_arg(t, usage))
+}
+
+/// Fails with a usage error when `rest` holds another argument.
+pub fn no_more_args<'a>(
+    mut rest: impl Iterator<Item = &'a str>,
+    usage: &str,
+) -> Result<(), CommandError> {
+    match rest.next() {
+        Some(_) => Err(CommandError::Usage(format!("too many arguments; {usage}"))),
+        None => Ok(()),
+    }
+}
+
 /// Parses a tag argument ([`TagPattern::parse`]), the error a usage error ending in `usage`.
 pub fn tag_arg(text: &str, usage: &str) -> Result<TagPattern, CommandError> {
     TagPattern::parse(text).map_err(|e| e.with_usage(usage).into())

@@ -722,6 +722,39 @@ mod tests {
     }
 
     #[test]
+    fn missing_pages_are_named_by_the_fault_the_reader_saw() {
+        let faults: BTreeMap<u64, FaultKind> = [
+            (0x1000, FaultKind::PagedOut),
+            (0x2000, FaultKind::NotInDump),
+            (0x3000, FaultKind::PagedOut),
+        ]
+        .into();
+        assert_eq!(
+            missing_pages_reason(&[0x1000, 0x3000], &faults),
+            "paged out"
+        );
+        assert_eq!(missing_pages_reason(&[0x2000], &faults), "not in the dump");
+        assert_eq!(
+            missing_pages_reason(&[0x1000, 0x2000, 0x3000], &faults),
+            "missing (1 not in the dump, 2 paged out)"
+        );
+        // A page the reader did not report: not claimed to be either.
+        assert_eq!(missing_pages_reason(&[0x9000], &faults), "unreadable");
+    }
+
+    #[test]
+    fn a_cancel_is_a_cancel() {
+        let head = DESC + 0x28 + 3 * 8;
+        let b1 = 0x8100_0100u64;
+        let mut t = header(xp(), b1, 4);
+        t = set(t, head, (b1 + 8) as u32);
+        t = set(t, b1 + 8, head as u32);
+        assert!(frag(&t, 0).is_ok());
+        t.cancel();
+        assert_eq!(frag(&t, 0).unwrap_err(), CommandError::Cancelled);
+    }
+
+    #[test]
     fn segment_heap_without_ex_pool_state_is_a_clear_error() {
         let info = TargetInfo {
             arch: Arch::X64,

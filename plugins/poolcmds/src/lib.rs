@@ -37,3 +37,49 @@ pub mod scan;
 pub mod segheap;
 
 pub use common::{TagPattern, summary_with_text};
+
+#[doc(hidden)]
+pub use plugin_sdk as __sdk;
+
+/// Declares a plugin command type that forwards to a command module of this library: its `run`,
+/// `USAGE` and `COLUMNS`. The plugin crates are these declarations and one `export_plugin!`.
+///
+/// ```
+/// poolcmds::command! {
+///     /// `!frag [flags]`.
+///     Frag, "frag", "nonpaged pool fragmentation", frag
+/// }
+/// assert_eq!(plugin_sdk::Command::name(&Frag), "frag");
+/// assert_eq!(plugin_sdk::Command::columns(&Frag), poolcmds::frag::COLUMNS);
+/// ```
+#[macro_export]
+macro_rules! command {
+    ($(#[$meta:meta])* $ty:ident, $name:literal, $summary:literal, $module:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $ty;
+
+        impl $crate::__sdk::Command for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn summary(&self) -> &'static str {
+                $summary
+            }
+            fn usage(&self) -> &'static str {
+                $crate::$module::USAGE
+            }
+            fn columns(&self) -> &'static [&'static str] {
+                $crate::$module::COLUMNS
+            }
+            fn run(
+                &self,
+                target: &dyn $crate::__sdk::Target,
+                args: &str,
+                out: &mut $crate::__sdk::Output,
+            ) -> ::core::result::Result<(), $crate::__sdk::CommandError> {
+                $crate::$module::run(target, args, out)
+            }
+        }
+    };
+}

@@ -4,7 +4,9 @@ use plugin_sdk::{CommandError, Output, Target, TargetExt, hex};
 use poollayout::{AllocationMap, BlockState, HeaderError, Layout, PoolType, WalkedBlock};
 use serde_json::{Map, json};
 
-use crate::common::{addr, layout_of, number_arg, owner, read_global, summary_with_text};
+use crate::common::{
+    addr, layout_of, no_more_args, number_or, owner, read_global, summary_with_text,
+};
 use crate::scan;
 
 /// The columns of `!pool`'s rows, in order (docs/CONTRACT.md "Fields").
@@ -38,14 +40,8 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
             plugin_sdk::args::ExprError::Usage(u) => u.with_usage(USAGE).into(),
             plugin_sdk::args::ExprError::Read(r) => CommandError::Read(r),
         })?;
-    let flags = it
-        .next()
-        .map(|f| number_arg(f, USAGE))
-        .transpose()?
-        .unwrap_or(0);
-    if it.next().is_some() {
-        return Err(CommandError::Usage(format!("too many arguments; {USAGE}")));
-    }
+    let flags = number_or(it.next(), 0, USAGE)?;
+    no_more_args(it, USAGE)?;
     let layout = layout_of(target)?;
     match address {
         Some(a) => pool_address(target, &layout, a, flags, out),

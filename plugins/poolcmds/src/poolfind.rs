@@ -4,7 +4,7 @@ use plugin_sdk::{CommandError, Output, Target, hex};
 use poollayout::{BlockState, PoolType};
 use serde_json::{Map, json};
 
-use crate::common::{addr, layout_of, number_arg, summary_with_text, tag_arg};
+use crate::common::{addr, layout_of, no_more_args, number_or, summary_with_text, tag_arg};
 use crate::pool::block_line;
 use crate::scan;
 
@@ -22,14 +22,8 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
         .next()
         .ok_or_else(|| CommandError::Usage(USAGE.into()))
         .and_then(|t| tag_arg(t, USAGE))?;
-    let pool_type = it
-        .next()
-        .map(|f| number_arg(f, USAGE))
-        .transpose()?
-        .unwrap_or(0);
-    if it.next().is_some() {
-        return Err(CommandError::Usage(format!("too many arguments; {USAGE}")));
-    }
+    let pool_type = number_or(it.next(), 0, USAGE)?;
+    no_more_args(it, USAGE)?;
     let want_paged = match pool_type {
         0 => false,
         1 => true,

@@ -7,8 +7,8 @@ use poollayout::{BlockState, Layout, Tag, TrackerEntry};
 use serde_json::{Map, Value, json};
 
 use crate::common::{
-    MAX_TABLE_ENTRIES, TagPattern, layout_of, number_arg, owner, read_global, read_lenient,
-    summary_with_text, symbol, symbols_line, tag_arg,
+    MAX_TABLE_ENTRIES, TagPattern, layout_of, no_more_args, number_or, owner, read_global,
+    read_lenient, summary_with_text, symbol, symbols_line, tag_arg,
 };
 use crate::scan;
 
@@ -68,17 +68,9 @@ impl Args {
     /// Parses `flags [tag]`.
     pub fn parse(args: &str) -> Result<Args, CommandError> {
         let mut it = args.split_whitespace();
-        let flags = match it.next() {
-            Some(f) => number_arg(f, USAGE)?,
-            None => 0,
-        };
-        let tag = match it.next() {
-            Some(t) => Some(tag_arg(t, USAGE)?),
-            None => None,
-        };
-        if it.next().is_some() {
-            return Err(CommandError::Usage(format!("too many arguments; {USAGE}")));
-        }
+        let flags = number_or(it.next(), 0, USAGE)?;
+        let tag = it.next().map(|t| tag_arg(t, USAGE)).transpose()?;
+        no_more_args(&mut it, USAGE)?;
         if flags & 6 == 6 {
             return Err(CommandError::Usage(format!(
                 "flags 2 and 4 exclude each other; {USAGE}"
