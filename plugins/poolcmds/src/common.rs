@@ -13,13 +13,19 @@ pub const MAX_TABLE_ENTRIES: u64 = 0x10_0000;
 ///
 /// A triage dump is refused here: it holds the header, a KDBG copy and a few data blocks, never pool.
 pub fn layout_of(target: &dyn Target) -> Result<Layout, CommandError> {
-    let info = target.info();
-    if info.dump_type.eq_ignore_ascii_case("triage") {
+    if target.info().dump_type.eq_ignore_ascii_case("triage") {
         return Err(CommandError::msg(
             "this dump holds no pool: it is a triage (mini) dump, which keeps only the header, \
              a KDBG copy and a few data blocks; a kernel, full or bitmap dump is needed",
         ));
     }
+    layout_for_kernel(target)
+}
+
+/// The pool layout of the target's (architecture, build), whatever the dump type (`!frag` looks
+/// for its structures in a triage dump too, and says which one is missing).
+pub fn layout_for_kernel(target: &dyn Target) -> Result<Layout, CommandError> {
+    let info = target.info();
     let arch = match info.arch {
         Arch::X86 | Arch::X86Pae => poollayout::Arch::X86,
         Arch::X64 => poollayout::Arch::X64,

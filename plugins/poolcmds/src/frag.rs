@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use plugin_sdk::{CommandError, Output, Target, TargetExt, hex};
 
-use crate::common::layout_of;
+use crate::common::layout_for_kernel;
 use crate::error::fault_kind;
 use poollayout::FaultKind;
 use serde_json::{Value, json};
@@ -296,7 +296,7 @@ fn nonpaged_usage(t: &dyn Target, ptr: u32) -> Result<(u64, String), Vec<String>
 
 /// `!frag` over a target.
 pub fn frag(target: &dyn Target, _flags: u64) -> Result<FragReport, CommandError> {
-    let l = layout_of(target)?;
+    let l = layout_for_kernel(target).map_err(|e| CommandError::Failed(format!("!frag: {e}")))?;
     if l.is_segment_heap() {
         return frag_segment_heap(target, &l);
     }
