@@ -492,7 +492,7 @@ pub(crate) unsafe fn describe(
         )));
     }
     let stride = d.command_size as usize;
-    if stride < abi::COMMAND_DESCRIPTOR_V1_SIZE || stride > MAX_TEXT {
+    if !(abi::COMMAND_DESCRIPTOR_V1_SIZE..=MAX_TEXT).contains(&stride) {
         return Err(RejectReason::BadDescriptor(format!(
             "command_size is {stride}, ABI {} needs at least {}",
             abi::ABI_VERSION,
