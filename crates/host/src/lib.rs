@@ -25,7 +25,6 @@ pub mod dispatch;
 pub mod images;
 pub mod loader;
 pub mod memdump;
-pub mod number;
 pub mod outcome;
 pub mod progress;
 pub mod prompt;

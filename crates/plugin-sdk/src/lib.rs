@@ -45,6 +45,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+pub mod args;
 mod export;
 mod host_target;
 mod memory;
@@ -82,15 +83,28 @@ pub trait Command: Send + Sync {
     fn usage(&self) -> &'static str;
     /// Runs it on `target` with the raw argument string that followed the name.
     fn run(&self, target: &dyn Target, args: &str, out: &mut Output) -> Result<(), CommandError>;
+    /// The columns of its rows, in order (the CSV header, the text table): the plugin owns its
+    /// schema. Empty (the default): none declared, and the host orders the keys itself (sorted).
+    fn columns(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
-/// Why a command failed.
+/// Why a command failed: the one error type of every command (the host's, the pool command
+/// library's, third-party plugins').
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CommandError {
-    /// The arguments were not understood; the text says how to call the command.
+    /// The arguments were not understood; the text says how to call the command
+    /// ([`args::UsageError`] converts into this).
     Usage(String),
     /// The target's [`Target::is_cancelled`] said stop.
     Cancelled,
+    /// A read the command could not do without: the address, the length and why (not in the
+    /// dump, paged out, not mapped).
+    Read(ReadError),
+    /// What the command looks for is not in this dump or kernel (a symbol, a structure, a pool).
+    NotFound(String),
     /// Anything else, with a message naming what failed (and the address, where there is one).
     Failed(String),
 }
@@ -107,7 +121,8 @@ impl std::fmt::Display for CommandError {
         match self {
             CommandError::Usage(m) => write!(f, "usage: {m}"),
             CommandError::Cancelled => f.write_str("cancelled"),
-            CommandError::Failed(m) => f.write_str(m),
+            CommandError::Read(e) => e.fmt(f),
+            CommandError::NotFound(m) | CommandError::Failed(m) => f.write_str(m),
         }
     }
 }
@@ -116,7 +131,7 @@ impl std::error::Error for CommandError {}
 
 impl From<ReadError> for CommandError {
     fn from(e: ReadError) -> Self {
-        CommandError::Failed(e.to_string())
+        CommandError::Read(e)
     }
 }
 
@@ -198,19 +213,14 @@ macro_rules! export_plugin {
     };
 }
 
-/// Parses a command's optional `[flags]` argument as WinDbg does: hexadecimal, `0x` optional, empty
-/// meaning 0. `usage` names the command in the error (`"!vm [flags]"`).
+/// Parses a command's optional `[flags]` argument as WinDbg does ([`args::parse_number`]:
+/// hexadecimal, `0x` optional, `0n` decimal), empty meaning 0. `usage` names the command in the error (`"!vm [flags]"`).
 pub fn parse_hex_flags(args: &str, usage: &str) -> Result<u64, CommandError> {
     let a = args.trim();
     if a.is_empty() {
         return Ok(0);
     }
-    let h = a
-        .strip_prefix("0x")
-        .or_else(|| a.strip_prefix("0X"))
-        .unwrap_or(a);
-    u64::from_str_radix(h, 16)
-        .map_err(|_| CommandError::Usage(format!("{usage}: {a:?} is not a hex number")))
+    args::parse_number(a).map_err(|e| CommandError::Usage(format!("{usage}: {e}")))
 }
 
 #[cfg(test)]
@@ -222,6 +232,8 @@ mod flag_tests {
         assert_eq!(parse_hex_flags("", "!x").unwrap(), 0);
         assert_eq!(parse_hex_flags(" 1f ", "!x").unwrap(), 0x1f);
         assert_eq!(parse_hex_flags("0X20", "!x").unwrap(), 0x20);
+        assert_eq!(parse_hex_flags("0n20", "!x").unwrap(), 20);
+        assert!(parse_hex_flags("1`0000000000000000", "!x").is_err());
         let e = parse_hex_flags("zz", "!vm [flags]")
             .unwrap_err()
             .to_string();

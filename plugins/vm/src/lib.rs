@@ -808,6 +808,31 @@ pub fn render_text(out: &Output) -> String {
     out.render_text()
 }
 
+/// The columns of `!vm`'s row, in WinDbg's line order (docs/CONTRACT.md "Fields"): the plugin
+/// declares them, so the host's CSV keeps this order.
+pub const COLUMNS: &[&str] = &[
+    "physical_pages",
+    "page_files",
+    "available_pages",
+    "resident_available_pages",
+    "locked_io_pages",
+    "free_system_ptes",
+    "modified_pages",
+    "nonpaged_pool_pages",
+    "nonpaged_pool_max_pages",
+    "paged_pools_pages",
+    "paged_pool_pages",
+    "paged_pool_max_pages",
+    "pool_allocation_failures",
+    "shared_commit_pages",
+    "special_pool_pages",
+    "shared_process_pages",
+    "paged_pool_commit_pages",
+    "driver_commit_pages",
+    "committed_pages",
+    "commit_limit",
+];
+
 impl Command for Vm {
     fn name(&self) -> &'static str {
         "vm"
@@ -817,6 +842,9 @@ impl Command for Vm {
     }
     fn usage(&self) -> &'static str {
         "!vm [flags]   flags are accepted for WinDbg compatibility; the figures are the same"
+    }
+    fn columns(&self) -> &'static [&'static str] {
+        COLUMNS
     }
     fn run(&self, target: &dyn Target, args: &str, out: &mut Output) -> Result<(), CommandError> {
         let flags = parse_flags(args)?;
