@@ -145,6 +145,7 @@ pub struct KernelBuilder {
     faults: Vec<Fault>,
     special_pages: bool,
     bugcheck: (u32, [u64; 4]),
+    segheap_edges: bool,
 }
 
 /// What the crash-dump writers need beyond memory.
@@ -206,6 +207,7 @@ impl KernelBuilder {
             counters: VmCounters::default(),
             faults: Vec::new(),
             special_pages: true,
+            segheap_edges: false,
             bugcheck: (0xe2, [0; 4]),
         }
     }
@@ -371,6 +373,16 @@ impl KernelBuilder {
     /// Whether to add the paged-out, transition and absent pages (on by default).
     pub fn special_pages(mut self, on: bool) -> Self {
         self.special_pages = on;
+        self
+    }
+
+    /// Segment-heap builds: add, to every heap, the subsegments the walker must read exactly — a VS
+    /// subsegment whose page range ends in a guard page after its `Size`, with free chunks that
+    /// cross pages, and two LFH subsegments of four pages and a guard page whose `BlockCount` is
+    /// smaller than the range allows (`Edge` allocations in each; testkit `segheap::add_edges`).
+    /// Off by default. No effect on the classic pool.
+    pub fn segheap_edges(mut self, on: bool) -> Self {
+        self.segheap_edges = on;
         self
     }
 
@@ -623,7 +635,13 @@ fn plan_allocations(b: &KernelBuilder, images: &[Image]) -> Result<Allocations, 
 fn plan_pool(b: &KernelBuilder, allocs: &Allocations) -> PoolPlans {
     let p = b.profile;
     let seg_layout = p.pool.segment_heap().copied();
-    let seg_plan = seg_layout.map(|_| segheap::plan(p.va.nonpaged, p.va.paged, &allocs.specs));
+    let seg_plan = seg_layout.map(|_| {
+        let mut sp = segheap::plan(p.va.nonpaged, p.va.paged, &allocs.specs);
+        if b.segheap_edges {
+            segheap::add_edges(&mut sp, p.va.nonpaged, p.va.paged);
+        }
+        sp
+    });
     let (classic_specs, elsewhere): (&[AllocSpec], &[layout::Accounted]) = match &seg_plan {
         Some(sp) => (&[], &sp.accounting),
         None => (&allocs.specs, &[]),

@@ -124,8 +124,11 @@ pub struct SegHeapRec {
 pub struct SubsegmentRec {
     /// Address (start of its page range).
     pub address: Hex,
-    /// Bytes.
+    /// Bytes of the subsegment (VS: its `Size`; LFH: its committed pages), not counting a guard page.
     pub size: u64,
+    /// The never-mapped page ending its page range, if it has one (`KernelBuilder::segheap_edges`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guard_page: Option<Hex>,
     /// Heap's pool type.
     pub pool_type: String,
     /// `vs` | `lfh`.
