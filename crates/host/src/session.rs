@@ -97,6 +97,10 @@ const X64_KERNEL_SCAN: [(u64, u64, u64); 2] = [
     // Older x64: page aligned near the start of the range.
     (0xFFFF_F800_0000_0000, 0xFFFF_F800_1000_0000, 0x1000),
 ];
+/// Said (in the notes, so in `info`'s output) for every ARM64 dump.
+pub const ARM64_NOTE: &str = "ARM64 kernel: identified from the dump header and the KDBG (info, lm); \
+     the pool commands (!vm, !poolused, !pool, !poolfind, !frag) do not cover ARM64 yet";
+
 /// The x86 kernel range scanned for raw images.
 const X86_KERNEL_SCAN: (u64, u64, u64) = (0x8000_0000, 0xC000_0000, 0x1000);
 
@@ -163,8 +167,15 @@ impl Session {
                 Some(Mode::X86) => Some(NtArch::X86),
                 Some(Mode::X86Pae) => Some(NtArch::X86Pae),
                 Some(Mode::X64 | Mode::X64La57) => Some(NtArch::X64),
+                // ARM64 (MachineImageType 0xAA64, the PE machine value: Microsoft's "PE Format"
+                // page; DUMP_HEADER64 keeps it at 0x30). Identified, but its page tables are not
+                // walked and no pool layout is known for it (see the note below).
+                None if h.machine == Some(dumpfile::header::MACHINE_ARM64) => Some(NtArch::Arm64),
                 None => None,
             };
+            if facts.arch == Some(NtArch::Arm64) {
+                self.notes.push(ARM64_NOTE.into());
+            }
             facts.build = h.build;
             facts.dtb = h.directory_table_base;
             facts.kdbg_va = h.kd_debugger_data_block;
@@ -184,6 +195,12 @@ impl Session {
                     Arc::clone(&dump),
                     PagingConfig::new(mode, dtb).with_format(format),
                 ));
+            } else if facts.arch == Some(NtArch::Arm64) {
+                self.notes.push(
+                    "ARM64: pooldbg does not walk ARM64 page tables yet: virtual addresses \
+                     cannot be translated"
+                        .into(),
+                );
             } else {
                 self.notes.push(
                     "the dump header gives no DirectoryTableBase or architecture: virtual \
@@ -627,7 +644,8 @@ impl Target for Session {
             Some(NtArch::X86) => Arch::X86,
             Some(NtArch::X86Pae) => Arch::X86Pae,
             Some(NtArch::X64) => Arch::X64,
-            _ => match self.address_space().map(|s| s.config().mode) {
+            Some(NtArch::Arm64) => Arch::Arm64,
+            None => match self.address_space().map(|s| s.config().mode) {
                 Some(Mode::X86) => Arch::X86,
                 Some(Mode::X86Pae) => Arch::X86Pae,
                 Some(Mode::X64 | Mode::X64La57) => Arch::X64,

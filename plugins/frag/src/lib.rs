@@ -202,6 +202,12 @@ fn layout(t: &dyn Target) -> Result<poollayout::Layout, CommandError> {
     let arch = match info.arch {
         plugin_sdk::Arch::X86 | plugin_sdk::Arch::X86Pae => poollayout::Arch::X86,
         plugin_sdk::Arch::X64 => poollayout::Arch::X64,
+        plugin_sdk::Arch::Arm64 => {
+            return Err(CommandError::msg(
+                "this is an ARM64 kernel: the pool commands do not cover ARM64 yet (no \
+                 pool layout is known for ARM64 kernels)",
+            ));
+        }
         other => {
             return Err(CommandError::msg(format!(
                 "!frag: no pool layout for architecture {}",
