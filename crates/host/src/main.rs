@@ -1,6 +1,7 @@
 //! `pooldbg`: the command line. All of it lives in the library (`pooldbg::cli`) so tests can drive
 //! it; this file only opens dumps as sessions.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use pooldbg::cli::{Options, main_with};
@@ -14,6 +15,8 @@ fn main() -> ExitCode {
             pooltag_files: options.pooltag.clone(),
             use_nt_symbol_path: true,
             no_embedded_profiles: false,
+            // A symbol-server download draws a bar on a terminal unless -q.
+            download_progress: !options.quiet && std::io::stderr().is_terminal(),
         };
         Session::open(path, &session_options)
             .map(|s| Box::new(s) as Box<dyn HostView>)

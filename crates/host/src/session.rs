@@ -36,7 +36,8 @@ use plugin_sdk::{
 /// What the user gave besides the dump.
 #[derive(Debug, Clone, Default)]
 pub struct SessionOptions {
-    /// `--symbols` paths, in order (ISF files or folders, PDB files, symbol stores).
+    /// `--symbols` values, in order (ISF files or folders, PDB files, symbol stores, or WinDbg
+    /// symbol-path syntax: `srv*CACHE*URL`, `srv*URL`, `cache*DIR`, `;` between elements).
     pub symbols: Vec<PathBuf>,
     /// `--pooltag` files, in order; they sit over `POOLDBG_POOLTAG`, a WinDbg install and the
     /// embedded database.
@@ -45,6 +46,8 @@ pub struct SessionOptions {
     pub use_nt_symbol_path: bool,
     /// Leave the embedded profiles out (to see what the fallbacks do).
     pub no_embedded_profiles: bool,
+    /// Draw a progress bar on stderr while a symbol server's PDB downloads.
+    pub download_progress: bool,
 }
 
 /// Why a dump could not be opened at all. Anything less is a note on an opened session.
@@ -138,6 +141,16 @@ impl Session {
                 None
             },
             no_embedded: options.no_embedded_profiles,
+            progress: options.download_progress.then(|| {
+                ntkernel::target::ProgressHook(Arc::new(|_url: &str, done, total| {
+                    crate::progress::report(
+                        done,
+                        total.unwrap_or(0),
+                        "downloading the kernel's PDB",
+                    )
+                }))
+            }),
+            ..Default::default()
         };
 
         let mut session = Session {
@@ -278,6 +291,12 @@ impl Session {
     }
 
     fn identify(&mut self, facts: DumpFacts, symbol_options: &SymbolOptions) {
+        // A bar (after a second, cleared when done) while a symbol server may be asked.
+        let _progress = (symbol_options.progress.is_some()
+            && ntkernel::target::symbol_path_elements(symbol_options)
+                .iter()
+                .any(|e| matches!(e, ntkernel::symsrv::PathElement::Server { .. })))
+        .then(|| crate::progress::CommandProgress::start("symbols"));
         let opened = {
             let mem = self.kernel_memory();
             Kernel::open(&mem, &facts, symbol_options)

@@ -13,12 +13,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use testdata::symserver::{Route, Server};
 
 use ntkernel::memory::SparseMemory;
 use ntkernel::pdbfile::PdbFile;
@@ -39,108 +41,6 @@ fn pdb_bytes() -> Vec<u8> {
 
 fn pdb_id() -> PdbId {
     PdbFile::load(&fixture("ntkrnlmp.pdb")).unwrap().pdb
-}
-
-/// What the test server answers for one path.
-#[derive(Clone)]
-enum Route {
-    /// 200 with this body.
-    Body(Vec<u8>),
-    /// 503 this many times, then 200 with the body.
-    FailThen(Arc<AtomicU32>, Vec<u8>),
-    /// Accepts, reads the request, never answers (until the test ends).
-    Hang,
-}
-
-/// A tiny HTTP/1.1 server on 127.0.0.1; every path not routed is 404. Records the paths asked.
-struct Server {
-    port: u16,
-    hits: Arc<Mutex<Vec<String>>>,
-    stop: Arc<AtomicBool>,
-}
-
-impl Server {
-    fn start(routes: HashMap<String, Route>) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let hits = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (h, s) = (Arc::clone(&hits), Arc::clone(&stop));
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                if s.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(conn) = conn else { continue };
-                let (routes, h, s) = (routes.clone(), Arc::clone(&h), Arc::clone(&s));
-                std::thread::spawn(move || serve(conn, &routes, &h, &s));
-            }
-        });
-        Server { port, hits, stop }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/symbols", self.port)
-    }
-
-    fn hits(&self) -> Vec<String> {
-        self.hits.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop so that it sees the flag and closes the listener.
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-    }
-}
-
-fn serve(
-    mut conn: TcpStream,
-    routes: &HashMap<String, Route>,
-    hits: &Mutex<Vec<String>>,
-    stop: &AtomicBool,
-) {
-    let mut req = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-        match conn.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => req.extend_from_slice(&buf[..n]),
-        }
-    }
-    let text = String::from_utf8_lossy(&req);
-    let path = text.split_whitespace().nth(1).unwrap_or("").to_string();
-    hits.lock().unwrap().push(path.clone());
-    let route = path
-        .strip_prefix("/symbols")
-        .and_then(|p| routes.get(p))
-        .cloned();
-    let (status, body) = match route {
-        Some(Route::Body(b)) => ("200 OK", b),
-        Some(Route::FailThen(left, b)) => {
-            if left.load(Ordering::SeqCst) > 0 {
-                left.fetch_sub(1, Ordering::SeqCst);
-                ("503 Service Unavailable", Vec::new())
-            } else {
-                ("200 OK", b)
-            }
-        }
-        Some(Route::Hang) => {
-            while !stop.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            return;
-        }
-        None => ("404 Not Found", Vec::new()),
-    };
-    let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    let _ = conn.write_all(head.as_bytes());
-    let _ = conn.write_all(&body);
 }
 
 fn key_path(id: &PdbId, file: &str) -> String {
@@ -208,7 +108,8 @@ fn the_kernel_pdb_is_downloaded_into_the_cache_then_used_from_it_with_the_server
     let server = Server::start(HashMap::from([(
         key_path(&id, "ntkrnlmp.pdb"),
         Route::Body(pdb_bytes()),
-    )]));
+    )]))
+    .unwrap();
     let spec = format!("srv*{}*{}", cache.display(), server.url());
     let seen = Arc::new(Mutex::new(Vec::<(u64, Option<u64>)>::new()));
     let s2 = Arc::clone(&seen);
@@ -273,7 +174,8 @@ fn without_a_srv_element_nothing_is_asked() {
     let server = Server::start(HashMap::from([(
         key_path(&id, "ntkrnlmp.pdb"),
         Route::Body(pdb_bytes()),
-    )]));
+    )]))
+    .unwrap();
     let cache = temp_dir("nosrv");
     // A cache* element and a plain folder: local only.
     let k = open_kernel(
@@ -306,7 +208,8 @@ fn a_compressed_pd_underscore_is_fetched_where_the_plain_name_is_404() {
     let server = Server::start(HashMap::from([(
         key_path(&id, "ntkrnlmp.pd_"),
         Route::Body(cabinet),
-    )]));
+    )]))
+    .unwrap();
     let cache = temp_dir("cab");
     let path = symsrv::fetch(&server.url(), &cache, &id, &quick(), None).unwrap();
     assert_eq!(path, symsrv::store_path(&cache, &id));
@@ -323,7 +226,8 @@ fn a_compressed_pd_underscore_is_fetched_where_the_plain_name_is_404() {
     let server = Server::start(HashMap::from([(
         key_path(&id, "ntkrnlmp.pd_"),
         Route::Body(b"MSCF but not really".to_vec()),
-    )]));
+    )]))
+    .unwrap();
     let cache = temp_dir("badcab");
     let e = symsrv::fetch(&server.url(), &cache, &id, &quick(), None).unwrap_err();
     assert!(matches!(e, FetchError::Cabinet { .. }), "{e}");
@@ -338,7 +242,8 @@ fn file_ptr_path_and_msg() {
     let server = Server::start(HashMap::from([(
         key_path(&id, "file.ptr"),
         Route::Body(ptr.into_bytes()),
-    )]));
+    )]))
+    .unwrap();
     let path = symsrv::fetch(&server.url(), &cache, &id, &quick(), None).unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), pdb_bytes());
     assert_eq!(server.hits().len(), 3, "file, .pd_, file.ptr");
@@ -346,7 +251,8 @@ fn file_ptr_path_and_msg() {
     let server = Server::start(HashMap::from([(
         key_path(&id, "file.ptr"),
         Route::Body(b"MSG: this file was withdrawn".to_vec()),
-    )]));
+    )]))
+    .unwrap();
     let cache = temp_dir("msg");
     let e = symsrv::fetch(&server.url(), &cache, &id, &quick(), None).unwrap_err();
     match &e {
@@ -358,7 +264,8 @@ fn file_ptr_path_and_msg() {
     let server = Server::start(HashMap::from([(
         key_path(&id, "file.ptr"),
         Route::Body(b"garbage".to_vec()),
-    )]));
+    )]))
+    .unwrap();
     let e = symsrv::fetch(&server.url(), &cache, &id, &quick(), None).unwrap_err();
     assert!(matches!(e, FetchError::Pointer { .. }), "{e}");
 }
@@ -366,7 +273,7 @@ fn file_ptr_path_and_msg() {
 #[test]
 fn a_404_for_everything_is_not_found_and_a_503_is_retried() {
     let id = pdb_id();
-    let server = Server::start(HashMap::new());
+    let server = Server::start(HashMap::new()).unwrap();
     let cache = temp_dir("404");
     let e = symsrv::fetch(&server.url(), &cache, &id, &quick(), None).unwrap_err();
     assert!(matches!(e, FetchError::NotFound { .. }), "{e}");
@@ -378,7 +285,8 @@ fn a_404_for_everything_is_not_found_and_a_503_is_retried() {
     let server = Server::start(HashMap::from([(
         key_path(&id, "ntkrnlmp.pdb"),
         Route::FailThen(Arc::new(AtomicU32::new(1)), pdb_bytes()),
-    )]));
+    )]))
+    .unwrap();
     let path = symsrv::fetch(&server.url(), &cache, &id, &quick(), None).unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), pdb_bytes());
     assert_eq!(server.hits().len(), 2, "one 503, then the file");
@@ -390,7 +298,8 @@ fn a_server_that_hangs_times_out() {
     let server = Server::start(HashMap::from([(
         key_path(&id, "ntkrnlmp.pdb"),
         Route::Hang,
-    )]));
+    )]))
+    .unwrap();
     let cache = temp_dir("hang");
     let cfg = FetchConfig {
         timeout: Duration::from_millis(500),
