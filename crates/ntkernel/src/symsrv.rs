@@ -136,7 +136,10 @@ pub fn parse(value: &str, default: Option<&Path>) -> Vec<PathElement> {
                 out.push(PathElement::Server {
                     stores,
                     default_cache,
-                    url: url.trim_end_matches('/').to_string(),
+                    url: Some(url.trim_end_matches('/'))
+                        .filter(|u| is_url(u))
+                        .unwrap_or(url)
+                        .to_string(),
                 });
             }
             // `srv*DIR` with no server: a local store.
@@ -590,6 +593,15 @@ mod tests {
                 },
                 PathElement::Local("/local".into()),
             ]
+        );
+        // A bare scheme keeps its slashes (still a URL).
+        assert_eq!(
+            parse("srv*/c*http://", None),
+            vec![PathElement::Server {
+                stores: vec!["/c".into()],
+                default_cache: false,
+                url: "http://".into()
+            }]
         );
         // No default cache known: srv*URL is dropped rather than downloading nowhere.
         assert!(parse("srv*https://w", None).is_empty());
