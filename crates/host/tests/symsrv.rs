@@ -41,10 +41,7 @@ fn info(o: &Output) -> Value {
 fn the_cli_downloads_the_kernel_pdb_then_uses_the_cache_offline() {
     let id = PdbFile::load(&pdb_fixture()).unwrap().pdb;
     // A Windows 10 x64 kernel whose RSDS record names the fixture PDB (no embedded profile has it).
-    let mut p = testkit::profile("win10-1809-x64")
-        .or_else(|| testkit::profile("win7sp1-x64"))
-        .unwrap()
-        .clone();
+    let mut p = *testkit::profile("win10-1809-x64").unwrap();
     p.pdb_name = "ntkrnlmp.pdb";
     p.pdb_guid = Box::leak(id.guid.clone().into_boxed_str());
     p.pdb_age = id.age;
