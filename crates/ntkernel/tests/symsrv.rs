@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 
 use testdata::symserver::{Route, Server};
 
+mod common;
+
 use ntkernel::memory::SparseMemory;
 use ntkernel::pdbfile::PdbFile;
 use ntkernel::symbols::Source;
@@ -63,24 +65,9 @@ fn quick() -> FetchConfig {
     }
 }
 
-/// `k.dll` mapped at `base` as the loader would: the "kernel" whose RSDS names the fixture PDB.
+/// `k.dll` mapped at `base`: the "kernel" whose RSDS names the fixture PDB.
 fn kernel_memory(base: u64) -> SparseMemory {
-    let bytes = std::fs::read(fixture("k.dll")).unwrap();
-    let pe = goblin::pe::PE::parse(&bytes).unwrap();
-    let mut m = SparseMemory::new();
-    let hdr = pe
-        .header
-        .optional_header
-        .unwrap()
-        .windows_fields
-        .size_of_headers as usize;
-    m.write(base, &bytes[..hdr.min(bytes.len())]);
-    for s in &pe.sections {
-        let start = s.pointer_to_raw_data as usize;
-        let end = (start + s.size_of_raw_data as usize).min(bytes.len());
-        m.write(base + u64::from(s.virtual_address), &bytes[start..end]);
-    }
-    m
+    common::map_image(&fixture("k.dll"), base).0
 }
 
 const BASE: u64 = 0xfffff800_00000000;
