@@ -27,6 +27,20 @@ fn run(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `pooldbg --format json --symbols SYMBOLS -z DUMP -c info`, its one JSON result.
+fn info_with(symbols: &str, dump: &str) -> Value {
+    info(&run(&[
+        "--format",
+        "json",
+        "--symbols",
+        symbols,
+        "-z",
+        dump,
+        "-c",
+        "info",
+    ]))
+}
+
 fn info(o: &Output) -> Value {
     assert_eq!(
         o.status.code(),
@@ -65,16 +79,7 @@ fn the_cli_downloads_the_kernel_pdb_then_uses_the_cache_offline() {
     let server = Server::start(HashMap::from([(key.clone(), Route::Body(pdb.clone()))])).unwrap();
     let spec = format!("srv*{}*{}", cache.display(), server.url());
     let d = dump.to_str().unwrap();
-    let v = info(&run(&[
-        "--format",
-        "json",
-        "--symbols",
-        &spec,
-        "-z",
-        d,
-        "-c",
-        "info",
-    ]));
+    let v = info_with(&spec, d);
     let stored = cache
         .join("ntkrnlmp.pdb")
         .join(id.store_key())
@@ -96,16 +101,7 @@ fn the_cli_downloads_the_kernel_pdb_then_uses_the_cache_offline() {
     let url = server.url();
     drop(server);
     let spec = format!("srv*{}*{url}", cache.display());
-    let v = info(&run(&[
-        "--format",
-        "json",
-        "--symbols",
-        &spec,
-        "-z",
-        d,
-        "-c",
-        "info",
-    ]));
+    let v = info_with(&spec, d);
     assert_eq!(
         v["rows"][0]["symbol_source"],
         format!("PDB {}", stored.display())
@@ -116,16 +112,7 @@ fn the_cli_downloads_the_kernel_pdb_then_uses_the_cache_offline() {
     // Without a srv* element nothing is downloaded: a plain folder that holds nothing.
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let v = info(&run(&[
-        "--format",
-        "json",
-        "--symbols",
-        empty.to_str().unwrap(),
-        "-z",
-        d,
-        "-c",
-        "info",
-    ]));
+    let v = info_with(empty.to_str().unwrap(), d);
     assert_ne!(
         v["rows"][0]["symbol_source"],
         format!("PDB {}", stored.display())
