@@ -49,7 +49,9 @@ pub struct Options {
     #[arg(long, value_enum, default_value_t, global = true)]
     pub format: Format,
     /// Symbols: a Volatility symbol root, an ntkrnlmp.pdb folder, an ISF .json/.json.xz file, a
-    /// .pdb file or a local symbol store (repeatable).
+    /// .pdb file, a local symbol store, or WinDbg's symbol path (`srv*CACHE*URL`, `srv*URL`,
+    /// `cache*DIR`, `;` between elements: the kernel's PDB is downloaded only with a `srv*`
+    /// element) (repeatable).
     #[arg(long, value_name = "PATH", global = true)]
     pub symbols: Vec<PathBuf>,
     /// A pooltag.txt file laid over the embedded tag database (repeatable; earlier wins).

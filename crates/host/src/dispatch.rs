@@ -221,6 +221,13 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
             }
         }
         r.text = Some(text);
+        if self.view.target().info().arch == plugin_sdk::Arch::Arm64 {
+            r.warnings.push(
+                "ARM64 kernel: identified (info, lm), but the pool commands (!vm, !poolused, \
+                 !pool, !poolfind, !frag) do not cover ARM64 yet"
+                    .into(),
+            );
+        }
         r.rows.push(row);
         r
     }
@@ -381,8 +388,12 @@ fn entry_state(state: &paging::EntryState) -> (String, Option<u64>) {
 }
 
 /// The module name WinDbg shows for a loaded image: `nt` for the kernel (one of the four kernel file
-/// names, or an `.exe` first in the loaded-module list, where Windows keeps the kernel), `hal` for a HAL, otherwise the file
-/// name without its extension (`ntfs.sys` -> `ntfs`). WinDbg keeps the file's case; so do we.
+/// names, or an `.exe` first in the loaded-module list, where Windows keeps the kernel), `hal` for the
+/// HAL (`hal.dll`, and the x86 HALs Windows 7 and older installed under their own names and loaded as
+/// `hal.dll`: `halmacpi.dll`, `halaacpi.dll`, `halacpi.dll`, `halapic.dll`, `halmps.dll`, `halsp.dll`),
+/// otherwise the file name without its extension (`ntfs.sys` -> `ntfs`). A HAL extension
+/// (`HalExtQCWdogTimer.dll`, `HalExtIntcLpioDMA.dll`, ARM64 and SoC systems) is its own module, not
+/// `hal`. WinDbg keeps the file's case; so do we.
 pub fn windbg_module_name(index: usize, file_name: &str) -> String {
     let lower = file_name.to_ascii_lowercase();
     let kernel_files = [
@@ -394,7 +405,18 @@ pub fn windbg_module_name(index: usize, file_name: &str) -> String {
     if kernel_files.contains(&lower.as_str()) || (index == 0 && lower.ends_with(".exe")) {
         return "nt".into();
     }
-    if lower.starts_with("hal") && lower.ends_with(".dll") {
+    // The HAL file names Microsoft's "Windows HAL" list (KB 309283) and the Windows Internals books
+    // give; the loader names every one of them `hal.dll` in the module list on a running system.
+    const HAL_FILES: [&str; 7] = [
+        "hal.dll",
+        "halacpi.dll",
+        "halaacpi.dll",
+        "halmacpi.dll",
+        "halapic.dll",
+        "halmps.dll",
+        "halsp.dll",
+    ];
+    if HAL_FILES.contains(&lower.as_str()) {
         return "hal".into();
     }
     match file_name.rsplit_once('.') {
@@ -413,6 +435,13 @@ mod tests {
         assert_eq!(windbg_module_name(3, "NTKRPAMP.EXE"), "nt");
         assert_eq!(windbg_module_name(0, "custom.exe"), "nt");
         assert_eq!(windbg_module_name(1, "halmacpi.dll"), "hal");
+        assert_eq!(windbg_module_name(1, "hal.dll"), "hal");
+        // A HAL extension is not the HAL (real ARM64 triage dump: HalExtQCWdogTimer.dll).
+        assert_eq!(
+            windbg_module_name(3, "HalExtQCWdogTimer.dll"),
+            "HalExtQCWdogTimer"
+        );
+        assert_eq!(windbg_module_name(5, "halextpl080.dll"), "halextpl080");
         assert_eq!(windbg_module_name(2, "Ntfs.sys"), "Ntfs");
         assert_eq!(windbg_module_name(0, "ntfs.sys"), "ntfs");
         assert_eq!(windbg_module_name(4, "noext"), "noext");

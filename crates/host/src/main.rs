@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use pooldbg::cli::{Options, main_with};
@@ -16,6 +17,8 @@ fn main() -> ExitCode {
             pooltag_files: options.pooltag.clone(),
             use_nt_symbol_path: true,
             no_embedded_profiles: false,
+            // A symbol-server download draws a bar on a terminal unless -q.
+            download_progress: !options.quiet && std::io::stderr().is_terminal(),
         };
         Session::open(path, &session_options)
             .map(|s| Box::new(s) as Box<dyn HostView>)

@@ -36,7 +36,8 @@ use plugin_sdk::{
 /// What the user gave besides the dump.
 #[derive(Debug, Clone, Default)]
 pub struct SessionOptions {
-    /// `--symbols` paths, in order (ISF files or folders, PDB files, symbol stores).
+    /// `--symbols` values, in order (ISF files or folders, PDB files, symbol stores, or WinDbg
+    /// symbol-path syntax: `srv*CACHE*URL`, `srv*URL`, `cache*DIR`, `;` between elements).
     pub symbols: Vec<PathBuf>,
     /// `--pooltag` files, in order; they sit over `POOLDBG_POOLTAG`, a WinDbg install and the
     /// embedded database.
@@ -45,6 +46,8 @@ pub struct SessionOptions {
     pub use_nt_symbol_path: bool,
     /// Leave the embedded profiles out (to see what the fallbacks do).
     pub no_embedded_profiles: bool,
+    /// Draw a progress bar on stderr while a symbol server's PDB downloads.
+    pub download_progress: bool,
 }
 
 /// Why a dump could not be opened at all. Anything less is a note on an opened session.
@@ -97,6 +100,10 @@ const X64_KERNEL_SCAN: [(u64, u64, u64); 2] = [
     // Older x64: page aligned near the start of the range.
     (0xFFFF_F800_0000_0000, 0xFFFF_F800_1000_0000, 0x1000),
 ];
+/// Said (in the notes, so in `info`'s output) for every ARM64 dump.
+pub const ARM64_NOTE: &str = "ARM64 kernel: identified from the dump header and the KDBG (info, lm); \
+     the pool commands (!vm, !poolused, !pool, !poolfind, !frag) do not cover ARM64 yet";
+
 /// The x86 kernel range scanned for raw images.
 const X86_KERNEL_SCAN: (u64, u64, u64) = (0x8000_0000, 0xC000_0000, 0x1000);
 
@@ -134,6 +141,16 @@ impl Session {
                 None
             },
             no_embedded: options.no_embedded_profiles,
+            progress: options.download_progress.then(|| {
+                ntkernel::target::ProgressHook(Arc::new(|_url: &str, done, total| {
+                    crate::progress::report(
+                        done,
+                        total.unwrap_or(0),
+                        "downloading the kernel's PDB",
+                    )
+                }))
+            }),
+            ..Default::default()
         };
 
         let mut session = Session {
@@ -163,8 +180,15 @@ impl Session {
                 Some(Mode::X86) => Some(NtArch::X86),
                 Some(Mode::X86Pae) => Some(NtArch::X86Pae),
                 Some(Mode::X64 | Mode::X64La57) => Some(NtArch::X64),
+                // ARM64 (MachineImageType 0xAA64, the PE machine value: Microsoft's "PE Format"
+                // page; DUMP_HEADER64 keeps it at 0x30). Identified, but its page tables are not
+                // walked and no pool layout is known for it (see the note below).
+                None if h.machine == Some(dumpfile::header::MACHINE_ARM64) => Some(NtArch::Arm64),
                 None => None,
             };
+            if facts.arch == Some(NtArch::Arm64) {
+                self.notes.push(ARM64_NOTE.into());
+            }
             facts.build = h.build;
             facts.dtb = h.directory_table_base;
             facts.kdbg_va = h.kd_debugger_data_block;
@@ -184,6 +208,12 @@ impl Session {
                     Arc::clone(&dump),
                     PagingConfig::new(mode, dtb).with_format(format),
                 ));
+            } else if facts.arch == Some(NtArch::Arm64) {
+                self.notes.push(
+                    "ARM64: pooldbg does not walk ARM64 page tables yet: virtual addresses \
+                     cannot be translated"
+                        .into(),
+                );
             } else {
                 self.notes.push(
                     "the dump header gives no DirectoryTableBase or architecture: virtual \
@@ -261,6 +291,12 @@ impl Session {
     }
 
     fn identify(&mut self, facts: DumpFacts, symbol_options: &SymbolOptions) {
+        // A bar (after a second, cleared when done) while a symbol server may be asked.
+        let _progress = (symbol_options.progress.is_some()
+            && ntkernel::target::symbol_path_elements(symbol_options)
+                .iter()
+                .any(|e| matches!(e, ntkernel::symsrv::PathElement::Server { .. })))
+        .then(|| crate::progress::CommandProgress::start("symbols"));
         let opened = {
             let mem = self.kernel_memory();
             Kernel::open(&mem, &facts, symbol_options)
@@ -627,7 +663,8 @@ impl Target for Session {
             Some(NtArch::X86) => Arch::X86,
             Some(NtArch::X86Pae) => Arch::X86Pae,
             Some(NtArch::X64) => Arch::X64,
-            _ => match self.address_space().map(|s| s.config().mode) {
+            Some(NtArch::Arm64) => Arch::Arm64,
+            None => match self.address_space().map(|s| s.config().mode) {
                 Some(Mode::X86) => Arch::X86,
                 Some(Mode::X86Pae) => Arch::X86Pae,
                 Some(Mode::X64 | Mode::X64La57) => Arch::X64,

@@ -14,7 +14,7 @@ use crate::modules::{self, LoaderLayout, ModuleList};
 use crate::pe::{self, ImageInfo};
 use crate::profile::{self, Profile};
 use crate::symbols::{Answer, FieldLoc, GlobalAddr, Source, SymbolSource, SymbolStack};
-use crate::{Arch, PdbId, locate};
+use crate::{Arch, PdbId, locate, symsrv};
 
 /// What the dump header (or the adapter) knows before ntkernel looks at memory. Every field is
 /// optional: a raw image knows none of them until [`crate::scan`] finds them.
@@ -444,12 +444,138 @@ impl SymbolSource for KdbgSymbols {
 /// Options for [`Kernel::open`].
 #[derive(Debug, Clone, Default)]
 pub struct SymbolOptions {
-    /// `--symbols` paths, in order.
+    /// `--symbols` values, in order: a path, or WinDbg symbol-path syntax (`srv*CACHE*URL`,
+    /// `cache*DIR`, `;` between elements: see [`crate::symsrv`]).
     pub paths: Vec<PathBuf>,
     /// The value of `_NT_SYMBOL_PATH`, if it is to be read.
     pub nt_symbol_path: Option<String>,
     /// Leave out the embedded profiles (to test what the fallback does).
     pub no_embedded: bool,
+    /// Timeouts, retries and size limit of symbol-server downloads.
+    pub fetch: symsrv::FetchConfig,
+    /// Called as a download progresses (the host draws a progress bar).
+    pub progress: Option<ProgressHook>,
+    /// The cache for `srv*URL` elements without one; `None`: [`symsrv::default_cache`].
+    pub default_cache: Option<PathBuf>,
+}
+
+/// A download progress callback: `(url, bytes received, total when known)`.
+#[derive(Clone)]
+pub struct ProgressHook(pub std::sync::Arc<symsrv::ProgressFn>);
+
+impl std::fmt::Debug for ProgressHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressHook")
+    }
+}
+
+/// The elements of every symbol path the options name, in order: `--symbols` values (a plain path
+/// unless written in symbol-path syntax), then `_NT_SYMBOL_PATH`.
+pub fn symbol_path_elements(opts: &SymbolOptions) -> Vec<symsrv::PathElement> {
+    let default = opts.default_cache.clone().or_else(symsrv::default_cache);
+    let mut out = Vec::new();
+    for p in &opts.paths {
+        let s = p.to_string_lossy();
+        if symsrv::is_symbol_path(&s) {
+            out.extend(symsrv::parse(&s, default.as_deref()));
+        } else {
+            out.push(symsrv::PathElement::Local(p.clone()));
+        }
+    }
+    if let Some(v) = &opts.nt_symbol_path {
+        out.extend(symsrv::parse(v, default.as_deref()));
+    }
+    out
+}
+
+/// Loads the user's symbols for `want` from the symbol path's elements into `stack`: local paths
+/// and stores first, in order; a `srv*` element's stores are searched, and only when none of them
+/// (and no earlier element) holds the kernel's PDB is it downloaded into the element's first store.
+fn load_user_symbols(
+    opts: &SymbolOptions,
+    want: Option<&PdbId>,
+    stack: &mut SymbolStack,
+    notes: &mut Vec<String>,
+) {
+    use symsrv::PathElement;
+    let mut found_any = false;
+    let push = |path: &std::path::Path,
+                stack: &mut SymbolStack,
+                notes: &mut Vec<String>,
+                quiet_missing: bool|
+     -> bool {
+        match locate::open(path, want) {
+            Ok(Some(found)) => {
+                notes.push(format!("symbols: {}", found.symbols.source));
+                stack.push(Box::new(found.symbols));
+                true
+            }
+            Ok(None) => {
+                if !quiet_missing {
+                    notes.push(format!("{}: nothing for this kernel's PDB", path.display()));
+                }
+                false
+            }
+            Err(locate::LocateError::Missing(_)) if quiet_missing => false,
+            Err(e) => {
+                notes.push(e.to_string());
+                false
+            }
+        }
+    };
+    for element in symbol_path_elements(opts) {
+        match element {
+            PathElement::Local(p) => found_any |= push(&p, stack, notes, false),
+            // A cache that does not exist yet is not an error.
+            PathElement::Cache(p) => found_any |= push(&p, stack, notes, true),
+            PathElement::Server {
+                stores,
+                default_cache,
+                url,
+            } => {
+                if found_any {
+                    continue;
+                }
+                let mut hit = false;
+                for s in &stores {
+                    if push(s, stack, notes, true) {
+                        hit = true;
+                        break;
+                    }
+                }
+                if hit {
+                    found_any = true;
+                    continue;
+                }
+                let Some(id) = want else {
+                    notes.push(format!(
+                        "{url}: not asked: the kernel's PDB GUID is unknown (its debug directory is not in the dump)"
+                    ));
+                    continue;
+                };
+                let Some(cache) = stores.first() else {
+                    continue;
+                };
+                let progress = opts.progress.as_ref().map(|h| &*h.0);
+                match symsrv::fetch(&url, cache, id, &opts.fetch, progress) {
+                    Ok(path) => {
+                        notes.push(format!(
+                            "symbols: {} downloaded from {url} into {}{}",
+                            id.name,
+                            if default_cache {
+                                "the default cache "
+                            } else {
+                                ""
+                            },
+                            cache.display()
+                        ));
+                        found_any |= push(&path, stack, notes, false);
+                    }
+                    Err(e) => notes.push(e.to_string()),
+                }
+            }
+        }
+    }
 }
 
 /// The identified kernel with its symbols: what every command works from.
@@ -478,22 +604,7 @@ impl Kernel {
         let mut stack = SymbolStack::new();
         let mut notes = Vec::new();
         let want = identity.pdb.as_ref();
-        let mut dirs: Vec<PathBuf> = opts.paths.clone();
-        if let Some(v) = &opts.nt_symbol_path {
-            dirs.extend(locate::nt_symbol_path_dirs(v));
-        }
-        for path in &dirs {
-            match locate::open(path, want) {
-                Ok(Some(found)) => {
-                    notes.push(format!("symbols: {}", found.symbols.source));
-                    stack.push(Box::new(found.symbols));
-                }
-                Ok(None) => {
-                    notes.push(format!("{}: nothing for this kernel's PDB", path.display()))
-                }
-                Err(e) => notes.push(e.to_string()),
-            }
-        }
+        load_user_symbols(opts, want, &mut stack, &mut notes);
         let exact = if opts.no_embedded {
             None
         } else {

@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod isf;
+pub mod symserver;
 
 /// Environment variable that overrides where the shared folder is.
 pub const SHARED_ENV: &str = "POOLDBG_SHARED";
