@@ -145,6 +145,7 @@ pub struct KernelBuilder {
     faults: Vec<Fault>,
     special_pages: bool,
     bugcheck: (u32, [u64; 4]),
+    withheld: bool,
 }
 
 /// What the crash-dump writers need beyond memory.
@@ -207,7 +208,19 @@ impl KernelBuilder {
             faults: Vec::new(),
             special_pages: true,
             bugcheck: (0xe2, [0; 4]),
+            withheld: false,
         }
+    }
+
+    /// Withholds the build's exact profile from the analyzer: the kernel names a PDB GUID no symbol
+    /// file or embedded profile has (derived from the profile's and the seed), and every global sits
+    /// [`WITHHELD_SHIFT`] bytes away from the profile's RVA, as on a new revision of the same build.
+    /// Structure layouts stay the build's own (they rarely change within a build). An analyzer must
+    /// then find the globals from the data; the manifest records the synthetic GUID and the moved
+    /// addresses (`manifest.profile.withheld`).
+    pub fn withhold_profile(mut self) -> Self {
+        self.withheld = true;
+        self
     }
 
     /// The builder's standard content: a handful of drivers, a few hundred pool allocations (some
@@ -440,13 +453,31 @@ pub(crate) struct Build {
     pub(crate) kernel_base: u64,
     sys_next: u64,
     globals: BTreeMap<String, u64>,
+    /// Added to every global's RVA ([`KernelBuilder::withhold_profile`]; 0 otherwise).
+    rva_shift: u64,
+    /// The PDB GUID the kernel's CodeView record names.
+    pdb_guid: String,
+}
+
+/// How far [`KernelBuilder::withhold_profile`] moves every global (a new revision's data section
+/// moves by some pages; 64 KiB keeps every x64 profile's globals inside its `.data`).
+pub const WITHHELD_SHIFT: u64 = 0x1_0000;
+
+/// The GUID a withheld kernel names: the profile's with its last 8 hex digits replaced by a value
+/// drawn from the seed, so it matches no real PDB.
+fn withheld_guid(real: &str, seed: u64) -> String {
+    let keep = real.len().saturating_sub(8);
+    let tail = (seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as u32 ^ 0x5eed_0000;
+    format!("{}{tail:08X}", &real[..keep])
 }
 
 const LDR_TAG: &[u8; 4] = b"MmLd";
 
 impl Build {
     fn g(&self, name: &str) -> Option<u64> {
-        self.p.global_rva(name).map(|rva| self.kernel_base + rva)
+        self.p
+            .global_rva(name)
+            .map(|rva| self.kernel_base + rva + self.rva_shift)
     }
 
     /// Writes a global if the profile has it; records its address.
@@ -554,7 +585,29 @@ impl Build {
             kernel_base,
             sys_next: sys_start,
             globals: BTreeMap::new(),
+            rva_shift: 0,
+            pdb_guid: p.pdb_guid.to_string(),
         };
+        if b.withheld {
+            if p.arch != Arch::X64 || !p.real_symbols {
+                return Err(BuildError::Invalid(format!(
+                    "withhold_profile needs an x64 profile with real symbols, not {}",
+                    p.name
+                )));
+            }
+            if let crate::profile::Globals::Real(list) = p.globals
+                && let Some((n, r)) = list
+                    .iter()
+                    .find(|(_, r)| r + WITHHELD_SHIFT >= p.image_size)
+            {
+                return Err(BuildError::Invalid(format!(
+                    "withhold_profile: {n} at RVA {r:#x} would leave the image of {}",
+                    p.name
+                )));
+            }
+            bld.rva_shift = WITHHELD_SHIFT;
+            bld.pdb_guid = withheld_guid(p.pdb_guid, b.seed);
+        }
         let dtb = bld.s.mmu.dtb;
 
         // ---- kernel image: PE header + CodeView record -------------------------------------------
@@ -1169,7 +1222,7 @@ impl Build {
                 bugcheck_parameters: b.bugcheck.1.map(Hex),
                 pdb: manifest::Pdb {
                     name: p.pdb_name.into(),
-                    guid: p.pdb_guid.into(),
+                    guid: bld.pdb_guid.clone(),
                     age: p.pdb_age,
                 },
                 missing_pages: missing,
@@ -1179,6 +1232,7 @@ impl Build {
                 label: p.label.into(),
                 file_version: p.file_version.into(),
                 real_symbols: p.real_symbols,
+                withheld: b.withheld,
                 self_map_index: self_map,
                 pte_base: Hex(s.mmu.pte_base()),
                 kdbg_encoded_in_memory: p.kdbg_encoded,
@@ -1858,7 +1912,7 @@ impl Build {
             put32(&mut pg, 0x300 + 20, 0x340);
             put32(&mut pg, 0x300 + 24, 0x340);
             pg[0x340..0x344].copy_from_slice(b"RSDS");
-            let g = guid_bytes(p.pdb_guid);
+            let g = guid_bytes(&self.pdb_guid);
             pg[0x344..0x354].copy_from_slice(&g);
             put32(&mut pg, 0x354, p.pdb_age);
             pg[0x358..0x358 + name.len()].copy_from_slice(name);
