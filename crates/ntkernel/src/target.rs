@@ -441,6 +441,116 @@ impl SymbolSource for KdbgSymbols {
     }
 }
 
+/// Reads the KDBG with the decoding keys the user's exact symbols locate (`KiWaitNever`,
+/// `KiWaitAlways`, `KdpDataBlockEncoded`, and `KdDebuggerDataBlock` when the header gives no
+/// address); on success it replaces `kdbg` and the identity's KDBG address.
+fn kdbg_from_user_symbols(
+    mem: &dyn KernelMemory,
+    facts: &DumpFacts,
+    user: &crate::symbols::TableSource,
+    identity: &mut Identity,
+    kdbg: &mut Option<Kdbg>,
+    notes: &mut Vec<String>,
+) {
+    let Some(base) = identity.kernel_base else {
+        return;
+    };
+    let va = facts
+        .kdbg_va
+        .or_else(|| base.checked_add(*user.table.globals.get("KdDebuggerDataBlock")?));
+    let Some(va) = va else {
+        notes.push(format!(
+            "KDBG: {} names no KdDebuggerDataBlock and the dump gives no address",
+            user.source
+        ));
+        return;
+    };
+    let keys = keys_from(&user.table, mem, base);
+    match Kdbg::read(mem, va, keys, identity.arch.is_64bit()) {
+        Ok(k) if k.kernel_base() == Some(base) => {
+            notes.push(format!(
+                "KDBG at {va:#x}{} with the keys of {} (validated: OwnerTag KDBG, KernBase {base:#x})",
+                if k.was_encoded { " decoded" } else { " read" },
+                user.source
+            ));
+            identity.kdbg_va = Some(va);
+            // Earlier failures to decode it with other keys no longer apply.
+            identity
+                .notes
+                .retain(|n| !(n.starts_with("KDBG at") && n.contains("encoded")));
+            *kdbg = Some(k);
+        }
+        Ok(k) => notes.push(format!(
+            "KDBG at {va:#x} decoded with the keys of {} names kernel base {:?}, not {base:#x}: not used",
+            user.source,
+            k.kernel_base()
+        )),
+        Err(e) => notes.push(format!("KDBG with the keys of {}: {e}", user.source)),
+    }
+}
+
+/// Searches the kernel's data sections for a KDBG encoded with unknown keys ([`crate::nosym`]);
+/// x64 only (Windows 8+ encodes it there).
+fn kdbg_without_keys(
+    mem: &dyn KernelMemory,
+    identity: &mut Identity,
+    kdbg: &mut Option<Kdbg>,
+    notes: &mut Vec<String>,
+) {
+    if identity.arch != Arch::X64 || identity.build.is_some_and(|b| b < 9200) {
+        return;
+    }
+    let Some(base) = identity.kernel_base else {
+        return;
+    };
+    let size = identity
+        .image
+        .as_ref()
+        .map_or(32 * 1024 * 1024, |i| u64::from(i.size_of_image));
+    let ranges = crate::nosym::data_ranges(mem, base, size);
+    match crate::nosym::find_kdbg_without_keys(mem, base, size, &ranges) {
+        Ok(found) => {
+            let va = found.kdbg.va;
+            notes.push(format!(
+                "KDBG at {va:#x}: {} (encoded; decoded without keys: rotation {}, validated by KernBase {base:#x}, its debugger-data list and PsLoadedModuleList{})",
+                crate::nosym::LABEL,
+                found.rotation,
+                if found.rejected.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {} decoys refused", found.rejected.len())
+                }
+            ));
+            identity.kdbg_va = Some(va);
+            *kdbg = Some(found.kdbg);
+        }
+        Err(e) => notes.push(format!("KDBG: {e}")),
+    }
+}
+
+/// The processor count from `KiProcessorBlock` (KDBG): its leading non-null kernel pointers, at
+/// most 2048 (x64) / 32 (x86) entries.
+fn processors_from_kdbg(mem: &dyn KernelMemory, k: &Kdbg, arch: Arch) -> Option<u32> {
+    let block = k.field("KiProcessorBlock").filter(|&v| v != 0)?;
+    let is64 = arch.is_64bit();
+    let ptr = arch.pointer_size() as u64;
+    let max = if is64 { 2048 } else { 32 };
+    let mut n = 0u32;
+    while n < max {
+        let v = read_ptr(mem, block.checked_add(u64::from(n) * ptr)?, is64).ok()?;
+        let kernel = if is64 {
+            v >= 0xFFFF_8000_0000_0000
+        } else {
+            v >= 0x8000_0000
+        };
+        if v == 0 || !kernel {
+            break;
+        }
+        n += 1;
+    }
+    (n > 0).then_some(n)
+}
+
 /// Options for [`Kernel::open`].
 #[derive(Debug, Clone, Default)]
 pub struct SymbolOptions {
@@ -474,18 +584,39 @@ impl Kernel {
         facts: &DumpFacts,
         opts: &SymbolOptions,
     ) -> Result<Kernel, IdentifyError> {
-        let (identity, kdbg) = identify(mem, facts)?;
+        let (mut identity, mut kdbg) = identify(mem, facts)?;
         let mut stack = SymbolStack::new();
         let mut notes = Vec::new();
-        let want = identity.pdb.as_ref();
+        let want = identity.pdb.clone();
+        let want = want.as_ref();
         let mut dirs: Vec<PathBuf> = opts.paths.clone();
         if let Some(v) = &opts.nt_symbol_path {
             dirs.extend(locate::nt_symbol_path_dirs(v));
         }
+        // True once a user file made for this very kernel (same PDB GUID and age) is loaded: its
+        // layouts and globals are exact, so nothing is guessed.
+        let mut user_exact = false;
         for path in &dirs {
             match locate::open(path, want) {
                 Ok(Some(found)) => {
                     notes.push(format!("symbols: {}", found.symbols.source));
+                    let exact_file = matches!((want, &found.pdb), (Some(w), Some(f))
+                        if w.guid.eq_ignore_ascii_case(&f.guid) && w.age == f.age);
+                    if exact_file && !user_exact {
+                        user_exact = true;
+                        // Issue #18 item 4: an encoded KDBG is decoded with the keys the user's
+                        // own symbols locate, never with a nearby build's.
+                        if kdbg.as_ref().is_none_or(|k| k.was_encoded) {
+                            kdbg_from_user_symbols(
+                                mem,
+                                facts,
+                                &found.symbols,
+                                &mut identity,
+                                &mut kdbg,
+                                &mut notes,
+                            );
+                        }
+                    }
                     stack.push(Box::new(found.symbols));
                 }
                 Ok(None) => {
@@ -502,10 +633,23 @@ impl Kernel {
         if let Some(p) = exact {
             stack.push(Box::new(p.source(false)));
         }
+        // No symbols name the keys: search for the encoded KDBG (x64 Windows 8+).
+        if kdbg.is_none() && exact.is_none() && !user_exact {
+            kdbg_without_keys(mem, &mut identity, &mut kdbg, &mut notes);
+        }
+        if identity.processors.is_none()
+            && let Some(k) = &kdbg
+            && let Some(n) = processors_from_kdbg(mem, k, identity.arch)
+        {
+            identity.processors = Some(n);
+            notes.push(format!(
+                "processors: {n}, the non-null entries of KiProcessorBlock (KDBG)"
+            ));
+        }
         if let Some(k) = &kdbg {
             stack.push(Box::new(KdbgSymbols::new(k.clone())));
         }
-        if exact.is_none() {
+        if exact.is_none() && !user_exact {
             let guess = identity.build.and_then(|b| {
                 fallback::guess(identity.arch, b, identity.revision.unwrap_or(0), None)
             });

@@ -631,6 +631,11 @@ impl Build {
         bld.s.wn(ku + 0x268, 1, 1); // ProductTypeIsValid
         bld.s.wn(ku + 0x26c, p.major as u64, 4);
         bld.s.wn(ku + 0x270, p.minor as u64, 4);
+        if p.arch == Arch::X64 && p.build >= 7600 {
+            // ActiveProcessorCount (ISF _KUSER_SHARED_DATA, +0x3c0 on every x64 build of
+            // shared/data/isf, Windows 7 to 11): what a raw image's processor count comes from.
+            bld.s.wn(ku + 0x3c0, u64::from(b.processors), 4);
+        }
 
         // ---- drivers' images ---------------------------------------------------------------------
         let mut modules: Vec<(String, u64, u64, String)> = vec![(
@@ -1884,7 +1889,17 @@ impl Build {
         };
         put32(&mut pg, nrva, 16);
         let sec = oh + opt_size as usize;
-        let half = ((size / 2) & !0xfff) as u32;
+        // The kernel's `.data` begins at the page of its first global (real ntoskrnl keeps its
+        // variables in `.data` and the sections after it); other images split in halves.
+        let first_global = match p.globals {
+            crate::profile::Globals::Real(list) if kernel => list
+                .iter()
+                .map(|(_, r)| r + self.rva_shift)
+                .filter(|r| (0x2000..size).contains(r))
+                .min(),
+            _ => None,
+        };
+        let half = (first_global.unwrap_or(size / 2) & !0xfff) as u32;
         for (i, (name, va, vsz, ch)) in [
             (b".text\0\0\0", 0x1000u32, half - 0x1000, 0x6800_0020u32),
             (b".data\0\0\0", half, size as u32 - half, 0xc800_0040),

@@ -1,0 +1,546 @@
+//! Finding globals without symbols: validated searches of the kernel image's data.
+//!
+//! A build pooldbg has no profile for still has the structure layouts of a nearby build (they rarely
+//! change within a version family, [`crate::fallback`]); what moves are the globals' addresses. The
+//! searches here find them from the data alone, and each answer is kept only when the structure it
+//! leads to validates. Every answer carries [`Source::Found`] ("found without symbols").
+//!
+//! * **The KDBG, encoded, without its keys** ([`find_kdbg_without_keys`]). Windows 8+ x64 keeps
+//!   `KdDebuggerDataBlock` encoded in memory; per u64 `c` the decoding is
+//!   `p = bswap(rol(c ^ KiWaitNever, KiWaitNever & 0xff) ^ &KdpDataBlockEncoded) ^ KiWaitAlways`
+//!   (the order given by Volatility 2's `win8_kdbg.py` and QEMU's `contrib/elf2dmp/kdbg.c`;
+//!   facts only, this is our own code). Rotation and byte swap distribute over XOR, so with
+//!   `f_r(c) = bswap(rol(c, r))` and `r = KiWaitNever & 63` (a rotation by n is one by n mod 64):
+//!   `p = f_r(c) ^ K` with `K = f_r(KiWaitNever) ^ bswap(&KdpDataBlockEncoded) ^ KiWaitAlways`, one
+//!   constant for the whole block. Two header words are known: `+0x10` holds OwnerTag `KDBG` and
+//!   `Header.Size`, `+0x18` holds KernBase (the image base the PE scan found). So for each rotation
+//!   guess, `f_r(c10 ^ c18) ^ KernBase` must read `KDBG` in its low half and a plausible size in its
+//!   high half; then `K = f_r(c10) ^ plain10` decodes every other word.
+//! * A decoded candidate is used only when the lists it names are well formed: the debugger-data
+//!   list head (`Header.List.Flink`, inside the image) points back at the block, and
+//!   `PsLoadedModuleList` (inside the image) is a list head whose first entry points back at it.
+//!   A decoy that passes the arithmetic but not the lists is refused with the reason; two
+//!   different blocks that both pass are refused as ambiguous ("not found", never a guess).
+
+use crate::kdbg::{Kdbg, MAX_SIZE, MIN_SIZE, OWNER_TAG};
+use crate::memory::KernelMemory;
+use crate::symbols::Source;
+
+/// The label every answer found here carries.
+pub const LABEL: &str = "found without symbols";
+
+/// The most bytes of the image one search reads (bounds the work on a hostile header).
+pub const MAX_SEARCH_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The most candidates whose rejection is reported.
+const MAX_REPORTED: usize = 8;
+
+/// `IMAGE_SCN_MEM_WRITE` (PE/COFF specification, section flags).
+const SCN_MEM_WRITE: u32 = 0x8000_0000;
+/// `IMAGE_SCN_MEM_DISCARDABLE`.
+const SCN_MEM_DISCARDABLE: u32 = 0x0200_0000;
+
+/// One section of a PE image in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    /// The name (up to 8 bytes, NULs dropped).
+    pub name: String,
+    /// Its first byte's virtual address.
+    pub start: u64,
+    /// Its length in memory (`VirtualSize`).
+    pub len: u64,
+    /// `Characteristics`.
+    pub characteristics: u32,
+}
+
+impl Section {
+    /// Writable and not discardable: where a kernel keeps its global variables.
+    pub fn holds_data(&self) -> bool {
+        self.characteristics & SCN_MEM_WRITE != 0 && self.characteristics & SCN_MEM_DISCARDABLE == 0
+    }
+}
+
+/// The section table of the image at `base` (PE/COFF specification: `e_lfanew` at 0x3c, the COFF
+/// header's `NumberOfSections` at +6 and `SizeOfOptionalHeader` at +20 past `PE\0\0`, 40-byte
+/// section headers after the optional header). At most 96 sections (the format's own limit).
+pub fn sections(mem: &dyn KernelMemory, base: u64) -> Result<Vec<Section>, String> {
+    let mut page = vec![0u8; 0x1000];
+    mem.read_virtual(base, &mut page)
+        .map_err(|e| format!("image headers at {base:#x}: {e}"))?;
+    if !crate::pe::looks_like_pe(&page) {
+        return Err(format!("no MZ/PE signature at {base:#x}"));
+    }
+    let u16_at = |o: usize| -> Option<u16> {
+        Some(u16::from_le_bytes(page.get(o..o + 2)?.try_into().ok()?))
+    };
+    let u32_at = |o: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(page.get(o..o + 4)?.try_into().ok()?))
+    };
+    let bad = || format!("image at {base:#x}: section table outside its first page");
+    let nt = u32_at(0x3c).ok_or_else(bad)? as usize;
+    let count = usize::from(u16_at(nt + 6).ok_or_else(bad)?).min(96);
+    let opt = usize::from(u16_at(nt + 20).ok_or_else(bad)?);
+    let table = nt + 24 + opt;
+    let mut out = Vec::new();
+    for i in 0..count {
+        let s = table + 40 * i;
+        let (Some(name), Some(len), Some(rva), Some(ch)) = (
+            page.get(s..s + 8),
+            u32_at(s + 8),
+            u32_at(s + 12),
+            u32_at(s + 36),
+        ) else {
+            return Err(bad());
+        };
+        let name: String = name
+            .iter()
+            .take_while(|&&b| b != 0)
+            .map(|&b| char::from(b))
+            .collect();
+        out.push(Section {
+            name,
+            start: base.saturating_add(u64::from(rva)),
+            len: u64::from(len),
+            characteristics: ch,
+        });
+    }
+    Ok(out)
+}
+
+/// The ranges a search for globals reads: the image's data sections, else (no readable section
+/// table) the whole image past its headers; at most [`MAX_SEARCH_BYTES`] in all.
+pub fn data_ranges(mem: &dyn KernelMemory, base: u64, size_of_image: u64) -> Vec<(u64, u64)> {
+    let end = base.saturating_add(size_of_image);
+    let mut ranges: Vec<(u64, u64)> = match sections(mem, base) {
+        Ok(s) => s
+            .iter()
+            .filter(|s| s.holds_data())
+            .map(|s| (s.start.max(base), s.start.saturating_add(s.len).min(end)))
+            .filter(|(a, b)| a < b)
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    if ranges.is_empty() {
+        ranges.push((base.saturating_add(0x1000), end));
+    }
+    let mut budget = MAX_SEARCH_BYTES;
+    for r in &mut ranges {
+        let len = (r.1 - r.0).min(budget);
+        r.1 = r.0 + len;
+        budget -= len;
+    }
+    ranges.retain(|(a, b)| a < b);
+    ranges
+}
+
+/// `f_r(c) = bswap(rol(c, r))`: the key-independent part of the KDBG decoding.
+pub fn f_r(c: u64, r: u32) -> u64 {
+    c.rotate_left(r).swap_bytes()
+}
+
+/// A KDBG found without its keys.
+#[derive(Debug, Clone)]
+pub struct KeylessKdbg {
+    /// The decoded block.
+    pub kdbg: Kdbg,
+    /// The rotation (`KiWaitNever & 63`).
+    pub rotation: u32,
+    /// The block's constant `K` (see the module documentation).
+    pub constant: u64,
+    /// Candidates that passed the arithmetic and were refused, with why.
+    pub rejected: Vec<String>,
+}
+
+/// Why no KDBG was found without keys.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeylessError {
+    /// Nothing in the searched ranges decodes to `KDBG` + this kernel base.
+    #[error(
+        "no encoded KDBG found without symbols: no 8-byte-aligned block in {bytes:#x} bytes of the kernel's data sections decodes to OwnerTag 'KDBG' and KernBase {base:#x}{}",
+        fmt_rejected(.rejected)
+    )]
+    NotFound {
+        /// The kernel base the search looked for.
+        base: u64,
+        /// Bytes searched.
+        bytes: u64,
+        /// Candidates refused, with why.
+        rejected: Vec<String>,
+    },
+    /// More than one block validated.
+    #[error(
+        "no encoded KDBG found without symbols: {} blocks validate ({}); none is used",
+        .0.len(),
+        .0.iter().map(|v| format!("{v:#x}")).collect::<Vec<_>>().join(", ")
+    )]
+    Ambiguous(Vec<u64>),
+}
+
+fn fmt_rejected(r: &[String]) -> String {
+    if r.is_empty() {
+        String::new()
+    } else {
+        format!(" (refused: {})", r.join("; "))
+    }
+}
+
+/// Reads a u64; `None` when unreadable.
+fn read_u64(mem: &dyn KernelMemory, va: u64) -> Option<u64> {
+    let mut b = [0u8; 8];
+    mem.read_virtual(va, &mut b).ok()?;
+    Some(u64::from_le_bytes(b))
+}
+
+/// Searches `ranges` for an x64 KDBG encoded with unknown keys whose KernBase is `base`, and
+/// validates it against the image `[base, base + size_of_image)` (module documentation).
+pub fn find_kdbg_without_keys(
+    mem: &dyn KernelMemory,
+    base: u64,
+    size_of_image: u64,
+    ranges: &[(u64, u64)],
+) -> Result<KeylessKdbg, KeylessError> {
+    let in_image = |v: u64| v >= base && v < base.saturating_add(size_of_image);
+    let mut rejected = Vec::new();
+    let mut found: Vec<KeylessKdbg> = Vec::new();
+    let mut searched = 0u64;
+    // A page plus the 0x20 bytes of the next, so a header across a page boundary is seen.
+    let mut buf = vec![0u8; 0x1020];
+    for &(start, end) in ranges {
+        let mut page = start & !0xfff;
+        while page < end {
+            let next = page.saturating_add(0x1000);
+            if mem.read_virtual(page, &mut buf[..0x1000]).is_err() {
+                page = next;
+                continue;
+            }
+            searched += 0x1000;
+            let tail_ok = mem.read_virtual(next, &mut buf[0x1000..]).is_ok();
+            let limit = if tail_ok { 0x1000 } else { 0x1000 - 0x20 };
+            let word = |o: usize| u64::from_le_bytes(buf[o..o + 8].try_into().unwrap_or([0; 8]));
+            let mut o = 0usize;
+            while o < limit {
+                let va = page + o as u64;
+                if va < start || va >= end {
+                    o += 8;
+                    continue;
+                }
+                let (c10, c18) = (word(o + 0x10), word(o + 0x18));
+                let x = c10 ^ c18;
+                if x != 0 {
+                    for r in 0..64 {
+                        let y = f_r(x, r) ^ base;
+                        let size = (y >> 32) as u32;
+                        if y as u32 != OWNER_TAG
+                            || !(MIN_SIZE..=MAX_SIZE).contains(&size)
+                            || !size.is_multiple_of(8)
+                        {
+                            continue;
+                        }
+                        let plain10 = u64::from(OWNER_TAG) | (u64::from(size) << 32);
+                        let k = f_r(c10, r) ^ plain10;
+                        match decode_and_validate(mem, va, size, r, k, &in_image) {
+                            Ok(kdbg) => {
+                                if !found.iter().any(|f| f.kdbg.va == va) {
+                                    found.push(KeylessKdbg {
+                                        kdbg,
+                                        rotation: r,
+                                        constant: k,
+                                        rejected: Vec::new(),
+                                    });
+                                }
+                            }
+                            Err(why) => {
+                                if rejected.len() < MAX_REPORTED {
+                                    rejected.push(format!("{va:#x}: {why}"));
+                                }
+                            }
+                        }
+                    }
+                }
+                o += 8;
+            }
+            page = next;
+        }
+    }
+    match found.len() {
+        0 => Err(KeylessError::NotFound {
+            base,
+            bytes: searched,
+            rejected,
+        }),
+        1 => {
+            let mut f = found.remove(0);
+            f.rejected = rejected;
+            Ok(f)
+        }
+        _ => Err(KeylessError::Ambiguous(
+            found.iter().map(|f| f.kdbg.va).collect(),
+        )),
+    }
+}
+
+/// Decodes the block at `va` with rotation `r` and constant `k`, and checks its lists.
+fn decode_and_validate(
+    mem: &dyn KernelMemory,
+    va: u64,
+    size: u32,
+    r: u32,
+    k: u64,
+    in_image: &dyn Fn(u64) -> bool,
+) -> Result<Kdbg, String> {
+    let mut bytes = vec![0u8; size as usize];
+    let mut got = 0usize;
+    while got < bytes.len() {
+        let a = va.wrapping_add(got as u64);
+        let n = ((0x1000 - (a & 0xfff)) as usize).min(bytes.len() - got);
+        if mem.read_virtual(a, &mut bytes[got..got + n]).is_err() {
+            break;
+        }
+        got += n;
+    }
+    bytes.truncate(got & !7);
+    for chunk in bytes.chunks_exact_mut(8) {
+        let c = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        chunk.copy_from_slice(&(f_r(c, r) ^ k).to_le_bytes());
+    }
+    let kdbg = Kdbg::from_decoded(va, &bytes, true).map_err(|e| e.to_string())?;
+    // The debugger-data list: Header.List.Flink is KdpDebuggerDataListHead, in the image, whose
+    // Flink is this block.
+    let flink = kdbg
+        .at(0, 8)
+        .ok_or("the block is too short for its list entry")?;
+    if !in_image(flink) {
+        return Err(format!(
+            "Header.List.Flink {flink:#x} is not inside the kernel image"
+        ));
+    }
+    match read_u64(mem, flink) {
+        Some(v) if v == va => {}
+        Some(v) => {
+            return Err(format!(
+                "the debugger-data list head at {flink:#x} points at {v:#x}, not at the block"
+            ));
+        }
+        None => {
+            return Err(format!(
+                "the debugger-data list head at {flink:#x} is unreadable"
+            ));
+        }
+    }
+    // PsLoadedModuleList: a list head in the image whose first entry points back at it.
+    let head = kdbg
+        .field("PsLoadedModuleList")
+        .ok_or("the block does not reach PsLoadedModuleList")?;
+    if !in_image(head) {
+        return Err(format!(
+            "PsLoadedModuleList {head:#x} is not inside the kernel image"
+        ));
+    }
+    let first = read_u64(mem, head)
+        .ok_or_else(|| format!("PsLoadedModuleList at {head:#x} is unreadable"))?;
+    match read_u64(mem, first.wrapping_add(8)) {
+        Some(b) if b == head => Ok(kdbg),
+        Some(b) => Err(format!(
+            "PsLoadedModuleList {head:#x}: its first entry {first:#x} has Blink {b:#x}"
+        )),
+        None => Err(format!(
+            "PsLoadedModuleList {head:#x}: its first entry {first:#x} is unreadable"
+        )),
+    }
+}
+
+/// The [`Source`] of answers found here, naming how (`KDBG decoded without keys`).
+pub fn source(how: &str) -> Source {
+    Source::Found(how.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kdbg::KdbgKeys;
+    use crate::memory::SparseMemory;
+
+    const BASE: u64 = 0xfffff804_7ba00000;
+    const SIZE: u64 = 0x80_0000;
+    const LIST_HEAD: u64 = BASE + 0x40_0100;
+    const PSL: u64 = BASE + 0x40_0200;
+    const ENTRY: u64 = 0xffffa000_00001000;
+
+    /// A plain KDBG at `va` naming `base`, the list head and PsLoadedModuleList.
+    fn plain(base: u64) -> Vec<u8> {
+        let mut b = vec![0u8; 0x360];
+        b[0..8].copy_from_slice(&LIST_HEAD.to_le_bytes());
+        b[8..16].copy_from_slice(&LIST_HEAD.to_le_bytes());
+        b[0x10..0x14].copy_from_slice(&OWNER_TAG.to_le_bytes());
+        b[0x14..0x18].copy_from_slice(&0x360u32.to_le_bytes());
+        b[0x18..0x20].copy_from_slice(&base.to_le_bytes());
+        b[0x48..0x50].copy_from_slice(&PSL.to_le_bytes());
+        b[0x1b8..0x1c0].copy_from_slice(&(BASE + 0x40_0300).to_le_bytes());
+        b
+    }
+
+    fn encoded(keys: KdbgKeys, bytes: &[u8]) -> Vec<u8> {
+        bytes
+            .chunks_exact(8)
+            .flat_map(|c| {
+                keys.encode(u64::from_le_bytes(c.try_into().unwrap()))
+                    .to_le_bytes()
+            })
+            .collect()
+    }
+
+    /// A kernel image with the two lists in place and an encoded KDBG at `va`.
+    fn memory(keys: KdbgKeys, va: u64) -> SparseMemory {
+        let mut m = SparseMemory::new();
+        m.write(BASE + 0x40_0000, &[0u8; 0x1000]);
+        m.write(BASE + 0x40_1000, &[0u8; 0x1000]);
+        m.write_u64(LIST_HEAD, va);
+        m.write_u64(LIST_HEAD + 8, va);
+        m.write_u64(PSL, ENTRY);
+        m.write_u64(PSL + 8, ENTRY);
+        m.write_u64(ENTRY, PSL);
+        m.write_u64(ENTRY + 8, PSL);
+        m.write(va, &encoded(keys, &plain(BASE)));
+        m
+    }
+
+    fn keys(seed: u64) -> KdbgKeys {
+        let mix = |x: u64| x.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29) ^ 0x5bd1_e995;
+        KdbgKeys {
+            wait_never: mix(seed),
+            wait_always: mix(seed ^ 0xabcdef),
+            data_block_encoded: BASE + 0x40_0f00,
+        }
+    }
+
+    const RANGES: &[(u64, u64)] = &[(BASE + 0x40_0000, BASE + 0x40_2000)];
+
+    #[test]
+    fn the_linear_form_equals_the_decoding() {
+        for seed in 0..200u64 {
+            let k = keys(seed);
+            let r = (k.wait_never & 0xff) as u32 % 64;
+            let konst = f_r(k.wait_never, r) ^ k.data_block_encoded.swap_bytes() ^ k.wait_always;
+            for q in [0u64, 1, seed.wrapping_mul(0x1234_5678_9abc_def1), u64::MAX] {
+                assert_eq!(f_r(q, r) ^ konst, k.decode(q), "seed {seed} q {q:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn finds_the_block_for_any_keys_and_any_place() {
+        // Property: every key set and every 8-aligned place in the range, page-crossing included.
+        for seed in 0..64u64 {
+            let k = keys(seed);
+            let va = BASE
+                + 0x40_0400
+                + (seed * 0x38) % 0xc00 / 8 * 8
+                + if seed % 5 == 0 { 0xbf0 } else { 0 };
+            let m = memory(k, va);
+            let f = find_kdbg_without_keys(&m, BASE, SIZE, RANGES)
+                .unwrap_or_else(|e| panic!("seed {seed} va {va:#x}: {e}"));
+            assert_eq!(f.kdbg.va, va);
+            assert!(f.kdbg.was_encoded);
+            assert_eq!(f.kdbg.kernel_base(), Some(BASE));
+            assert_eq!(f.kdbg.field("PsLoadedModuleList"), Some(PSL));
+            assert_eq!(f.kdbg.field("PoolTrackTable"), Some(BASE + 0x40_0300));
+            assert_eq!(f.rotation, (k.wait_never & 0x3f) as u32);
+        }
+    }
+
+    #[test]
+    fn decoys_are_refused_with_the_reason() {
+        let k = keys(7);
+        let va = BASE + 0x40_0800;
+        // A decoy whose header decodes (tag, size, base) but whose debugger-data list does not
+        // lead back to it.
+        let mut m = memory(k, va);
+        m.write_u64(LIST_HEAD, va + 0x10);
+        let e = find_kdbg_without_keys(&m, BASE, SIZE, RANGES).unwrap_err();
+        assert!(matches!(e, KeylessError::NotFound { .. }));
+        assert!(e.to_string().contains("points at"), "{e}");
+        // A decoy whose PsLoadedModuleList is no list.
+        let mut m = memory(k, va);
+        m.write_u64(ENTRY + 8, 0);
+        let e = find_kdbg_without_keys(&m, BASE, SIZE, RANGES).unwrap_err();
+        assert!(e.to_string().contains("Blink"), "{e}");
+        // A decoy naming another kernel base is not even a candidate.
+        let mut m = memory(k, va);
+        m.write(va, &encoded(k, &plain(BASE + 0x20_0000)));
+        let e = find_kdbg_without_keys(&m, BASE, SIZE, RANGES).unwrap_err();
+        assert!(e.to_string().contains("no 8-byte-aligned block"), "{e}");
+        // A clear `KDBG` tag is no encoded block (and proves nothing here).
+        let mut m = memory(k, va);
+        m.write(va, &plain(BASE));
+        assert!(find_kdbg_without_keys(&m, BASE, SIZE, RANGES).is_err());
+        // A second, well-formed copy elsewhere whose list head points at the other one.
+        let mut m = memory(k, va);
+        let va2 = BASE + 0x40_1400;
+        m.write(va2, &encoded(k, &plain(BASE)));
+        m.write_u64(LIST_HEAD, va2);
+        m.write_u64(LIST_HEAD + 8, va2);
+        // The list head points at only one of them: the other is refused, one is found.
+        let f = find_kdbg_without_keys(&m, BASE, SIZE, RANGES).expect("one validates");
+        assert_eq!(f.kdbg.va, va2);
+        assert_eq!(f.rejected.len(), 1, "{:?}", f.rejected);
+    }
+
+    #[test]
+    fn garbage_never_panics_and_finds_nothing() {
+        let mut m = SparseMemory::new();
+        let mut x = 0x1234_5678u64;
+        let mut page = vec![0u8; 0x2000];
+        for b in &mut page {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        m.write(BASE + 0x40_0000, &page);
+        assert!(find_kdbg_without_keys(&m, BASE, SIZE, RANGES).is_err());
+        assert!(find_kdbg_without_keys(&m, BASE, SIZE, &[(u64::MAX - 0x10, u64::MAX)]).is_err());
+    }
+
+    #[test]
+    fn sections_come_from_the_header_and_data_ranges_fall_back_to_the_image() {
+        let mut m = SparseMemory::new();
+        assert_eq!(
+            data_ranges(&m, BASE, 0x3000),
+            vec![(BASE + 0x1000, BASE + 0x3000)]
+        );
+        let mut pg = vec![0u8; 0x1000];
+        pg[0..2].copy_from_slice(b"MZ");
+        pg[0x3c..0x40].copy_from_slice(&0x80u32.to_le_bytes());
+        pg[0x80..0x84].copy_from_slice(b"PE\0\0");
+        pg[0x86..0x88].copy_from_slice(&2u16.to_le_bytes());
+        pg[0x94..0x96].copy_from_slice(&0xf0u16.to_le_bytes());
+        let t = 0x80 + 24 + 0xf0;
+        for (i, (n, rva, len, ch)) in [
+            (b".text\0\0\0", 0x1000u32, 0x1000u32, 0x6000_0020u32),
+            (b".data\0\0\0", 0x2000, 0x1800, 0xc000_0040),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let s = t + 40 * i;
+            pg[s..s + 8].copy_from_slice(*n);
+            pg[s + 8..s + 12].copy_from_slice(&len.to_le_bytes());
+            pg[s + 12..s + 16].copy_from_slice(&rva.to_le_bytes());
+            pg[s + 36..s + 40].copy_from_slice(&ch.to_le_bytes());
+        }
+        m.write(BASE, &pg);
+        let s = sections(&m, BASE).unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[1].name, ".data");
+        assert!(s[1].holds_data() && !s[0].holds_data());
+        assert_eq!(
+            data_ranges(&m, BASE, 0x4000),
+            vec![(BASE + 0x2000, BASE + 0x3800)]
+        );
+        // A hostile section count or offset is cut, not followed.
+        pg[0x3c..0x40].copy_from_slice(&0xff0u32.to_le_bytes());
+        pg[0xff0..0xff4].copy_from_slice(b"PE\0\0");
+        m.write(BASE, &pg);
+        assert!(sections(&m, BASE).is_err());
+    }
+}
