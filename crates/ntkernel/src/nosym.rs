@@ -544,3 +544,379 @@ mod tests {
         assert!(sections(&m, BASE).is_err());
     }
 }
+
+/// A global found by a search: where it is and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    /// The global's name.
+    pub name: &'static str,
+    /// Its address (a word of the kernel's data sections).
+    pub va: u64,
+    /// The value it holds.
+    pub value: u64,
+}
+
+/// The entry layouts the pool-table searches need (from the nearest build's layouts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolTableLayout {
+    /// `sizeof(_POOL_TRACKER_TABLE)`; `Key` (the tag) at +0.
+    pub tracker_entry: u64,
+    /// `sizeof(_POOL_TRACKER_BIG_PAGES)`; `Va` at +0, `Key` at +pointer size.
+    pub big_entry: u64,
+    /// Big-page entries are placed by PoolViewer's Windows 10 hash of the page number
+    /// (`h = (u32)(Va >> 12) * 0x9E5F; h ^= h >> 32`, linear probing; pool-internals.md §4.3):
+    /// checked on builds 10240+, where that source describes it.
+    pub big_hash: bool,
+}
+
+/// The words of the data sections a pool-table search looks at.
+#[derive(Debug, Default)]
+pub struct DataWords {
+    /// Words holding a power of two in 0x40..=2^24: candidate table sizes.
+    pub sizes: Vec<(u64, u64)>,
+    /// Words holding a page-aligned kernel-space pointer: candidate table addresses.
+    pub pointers: Vec<(u64, u64)>,
+}
+
+/// The most candidate words of each kind kept.
+const MAX_WORDS: usize = 1 << 20;
+
+impl DataWords {
+    /// Collects the candidate words of `ranges` (x64 words, 8-aligned).
+    pub fn collect(mem: &dyn KernelMemory, ranges: &[(u64, u64)]) -> DataWords {
+        let mut out = DataWords::default();
+        let mut buf = vec![0u8; 0x1000];
+        for &(start, end) in ranges {
+            let mut page = start & !0xfff;
+            while page < end {
+                if mem.read_virtual(page, &mut buf).is_ok() {
+                    for (i, c) in buf.chunks_exact(8).enumerate() {
+                        let va = page + 8 * i as u64;
+                        if va < start || va >= end {
+                            continue;
+                        }
+                        let v = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+                        if v.is_power_of_two() && (0x40..=1 << 24).contains(&v) {
+                            if out.sizes.len() < MAX_WORDS {
+                                out.sizes.push((va, v));
+                            }
+                        } else if v >= 0xFFFF_8000_0000_0000
+                            && v & 0xfff == 0
+                            && out.pointers.len() < MAX_WORDS
+                        {
+                            out.pointers.push((va, v));
+                        }
+                    }
+                }
+                page = page.saturating_add(0x1000);
+            }
+        }
+        out.sizes.sort_unstable();
+        out.pointers.sort_unstable();
+        out
+    }
+}
+
+/// The bytes of a table, when every page is readable and the size is at most 64 MiB.
+fn read_table(mem: &dyn KernelMemory, va: u64, bytes: u64) -> Option<Vec<u8>> {
+    if bytes == 0 || bytes > 64 * 1024 * 1024 {
+        return None;
+    }
+    let mut b = vec![0u8; bytes as usize];
+    let mut got = 0usize;
+    while got < b.len() {
+        let a = va.checked_add(got as u64)?;
+        let n = ((0x1000 - (a & 0xfff)) as usize).min(b.len() - got);
+        mem.read_virtual(a, &mut b[got..got + n]).ok()?;
+        got += n;
+    }
+    Some(b)
+}
+
+/// True when every used slot `i` is reachable from its hash by linear probing over used slots.
+fn probes_hold(used: &[bool], hash_of: impl Fn(usize) -> Option<u64>) -> bool {
+    let n = used.len();
+    let mask = (n - 1) as u64;
+    (0..n).filter(|&i| used[i]).all(|i| {
+        let Some(h) = hash_of(i) else {
+            return true;
+        };
+        let mut s = (h & mask) as usize;
+        let mut steps = 0usize;
+        while s != i {
+            if !used[s] || steps > n {
+                return false;
+            }
+            s = (s + 1) & mask as usize;
+            steps += 1;
+        }
+        true
+    })
+}
+
+/// `PoolTrackTableSize` for the tracker table at `table`: the power of two `n` whose table places
+/// every used entry where the kernel's tag hash (`ExpComputeHashForTag`, ReactOS `expool.c`:
+/// `h = 40543 * Tag; (h ^ (h >> 32)) & (n - 1)`, linear probing; pool-internals.md §4.2) and its
+/// probing put it, with at least four entries in use; the found word is the one holding that value
+/// nearest `ptt_var` (`&PoolTrackTable`). Two sizes that both fit: refused.
+pub fn find_tracker_size(
+    mem: &dyn KernelMemory,
+    words: &DataWords,
+    ptt_var: u64,
+    table: u64,
+    entry: u64,
+) -> Result<Located, String> {
+    if entry < 4 {
+        return Err(format!("tracker entry size {entry:#x} is not plausible"));
+    }
+    let mut values: Vec<u64> = words
+        .sizes
+        .iter()
+        .map(|&(_, v)| v)
+        .filter(|&v| v >= 0x100)
+        .collect();
+    values.sort_unstable();
+    values.dedup();
+    let mut fits = Vec::new();
+    for n in values {
+        let Some(bytes) = read_table(mem, table, n.saturating_mul(entry)) else {
+            continue;
+        };
+        let key = |i: usize| {
+            let o = i * entry as usize;
+            u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap_or([0; 4]))
+        };
+        let used: Vec<bool> = (0..n as usize).map(|i| key(i) != 0).collect();
+        if used.iter().filter(|&&u| u).count() < 4 {
+            continue;
+        }
+        let hash = |i: usize| {
+            let h = u64::from(key(i)).wrapping_mul(40543);
+            Some(h ^ (h >> 32))
+        };
+        if probes_hold(&used, hash) {
+            fits.push(n);
+        }
+    }
+    let n = match fits.as_slice() {
+        [n] => *n,
+        [] => {
+            return Err(format!(
+                "PoolTrackTableSize not found without symbols: no power-of-two word in the kernel's data sections sizes the tracker table at {table:#x} so that its tags sit where the tag hash puts them"
+            ));
+        }
+        many => {
+            return Err(format!(
+                "PoolTrackTableSize not found without symbols: sizes {many:#x?} all fit the tracker table at {table:#x}"
+            ));
+        }
+    };
+    let (va, _) = words
+        .sizes
+        .iter()
+        .filter(|&&(_, v)| v == n)
+        .min_by_key(|&&(va, _)| va.abs_diff(ptt_var))
+        .copied()
+        .ok_or("no word holds the size")?;
+    Ok(Located {
+        name: "PoolTrackTableSize",
+        va,
+        value: n,
+    })
+}
+
+/// `ExPoolTagTables`, the array of tracker tables (\[0\] the global `PoolTrackTable`, then one per
+/// processor; pool-internals.md §4.2): a word of the data sections, other than `ptt_var`, holding
+/// `table`, followed by at least one pointer to another table that `n` entries of `entry` bytes
+/// size so that its tags sit where the tag hash puts them. Two such arrays: refused.
+pub fn find_tag_tables(
+    mem: &dyn KernelMemory,
+    words: &DataWords,
+    ptt_var: u64,
+    table: u64,
+    n: u64,
+    entry: u64,
+) -> Result<Located, String> {
+    let fits = |t: u64| -> bool {
+        let Some(bytes) = read_table(mem, t, n.saturating_mul(entry)) else {
+            return false;
+        };
+        let key = |i: usize| {
+            let o = i * entry as usize;
+            u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap_or([0; 4]))
+        };
+        let used: Vec<bool> = (0..n as usize).map(|i| key(i) != 0).collect();
+        used.iter().any(|&u| u)
+            && probes_hold(&used, |i| {
+                let h = u64::from(key(i)).wrapping_mul(40543);
+                Some(h ^ (h >> 32))
+            })
+    };
+    let mut hits = Vec::new();
+    for &(a, v) in &words.pointers {
+        if v != table || a == ptt_var {
+            continue;
+        }
+        let mut per_cpu = 0usize;
+        for j in 1..=2048u64 {
+            let Some(t) = a.checked_add(8 * j).and_then(|x| read_u64(mem, x)) else {
+                break;
+            };
+            if t == 0 || t == table || !fits(t) {
+                break;
+            }
+            per_cpu += 1;
+        }
+        if per_cpu > 0 {
+            hits.push((a, per_cpu));
+        }
+    }
+    match hits.as_slice() {
+        [(a, _)] => Ok(Located {
+            name: "ExPoolTagTables",
+            va: *a,
+            value: table,
+        }),
+        [] => Err(format!(
+            "ExPoolTagTables not found without symbols: no word of the kernel's data sections holds {table:#x} followed by per-processor tracker tables"
+        )),
+        many => Err(format!(
+            "ExPoolTagTables not found without symbols: {} arrays fit ({}); none is used",
+            many.len(),
+            many.iter()
+                .map(|(a, _)| format!("{a:#x}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// `PoolBigPageTable` and `PoolBigPageTableSize`: a word of the data sections holding a
+/// page-aligned kernel pointer, with a word within 0x100 bytes of it holding a power of two `n`,
+/// such that the `n` entries there are all readable and well formed (pool-internals.md §4.3: an
+/// entry is empty, `Key` 0 and `Va` 0 or only the free bit 1, or holds a kernel `Va` — bit 0 set
+/// when free — whose page offset is zero), with at least two in use, placed by the hash where
+/// [`PoolTableLayout::big_hash`] says so. `exclude` (the tracker table) is not a candidate. Two
+/// different tables that both pass: refused.
+pub fn find_big_page_table(
+    mem: &dyn KernelMemory,
+    words: &DataWords,
+    layout: PoolTableLayout,
+    exclude: &[u64],
+) -> Result<(Located, Located), String> {
+    let e = layout.big_entry;
+    if e < 16 {
+        return Err(format!("big-page entry size {e:#x} is not plausible"));
+    }
+    let mut hits: Vec<(Located, Located)> = Vec::new();
+    let mut tried = std::collections::HashSet::new();
+    for &(pva, table) in &words.pointers {
+        if exclude.contains(&table) {
+            continue;
+        }
+        // Size words near the pointer word (sorted by address: a window by binary search).
+        let lo = words
+            .sizes
+            .partition_point(|&(va, _)| va < pva.saturating_sub(0x100));
+        for &(sva, n) in words.sizes[lo..]
+            .iter()
+            .take_while(|&&(va, _)| va <= pva.saturating_add(0x100))
+        {
+            if !tried.insert((table, n)) {
+                continue;
+            }
+            if big_table_fits(mem, table, n, layout) {
+                hits.push((
+                    Located {
+                        name: "PoolBigPageTable",
+                        va: pva,
+                        value: table,
+                    },
+                    Located {
+                        name: "PoolBigPageTableSize",
+                        va: sva,
+                        value: n,
+                    },
+                ));
+            }
+        }
+    }
+    let mut distinct: Vec<(u64, u64)> = hits.iter().map(|(t, s)| (t.value, s.value)).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    match distinct.len() {
+        0 => Err("PoolBigPageTable not found without symbols: no pointer in the kernel's data sections, with a power-of-two size beside it, leads to a table of well-formed big-page entries".into()),
+        1 => hits
+            .into_iter()
+            .min_by_key(|(t, s)| t.va.abs_diff(s.va))
+            .ok_or_else(|| "no hit".to_string()),
+        _ => Err(format!(
+            "PoolBigPageTable not found without symbols: {} candidate tables fit ({}); none is used",
+            distinct.len(),
+            distinct
+                .iter()
+                .map(|(t, n)| format!("{t:#x} x {n:#x}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+fn big_table_fits(mem: &dyn KernelMemory, table: u64, n: u64, layout: PoolTableLayout) -> bool {
+    let e = layout.big_entry as usize;
+    // The first page first: most candidates fail there.
+    let first = (0x1000 / e).min(n as usize) * e;
+    let Some(head) = read_table(mem, table, first as u64) else {
+        return false;
+    };
+    let well_formed = |b: &[u8]| {
+        let va = u64::from_le_bytes(b[0..8].try_into().unwrap_or([0; 8]));
+        let key = u32::from_le_bytes(b[8..12].try_into().unwrap_or([0; 4]));
+        let kernel_page = va >= 0xFFFF_8000_0000_0000 && va & 0xffe == 0;
+        // Empty: Key 0 and Va 0 or just the free bit; in use or freed: a kernel page and a tag.
+        kernel_page || (key == 0 && va <= 1)
+    };
+    if !head.chunks_exact(e).all(well_formed) {
+        return false;
+    }
+    let Some(bytes) = read_table(mem, table, n.saturating_mul(layout.big_entry)) else {
+        return false;
+    };
+    if !bytes.chunks_exact(e).all(well_formed) {
+        return false;
+    }
+    let va_of = |i: usize| u64::from_le_bytes(bytes[i * e..i * e + 8].try_into().unwrap_or([0; 8]));
+    let used: Vec<bool> = (0..n as usize).map(|i| va_of(i) > 1).collect();
+    if used.iter().filter(|&&u| u).count() < 2 {
+        return false;
+    }
+    !layout.big_hash
+        || probes_hold(&used, |i| {
+            let h = ((va_of(i) >> 12) & 0xffff_ffff).wrapping_mul(0x9e5f);
+            Some(h ^ (h >> 32))
+        })
+}
+
+/// Globals found here, as a symbol source ([`Source::Found`]).
+#[derive(Debug, Clone, Default)]
+pub struct FoundSymbols {
+    /// The globals' addresses by name.
+    pub globals: std::collections::HashMap<String, u64>,
+}
+
+impl crate::symbols::SymbolSource for FoundSymbols {
+    fn source(&self) -> Source {
+        source("validated search of the kernel's data")
+    }
+    fn global(&self, name: &str) -> Option<crate::symbols::GlobalAddr> {
+        self.globals
+            .get(name)
+            .map(|&v| crate::symbols::GlobalAddr::Va(v))
+    }
+    fn type_size(&self, _type_name: &str) -> Option<u64> {
+        None
+    }
+    fn field(&self, _type_name: &str, _field: &str) -> Option<crate::symbols::FieldLoc> {
+        None
+    }
+}

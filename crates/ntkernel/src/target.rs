@@ -551,6 +551,103 @@ fn processors_from_kdbg(mem: &dyn KernelMemory, k: &Kdbg, arch: Arch) -> Option<
     (n > 0).then_some(n)
 }
 
+/// `PoolTrackTableSize`, `PoolBigPageTable` and `PoolBigPageTableSize` by validated searches of
+/// the kernel's data sections ([`crate::nosym`]), for those no symbol source gives; the found ones
+/// are pushed as a [`crate::nosym::FoundSymbols`] source.
+fn pool_tables_without_symbols(
+    mem: &dyn KernelMemory,
+    identity: &Identity,
+    stack: &mut SymbolStack,
+    notes: &mut Vec<String>,
+) {
+    use crate::nosym::{self, DataWords, FoundSymbols, PoolTableLayout};
+    let need_tracker = stack.global("PoolTrackTableSize").is_none();
+    let need_tag_tables = stack.global("ExPoolTagTables").is_none();
+    let need_big = stack.global("PoolBigPageTable").is_none()
+        || stack.global("PoolBigPageTableSize").is_none();
+    let Some(base) = identity.kernel_base else {
+        return;
+    };
+    if !need_tracker && !need_big && !need_tag_tables {
+        return;
+    }
+    let size = identity
+        .image
+        .as_ref()
+        .map_or(32 * 1024 * 1024, |i| u64::from(i.size_of_image));
+    let words = DataWords::collect(mem, &nosym::data_ranges(mem, base, size));
+    let build = identity.build.unwrap_or(0);
+    let layout = PoolTableLayout {
+        tracker_entry: stack
+            .type_size("_POOL_TRACKER_TABLE")
+            .map_or(0x28, |a| a.value),
+        big_entry: stack
+            .type_size("_POOL_TRACKER_BIG_PAGES")
+            .map_or(if build >= 20348 { 0x20 } else { 0x18 }, |a| a.value),
+        big_hash: build >= 10240,
+    };
+    let ptt_var = stack
+        .global("PoolTrackTable")
+        .and_then(|a| a.value.to_va(base));
+    let table = ptt_var.and_then(|v| read_ptr(mem, v, true).ok());
+    let mut found = FoundSymbols::default();
+    let say = |l: &nosym::Located, found: &mut FoundSymbols, notes: &mut Vec<String>| {
+        notes.push(format!(
+            "symbols: {} at {:#x} (= {:#x}): {}",
+            l.name,
+            l.va,
+            l.value,
+            nosym::LABEL
+        ));
+        found.globals.insert(l.name.to_string(), l.va);
+    };
+    if need_tracker {
+        match (ptt_var, table) {
+            (Some(var), Some(t)) if t != 0 => {
+                match nosym::find_tracker_size(mem, &words, var, t, layout.tracker_entry) {
+                    Ok(l) => say(&l, &mut found, notes),
+                    Err(e) => notes.push(format!("symbols: {e}")),
+                }
+            }
+            _ => notes.push(
+                "symbols: PoolTrackTableSize not searched for: PoolTrackTable is not known".into(),
+            ),
+        }
+    }
+    if need_tag_tables
+        && identity.build.is_some_and(|b| b >= 9200)
+        && let (Some(var), Some(t)) = (ptt_var, table)
+        && let Some(n) = found
+            .globals
+            .get("PoolTrackTableSize")
+            .copied()
+            .or_else(|| {
+                stack
+                    .global("PoolTrackTableSize")
+                    .and_then(|a| a.value.to_va(base))
+            })
+            .and_then(|va| read_ptr(mem, va, true).ok())
+    {
+        match nosym::find_tag_tables(mem, &words, var, t, n, layout.tracker_entry) {
+            Ok(l) => say(&l, &mut found, notes),
+            Err(e) => notes.push(format!("symbols: {e}")),
+        }
+    }
+    if need_big {
+        let exclude: Vec<u64> = table.into_iter().collect();
+        match nosym::find_big_page_table(mem, &words, layout, &exclude) {
+            Ok((t, n)) => {
+                say(&t, &mut found, notes);
+                say(&n, &mut found, notes);
+            }
+            Err(e) => notes.push(format!("symbols: {e}")),
+        }
+    }
+    if !found.globals.is_empty() {
+        stack.push(Box::new(found));
+    }
+}
+
 /// Options for [`Kernel::open`].
 #[derive(Debug, Clone, Default)]
 pub struct SymbolOptions {
@@ -694,6 +791,10 @@ impl Kernel {
                 }
                 (None, _) => notes.push("symbols: no profile of this build's family".into()),
             }
+        }
+        // No symbols name the pool's tables: find them by validated searches (nosym.rs).
+        if exact.is_none() && !user_exact && identity.arch == Arch::X64 {
+            pool_tables_without_symbols(mem, &identity, &mut stack, &mut notes);
         }
         // XP / 2003: nothing names the big page table; derive it from PoolTrackTable (derived.rs).
         if let Some(build) = identity.build
