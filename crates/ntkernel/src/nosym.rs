@@ -657,8 +657,9 @@ fn probes_hold(used: &[bool], hash_of: impl Fn(usize) -> Option<u64>) -> bool {
 /// `PoolTrackTableSize` for the tracker table at `table`: the power of two `n` whose table places
 /// every used entry where the kernel's tag hash (`ExpComputeHashForTag`, ReactOS `expool.c`:
 /// `h = 40543 * Tag; (h ^ (h >> 32)) & (n - 1)`, linear probing; pool-internals.md §4.2) and its
-/// probing put it, with at least four entries in use; the found word is the one holding that value
-/// nearest `ptt_var` (`&PoolTrackTable`). Two sizes that both fit: refused.
+/// probing put it, with at least four entries in use and one in its upper half (a smaller size
+/// fits the table's lower part; a larger one over zeros has nothing in its upper half), the largest
+/// such; the found word is the one holding that value nearest `ptt_var` (`&PoolTrackTable`).
 pub fn find_tracker_size(
     mem: &dyn KernelMemory,
     words: &DataWords,
@@ -694,20 +695,18 @@ pub fn find_tracker_size(
             let h = u64::from(key(i)).wrapping_mul(40543);
             Some(h ^ (h >> 32))
         };
-        if probes_hold(&used, hash) {
+        // A size twice too large fits when zeros follow the table, but then nothing lies in its
+        // upper half; a size too small fits its lower part. So: the largest size that fits and
+        // holds an entry in its upper half.
+        if probes_hold(&used, hash) && used[n as usize / 2..].iter().any(|&u| u) {
             fits.push(n);
         }
     }
-    let n = match fits.as_slice() {
-        [n] => *n,
-        [] => {
+    let n = match fits.last() {
+        Some(n) => *n,
+        None => {
             return Err(format!(
                 "PoolTrackTableSize not found without symbols: no power-of-two word in the kernel's data sections sizes the tracker table at {table:#x} so that its tags sit where the tag hash puts them"
-            ));
-        }
-        many => {
-            return Err(format!(
-                "PoolTrackTableSize not found without symbols: sizes {many:#x?} all fit the tracker table at {table:#x}"
             ));
         }
     };
@@ -897,6 +896,104 @@ fn big_table_fits(mem: &dyn KernelMemory, table: u64, n: u64, layout: PoolTableL
         })
 }
 
+/// The `_EX_POOL_HEAP_MANAGER_STATE` facts [`find_pool_state`] checks (from the nearest build's
+/// layouts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStateLayout {
+    /// `NumberOfPools` (u32).
+    pub number_of_pools: u64,
+    /// `PoolNode[]`.
+    pub pool_node: u64,
+    /// `_EX_HEAP_POOL_NODE.Heaps[]` within a node.
+    pub node_heaps: u64,
+    /// `_SEGMENT_HEAP.Signature` (u32).
+    pub heap_signature: u64,
+}
+
+/// `_SEGMENT_HEAP.Signature` (Yason, "Windows 10 Segment Heap Internals", BH 2016; MemProcFS).
+pub const SEGMENT_HEAP_SIGNATURE: u32 = 0xDDEE_DDEE;
+
+fn read_u32(mem: &dyn KernelMemory, va: u64) -> Option<u32> {
+    let mut b = [0u8; 4];
+    mem.read_virtual(va, &mut b).ok()?;
+    Some(u32::from_le_bytes(b))
+}
+
+/// `ExPoolState` (19H1+ segment-heap pool; pool-internals.md §3): a place `S` in the data sections
+/// where `HeapManager.Globals` (+0) points inside the kernel image (at `RtlpHpHeapGlobals`),
+/// `NumberOfPools` is 1..=64, and the four `Heaps[]` of `PoolNode[0]` are each null or a
+/// `_SEGMENT_HEAP` whose `Signature` is 0xDDEEDDEE, at least two of them. Two places that pass:
+/// refused.
+pub fn find_pool_state(
+    mem: &dyn KernelMemory,
+    ranges: &[(u64, u64)],
+    base: u64,
+    size_of_image: u64,
+    l: PoolStateLayout,
+) -> Result<Located, String> {
+    let end = base.saturating_add(size_of_image);
+    let mut hits = Vec::new();
+    let mut buf = vec![0u8; 0x1000];
+    let heap_ok = |h: u64| {
+        h >= 0xFFFF_8000_0000_0000
+            && h.checked_add(l.heap_signature)
+                .and_then(|a| read_u32(mem, a))
+                == Some(SEGMENT_HEAP_SIGNATURE)
+    };
+    for &(start, stop) in ranges {
+        let mut page = start & !0xfff;
+        while page < stop {
+            if mem.read_virtual(page, &mut buf).is_ok() {
+                for (i, c) in buf.chunks_exact(8).enumerate() {
+                    let s = page + 8 * i as u64;
+                    let g = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+                    if s < start || s >= stop || g < base || g >= end || g == s {
+                        continue;
+                    }
+                    let Some(np) = s
+                        .checked_add(l.number_of_pools)
+                        .and_then(|a| read_u32(mem, a))
+                    else {
+                        continue;
+                    };
+                    if !(1..=64).contains(&np) {
+                        continue;
+                    }
+                    let Some(heaps) = s.checked_add(l.pool_node + l.node_heaps) else {
+                        continue;
+                    };
+                    let mut good = 0;
+                    let mut bad = false;
+                    for k in 0..4u64 {
+                        match read_u64(mem, heaps + 8 * k) {
+                            Some(0) => {}
+                            Some(h) if heap_ok(h) => good += 1,
+                            _ => bad = true,
+                        }
+                    }
+                    if !bad && good >= 2 {
+                        hits.push(s);
+                    }
+                }
+            }
+            page = page.saturating_add(0x1000);
+        }
+    }
+    match hits.as_slice() {
+        [s] => Ok(Located {
+            name: "ExPoolState",
+            va: *s,
+            value: *s,
+        }),
+        [] => Err("ExPoolState not found without symbols: no place in the kernel's data sections holds a HeapManager.Globals pointer into the image, a NumberOfPools of 1..=64 and segment heaps (signature 0xDDEEDDEE) in PoolNode[0].Heaps[]".into()),
+        many => Err(format!(
+            "ExPoolState not found without symbols: {} places fit ({}); none is used",
+            many.len(),
+            many.iter().map(|a| format!("{a:#x}")).collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
 /// Globals found here, as a symbol source ([`Source::Found`]).
 #[derive(Debug, Clone, Default)]
 pub struct FoundSymbols {
@@ -918,5 +1015,184 @@ impl crate::symbols::SymbolSource for FoundSymbols {
     }
     fn field(&self, _type_name: &str, _field: &str) -> Option<crate::symbols::FieldLoc> {
         None
+    }
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+    use crate::memory::SparseMemory;
+
+    const DATA: u64 = 0xfffff804_7be00000;
+    const PTT_VAR: u64 = DATA + 0x100;
+    const TABLE: u64 = 0xffffa000_00100000;
+    const ENTRY: u64 = 0x28;
+
+    /// Places `tags` in a tracker table of `n` entries by the tag hash and linear probing.
+    fn tracker(m: &mut SparseMemory, at: u64, n: u64, tags: &[u32]) {
+        m.write(at, &vec![0u8; (n * ENTRY) as usize]);
+        let mut taken = std::collections::BTreeSet::new();
+        for &t in tags {
+            let h = u64::from(t).wrapping_mul(40543);
+            let mut s = (h ^ (h >> 32)) & (n - 1);
+            while !taken.insert(s) {
+                s = (s + 1) & (n - 1);
+            }
+            m.write_u32(at + s * ENTRY, t);
+            m.write_u32(at + s * ENTRY + 4, 1);
+        }
+    }
+
+    fn tags(k: u32) -> Vec<u32> {
+        (0..k)
+            .map(|i| u32::from_le_bytes(*b"Tg00") + (i << 16) + i)
+            .collect()
+    }
+
+    fn data(m: &mut SparseMemory, words: &[(u64, u64)]) -> DataWords {
+        m.write(DATA, &[0u8; 0x1000]);
+        for &(off, v) in words {
+            m.write_u64(DATA + off, v);
+        }
+        DataWords::collect(m, &[(DATA, DATA + 0x1000)])
+    }
+
+    #[test]
+    fn the_tracker_size_is_the_one_the_hash_agrees_with() {
+        // Property: for several sizes and fillings, exactly the right size is found, even with
+        // decoy powers of two (half and double the size, with zero pages after the table).
+        for (n, k) in [(0x100u64, 40u32), (0x200, 9), (0x400, 300), (0x800, 5)] {
+            let mut m = SparseMemory::new();
+            tracker(&mut m, TABLE, n, &tags(k));
+            m.write(TABLE + n * ENTRY, &vec![0u8; (n * ENTRY) as usize]);
+            let w = data(
+                &mut m,
+                &[(0x100, TABLE), (0xf8, n), (0x200, n / 2), (0x300, n * 2)],
+            );
+            let l = find_tracker_size(&m, &w, PTT_VAR, TABLE, ENTRY)
+                .unwrap_or_else(|e| panic!("n {n:#x}: {e}"));
+            assert_eq!((l.va, l.value), (DATA + 0xf8, n), "n {n:#x}");
+        }
+    }
+
+    #[test]
+    fn a_decoy_tracker_table_gives_not_found() {
+        // Tags placed against the hash (every slot from 0): no size fits.
+        let mut m = SparseMemory::new();
+        m.write(TABLE, &vec![0u8; 0x100 * ENTRY as usize]);
+        for i in 0..8u64 {
+            m.write_u32(TABLE + (0x80 + i) * ENTRY, 0x4141_4141 + i as u32);
+        }
+        let w = data(&mut m, &[(0x100, TABLE), (0xf8, 0x100)]);
+        let e = find_tracker_size(&m, &w, PTT_VAR, TABLE, ENTRY).unwrap_err();
+        assert!(e.contains("not found without symbols"), "{e}");
+        // Too few entries to prove anything: not found either.
+        let mut m = SparseMemory::new();
+        tracker(&mut m, TABLE, 0x100, &tags(2));
+        let w = data(&mut m, &[(0x100, TABLE), (0xf8, 0x100)]);
+        assert!(find_tracker_size(&m, &w, PTT_VAR, TABLE, ENTRY).is_err());
+    }
+
+    #[test]
+    fn per_processor_tables_are_found_and_a_lone_copy_is_not() {
+        let mut m = SparseMemory::new();
+        let n = 0x100;
+        tracker(&mut m, TABLE, n, &tags(20));
+        tracker(&mut m, TABLE + 0x10000, n, &tags(7));
+        tracker(&mut m, TABLE + 0x20000, n, &tags(3));
+        let w = data(
+            &mut m,
+            &[
+                (0x100, TABLE),
+                (0xf8, n),
+                (0x800, TABLE),
+                (0x808, TABLE + 0x10000),
+                (0x810, TABLE + 0x20000),
+                // A decoy copy of the pointer with nothing after it.
+                (0x400, TABLE),
+            ],
+        );
+        let l = find_tag_tables(&m, &w, PTT_VAR, TABLE, n, ENTRY).unwrap();
+        assert_eq!(l.va, DATA + 0x800);
+        // A second array that also fits: ambiguous, refused.
+        m.write_u64(DATA + 0xa00, TABLE);
+        m.write_u64(DATA + 0xa08, TABLE + 0x10000);
+        let w = DataWords::collect(&m, &[(DATA, DATA + 0x1000)]);
+        let e = find_tag_tables(&m, &w, PTT_VAR, TABLE, n, ENTRY).unwrap_err();
+        assert!(e.contains("2 arrays fit"), "{e}");
+    }
+
+    const BIG: u64 = 0xffffa000_00400000;
+
+    fn big_table(m: &mut SparseMemory, n: u64, e: u64, vas: &[u64]) {
+        let mut b = vec![0u8; (n * e) as usize];
+        for i in 0..n as usize {
+            b[i * e as usize] = 1; // free bit on empty entries
+        }
+        m.write(BIG, &b);
+        let mut taken = std::collections::BTreeSet::new();
+        for &va in vas {
+            let mut h = ((va >> 12) & 0xffff_ffff).wrapping_mul(0x9e5f);
+            h ^= h >> 32;
+            let mut s = h & (n - 1);
+            while !taken.insert(s) {
+                s = (s + 1) & (n - 1);
+            }
+            m.write_u64(BIG + s * e, va);
+            m.write_u32(BIG + s * e + 8, 0x6b61_654c);
+        }
+    }
+
+    fn layout(hash: bool) -> PoolTableLayout {
+        PoolTableLayout {
+            tracker_entry: ENTRY,
+            big_entry: 0x18,
+            big_hash: hash,
+        }
+    }
+
+    #[test]
+    fn the_big_page_table_is_found_beside_its_size() {
+        let vas: Vec<u64> = (0..6).map(|i| 0xffffb000_00000000 + i * 0x3000).collect();
+        let mut m = SparseMemory::new();
+        big_table(&mut m, 0x40, 0x18, &vas);
+        // Zeros after the table make 0x80 entries well formed too; the hash refuses them.
+        m.write(BIG + 0x40 * 0x18, &[0u8; 0x600]);
+        let w = data(&mut m, &[(0x500, BIG), (0x508, 0x40), (0x510, 0x80)]);
+        let (t, n) = find_big_page_table(&m, &w, layout(true), &[TABLE]).unwrap();
+        assert_eq!(
+            (t.va, t.value, n.va, n.value),
+            (DATA + 0x500, BIG, DATA + 0x508, 0x40)
+        );
+        // Without the hash (before 10240) both sizes fit: refused as ambiguous, never guessed.
+        let e = find_big_page_table(&m, &w, layout(false), &[TABLE]).unwrap_err();
+        assert!(e.contains("2 candidate tables"), "{e}");
+    }
+
+    #[test]
+    fn a_decoy_big_page_table_gives_not_found() {
+        let mut m = SparseMemory::new();
+        big_table(
+            &mut m,
+            0x40,
+            0x18,
+            &[0xffffb000_00000000, 0xffffb000_00005000],
+        );
+        // One entry with a VA that is no kernel page: the table is not well formed.
+        m.write_u64(BIG + 0x18 * 3, 0x1234_5678);
+        m.write_u32(BIG + 0x18 * 3 + 8, 0x4141_4141);
+        let w = data(&mut m, &[(0x500, BIG), (0x508, 0x40)]);
+        let e = find_big_page_table(&m, &w, layout(true), &[]).unwrap_err();
+        assert!(e.contains("not found without symbols"), "{e}");
+        // The tracker table excluded, even when it would parse.
+        let mut m = SparseMemory::new();
+        big_table(
+            &mut m,
+            0x40,
+            0x18,
+            &[0xffffb000_00000000, 0xffffb000_00005000],
+        );
+        let w = data(&mut m, &[(0x500, BIG), (0x508, 0x40)]);
+        assert!(find_big_page_table(&m, &w, layout(true), &[BIG]).is_err());
     }
 }

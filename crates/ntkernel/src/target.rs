@@ -568,7 +568,9 @@ fn pool_tables_without_symbols(
     let Some(base) = identity.kernel_base else {
         return;
     };
-    if !need_tracker && !need_big && !need_tag_tables {
+    let need_state =
+        identity.build.is_some_and(|b| b >= 18362) && stack.global("ExPoolState").is_none();
+    if !need_tracker && !need_big && !need_tag_tables && !need_state {
         return;
     }
     let size = identity
@@ -641,6 +643,33 @@ fn pool_tables_without_symbols(
                 say(&n, &mut found, notes);
             }
             Err(e) => notes.push(format!("symbols: {e}")),
+        }
+    }
+    // The segment-heap pool (19H1+): ExPoolState by its heaps.
+    if identity.build.is_some_and(|b| b >= 18362) && stack.global("ExPoolState").is_none() {
+        let f = |t: &str, n: &str| stack.field(t, n).map(|a| a.value.offset);
+        match (
+            f("_EX_POOL_HEAP_MANAGER_STATE", "NumberOfPools"),
+            f("_EX_POOL_HEAP_MANAGER_STATE", "PoolNode"),
+            f("_EX_HEAP_POOL_NODE", "Heaps"),
+            f("_SEGMENT_HEAP", "Signature"),
+        ) {
+            (Some(number_of_pools), Some(pool_node), Some(node_heaps), Some(heap_signature)) => {
+                let l = nosym::PoolStateLayout {
+                    number_of_pools,
+                    pool_node,
+                    node_heaps,
+                    heap_signature,
+                };
+                match nosym::find_pool_state(mem, &nosym::data_ranges(mem, base, size), base, size, l)
+                {
+                    Ok(loc) => say(&loc, &mut found, notes),
+                    Err(e) => notes.push(format!("symbols: {e}")),
+                }
+            }
+            _ => notes.push(
+                "symbols: ExPoolState not searched for: the layouts of _EX_POOL_HEAP_MANAGER_STATE, _EX_HEAP_POOL_NODE or _SEGMENT_HEAP are not known".into(),
+            ),
         }
     }
     if !found.globals.is_empty() {
