@@ -191,6 +191,42 @@ fn read_u64(mem: &dyn KernelMemory, va: u64) -> Option<u64> {
     Some(u64::from_le_bytes(b))
 }
 
+/// Calls `f(va, bytes)` for every 8-aligned `va` of `ranges` on a readable page, `bytes` being the
+/// `window` bytes from `va` (up to 0x100; they may run into the next page when it is readable; a
+/// place whose window is not readable is skipped). Returns the bytes of the readable pages.
+fn each_word(
+    mem: &dyn KernelMemory,
+    ranges: &[(u64, u64)],
+    window: usize,
+    mut f: impl FnMut(u64, &[u8]),
+) -> u64 {
+    let window = window.clamp(8, 0x100);
+    let mut buf = vec![0u8; 0x1000 + window];
+    let mut read = 0u64;
+    for &(start, end) in ranges {
+        let mut page = start & !0xfff;
+        while page < end {
+            let next = page.saturating_add(0x1000);
+            if mem.read_virtual(page, &mut buf[..0x1000]).is_ok() {
+                read += 0x1000;
+                let tail_ok = mem.read_virtual(next, &mut buf[0x1000..]).is_ok();
+                let limit = if tail_ok { 0x1000 } else { 0x1000 - window + 8 };
+                for o in (0..limit).step_by(8) {
+                    let va = page + o as u64;
+                    if va >= start && va < end {
+                        f(va, &buf[o..o + window]);
+                    }
+                }
+            }
+            if next == page {
+                break;
+            }
+            page = next;
+        }
+    }
+    read
+}
+
 /// Searches `ranges` for an x64 KDBG encoded with unknown keys whose KernBase is `base`, and
 /// validates it against the image `[base, base + size_of_image)` (module documentation).
 pub fn find_kdbg_without_keys(
@@ -202,66 +238,43 @@ pub fn find_kdbg_without_keys(
     let in_image = |v: u64| v >= base && v < base.saturating_add(size_of_image);
     let mut rejected = Vec::new();
     let mut found: Vec<KeylessKdbg> = Vec::new();
-    let mut searched = 0u64;
-    // A page plus the 0x20 bytes of the next, so a header across a page boundary is seen.
-    let mut buf = vec![0u8; 0x1020];
-    for &(start, end) in ranges {
-        let mut page = start & !0xfff;
-        while page < end {
-            let next = page.saturating_add(0x1000);
-            if mem.read_virtual(page, &mut buf[..0x1000]).is_err() {
-                page = next;
+    let word = |w: &[u8], o: usize| u64::from_le_bytes(w[o..o + 8].try_into().unwrap_or([0; 8]));
+    let searched = each_word(mem, ranges, 0x20, |va, w| {
+        let (c10, c18) = (word(w, 0x10), word(w, 0x18));
+        let x = c10 ^ c18;
+        if x == 0 {
+            return;
+        }
+        for r in 0..64 {
+            let y = f_r(x, r) ^ base;
+            let size = (y >> 32) as u32;
+            if y as u32 != OWNER_TAG
+                || !(MIN_SIZE..=MAX_SIZE).contains(&size)
+                || !size.is_multiple_of(8)
+            {
                 continue;
             }
-            searched += 0x1000;
-            let tail_ok = mem.read_virtual(next, &mut buf[0x1000..]).is_ok();
-            let limit = if tail_ok { 0x1000 } else { 0x1000 - 0x20 };
-            let word = |o: usize| u64::from_le_bytes(buf[o..o + 8].try_into().unwrap_or([0; 8]));
-            let mut o = 0usize;
-            while o < limit {
-                let va = page + o as u64;
-                if va < start || va >= end {
-                    o += 8;
-                    continue;
-                }
-                let (c10, c18) = (word(o + 0x10), word(o + 0x18));
-                let x = c10 ^ c18;
-                if x != 0 {
-                    for r in 0..64 {
-                        let y = f_r(x, r) ^ base;
-                        let size = (y >> 32) as u32;
-                        if y as u32 != OWNER_TAG
-                            || !(MIN_SIZE..=MAX_SIZE).contains(&size)
-                            || !size.is_multiple_of(8)
-                        {
-                            continue;
-                        }
-                        let plain10 = u64::from(OWNER_TAG) | (u64::from(size) << 32);
-                        let k = f_r(c10, r) ^ plain10;
-                        match decode_and_validate(mem, va, size, r, k, &in_image) {
-                            Ok(kdbg) => {
-                                if !found.iter().any(|f| f.kdbg.va == va) {
-                                    found.push(KeylessKdbg {
-                                        kdbg,
-                                        rotation: r,
-                                        constant: k,
-                                        rejected: Vec::new(),
-                                    });
-                                }
-                            }
-                            Err(why) => {
-                                if rejected.len() < MAX_REPORTED {
-                                    rejected.push(format!("{va:#x}: {why}"));
-                                }
-                            }
-                        }
+            let plain10 = u64::from(OWNER_TAG) | (u64::from(size) << 32);
+            let k = f_r(c10, r) ^ plain10;
+            match decode_and_validate(mem, va, size, r, k, &in_image) {
+                Ok(kdbg) => {
+                    if !found.iter().any(|f| f.kdbg.va == va) {
+                        found.push(KeylessKdbg {
+                            kdbg,
+                            rotation: r,
+                            constant: k,
+                            rejected: Vec::new(),
+                        });
                     }
                 }
-                o += 8;
+                Err(why) => {
+                    if rejected.len() < MAX_REPORTED {
+                        rejected.push(format!("{va:#x}: {why}"));
+                    }
+                }
             }
-            page = next;
         }
-    }
+    });
     match found.len() {
         0 => Err(KeylessError::NotFound {
             base,
@@ -585,32 +598,17 @@ impl DataWords {
     /// Collects the candidate words of `ranges` (x64 words, 8-aligned).
     pub fn collect(mem: &dyn KernelMemory, ranges: &[(u64, u64)]) -> DataWords {
         let mut out = DataWords::default();
-        let mut buf = vec![0u8; 0x1000];
-        for &(start, end) in ranges {
-            let mut page = start & !0xfff;
-            while page < end {
-                if mem.read_virtual(page, &mut buf).is_ok() {
-                    for (i, c) in buf.chunks_exact(8).enumerate() {
-                        let va = page + 8 * i as u64;
-                        if va < start || va >= end {
-                            continue;
-                        }
-                        let v = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
-                        if v.is_power_of_two() && (0x40..=1 << 24).contains(&v) {
-                            if out.sizes.len() < MAX_WORDS {
-                                out.sizes.push((va, v));
-                            }
-                        } else if v >= 0xFFFF_8000_0000_0000
-                            && v & 0xfff == 0
-                            && out.pointers.len() < MAX_WORDS
-                        {
-                            out.pointers.push((va, v));
-                        }
-                    }
+        each_word(mem, ranges, 8, |va, w| {
+            let v = u64::from_le_bytes(w[..8].try_into().unwrap_or([0; 8]));
+            if v.is_power_of_two() && (0x40..=1 << 24).contains(&v) {
+                if out.sizes.len() < MAX_WORDS {
+                    out.sizes.push((va, v));
                 }
-                page = page.saturating_add(0x1000);
+            } else if v >= 0xFFFF_8000_0000_0000 && v & 0xfff == 0 && out.pointers.len() < MAX_WORDS
+            {
+                out.pointers.push((va, v));
             }
-        }
+        });
         out.sizes.sort_unstable();
         out.pointers.sort_unstable();
         out
@@ -933,52 +931,42 @@ pub fn find_pool_state(
 ) -> Result<Located, String> {
     let end = base.saturating_add(size_of_image);
     let mut hits = Vec::new();
-    let mut buf = vec![0u8; 0x1000];
     let heap_ok = |h: u64| {
         h >= 0xFFFF_8000_0000_0000
             && h.checked_add(l.heap_signature)
                 .and_then(|a| read_u32(mem, a))
                 == Some(SEGMENT_HEAP_SIGNATURE)
     };
-    for &(start, stop) in ranges {
-        let mut page = start & !0xfff;
-        while page < stop {
-            if mem.read_virtual(page, &mut buf).is_ok() {
-                for (i, c) in buf.chunks_exact(8).enumerate() {
-                    let s = page + 8 * i as u64;
-                    let g = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
-                    if s < start || s >= stop || g < base || g >= end || g == s {
-                        continue;
-                    }
-                    let Some(np) = s
-                        .checked_add(l.number_of_pools)
-                        .and_then(|a| read_u32(mem, a))
-                    else {
-                        continue;
-                    };
-                    if !(1..=64).contains(&np) {
-                        continue;
-                    }
-                    let Some(heaps) = s.checked_add(l.pool_node + l.node_heaps) else {
-                        continue;
-                    };
-                    let mut good = 0;
-                    let mut bad = false;
-                    for k in 0..4u64 {
-                        match read_u64(mem, heaps + 8 * k) {
-                            Some(0) => {}
-                            Some(h) if heap_ok(h) => good += 1,
-                            _ => bad = true,
-                        }
-                    }
-                    if !bad && good >= 2 {
-                        hits.push(s);
-                    }
-                }
-            }
-            page = page.saturating_add(0x1000);
+    each_word(mem, ranges, 8, |s, w| {
+        let g = u64::from_le_bytes(w[..8].try_into().unwrap_or([0; 8]));
+        if g < base || g >= end || g == s {
+            return;
         }
-    }
+        let Some(np) = s
+            .checked_add(l.number_of_pools)
+            .and_then(|a| read_u32(mem, a))
+        else {
+            return;
+        };
+        if !(1..=64).contains(&np) {
+            return;
+        }
+        let Some(heaps) = s.checked_add(l.pool_node + l.node_heaps) else {
+            return;
+        };
+        let mut good = 0;
+        let mut bad = false;
+        for k in 0..4u64 {
+            match read_u64(mem, heaps + 8 * k) {
+                Some(0) => {}
+                Some(h) if heap_ok(h) => good += 1,
+                _ => bad = true,
+            }
+        }
+        if !bad && good >= 2 {
+            hits.push(s);
+        }
+    });
     match hits.as_slice() {
         [s] => Ok(Located {
             name: "ExPoolState",
@@ -1194,5 +1182,45 @@ mod table_tests {
         );
         let w = data(&mut m, &[(0x500, BIG), (0x508, 0x40)]);
         assert!(find_big_page_table(&m, &w, layout(true), &[BIG]).is_err());
+    }
+}
+
+#[cfg(test)]
+mod seed_tests {
+    use super::*;
+    use crate::memory::SparseMemory;
+
+    fn seed(name: &str) -> Option<Vec<u8>> {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fuzz/seeds")
+            .join(name);
+        std::fs::read(p).ok()
+    }
+
+    /// The fuzz seeds reach the success paths (the fuzz targets start from a real find).
+    #[test]
+    fn the_fuzz_seeds_hold_what_they_claim() {
+        let k = seed("ntkernel_nosym_kdbg/encoded_kdbg").expect("seed");
+        let base = 0xfffff804_7ba00000u64;
+        let mut m = SparseMemory::new();
+        m.write(base, &k[8..]);
+        let size = (k.len() as u64 - 8 + 0xfff) & !0xfff;
+        let f = find_kdbg_without_keys(&m, base, size, &data_ranges(&m, base, size)).unwrap();
+        assert_eq!(f.kdbg.va, base + 0x1100);
+        let t = seed("ntkernel_nosym_tables/tracker_and_big").expect("seed");
+        let (data, heap) = (0xfffff804_7be00000u64, 0xffffa000_00000000u64);
+        let mut m = SparseMemory::new();
+        m.write(data, &t[..0x1000]);
+        m.write(heap, &t[0x1000..]);
+        let w = DataWords::collect(&m, &[(data, data + 0x1000)]);
+        let l = find_tracker_size(&m, &w, data + 0x100, heap, 0x28).unwrap();
+        assert_eq!(l.value, 0x100);
+        let layout = PoolTableLayout {
+            tracker_entry: 0x28,
+            big_entry: 0x18,
+            big_hash: true,
+        };
+        let (b, n) = find_big_page_table(&m, &w, layout, &[heap]).unwrap();
+        assert_eq!((b.value, n.value), (heap + 0x3000, 0x40));
     }
 }
