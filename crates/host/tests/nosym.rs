@@ -11,13 +11,7 @@ use plugin_sdk::Target;
 use pooldbg::session::{Session, SessionOptions};
 use testkit::{Container, Kernel, KernelBuilder, WriteOptions, profile, write_vec};
 
-const WITHHELD: &[&str] = &[
-    "win81-x64",
-    "win10-1607-x64",
-    "win10-2004-x64",
-    "win2022-x64",
-    "win11-21h2-x64",
-];
+use testkit::builder::WITHHELD_PROFILES as WITHHELD;
 
 fn withheld(name: &str) -> Kernel {
     KernelBuilder::standard(profile(name).expect("profile"))

@@ -3,13 +3,7 @@
 use testkit::builder::WITHHELD_SHIFT;
 use testkit::{KernelBuilder, profile};
 
-const WITHHELD: &[&str] = &[
-    "win81-x64",
-    "win10-1607-x64",
-    "win10-2004-x64",
-    "win2022-x64",
-    "win11-21h2-x64",
-];
+use testkit::builder::WITHHELD_PROFILES as WITHHELD;
 
 #[test]
 fn withheld_kernels_move_their_globals_and_name_another_pdb() {

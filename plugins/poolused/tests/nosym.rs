@@ -19,13 +19,7 @@ fn session(k: &testkit::Kernel, c: Container) -> Session {
 
 #[test]
 fn poolused_matches_the_manifest_without_symbols() {
-    for name in [
-        "win81-x64",
-        "win10-1607-x64",
-        "win10-2004-x64",
-        "win2022-x64",
-        "win11-21h2-x64",
-    ] {
+    for name in testkit::builder::WITHHELD_PROFILES {
         let k = KernelBuilder::standard(testkit::profile(name).unwrap())
             .seed(5)
             .memory_mib(32)
