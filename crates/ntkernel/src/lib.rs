@@ -27,6 +27,7 @@ pub mod kdbg;
 pub mod locate;
 pub mod memory;
 pub mod modules;
+pub mod nosym;
 pub mod pdbfile;
 pub mod pe;
 pub mod poolva;

@@ -240,6 +240,10 @@ pub struct ProfileFacts {
     pub file_version: String,
     /// Whether GUID and RVAs are a real build's (x64 ISF builds) or synthetic.
     pub real_symbols: bool,
+    /// The exact profile is withheld (`KernelBuilder::withhold_profile`): the PDB GUID is synthetic
+    /// and every global moved by `builder::WITHHELD_SHIFT` from the build's RVA.
+    #[serde(default)]
+    pub withheld: bool,
     /// Self-map index (PML4 index on x64, PD index 0x300 on x86).
     pub self_map_index: u64,
     /// Base of the PTE array through the self-map.
