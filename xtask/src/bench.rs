@@ -616,6 +616,16 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
             }
         }
     };
+    // Memory as output grows, and a 100 GB sparse raw file (issue #21).
+    eprintln!("==> memory: peak RSS of the release pooldbg");
+    let ws = crate::plugins::workspace(root)?;
+    let memory = match crate::plugins::build(root, &ws, true) {
+        Ok(dir_release) => {
+            crate::membench::run(&dir_release.join(crate::plugins::host_file()), &dir, &dumps)
+        }
+        Err(e) => json!({ "error": e }),
+    };
+    results["memory"] = memory;
     results["command"] = json!(if args.quick {
         "cargo xtask bench --quick"
     } else {
@@ -638,6 +648,9 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
             .unwrap_or("?"),
     );
     print!("{table}");
+    for l in crate::membench::lines(&results["memory"]) {
+        println!("{l}");
+    }
     println!(
         "\nbest of {} samples (medians in the JSON); pooldbg/peer = times faster; results: {} ({:.0} s)",
         results["samples"],

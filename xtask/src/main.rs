@@ -14,6 +14,7 @@ mod dist;
 mod fixtures;
 mod fuzz;
 mod install;
+mod membench;
 mod plugins;
 
 /// A subcommand: its name, its one-line help, and whether it is available yet.

@@ -15,8 +15,11 @@ fn main() -> ExitCode {
             use_nt_symbol_path: true,
             no_embedded_profiles: false,
         };
-        Session::open(path, &session_options)
-            .map(|s| Box::new(s) as Box<dyn HostView>)
-            .map_err(|e| e.to_string())
+        let session = Session::open(path, &session_options).map_err(|e| e.to_string())?;
+        // A raw image with no Windows in it says so and fails, not "unknown" everywhere.
+        if let Some(why) = session.not_windows() {
+            return Err(why);
+        }
+        Ok(Box::new(session) as Box<dyn HostView + Sync>)
     })
 }
