@@ -66,20 +66,20 @@ pub struct Args {
     pub quick: bool,
 }
 
+/// The command line of `bench` (clap).
+#[derive(Debug, clap::Parser)]
+#[command(name = "cargo xtask bench", no_binary_name = true)]
+struct Cli {
+    /// The reduced CI-smoke set (no Volatility 3, small dumps).
+    #[arg(long)]
+    quick: bool,
+}
+
 /// Parses `[--quick]`.
 pub fn parse_args(args: &[String]) -> Result<Args, String> {
-    let mut quick = false;
-    for a in args {
-        match a.as_str() {
-            "--quick" => quick = true,
-            other => {
-                return Err(format!(
-                    "bench: unknown argument `{other}` (usage: bench [--quick])"
-                ));
-            }
-        }
-    }
-    Ok(Args { quick })
+    use clap::Parser;
+    let cli = Cli::try_parse_from(args).map_err(|e| format!("bench: {e}"))?;
+    Ok(Args { quick: cli.quick })
 }
 
 /// Whether `need` bytes fit in `avail`, and the message when they do not.

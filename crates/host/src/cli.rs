@@ -75,6 +75,10 @@ pub struct Options {
     /// No progress bars.
     #[arg(short = 'q', long = "quiet", global = true)]
     pub quiet: bool,
+    /// Text: print every note opening the dump made (how the kernel and symbols were found),
+    /// not only those that change the answers. JSON has them in `sources.notes`.
+    #[arg(short = 'v', long = "verbose", global = true)]
+    pub verbose: bool,
 }
 
 /// `!poolused`'s sort orders.
@@ -286,7 +290,18 @@ pub fn main_with(
         target_json(view.as_ref()),
         view.sources(),
     )
-    .with_header(header);
+    .with_header(header)
+    .with_notes(&if options.verbose {
+        let notices = view.notices();
+        let rest: Vec<String> = view
+            .notes()
+            .into_iter()
+            .filter(|n| !notices.contains(n))
+            .collect();
+        [notices, rest].concat()
+    } else {
+        view.notices()
+    });
     let progress =
         !options.quiet && !options.format.is_machine() && std::io::stderr().is_terminal();
     let dispatcher = Dispatcher::new(view.as_ref(), &plugins, Some(&cancel));

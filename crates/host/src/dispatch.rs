@@ -42,6 +42,15 @@ pub trait HostView {
     fn symbols_exact(&self) -> bool;
     /// The flag Ctrl-C sets; the target's `is_cancelled` should report it.
     fn cancel_flag(&self) -> std::sync::Arc<AtomicBool>;
+    /// What changes the meaning of every answer, for the text user (printed once, first): a
+    /// truncated dump, `--symbols` paths that do not exist or hold nothing for this kernel.
+    fn notices(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Everything opening the dump noticed (`-v` prints it in text; json has it in `sources`).
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// The `sources` object of json output.
     fn sources(&self) -> Value {
         json!({ "symbols": self.symbol_source(), "symbols_exact": self.symbols_exact() })

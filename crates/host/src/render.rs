@@ -217,6 +217,18 @@ impl<W: Write, E: Write> Renderer<W, E> {
         self
     }
 
+    /// Adds `note: ...` lines after the header line: what changes the meaning of every answer
+    /// (a truncated dump, `--symbols` that gave nothing), printed once, first (text only).
+    pub fn with_notes(mut self, notes: &[String]) -> Self {
+        if notes.is_empty() {
+            return self;
+        }
+        let mut h = self.header.take().map(|h| vec![h]).unwrap_or_default();
+        h.extend(notes.iter().map(|n| format!("note: {n}")));
+        self.header = Some(h.join("\n"));
+        self
+    }
+
     /// Echo `kd> COMMAND ARGS` before each command in text (the `-c` form).
     pub fn with_echo(mut self, echo: bool) -> Self {
         self.echo = echo;
@@ -289,6 +301,11 @@ impl<W: Write, E: Write> Renderer<W, E> {
 
     fn error_to_err(&mut self, command: &str, e: &str) -> io::Result<()> {
         self.out.flush()?;
+        // A message that already names the command (`!vm: ...`) is not prefixed twice.
+        let e = e
+            .strip_prefix(command)
+            .and_then(|rest| rest.strip_prefix(": "))
+            .unwrap_or(e);
         writeln!(self.err, "error: {command}: {e}")?;
         self.err.flush()
     }
@@ -742,6 +759,24 @@ mod tests {
         assert_eq!(o.lines().count(), CSV_LOOKAHEAD + 2);
         assert!(o.starts_with("a\n0\n"));
         assert!(e.contains("column(s) late first appear after"), "{e}");
+    }
+
+    #[test]
+    fn errors_name_the_command_once_and_notes_follow_the_header() {
+        let failed = CommandResult::failed("!vm", "", "!vm: no pool figures");
+        let mut x = Renderer::new(Format::Text, Vec::new(), Vec::new(), json!({}), json!({}))
+            .with_header(Some("symbols: guessed".into()))
+            .with_notes(&["the dump is truncated".into()]);
+        x.render(&failed).unwrap();
+        let (o, e) = x.into_inner();
+        assert_eq!(
+            String::from_utf8(o).unwrap(),
+            "symbols: guessed\nnote: the dump is truncated\n"
+        );
+        assert_eq!(
+            String::from_utf8(e).unwrap(),
+            "error: !vm: no pool figures\n"
+        );
     }
 
     #[test]

@@ -87,6 +87,8 @@ pub struct Session {
     kernel: Option<Kernel>,
     tags: pooltag::TagLookup,
     notes: Vec<String>,
+    /// The notes that change the meaning of every answer (see [`Session::notices`]).
+    notices: Vec<String>,
     cancelled: Arc<AtomicBool>,
 }
 
@@ -116,12 +118,21 @@ impl Session {
     pub fn from_dump(dump: Dump, options: &SessionOptions) -> Result<Session, SessionError> {
         let dump = Arc::new(dump);
         let mut notes: Vec<String> = dump.warnings().iter().map(|w| w.to_string()).collect();
+        let mut notices = Vec::new();
         if dump.missing_bytes() > 0 {
-            notes.push(format!(
-                "the dump is truncated: {} pages ({} bytes) it describes are not in the file",
+            let n = format!(
+                "the dump is truncated: {} pages ({} bytes) it describes are not in the file; \
+                 answers that need them are incomplete",
                 dump.missing_pages(),
                 dump.missing_bytes()
-            ));
+            );
+            notes.push(n.clone());
+            notices.push(n);
+        }
+        for p in &options.symbols {
+            if !p.exists() {
+                notices.push(format!("--symbols {}: no such file or folder", p.display()));
+            }
         }
         let (tags, tag_notes) = pooltag::TagLookup::load(&pooltag::LoadOptions::standard(
             options.pooltag_files.clone(),
@@ -146,10 +157,12 @@ impl Session {
             kernel: None,
             tags,
             notes,
+            notices,
             cancelled: Arc::new(AtomicBool::new(false)),
         };
         let facts = session.initial_facts();
         session.identify(facts, &symbol_options);
+        session.symbols_notice(options);
         Ok(session)
     }
 
@@ -282,10 +295,46 @@ impl Session {
                 }
                 self.kernel = Some(kernel);
             }
-            Err(e) => self
-                .notes
-                .push(format!("the kernel could not be identified: {e}")),
+            Err(e) => {
+                let n = format!("the kernel could not be identified: {e}");
+                self.notes.push(n.clone());
+                self.notices.push(n);
+            }
         }
+    }
+
+    /// `--symbols` paths were given but none of them answered for this kernel: say which kernel
+    /// was wanted and what answers instead.
+    fn symbols_notice(&mut self, options: &SessionOptions) {
+        if options.symbols.is_empty() || !options.symbols.iter().any(|p| p.exists()) {
+            return;
+        }
+        use ntkernel::symbols::Source as S;
+        let Some(kernel) = &self.kernel else { return };
+        let from_user = kernel
+            .symbols
+            .sources()
+            .any(|s| matches!(s, S::UserIsf(_) | S::UserPdb(_)));
+        if from_user {
+            return;
+        }
+        let wanted = kernel
+            .identity
+            .pdb
+            .as_ref()
+            .map(|p| format!(" ({} {} {})", p.name, p.guid, p.age))
+            .unwrap_or_default();
+        self.notices.push(format!(
+            "--symbols: nothing there matches this kernel's PDB{wanted}; symbols come from {}",
+            kernel.symbol_source()
+        ));
+    }
+
+    /// What changes the meaning of every answer, printed once before the first text output: a
+    /// truncated dump, `--symbols` paths that do not exist or hold nothing for this kernel, a
+    /// kernel that could not be identified. The rest of [`Session::notes`] is behind `-v`.
+    pub fn notices(&self) -> &[String] {
+        &self.notices
     }
 
     fn kernel_memory(&self) -> SessionMemory<'_> {

@@ -764,3 +764,68 @@ fn what_is_not_a_dump_says_what_it_is() {
     assert!(err.contains("look random"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// What changes the meaning of every answer is printed once, first, in text (issue #21): a
+/// truncated dump, `--symbols` that does not exist. `-v` adds the rest of the notes; JSON has
+/// them all in `sources`.
+#[test]
+fn notices_first_in_text_and_detail_behind_v() {
+    let f = win7();
+    let o = run(&[
+        "-z",
+        z(f),
+        "--symbols",
+        "/nonexistent/syms",
+        "-c",
+        "info; lm",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    let note = "note: --symbols /nonexistent/syms: no such file or folder";
+    let at = lines
+        .iter()
+        .position(|l| *l == note)
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(at <= 1, "first, after the symbols line at most: {out}");
+    assert_eq!(out.matches(note).count(), 1, "once: {out}");
+    assert!(
+        !out.contains("kernel base:"),
+        "the detail is behind -v: {out}"
+    );
+    let v = stdout(&run(&["-z", z(f), "-v", "-c", "info"]));
+    assert!(v.contains("note: kernel base:"), "{v}");
+    let j = json_lines(&run(&[
+        "-z",
+        z(f),
+        "--symbols",
+        "/nonexistent/syms",
+        "-c",
+        "info",
+        "--format",
+        "json",
+    ]));
+    assert!(
+        j[0]["sources"]["notices"][0]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/syms")
+    );
+    assert!(!j[0]["sources"]["notes"].as_array().unwrap().is_empty());
+
+    // A truncated copy says so before its first answer.
+    let bytes = std::fs::read(&f.path).unwrap();
+    let cut = f.path.with_file_name("win7-truncated.dmp");
+    std::fs::write(&cut, &bytes[..bytes.len() * 3 / 4]).unwrap();
+    let o = run(&["-z", cut.to_str().unwrap(), "-c", "info"]);
+    let out = stdout(&o);
+    let first_note = out
+        .lines()
+        .find(|l| l.starts_with("note: "))
+        .unwrap_or_default();
+    assert!(
+        first_note.starts_with("note: the dump is truncated: "),
+        "{out}"
+    );
+    let _ = std::fs::remove_file(&cut);
+}
