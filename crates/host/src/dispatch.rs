@@ -393,17 +393,9 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
         };
         let ps = self.view.target().info().pointer_size;
         let mut r = CommandResult::new("!pte", args);
-        let mut text = vec![format!("{:>43} {}", "VA", windbg_address(va, ps))];
+        let text = pte_text(va, ps, &walk.entries);
         for e in &walk.entries {
             let (state, pfn) = entry_state(&e.state);
-            let at = match e.entry_va {
-                Some(v) => windbg_address(v, ps),
-                None => format!("physical {:#x}", e.entry_pa),
-            };
-            text.push(format!(
-                "{} at {at:<20} contains {:016x}  {state}",
-                e.name, e.raw
-            ));
             let mut row = json!({
                 "level": e.name,
                 "entry_address": e.entry_va.map(hex),
@@ -416,6 +408,7 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
             }
             r.rows.push(row);
         }
+        let mut text = text;
         let summary = match &walk.result {
             Ok(t) => {
                 text.push(format!(
@@ -493,6 +486,57 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|&c| c == '*')
 }
 
+/// `!pte`'s text in WinDbg's layout (Microsoft docs, "!pte"): the VA line, then one column per
+/// level, highest first: `PXE at ADDRESS`, `contains VALUE`, and `pfn N FLAGS` for a valid entry
+/// or `not valid` followed, under the table, by what the invalid entry holds (transition frame,
+/// page file and offset, protection, prototype). Each column is 27 characters on x64 (16-digit
+/// values) and 23 on x86 (8 digits), as WinDbg pads them.
+pub fn pte_text(va: u64, pointer_size: u32, entries: &[paging::WalkEntry]) -> Vec<String> {
+    use paging::EntryState as S;
+    let digits = if pointer_size == 4 { 8 } else { 16 };
+    let width = digits + 11;
+    let mut at = String::new();
+    let mut contains = String::new();
+    let mut decoded = String::new();
+    let mut details = Vec::new();
+    for e in entries {
+        let place = match e.entry_va {
+            Some(v) => format!("{} at {v:0digits$X}", e.name),
+            None => format!("{} at phys {:X}", e.name, e.entry_pa),
+        };
+        at.push_str(&format!("{place:<width$}"));
+        contains.push_str(&format!(
+            "{:<width$}",
+            format!("contains {:0digits$X}", e.raw & mask(digits))
+        ));
+        let d = match &e.state {
+            S::Valid { pfn, flags } => format!("pfn {pfn:<10x}{}", flags.windbg()),
+            S::Zero => "not valid".to_string(),
+            other => {
+                details.push(format!("{}: {}", e.name, entry_state(other).0));
+                "not valid".to_string()
+            }
+        };
+        decoded.push_str(&format!("{d:<width$}"));
+    }
+    let mut out = vec![
+        format!("{:>43} {:0digits$x}", "VA", va & mask(digits)),
+        at.trim_end().to_string(),
+        contains.trim_end().to_string(),
+        decoded.trim_end().to_string(),
+    ];
+    out.extend(details);
+    out
+}
+
+fn mask(digits: usize) -> u64 {
+    if digits >= 16 {
+        u64::MAX
+    } else {
+        (1u64 << (digits * 4)) - 1
+    }
+}
+
 /// A walk entry's state as text, and its frame number when it has one.
 fn entry_state(state: &paging::EntryState) -> (String, Option<u64>) {
     use paging::EntryState as S;
@@ -550,6 +594,51 @@ pub fn windbg_module_name(index: usize, file_name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::windbg_module_name;
+
+    #[test]
+    fn pte_columns_as_windbg_prints_them() {
+        use paging::{EntryState, WalkEntry};
+        let valid = |level, name, va, raw, pfn| WalkEntry {
+            level,
+            name,
+            entry_pa: 0x1000,
+            entry_va: Some(va),
+            raw,
+            state: EntryState::Valid {
+                pfn,
+                flags: paging::Flags::of(raw),
+            },
+        };
+        let entries = [
+            valid(
+                4,
+                "PXE",
+                0xFFFF_ED76_BB5D_A018,
+                0x0A00_0000_1A90_7867,
+                0x1a907,
+            ),
+            valid(
+                1,
+                "PTE",
+                0xFFFF_ED00_FF0A_8E80,
+                0x0000_0000_A1DD_0880,
+                0xa1dd0,
+            ),
+        ];
+        let mut e = entries;
+        e[1].state = EntryState::Transition {
+            pfn: 0xa1dd0,
+            protection: 4,
+        };
+        let t = super::pte_text(0x1fe_151d_0000, 8, &e);
+        assert_eq!(t[0], format!("{:>43} 000001fe151d0000", "VA"));
+        assert_eq!(t[1], "PXE at FFFFED76BB5DA018    PTE at FFFFED00FF0A8E80");
+        assert_eq!(t[2], "contains 0A0000001A907867  contains 00000000A1DD0880");
+        assert!(t[3].starts_with("pfn 1a907     "), "{}", t[3]);
+        assert_eq!(t[3].len(), 27 + "not valid".len(), "{}", t[3]);
+        assert!(t[3].ends_with("  not valid"));
+        assert!(t[4].starts_with("PTE: transition pfn a1dd0"), "{}", t[4]);
+    }
 
     #[test]
     fn module_patterns_as_windbg_matches_them() {
