@@ -283,9 +283,19 @@ pub fn main_with(
     let plugins = PluginSet::discover(SearchPath::from_environment(&options.plugin_dir));
     let cancel = view.cancel_flag();
     let header = (!view.symbols_exact()).then(|| format!("symbols: {}", view.symbol_source()));
+    // A terminal sees each line as it is written; a pipe or file gets them in blocks (stdout
+    // alone flushes every line: a million-line `db` would be a million writes).
+    let out: Box<dyn Write + Send> = if std::io::stdout().is_terminal() {
+        Box::new(std::io::stdout())
+    } else {
+        Box::new(std::io::BufWriter::with_capacity(
+            1 << 16,
+            std::io::stdout(),
+        ))
+    };
     let mut renderer = Renderer::new(
         options.format,
-        std::io::stdout(),
+        out,
         std::io::stderr(),
         target_json(view.as_ref()),
         view.sources(),
@@ -558,5 +568,9 @@ impl<W: Write + Send, E: Write + Send> crate::outcome::Sink for Streaming<'_, W,
     fn line(&mut self, line: String) -> std::io::Result<()> {
         self.written();
         self.renderer.line(line)
+    }
+
+    fn wants_rows(&self) -> bool {
+        self.renderer.wants_rows()
     }
 }

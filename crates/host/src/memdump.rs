@@ -284,12 +284,19 @@ pub fn display_into(
             line.push_str(&cell);
             values.push(v.map_or(Value::Null, |v| json!(hex(v))));
         }
-        let mut row = json!({ "address": hex(line_addr), "values": values });
+        let wants_rows = sink.wants_rows();
+        let mut row = if wants_rows {
+            json!({ "address": hex(line_addr), "values": values })
+        } else {
+            Value::Null
+        };
         // Why a line has unreadable bytes (the text shows it on a line of its own).
         while holes.get(touching).is_some_and(|h| h.end < line_addr) {
             touching += 1;
         }
-        if let Some(h) = holes.get(touching).filter(|h| h.start <= line_last) {
+        if let Some(h) = holes.get(touching).filter(|h| h.start <= line_last)
+            && wants_rows
+        {
             row["unreadable"] = json!(h.status.to_string());
         }
         if unit == Unit::Byte {
@@ -305,11 +312,13 @@ pub fn display_into(
                 .collect();
             line.push_str("  ");
             line.push_str(&ascii);
-            row["ascii"] = json!(ascii);
+            if wants_rows {
+                row["ascii"] = json!(ascii);
+            }
         }
         // A closed output (a pipe into `head`) ends the command: the caller sees the error on
         // its next write.
-        if sink.line(line).is_err() || sink.row(row).is_err() {
+        if sink.line(line).is_err() || (wants_rows && sink.row(row).is_err()) {
             return result;
         }
         if line_last == end {

@@ -56,6 +56,11 @@ pub trait Sink: Send {
     fn row(&mut self, row: Value) -> std::io::Result<()>;
     /// One line of the command's own text layout (WinDbg's); machine formats drop it.
     fn line(&mut self, line: String) -> std::io::Result<()>;
+    /// Will rows be used? `false` once a text renderer has seen the command's own lines: a
+    /// command may then skip building them.
+    fn wants_rows(&self) -> bool {
+        true
+    }
 }
 
 /// A [`Sink`] that keeps everything: the rows and lines of a [`CommandResult`] built in memory.

@@ -527,6 +527,10 @@ impl<W: Write + Send, E: Write + Send> Sink for Renderer<W, E> {
         written
     }
 
+    fn wants_rows(&self) -> bool {
+        self.format != Format::Text || !self.current.as_ref().is_some_and(|c| c.lines_seen)
+    }
+
     fn line(&mut self, line: String) -> io::Result<()> {
         if self.format != Format::Text {
             return Ok(());
