@@ -630,15 +630,18 @@ mod tests {
         }
     }
 
-    fn render(format: Format, results: &[CommandResult]) -> (String, String) {
-        let mut r = Renderer::new(
+    fn renderer(format: Format) -> Renderer<Vec<u8>, Vec<u8>> {
+        Renderer::new(
             format,
             Vec::new(),
             Vec::new(),
             json!({"arch": "x64"}),
             json!({}),
         )
-        .with_header(Some("symbols: guessed".into()));
+    }
+
+    fn render(format: Format, results: &[CommandResult]) -> (String, String) {
+        let mut r = renderer(format).with_header(Some("symbols: guessed".into()));
         for x in results {
             r.render(x).unwrap();
         }
@@ -700,13 +703,7 @@ mod tests {
 
     /// Streams `result` through the Sink: rows (and `lines`) first, then finish with the rest.
     fn stream(format: Format, r: &CommandResult, lines: &[&str]) -> (String, String) {
-        let mut x = Renderer::new(
-            format,
-            Vec::new(),
-            Vec::new(),
-            json!({"arch": "x64"}),
-            json!({}),
-        );
+        let mut x = renderer(format);
         x.begin(&r.command, &r.args).unwrap();
         for l in lines {
             x.line((*l).to_string()).unwrap();
@@ -727,13 +724,7 @@ mod tests {
     fn streamed_rows_render_as_a_result_built_whole() {
         for format in [Format::Text, Format::Json, Format::Jsonl, Format::Csv] {
             let whole = {
-                let mut x = Renderer::new(
-                    format,
-                    Vec::new(),
-                    Vec::new(),
-                    json!({"arch": "x64"}),
-                    json!({}),
-                );
+                let mut x = renderer(format);
                 x.render(&result()).unwrap();
                 let (o, e) = x.into_inner();
                 (String::from_utf8(o).unwrap(), String::from_utf8(e).unwrap())
