@@ -326,6 +326,7 @@ pub fn main_with(
         // Rows and lines are written as the command makes them (issue #21): the renderer is the
         // command's sink, and the result keeps only what is left (summary, warnings, error).
         let begun = renderer.begin(&name, &args);
+        renderer.declare(&dispatcher.declared_columns(cmd));
         let result = {
             let _progress = progress.then(|| CommandProgress::start(cmd));
             let mut sink = Streaming {
@@ -455,6 +456,7 @@ fn run_abandonable<'scope, 'env, V, W, E>(
     if renderer.begin(&name, &args).is_err() {
         return;
     }
+    renderer.declare(&dispatcher.declared_columns(cmd));
     let (tx, rx) = channel::<Produced>();
     let command = cmd.to_string();
     scope.spawn(move || {

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use crate::bridge::run_command_into;
 use crate::loader::PluginSet;
 use crate::memdump::{Space, Unit, display_into};
-use crate::number::{parse_number, windbg_address};
 use crate::outcome::{Collect, CommandResult, Sink};
+use plugin_sdk::args::{eval, windbg_address};
 
 /// One loaded module as `lm` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,6 +180,20 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
         }
     }
 
+    /// The columns `command` declares (a plugin command's `Command::columns`; empty for the
+    /// host's commands and undeclared plugins), known before it runs so that a streaming CSV
+    /// header or text table can use them.
+    pub fn declared_columns(&self, command: &str) -> Vec<String> {
+        let (name, _) = split_name(command);
+        if !name.starts_with('!') || HOST_COMMANDS.iter().any(|h| h.0 == name) {
+            return Vec::new();
+        }
+        self.plugins
+            .find(&name)
+            .and_then(|(p, i)| p.commands.get(i as usize).map(|c| c.columns.clone()))
+            .unwrap_or_default()
+    }
+
     /// The host commands whose output is small (a screen at most): built whole.
     fn run_small(&self, name: &str, args: &str) -> CommandResult {
         match name {
@@ -229,6 +243,11 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
             Some(sink),
         );
         let mut result = CommandResult::new(name, args);
+        result.columns = plugin
+            .commands
+            .get(index as usize)
+            .map(|c| c.columns.clone())
+            .unwrap_or_default();
         result.rows = outcome.rows;
         result.summary = outcome.summary;
         result.warnings = outcome.warnings;
@@ -381,7 +400,7 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
     }
 
     fn pte(&self, args: &str) -> CommandResult {
-        let va = match parse_number(args) {
+        let va = match eval(self.view.target(), args) {
             Ok(v) => v,
             Err(e) => {
                 return CommandResult::failed("!pte", args, format!("{e} (usage: !pte ADDR)"));

@@ -145,6 +145,7 @@ pub struct KernelBuilder {
     faults: Vec<Fault>,
     special_pages: bool,
     bugcheck: (u32, [u64; 4]),
+    segheap_edges: bool,
 }
 
 /// What the crash-dump writers need beyond memory.
@@ -206,6 +207,7 @@ impl KernelBuilder {
             counters: VmCounters::default(),
             faults: Vec::new(),
             special_pages: true,
+            segheap_edges: false,
             bugcheck: (0xe2, [0; 4]),
         }
     }
@@ -371,6 +373,16 @@ impl KernelBuilder {
     /// Whether to add the paged-out, transition and absent pages (on by default).
     pub fn special_pages(mut self, on: bool) -> Self {
         self.special_pages = on;
+        self
+    }
+
+    /// Segment-heap builds: add, to every heap, the subsegments the walker must read exactly — a VS
+    /// subsegment whose page range ends in a guard page after its `Size`, with free chunks that
+    /// cross pages, and two LFH subsegments of four pages and a guard page whose `BlockCount` is
+    /// smaller than the range allows (`Edge` allocations in each; testkit `segheap::add_edges`).
+    /// Off by default. No effect on the classic pool.
+    pub fn segheap_edges(mut self, on: bool) -> Self {
+        self.segheap_edges = on;
         self
     }
 
@@ -623,7 +635,13 @@ fn plan_allocations(b: &KernelBuilder, images: &[Image]) -> Result<Allocations, 
 fn plan_pool(b: &KernelBuilder, allocs: &Allocations) -> PoolPlans {
     let p = b.profile;
     let seg_layout = p.pool.segment_heap().copied();
-    let seg_plan = seg_layout.map(|_| segheap::plan(p.va.nonpaged, p.va.paged, &allocs.specs));
+    let seg_plan = seg_layout.map(|_| {
+        let mut sp = segheap::plan(p.va.nonpaged, p.va.paged, &allocs.specs);
+        if b.segheap_edges {
+            segheap::add_edges(&mut sp, p.va.nonpaged, p.va.paged);
+        }
+        sp
+    });
     let (classic_specs, elsewhere): (&[AllocSpec], &[layout::Accounted]) = match &seg_plan {
         Some(sp) => (&[], &sp.accounting),
         None => (&allocs.specs, &[]),
@@ -2209,7 +2227,7 @@ impl Build {
         if p.arch == Arch::X86Pae {
             k[0x36] = 1; // PaeEnabled
         }
-        // Fields holding the address of a global (pool-internals.md §6.1; KDDEBUGGER_DATA64).
+        // Fields holding the address of a global (docs/POOL_INTERNALS.md §6.1; KDDEBUGGER_DATA64).
         let fields: &[(usize, &str)] = &[
             (0x48, "PsLoadedModuleList"),
             (0x50, "PsActiveProcessHead"),
@@ -2257,7 +2275,7 @@ impl Build {
     }
 }
 
-/// The inverse of the KDBG decode of dump-formats.md §1.8 (Volatility 2 `win8_kdbg.py`, QEMU
+/// The inverse of the KDBG decode of docs/DUMP_FORMATS.md §1.8 (Volatility 2 `win8_kdbg.py`, QEMU
 /// `elf2dmp`): per qword, `decoded = bswap(rol(q ^ never, never & 0xff) ^ block) ^ always`.
 pub fn encode_kdbg(plain: &[u8], never: u64, always: u64, block: u64) -> Vec<u8> {
     let mut out = plain.to_vec();
@@ -2273,7 +2291,7 @@ pub fn encode_kdbg(plain: &[u8], never: u64, always: u64, block: u64) -> Vec<u8>
     out
 }
 
-/// The KDBG decode of dump-formats.md §1.8.
+/// The KDBG decode of docs/DUMP_FORMATS.md §1.8.
 pub fn decode_kdbg(encoded: &[u8], never: u64, always: u64, block: u64) -> Vec<u8> {
     let mut out = encoded.to_vec();
     for chunk in out.chunks_exact_mut(8) {

@@ -1,6 +1,6 @@
 //! The ground-truth manifest written beside every image: what a correct analyzer must find.
 //!
-//! Field names follow `shared/CONTRACT.md` (`info`, `lm`, `!vm`, `!poolused`, `!pool`, `!poolfind`
+//! Field names follow docs/CONTRACT.md (`info`, `lm`, `!vm`, `!poolused`, `!pool`, `!poolfind`
 //! rows). Addresses are lowercase hex strings (`"0xfffff80002a00000"`), counts and sizes are numbers,
 //! sizes in bytes unless the name says `_pages`.
 
@@ -124,8 +124,11 @@ pub struct SegHeapRec {
 pub struct SubsegmentRec {
     /// Address (start of its page range).
     pub address: Hex,
-    /// Bytes.
+    /// Bytes of the subsegment (VS: its `Size`; LFH: its committed pages), not counting a guard page.
     pub size: u64,
+    /// The never-mapped page ending its page range, if it has one (`KernelBuilder::segheap_edges`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guard_page: Option<Hex>,
     /// Heap's pool type.
     pub pool_type: String,
     /// `vs` | `lfh`.
@@ -151,7 +154,7 @@ pub struct VsChunkRec {
     pub previous_chunk_size: u64,
     /// `allocated` | `free`.
     pub state: String,
-    /// Where its `_POOL_HEADER` is (pool-internals.md §3.3 step 5).
+    /// Where its `_POOL_HEADER` is (docs/POOL_INTERNALS.md §3.3 step 5).
     pub pool_header: Hex,
     /// Pool block size, pool header included.
     pub size: u64,
