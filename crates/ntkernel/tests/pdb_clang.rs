@@ -44,8 +44,8 @@ fn tool(name: &str) -> bool {
 /// Builds k.dll and ntkrnlmp.pdb in a fresh folder; `None` (reason printed) without the tools.
 fn build() -> Option<PathBuf> {
     if !tool("clang") || !tool("lld-link") {
-        eprintln!(
-            "skipped: clang and lld-link are needed to make a test PDB (apt-get install clang lld)"
+        testdata::skip(
+            "clang and lld-link are needed to make a test PDB (apt-get install clang lld)",
         );
         return None;
     }

@@ -108,10 +108,20 @@ impl FragReport {
                     .into(),
             );
         }
+        // WinDbg's sample pads the index to two digits; past 99 every line widens alike so the
+        // columns stay aligned (the layout of indexes under 100 is unchanged).
+        let iw = self
+            .rows
+            .iter()
+            .filter(|r| all || r.fragments != 0)
+            .map(|r| r.index.to_string().len())
+            .max()
+            .unwrap_or(2)
+            .max(2);
         for r in self.rows.iter().filter(|r| all || r.fragments != 0) {
             out.push(match r.allocator {
                 Allocator::FreeList => format!(
-                    "index: {:>2} number of fragments:{:>6}  bytes:{:>7}",
+                    "index: {:>iw$} number of fragments:{:>6}  bytes:{:>7}",
                     r.index, r.fragments, r.bytes
                 ),
                 a => format!(
@@ -710,6 +720,17 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("Number of fragments:       2 consuming      64 bytes"));
+    }
+
+    #[test]
+    fn indexes_past_99_keep_the_columns_aligned() {
+        let rep = frag(&xp(), 1).unwrap();
+        let text = rep.text(true);
+        let lines: Vec<&String> = text.iter().filter(|l| l.starts_with("index:")).collect();
+        assert!(lines.len() > 100, "{}", lines.len());
+        let col = |l: &str| l.find("number of fragments").unwrap();
+        assert!(lines.iter().all(|l| col(l) == col(lines[0])), "{lines:?}");
+        assert!(lines[3].starts_with("index:   3 number"), "{}", lines[3]);
     }
 
     #[test]
