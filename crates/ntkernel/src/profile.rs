@@ -76,6 +76,11 @@ pub const WANTED_GLOBALS: &[&str] = &[
     "MmPagingFile",
     "MmNumberOfPagingFiles",
     "MmModifiedPageListHead",
+    "MmModifiedNoWritePageListHead",
+    "MmTotalPagesForPagingFile",
+    "MmProcessCommit",
+    "MmSpecialPagesInUse",
+    "MiSystemPteInfo",
     "MmPteBase",
     "MmHighestUserAddress",
     "MmSystemRangeStart",
@@ -130,6 +135,11 @@ pub const WANTED_TYPES: &[(&str, Fields)] = &[
             "Session",
             "Peb",
             "ObjectTable",
+            // !vm's process table (docs/COMMANDS.md `!vm`).
+            "CommitCharge",
+            "SharedCommitCharge",
+            "CommitChargeJob",
+            "ProcessInSession",
         ]),
     ),
     (
@@ -176,7 +186,9 @@ pub const WANTED_TYPES: &[(&str, Fields)] = &[
     ("_MI_SYSTEM_NODE_INFORMATION", Fields::All),
     ("_MI_SYSTEM_VA_STATE", Fields::All),
     // Pool ranges on dynamic-VA builds: `MiState.Vs.SystemVaRegions[]` (`poolva`).
-    ("_MI_VISIBLE_STATE", Fields::Only(&["SystemVaRegions"])),
+    // and `!vm`'s Windows 10/11 counters (`MiState.Vs.*Commit`, `.MaximumNonPagedPoolInPages`, …).
+    ("_MI_VISIBLE_STATE", Fields::All),
+    ("_MI_SYSTEM_PTE_TYPE", Fields::All),
     ("_MI_SYSTEM_VA_ASSIGNMENT", Fields::All),
     ("_EX_POOL_HEAP_MANAGER_STATE", Fields::All),
     ("_EX_HEAP_POOL_NODE", Fields::All),
