@@ -1609,8 +1609,8 @@ impl Build {
                 vm.driver_commit_pages = put(&mut *self, "MmDriverCommit", driver);
                 vm.committed_pages = put(&mut *self, "MmTotalCommittedPages", committed);
                 vm.commit_limit = put(&mut *self, "MmTotalCommitLimit", limit);
-                put(&mut *self, "MmProcessCommit", 0x311);
-                put(&mut *self, "MmPagedPoolCommit", paged_pool_pages);
+                vm.shared_process_pages = put(&mut *self, "MmProcessCommit", 0x311);
+                vm.paged_pool_commit_pages = put(&mut *self, "MmPagedPoolCommit", paged_pool_pages);
                 vm.nonpaged_pool_pages =
                     put(&mut *self, "MmAllocatedNonPagedPool", nonpaged_pool_pages);
                 vm.nonpaged_pool_max_pages = put(
@@ -1672,6 +1672,8 @@ impl Build {
             vm.pool_allocation_failures = Some(failures);
         }
         self.write_vm_extra(&c, &mut vm);
+        self.write_vm_win10(&c, paged_pool_pages, nonpaged_max_pages, &mut vm);
+        self.write_processes(&mut vm);
         vm
     }
 

@@ -1,8 +1,8 @@
-//! The logic of pooldbg's `!poolused`, `!pool` and `!poolfind`, as plain functions over a
+//! The logic of pooldbg's `!poolused`, `!pool`, `!poolfind` and `!vm`, as plain functions over a
 //! [`plugin_sdk::Target`].
 //!
-//! The plugin crates `poolused` (`libpooldbg_poolused.so`) and `pool` (`libpooldbg_pool.so`,
-//! `!pool` and `!poolfind`) are thin `export_plugin!` shells over these functions; tests, the host
+//! The plugin crates `poolused` (`libpooldbg_poolused.so`), `pool` (`libpooldbg_pool.so`,
+//! `!pool` and `!poolfind`) and `vm` (`libpooldbg_vm.so`) are thin `export_plugin!` shells over these functions; tests, the host
 //! and other tools call them in-process with any `Target` (a `pooldbg::session::Session`, a
 //! `plugin_sdk::MemoryTarget`). Two crates that each call `export_plugin!` cannot be linked into one
 //! binary, which is why the logic lives here and not in the plugin crates.
@@ -27,5 +27,6 @@ pub mod poolfind;
 pub mod poolused;
 pub mod scan;
 pub mod segheap;
+pub mod vm;
 
 pub use common::{TagPattern, summary_with_text};

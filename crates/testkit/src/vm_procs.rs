@@ -1,0 +1,84 @@
+//! A process list on `PsActiveProcessHead`, for `!vm`'s process table.
+//!
+//! `_EPROCESS` offsets (`UniqueProcessId`, `ActiveProcessLinks`, `ImageFileName` (15 bytes),
+//! `CommitCharge`, `SharedCommitCharge`) and sizes are taken from the public ntkrnlmp.pdb ISF file
+//! of each real profile's build (JPCERTCC/Windows-Symbol-Tables, `shared/data/isf`). The profiles
+//! with synthetic symbols (2000, XP, 2003) get no list: no reader could locate `_EPROCESS`'s
+//! fields there without the real PDB, and the manifest leaves `processes` out.
+//!
+//! The list holds commit ties on purpose (WinDbg's order among equal commits is part of the
+//! output: docs/COMMANDS.md `!vm`).
+
+use crate::builder::Build;
+use crate::manifest;
+
+/// (UniqueProcessId, ActiveProcessLinks, ImageFileName, CommitCharge, SharedCommitCharge, size).
+type EprocessOffsets = (u64, u64, u64, u64, Option<u64>, u64);
+
+fn eprocess(profile: &str) -> Option<EprocessOffsets> {
+    Some(match profile {
+        "win7sp1-x64" => (0x180, 0x188, 0x2e0, 0x1b8, None, 0x4f8),
+        "win81-x64" => (0x2e0, 0x2e8, 0x438, 0x4d0, None, 0x700),
+        "win10-1607-x64" => (0x2e8, 0x2f0, 0x450, 0x4f0, Some(0x770), 0x7c8),
+        "win10-1809-x64" => (0x2e0, 0x2e8, 0x450, 0x4f0, Some(0x778), 0x850),
+        "win10-2004-x64" => (0x440, 0x448, 0x5a8, 0x648, Some(0x928), 0xa40),
+        "win2022-x64" => (0x440, 0x448, 0x5a8, 0x648, Some(0x928), 0xbc0),
+        "win11-21h2-x64" => (0x440, 0x448, 0x5a8, 0x648, Some(0x928), 0xb80),
+        _ => return None,
+    })
+}
+
+/// The processes, in list (creation) order: (pid, image name, commit pages, shared commit pages).
+/// `smss.exe`, `wininit.exe` and `userinit.exe` tie on commit.
+const PROCESSES: &[(u64, &str, u64, u64)] = &[
+    (4, "System", 0x1c, 0),
+    (0x1f0, "smss.exe", 0x12, 0),
+    (0x2a8, "csrss.exe", 0x1a3, 0x5),
+    (0x3e0, "wininit.exe", 0x12, 0),
+    (0x830, "svchost.exe", 0x9c4, 0x40),
+    (0x81c, "MsMpEng.exe", 0x6e1f, 0x73a),
+    (0xf10, "userinit.exe", 0x12, 0),
+];
+
+impl Build {
+    /// Links [`PROCESSES`] on `PsActiveProcessHead` (a circular `_LIST_ENTRY` list through
+    /// `ActiveProcessLinks`) and records them in `vm`.
+    pub(crate) fn write_processes(&mut self, vm: &mut manifest::Vm) {
+        let (Some((pid, links, name, commit, shared, size)), Some(head)) =
+            (eprocess(self.p.name), self.global("PsActiveProcessHead"))
+        else {
+            return;
+        };
+        let eps: Vec<u64> = PROCESSES.iter().map(|_| self.sys_alloc(size, 16)).collect();
+        let entry = |i: usize| -> u64 {
+            match eps.get(i) {
+                Some(ep) => ep + links,
+                None => head,
+            }
+        };
+        let mut list = Vec::new();
+        for (i, (&ep, &(p, n, c, sc))) in eps.iter().zip(PROCESSES).enumerate() {
+            self.s.ptr(ep + pid, p);
+            let mut bytes = [0u8; 15];
+            bytes[..n.len()].copy_from_slice(n.as_bytes());
+            self.s.w(ep + name, &bytes);
+            self.s.ptr(ep + commit, c);
+            if let Some(o) = shared {
+                self.s.ptr(ep + o, sc);
+            }
+            self.s.ptr(ep + links, entry(i + 1));
+            let back = if i == 0 { head } else { entry(i - 1) };
+            self.s.ptr(ep + links + 8, back);
+            list.push(manifest::Process {
+                pid: p,
+                image_name: n.into(),
+                commit_pages: c,
+                shared_commit_pages: shared.map(|_| sc),
+            });
+        }
+        self.s.ptr(head, entry(0));
+        self.s.ptr(head + 8, entry(eps.len() - 1));
+        vm.total_private_pages = Some(list.iter().map(|p| p.commit_pages).sum());
+        vm.processes = Some(list);
+    }
+}
