@@ -2,9 +2,10 @@
 //!
 //! `_EPROCESS` offsets (`UniqueProcessId`, `ActiveProcessLinks`, `ImageFileName` (15 bytes),
 //! `CommitCharge`, `SharedCommitCharge`) and sizes are taken from the public ntkrnlmp.pdb ISF file
-//! of each real profile's build (JPCERTCC/Windows-Symbol-Tables, `shared/data/isf`). The profiles
-//! with synthetic symbols (2000, XP, 2003) get no list: no reader could locate `_EPROCESS`'s
-//! fields there without the real PDB, and the manifest leaves `processes` out.
+//! of each real profile's build (JPCERTCC/Windows-Symbol-Tables, `shared/data/isf`), and for XP SP3
+//! x86 from its public PDB's types (ntdiff/headers). The other profiles with synthetic symbols
+//! (2000, 2003) get no list: no source of their `_EPROCESS` offsets was at hand, and the manifest
+//! leaves `processes` out.
 //!
 //! The list holds commit ties on purpose (WinDbg's order among equal commits is part of the
 //! output: docs/COMMANDS.md `!vm`).
@@ -17,6 +18,10 @@ type EprocessOffsets = (u64, u64, u64, u64, Option<u64>, u64);
 
 fn eprocess(profile: &str) -> Option<EprocessOffsets> {
     Some(match profile {
+        // XP SP3 x86: public ntoskrnl PDB types as dumped in ntdiff/headers
+        // (WinXP_SP3/x86/System32/ntdll.dll/Standalone/_EPROCESS.h); the profile's symbols are
+        // synthetic, so a reader needs its own table for these (pooldbg: EPROCESS_FALLBACK).
+        "xpsp3-x86" => (0x84, 0x88, 0x174, 0xa8, None, 0x260),
         "win7sp1-x64" => (0x180, 0x188, 0x2e0, 0x1b8, None, 0x4f8),
         "win81-x64" => (0x2e0, 0x2e8, 0x438, 0x4d0, None, 0x700),
         "win10-1607-x64" => (0x2e8, 0x2f0, 0x450, 0x4f0, Some(0x770), 0x7c8),
@@ -49,6 +54,7 @@ impl Build {
         else {
             return;
         };
+        let psz = self.p.arch.ptr_size();
         let eps: Vec<u64> = PROCESSES.iter().map(|_| self.sys_alloc(size, 16)).collect();
         let entry = |i: usize| -> u64 {
             match eps.get(i) {
@@ -68,7 +74,7 @@ impl Build {
             }
             self.s.ptr(ep + links, entry(i + 1));
             let back = if i == 0 { head } else { entry(i - 1) };
-            self.s.ptr(ep + links + 8, back);
+            self.s.ptr(ep + links + psz, back);
             list.push(manifest::Process {
                 pid: p,
                 image_name: n.into(),
@@ -77,8 +83,12 @@ impl Build {
             });
         }
         self.s.ptr(head, entry(0));
-        self.s.ptr(head + 8, entry(eps.len() - 1));
-        vm.total_private_pages = Some(list.iter().map(|p| p.commit_pages).sum());
+        self.s.ptr(head + psz, entry(eps.len() - 1));
+        // `Total Private` is a line of WinDbg's Windows 7 and later layouts only (the seed's XP
+        // sample has none).
+        if self.p.build >= 7600 {
+            vm.total_private_pages = Some(list.iter().map(|p| p.commit_pages).sum());
+        }
         vm.processes = Some(list);
     }
 }

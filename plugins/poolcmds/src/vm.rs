@@ -1368,10 +1368,23 @@ pub const MAX_PROCESSES: usize = 1 << 16;
 /// `coredpussvr.exe`, `smss.exe`, all 72 Kb, newest first).
 fn processes(r: &Reader<'_>, t: &dyn Target) -> Result<(Vec<Process>, Provenance), NotFound> {
     let head = r.symbol("PsActiveProcessHead")?;
-    let links = r.need("_EPROCESS", "ActiveProcessLinks")?;
-    let pid_off = r.need("_EPROCESS", "UniqueProcessId")?;
-    let name_off = r.need("_EPROCESS", "ImageFileName")?;
-    let commit_off = r.need("_EPROCESS", "CommitCharge")?;
+    let info = t.info();
+    let table = EPROCESS_FALLBACK
+        .iter()
+        .find(|e| e.0 == info.build && e.1 == info.pointer_size);
+    let from_symbols = || -> Result<(u64, u64, u64, u64), NotFound> {
+        Ok((
+            r.need("_EPROCESS", "ActiveProcessLinks")?,
+            r.need("_EPROCESS", "UniqueProcessId")?,
+            r.need("_EPROCESS", "ImageFileName")?,
+            r.need("_EPROCESS", "CommitCharge")?,
+        ))
+    };
+    let (links, pid_off, name_off, commit_off, assumed) = match (from_symbols(), table) {
+        (Ok((l, p, n, c)), _) => (l, p, n, c, None),
+        (Err(_), Some(e)) => (e.3, e.2, e.4, e.5, Some(e.6)),
+        (Err(why), None) => return Err(why),
+    };
     let shared_off = r.offset("_EPROCESS", "SharedCommitCharge");
     let mut seen = HashSet::new();
     let mut out = Vec::new();
@@ -1413,8 +1426,20 @@ fn processes(r: &Reader<'_>, t: &dyn Target) -> Result<(Vec<Process>, Provenance
     out.reverse();
     // Stable: equal commits keep the reversed list order.
     out.sort_by_key(|p| std::cmp::Reverse(p.commit_pages));
-    Ok((out, Provenance::new("PsActiveProcessHead", head.source)))
+    let path = match assumed {
+        Some(what) => format!("PsActiveProcessHead[_EPROCESS offsets assumed: {what}]"),
+        None => "PsActiveProcessHead".into(),
+    };
+    Ok((out, Provenance::new(path, head.source)))
 }
+
+/// `_EPROCESS` offsets for builds whose symbols are often missing (no embedded profile), used only
+/// when the symbols lack the fields: (build, pointer size, `UniqueProcessId`,
+/// `ActiveProcessLinks`, `ImageFileName`, `CommitCharge`, what the output says was assumed).
+/// XP SP3 x86: the public ntoskrnl PDB types as dumped in ntdiff/headers
+/// (`WinXP_SP3/x86/.../_EPROCESS.h`: 0x84, 0x88, 0x174 `UCHAR[16]`, 0xa8 `ULONG`).
+pub const EPROCESS_FALLBACK: &[(u32, u32, u64, u64, u64, u64, &str)] =
+    &[(2600, 4, 0x84, 0x88, 0x174, 0xa8, "XP SP3 x86 public PDB")];
 
 /// `!vm [flags]` usage.
 pub const USAGE: &str =
