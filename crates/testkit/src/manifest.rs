@@ -358,6 +358,24 @@ pub struct Vm {
     /// `_EPROCESS` layout a reader can locate).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub processes: Option<Vec<Process>>,
+    /// The sessions the processes point at (`_EPROCESS.Session` → `_MM_SESSION_SPACE`), by id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<Vec<Session>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_commit_pages: Option<u64>,
+}
+
+/// One session of `!vm 4` (`_MM_SESSION_SPACE`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Session {
+    /// `SessionId`.
+    pub session_id: u32,
+    /// `PagedPoolInfo.AllocatedPagedPool` (pages).
+    pub paged_pool_pages: u64,
+    /// `NonPagablePages`.
+    pub nonpaged_pages: u64,
+    /// `CommittedPages`.
+    pub commit_pages: u64,
 }
 
 /// One process of the `!vm` list (`_EPROCESS`).

@@ -33,6 +33,29 @@ fn eprocess(profile: &str) -> Option<EprocessOffsets> {
     })
 }
 
+/// (`_EPROCESS.Session`, `_MM_SESSION_SPACE.SessionId`, `.NonPagablePages`, `.CommittedPages`,
+/// `.PagedPoolInfo` + `_MM_PAGED_POOL_INFO.AllocatedPagedPool`), from the same ISF files.
+type SessionOffsets = (u64, u64, u64, u64, u64);
+
+fn session(profile: &str) -> Option<SessionOffsets> {
+    Some(match profile {
+        "win7sp1-x64" => (0x2d8, 0x8, 0x30, 0x38, 0xb98 + 0x60),
+        "win81-x64" => (0x3f0, 0x8, 0x28, 0x30, 0xb98 + 0x60),
+        "win10-1607-x64" => (0x400, 0x8, 0x28, 0x30, 0xb60 + 0x30),
+        "win10-1809-x64" => (0x400, 0x8, 0x28, 0x30, 0xa0 + 0x30),
+        "win10-2004-x64" | "win2022-x64" => (0x558, 0x8, 0x28, 0x30, 0xa8 + 0x10),
+        "win11-21h2-x64" => (0x558, 0x8, 0x20, 0x28, 0xa0 + 0x10),
+        _ => return None,
+    })
+}
+
+/// The sessions: (id, paged pool pages, nonpaged pages, committed pages).
+const SESSIONS: &[(u32, u64, u64, u64)] = &[(0, 0x2fd, 0x4f, 0x655), (1, 0, 0x51, 0x51)];
+
+/// Which session each of [`PROCESSES`] belongs to (System and smss.exe to none).
+const PROCESS_SESSION: &[Option<usize>] =
+    &[None, None, Some(0), Some(0), Some(0), Some(0), Some(1)];
+
 /// The processes, in list (creation) order: (pid, image name, commit pages, shared commit pages).
 /// `smss.exe`, `wininit.exe` and `userinit.exe` tie on commit.
 const PROCESSES: &[(u64, &str, u64, u64)] = &[
@@ -62,6 +85,22 @@ impl Build {
                 None => head,
             }
         };
+        // The sessions, where the profile's layout is known.
+        let sess = session(self.p.name);
+        let session_va: Vec<u64> = match sess {
+            Some((_, id, nonpaged, committed, paged)) => SESSIONS
+                .iter()
+                .map(|&(i, pp, np, cp)| {
+                    let va = self.sys_alloc(0x1000, 0x1000);
+                    self.s.wn(va + id, u64::from(i), 4);
+                    self.s.ptr(va + nonpaged, np);
+                    self.s.ptr(va + committed, cp);
+                    self.s.ptr(va + paged, pp);
+                    va
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         let mut list = Vec::new();
         for (i, (&ep, &(p, n, c, sc))) in eps.iter().zip(PROCESSES).enumerate() {
             self.s.ptr(ep + pid, p);
@@ -75,6 +114,15 @@ impl Build {
             self.s.ptr(ep + links, entry(i + 1));
             let back = if i == 0 { head } else { entry(i - 1) };
             self.s.ptr(ep + links + psz, back);
+            if let Some((ep_session, ..)) = sess {
+                let va = PROCESS_SESSION
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .and_then(|k| session_va.get(k).copied())
+                    .unwrap_or(0);
+                self.s.ptr(ep + ep_session, va);
+            }
             list.push(manifest::Process {
                 pid: p,
                 image_name: n.into(),
@@ -90,5 +138,25 @@ impl Build {
             vm.total_private_pages = Some(list.iter().map(|p| p.commit_pages).sum());
         }
         vm.processes = Some(list);
+        if sess.is_some() {
+            vm.sessions = Some(
+                SESSIONS
+                    .iter()
+                    .map(
+                        |&(session_id, paged_pool_pages, nonpaged_pages, commit_pages)| {
+                            manifest::Session {
+                                session_id,
+                                paged_pool_pages,
+                                nonpaged_pages,
+                                commit_pages,
+                            }
+                        },
+                    )
+                    .collect(),
+            );
+            if self.p.build >= 7600 {
+                vm.session_commit_pages = Some(SESSIONS.iter().map(|s| s.3).sum());
+            }
+        }
     }
 }

@@ -167,6 +167,34 @@ pub struct Process {
     pub shared_commit_pages: Option<u64>,
     /// The `_EPROCESS` address.
     pub eprocess: u64,
+    /// `_EPROCESS.Session` (an `_MM_SESSION_SPACE*`), when the symbols have the field and it is
+    /// non-null.
+    pub session: Option<u64>,
+}
+
+/// One session of `!vm 4` (`_MM_SESSION_SPACE`, reached through the processes' `Session`
+/// pointers, as Rekall reaches session pools).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// `SessionId`.
+    pub session_id: u32,
+    /// The `_MM_SESSION_SPACE` address.
+    pub address: u64,
+    /// `PagedPoolInfo.AllocatedPagedPool` (pages), when the symbols have both.
+    pub paged_pool_pages: Option<u64>,
+    /// `NonPagablePages`.
+    pub nonpaged_pages: u64,
+    /// `CommittedPages`.
+    pub commit_pages: u64,
+}
+
+/// The sessions and where they were read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sessions {
+    /// By `SessionId`.
+    pub list: Vec<Session>,
+    /// `_EPROCESS.Session of the process list (…)`.
+    pub source: Option<Provenance>,
 }
 
 /// The process list and where it was read.
@@ -206,6 +234,10 @@ pub struct VmReport {
     pub processes: Processes,
     /// Whether the process list was asked for (flag 1 clear).
     pub list_processes: bool,
+    /// The sessions (read with the process list).
+    pub sessions: Sessions,
+    /// Whether the session lines were asked for (flag 4).
+    pub list_sessions: bool,
     /// Figures left out, each with why (`free_system_ptes: no known source ...`).
     pub missing: Vec<String>,
     /// Bytes per page (4096 on x86 and x64).
@@ -379,7 +411,49 @@ impl VmReport {
             TextLayout::Win10 => self.win10_text(&mut out),
         }
         self.process_text(&mut out);
+        self.session_text(&mut out);
         out
+    }
+
+    /// `!vm 4`: the published samples' block (Windows Internals 7th ed. part 1, "Viewing session
+    /// space utilization"): per session `Session ID N @ ADDRESS:` and three `LABEL%Nd Kb` lines
+    /// ending at column 26, then `Session Summary` with the sums.
+    fn session_text(&self, out: &mut Vec<String>) {
+        if !self.list_sessions || self.sessions.source.is_none() {
+            return;
+        }
+        let line = |label: &str, kb: u64| {
+            let num = kb.to_string();
+            let width = 26usize.saturating_sub(label.len()).max(num.len() + 1);
+            format!("{label}{num:>width$} Kb")
+        };
+        out.push(String::new());
+        out.push("Terminal Server Memory Usage By Session:".into());
+        let (mut paged, mut nonpaged, mut commit) = (0u64, 0u64, 0u64);
+        for s in &self.sessions.list {
+            out.push(String::new());
+            out.push(format!("Session ID {} @ {:x}:", s.session_id, s.address));
+            if let Some(p) = s.paged_pool_pages {
+                out.push(line("Paged Pool Usage:", self.kb(p)));
+                paged = paged.wrapping_add(p);
+            }
+            out.push(line("NonPaged Usage:", self.kb(s.nonpaged_pages)));
+            out.push(line("Commit Usage:", self.kb(s.commit_pages)));
+            nonpaged = nonpaged.wrapping_add(s.nonpaged_pages);
+            commit = commit.wrapping_add(s.commit_pages);
+        }
+        out.push(String::new());
+        out.push("Session Summary".into());
+        if self
+            .sessions
+            .list
+            .iter()
+            .all(|s| s.paged_pool_pages.is_some())
+        {
+            out.push(line("Paged Pool Usage:", self.kb(paged)));
+        }
+        out.push(line("NonPaged Usage:", self.kb(nonpaged)));
+        out.push(line("Commit Usage:", self.kb(commit)));
     }
 
     fn failures_line(&self, out: &mut Vec<String>) {
@@ -626,6 +700,28 @@ impl VmReport {
                 .collect();
             m.insert("processes".into(), Value::Array(list));
         }
+        if self.list_sessions
+            && let Some(s) = &self.sessions.source
+        {
+            sources.insert("sessions".into(), json!(s.to_string()));
+            let list: Vec<Value> = self
+                .sessions
+                .list
+                .iter()
+                .map(|s| {
+                    let mut o = Map::new();
+                    o.insert("session_id".into(), json!(s.session_id));
+                    o.insert("address".into(), json!(format!("{:#x}", s.address)));
+                    if let Some(p) = s.paged_pool_pages {
+                        o.insert("paged_pool_pages".into(), json!(p));
+                    }
+                    o.insert("nonpaged_pages".into(), json!(s.nonpaged_pages));
+                    o.insert("commit_pages".into(), json!(s.commit_pages));
+                    Value::Object(o)
+                })
+                .collect();
+            m.insert("sessions".into(), Value::Array(list));
+        }
         m.insert("sources".into(), Value::Object(sources));
         m.insert("text".into(), json!(self.text()));
         Value::Object(m)
@@ -790,6 +886,7 @@ pub fn vm(target: &dyn Target, flags: u64) -> Result<VmReport, CommandError> {
             TextLayout::Classic
         },
         list_processes: flags & 1 == 0,
+        list_sessions: flags & 4 != 0,
         ..VmReport::default()
     };
     let page = rep.page_size;
@@ -998,7 +1095,6 @@ pub fn vm(target: &dyn Target, flags: u64) -> Result<VmReport, CommandError> {
             ),
             ("nonpaged_pool_nx_pages", Box::new(|| no_source(b))),
             ("processor_commit_pages", Box::new(|| no_source(b))),
-            ("session_commit_pages", Box::new(|| no_source(b))),
             ("kernel_stack_pages", Box::new(|| no_source(b))),
             ("mdl_pages", Box::new(|| r.vs("MdlPagesAllocated", 0))),
             (
@@ -1072,6 +1168,26 @@ pub fn vm(target: &dyn Target, flags: u64) -> Result<VmReport, CommandError> {
                         src.path
                     )),
                 });
+            }
+            match sessions(&r, &list) {
+                Ok(Some(sess)) => {
+                    if b >= 7600 {
+                        rep.figures.push(Figure {
+                            key: "session_commit_pages",
+                            value: sess
+                                .list
+                                .iter()
+                                .fold(0u64, |s, x| s.wrapping_add(x.commit_pages)),
+                            source: Provenance::derived(
+                                "sum of _MM_SESSION_SPACE.CommittedPages over the processes' \
+                                 sessions (inferred from the field name)",
+                            ),
+                        });
+                    }
+                    rep.sessions = sess;
+                }
+                Ok(None) => {}
+                Err(why) => rep.missing.push(format!("sessions: {why}")),
             }
             rep.processes = Processes {
                 list,
@@ -1386,6 +1502,7 @@ fn processes(r: &Reader<'_>, t: &dyn Target) -> Result<(Vec<Process>, Provenance
         (Err(why), None) => return Err(why),
     };
     let shared_off = r.offset("_EPROCESS", "SharedCommitCharge");
+    let session_off = r.offset("_EPROCESS", "Session");
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     let mut at = r
@@ -1420,6 +1537,10 @@ fn processes(r: &Reader<'_>, t: &dyn Target) -> Result<(Vec<Process>, Provenance
                 None => None,
             },
             eprocess: ep,
+            session: match session_off {
+                Some(o) => Some(rd(o, "Session")?).filter(|&a| a != 0),
+                None => None,
+            },
         });
         at = rd(links, "ActiveProcessLinks.Flink")?;
     }
@@ -1433,6 +1554,59 @@ fn processes(r: &Reader<'_>, t: &dyn Target) -> Result<(Vec<Process>, Provenance
     Ok((out, Provenance::new(path, head.source)))
 }
 
+/// The sessions the processes point at, by `SessionId`; `None` when the symbols lack
+/// `_EPROCESS.Session` or `_MM_SESSION_SPACE` (nothing to say), an error when a session cannot be
+/// read. At most one session per process, so the walk is bounded by the process list.
+fn sessions(r: &Reader<'_>, procs: &[Process]) -> Result<Option<Sessions>, NotFound> {
+    let (Some(id), Some(nonpaged), Some(committed)) = (
+        r.offset("_MM_SESSION_SPACE", "SessionId"),
+        r.offset("_MM_SESSION_SPACE", "NonPagablePages"),
+        r.offset("_MM_SESSION_SPACE", "CommittedPages"),
+    ) else {
+        return Ok(None);
+    };
+    if procs.iter().all(|p| p.session.is_none()) {
+        return Ok(None);
+    }
+    let paged = match (
+        r.offset("_MM_SESSION_SPACE", "PagedPoolInfo"),
+        r.offset("_MM_PAGED_POOL_INFO", "AllocatedPagedPool"),
+    ) {
+        (Some(a), Some(b)) => Some(a + b),
+        _ => None,
+    };
+    let mut seen = HashSet::new();
+    let mut list = Vec::new();
+    for a in procs.iter().filter_map(|p| p.session) {
+        if !seen.insert(a) {
+            continue;
+        }
+        let rd = |o: u64, w: u32, what: &str| {
+            r.read(a.wrapping_add(o), w)
+                .map_err(|e| NotFound(format!("_MM_SESSION_SPACE at {a:#x}: {what}: {e}")))
+        };
+        list.push(Session {
+            session_id: rd(id, 4, "SessionId")? as u32,
+            address: a,
+            paged_pool_pages: match paged {
+                Some(o) => Some(rd(o, 0, "PagedPoolInfo.AllocatedPagedPool")?),
+                None => None,
+            },
+            nonpaged_pages: rd(nonpaged, 0, "NonPagablePages")?,
+            commit_pages: rd(committed, 0, "CommittedPages")?,
+        });
+    }
+    list.sort_by_key(|s| (s.session_id, s.address));
+    let source = Provenance {
+        path: "_EPROCESS.Session of the process list".into(),
+        origin: Origin::Derived,
+    };
+    Ok(Some(Sessions {
+        list,
+        source: Some(source),
+    }))
+}
+
 /// `_EPROCESS` offsets for builds whose symbols are often missing (no embedded profile), used only
 /// when the symbols lack the fields: (build, pointer size, `UniqueProcessId`,
 /// `ActiveProcessLinks`, `ImageFileName`, `CommitCharge`, what the output says was assumed).
@@ -1442,8 +1616,8 @@ pub const EPROCESS_FALLBACK: &[(u32, u32, u64, u64, u64, u64, &str)] =
     &[(2600, 4, 0x84, 0x88, 0x174, 0xa8, "XP SP3 x86 public PDB")];
 
 /// `!vm [flags]` usage.
-pub const USAGE: &str =
-    "!vm [flags]   bit 0 (1) omits the process list; other bits are accepted and change nothing";
+pub const USAGE: &str = "!vm [flags]   bit 0 (1) omits the process list, bit 2 (4) adds the sessions; \
+                          other bits are accepted and change nothing";
 
 /// Parses `[flags]` (hex, WinDbg style; `0x` optional).
 pub fn parse_flags(args: &str) -> Result<u64, CommandError> {

@@ -50,6 +50,7 @@ const VERSIONED: &[&str] = &[
     "process_locked_file_pages",
     "pagefile_hash_pages",
     "total_private_pages",
+    "session_commit_pages",
 ];
 
 /// WinDbg's process order for testkit's list (vm_procs.rs, in creation order System, smss,
@@ -204,6 +205,37 @@ fn every_profile_matches_its_manifest_and_golden_text() {
         gaps.extend(check_against_manifest(profile.name, &out, &kernel));
         check_processes(profile.name, &out, &kernel);
         golden(profile.name, &render_text(&out));
+        // Flag 4 adds the sessions, equal to the manifest's.
+        let four = run(&s, "4");
+        assert_eq!(four.rows(), out.rows(), "{}", profile.name);
+        let got = four.summary().unwrap().get("sessions").cloned();
+        match &kernel.manifest.vm.sessions {
+            Some(want) => {
+                let got = got.unwrap_or_else(|| panic!("{}: no sessions", profile.name));
+                let got = got.as_array().unwrap();
+                assert_eq!(got.len(), want.len(), "{}", profile.name);
+                for (g, w) in got.iter().zip(want) {
+                    assert_eq!(g["session_id"], w.session_id, "{}", profile.name);
+                    assert_eq!(
+                        g["paged_pool_pages"], w.paged_pool_pages,
+                        "{}",
+                        profile.name
+                    );
+                    assert_eq!(g["nonpaged_pages"], w.nonpaged_pages, "{}", profile.name);
+                    assert_eq!(g["commit_pages"], w.commit_pages, "{}", profile.name);
+                }
+                assert!(
+                    render_text(&four).contains("Terminal Server Memory Usage By Session:"),
+                    "{}",
+                    profile.name
+                );
+                assert!(out.summary().unwrap().get("sessions").is_none());
+            }
+            None => assert!(got.is_none(), "{}", profile.name),
+        }
+        if profile.name == "win11-21h2-x64" || profile.name == "win7sp1-x64" {
+            golden(&format!("flag4-{}", profile.name), &render_text(&four));
+        }
         // Flag 1 omits the list and nothing else.
         let one = run(&s, "1");
         assert_eq!(one.rows(), out.rows(), "{}", profile.name);
