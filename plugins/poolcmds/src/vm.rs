@@ -368,30 +368,17 @@ pub const COLUMNS: &[&str] = &[
     "paged_pools_pages",
 ];
 
-/// The Windows 10/11 lines WinDbg sums into `Sum System Commit` (checked against the sample of
-/// docs/COMMANDS.md: their sum is the printed total).
-const SYSTEM_COMMIT: &[&str] = &[
-    "processor_commit_pages",
-    "session_commit_pages",
-    "shared_commit_pages",
-    "special_pool_pages",
-    "kernel_stack_pages",
-    "mdl_pages",
-    "contiguous_pages",
-    "partition_pages",
-    "awe_pages",
-    "nonpaged_pool_commit_pages",
-    "paged_pool_commit_pages",
-    "driver_commit_pages",
-    "boot_commit_pages",
-    "pfn_array_commit_pages",
-    "small_nonpaged_ptes_commit_pages",
-    "slab_allocator_pages",
-    "sk_pages_in_uncharged_slabs",
-    "system_page_table_pages",
-    "process_locked_file_pages",
-    "pagefile_hash_pages",
-];
+/// The Windows 10/11 lines WinDbg sums into `Sum System Commit`: those of [`WIN10`] from
+/// `Processor Commit` to `Pagefile Hash Pages` (checked against the sample of docs/COMMANDS.md:
+/// their sum is the printed total).
+fn system_commit_keys() -> impl Iterator<Item = &'static str> {
+    WIN10
+        .iter()
+        .map(|(_, k)| *k)
+        .skip_while(|k| *k != "processor_commit_pages")
+        .take_while(|k| *k != "sum_system_commit_pages")
+        .filter(|k| *k != "paged_pools" && *k != "failures")
+}
 
 impl VmReport {
     /// The value of a figure by JSON key.
@@ -1197,14 +1184,11 @@ pub fn vm(target: &dyn Target, flags: u64) -> Result<VmReport, CommandError> {
         Err(why) => rep.missing.push(format!("processes: {why}")),
     }
     if win10 {
-        let absent: Vec<&str> = SYSTEM_COMMIT
-            .iter()
-            .copied()
+        let absent: Vec<&str> = system_commit_keys()
             .filter(|k| rep.value(k).is_none() && !layout_lacks(&rep, k))
             .collect();
         if absent.is_empty() {
-            let sum = SYSTEM_COMMIT
-                .iter()
+            let sum = system_commit_keys()
                 .filter_map(|k| rep.value(k))
                 .fold(0u64, u64::wrapping_add);
             rep.figures.push(Figure {
@@ -1883,6 +1867,15 @@ mod tests {
             "{:?}",
             bad.missing
         );
+    }
+
+    /// The twenty terms of the published sample's `Sum System Commit`.
+    #[test]
+    fn system_commit_has_the_twenty_terms() {
+        let keys: Vec<&str> = system_commit_keys().collect();
+        assert_eq!(keys.len(), 20, "{keys:?}");
+        assert_eq!(keys[0], "processor_commit_pages");
+        assert_eq!(keys[19], "pagefile_hash_pages");
     }
 
     /// Every line of both layouts has its key in [`COLUMNS`].
