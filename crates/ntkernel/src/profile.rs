@@ -194,6 +194,8 @@ pub const WANTED_TYPES: &[(&str, Fields)] = &[
     ("_EX_HEAP_POOL_NODE", Fields::All),
     ("_RTLP_HP_HEAP_GLOBALS", Fields::All),
     ("_SEGMENT_HEAP", Fields::All),
+    // !vm's derived NonPagedPoolNx Usage: `_SEGMENT_HEAP.MemStats.TotalCommittedPages`.
+    ("_HEAP_RUNTIME_MEMORY_STATS", Fields::All),
     ("_HEAP_SEG_CONTEXT", Fields::All),
     ("_HEAP_PAGE_SEGMENT", Fields::All),
     ("_HEAP_PAGE_RANGE_DESCRIPTOR", Fields::All),

@@ -784,13 +784,14 @@ impl Build {
             PAGED_MAX_PAGES,
         );
         let pool_regions = bld.write_pool_regions(PAGED_MAX_PAGES, NONPAGED_MAX_PAGES);
-        let vm = bld.write_vm(
+        let mut vm = bld.write_vm(
             b.counters,
             &pool.classic.totals,
             PAGED_MAX_PAGES,
             NONPAGED_MAX_PAGES,
             paged_bitmap.is_some(),
         );
+        bld.record_vm_segment_heap(seg_info.as_ref(), &mut vm);
         let debugger = bld.write_debugger_data(&b, &roots, machine.dtb);
         let faults = bld.inject_requested_faults(&b, &mut pool, &free_lists, &mut seg_info)?;
         if bld.s.mmu.overflow {

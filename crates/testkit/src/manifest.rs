@@ -354,6 +354,8 @@ pub struct Vm {
     pub pagefile_hash_pages: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total_private_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonpaged_pool_nx_pages: Option<u64>,
     /// The processes on `PsActiveProcessHead`, in list order (absent where the profile has no
     /// `_EPROCESS` layout a reader can locate).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -236,3 +236,31 @@ impl Build {
         }
     }
 }
+
+/// `_SEGMENT_HEAP.MemStats` (`_HEAP_RUNTIME_MEMORY_STATS`) + `TotalCommittedPages` (+8): 0x80 + 8 on
+/// 19041 (pool-internals.md §3.2, checked against the ISFs), 0x80 + 8 on 20348 / 22000.
+const HEAP_TOTAL_COMMITTED: u64 = 0x80 + 8;
+
+impl Build {
+    /// `NonPagedPoolNx Usage` on the segment heap, derived as `!vm` derives it: the NX heaps'
+    /// (`Heaps[1]`) committed pages as segheap.rs wrote them into `MemStats.TotalCommittedPages`.
+    pub(crate) fn record_vm_segment_heap(
+        &mut self,
+        seg: Option<&manifest::SegmentHeap>,
+        vm: &mut manifest::Vm,
+    ) {
+        let Some(seg) = seg else {
+            return;
+        };
+        let mut total = 0u64;
+        for h in seg.heaps.iter().filter(|h| h.pool_type == "NonPagedPoolNx") {
+            // The 8 bytes lie in one page (the heap is page-aligned); the page is mapped already.
+            let va = h.address.0 + HEAP_TOTAL_COMMITTED;
+            let pfn = self.s.mmu.ensure(&mut self.s.mem, va);
+            let mut b = [0u8; 8];
+            self.s.mem.read(pfn * 0x1000 + va % 0x1000, &mut b);
+            total += u64::from_le_bytes(b);
+        }
+        vm.nonpaged_pool_nx_pages = Some(total);
+    }
+}

@@ -1080,7 +1080,10 @@ pub fn vm(target: &dyn Target, flags: u64) -> Result<VmReport, CommandError> {
                 "modified_no_write_pages",
                 Box::new(|| r.partition("ModifiedNoWritePageListHead", total, 0)),
             ),
-            ("nonpaged_pool_nx_pages", Box::new(|| no_source(b))),
+            (
+                "nonpaged_pool_nx_pages",
+                Box::new(|| or_else(segment_heap_committed(&r, 1), || no_source(b))),
+            ),
             ("processor_commit_pages", Box::new(|| no_source(b))),
             ("kernel_stack_pages", Box::new(|| no_source(b))),
             ("mdl_pages", Box::new(|| r.vs("MdlPagesAllocated", 0))),
@@ -1418,6 +1421,61 @@ fn layout(t: &dyn Target) -> Result<poollayout::Layout, NotFound> {
         other => return Err(NotFound(format!("no pool layout for {}", other.name()))),
     };
     poollayout::Layout::for_build(arch, info.build).map_err(|e| NotFound(e.to_string()))
+}
+
+/// At most this many pool nodes are read (`_EX_POOL_HEAP_MANAGER_STATE.PoolNode[64]` on x64).
+const MAX_POOL_NODES: u64 = 64;
+
+/// A segment-heap pool's committed pages, derived: `ExPoolState.PoolNode[0 .. NumberOfPools]
+/// .Heaps[slot]` → `_SEGMENT_HEAP.MemStats.TotalCommittedPages`, summed (slot 1 is the
+/// NonPagedPoolNx heap: MemProcFS `vmmwinpool.c`, pool-internals.md §3.2). Null heaps are skipped.
+fn segment_heap_committed(r: &Reader<'_>, slot: u64) -> Found {
+    let st = r.symbol("ExPoolState")?;
+    let n_off = r.need("_EX_POOL_HEAP_MANAGER_STATE", "NumberOfPools")?;
+    let nodes = r.need("_EX_POOL_HEAP_MANAGER_STATE", "PoolNode")?;
+    let node_size =
+        r.t.type_size("_EX_HEAP_POOL_NODE")
+            .map(|s| s.value)
+            .ok_or("no size of _EX_HEAP_POOL_NODE")?;
+    let heaps = r.need("_EX_HEAP_POOL_NODE", "Heaps")?;
+    let mem = r.need("_SEGMENT_HEAP", "MemStats")?;
+    let committed = r.need("_HEAP_RUNTIME_MEMORY_STATS", "TotalCommittedPages")?;
+    let n = r
+        .read(st.value.wrapping_add(n_off), 4)
+        .map_err(|e| NotFound(format!("ExPoolState.NumberOfPools: {e}")))?;
+    if n > MAX_POOL_NODES {
+        return Err(NotFound(format!(
+            "ExPoolState.NumberOfPools is {n}, expected at most {MAX_POOL_NODES}"
+        )));
+    }
+    let mut total = 0u64;
+    for i in 0..n {
+        let slot_va = st
+            .value
+            .wrapping_add(nodes)
+            .wrapping_add(i * node_size)
+            .wrapping_add(heaps)
+            .wrapping_add(slot * u64::from(r.ptr));
+        let h = r
+            .read(slot_va, 0)
+            .map_err(|e| NotFound(format!("ExPoolState.PoolNode[{i}].Heaps[{slot}]: {e}")))?;
+        if h == 0 {
+            continue;
+        }
+        let v = r
+            .read(h.wrapping_add(mem).wrapping_add(committed), 0)
+            .map_err(|e| NotFound(format!("_SEGMENT_HEAP at {h:#x}: MemStats: {e}")))?;
+        total = total.wrapping_add(v);
+    }
+    Ok((
+        total,
+        Provenance {
+            path: format!(
+                "sum of ExPoolState.PoolNode[*].Heaps[{slot}].MemStats.TotalCommittedPages"
+            ),
+            origin: Origin::Derived,
+        },
+    ))
 }
 
 /// At most this many paged pools are read (Windows has at most 16 + 1).

@@ -35,6 +35,7 @@ const CONTRACT: &[&str] = &[
 /// The figures only some versions' WinDbg prints (Windows 7 … 11): equal to the manifest, both
 /// present or both absent.
 const VERSIONED: &[&str] = &[
+    "nonpaged_pool_nx_pages",
     "modified_pf_pages",
     "modified_no_write_pages",
     "shared_process_pages",
