@@ -1127,10 +1127,16 @@ pub fn vm(target: &dyn Target, flags: u64) -> Result<VmReport, CommandError> {
     } else if b >= 7600 {
         // Windows 7 / 8.1: `Modified PF Pages` (Windows Internals 6th ed. sample); the global is in
         // the public PDBs of both.
-        vec![(
+        let mut v: Tries<'_> = vec![(
             "modified_pf_pages",
             Box::new(|| r.global("MmTotalPagesForPagingFile", 0)),
-        )]
+        )];
+        if b >= 9200 {
+            // WinDbg prints `NonPagedPoolNx Usage` from Windows 8 on; the 9600 PDB has no global
+            // or field known to hold it (docs/COMMANDS.md `!vm`, (2)).
+            v.push(("nonpaged_pool_nx_pages", Box::new(move || no_source(b))));
+        }
+        v
     } else {
         Vec::new()
     };
