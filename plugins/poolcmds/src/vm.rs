@@ -451,28 +451,32 @@ impl VmReport {
         }
     }
 
+    /// Per paging file: `Page File: NAME` (or `No Name for Paging File`), then `Current` / `Free
+    /// Space` and `Minimum` / `Maximum` in Kb; `indent` before the name, `sub` before the sizes.
+    fn page_file_lines(&self, indent: &str, sub: &str, out: &mut Vec<String>) {
+        for pf in self.page_files.iter().flatten() {
+            match &pf.name {
+                Some(n) => out.push(format!("{indent}Page File: {n}")),
+                None => out.push(format!("{indent}No Name for Paging File")),
+            }
+            out.push(format!(
+                "{sub}Current: {:>9} Kb  Free Space: {:>9} Kb",
+                self.kb(pf.current_pages),
+                self.kb(pf.free_pages)
+            ));
+            out.push(format!(
+                "{sub}Minimum: {:>9} Kb  Maximum:    {:>9} Kb",
+                self.kb(pf.minimum_pages),
+                self.kb(pf.maximum_pages)
+            ));
+        }
+    }
+
     fn classic_text(&self, out: &mut Vec<String>) {
         out.push("*** Virtual Memory Usage ***".into());
         for (label, key) in CLASSIC {
             match *key {
-                "page_files" => {
-                    for pf in self.page_files.iter().flatten() {
-                        match &pf.name {
-                            Some(n) => out.push(format!("      Page File: {n}")),
-                            None => out.push("      No Name for Paging File".into()),
-                        }
-                        out.push(format!(
-                            "        Current: {:>9} Kb  Free Space: {:>9} Kb",
-                            self.kb(pf.current_pages),
-                            self.kb(pf.free_pages)
-                        ));
-                        out.push(format!(
-                            "        Minimum: {:>9} Kb  Maximum:    {:>9} Kb",
-                            self.kb(pf.minimum_pages),
-                            self.kb(pf.maximum_pages)
-                        ));
-                    }
-                }
+                "page_files" => self.page_file_lines("      ", "        ", out),
                 "paged_pools" => {
                     for p in &self.paged_pools {
                         out.push(page_line(
@@ -493,23 +497,8 @@ impl VmReport {
     }
 
     fn win10_text(&self, out: &mut Vec<String>) {
-        if let Some(pfs) = self.page_files.as_ref().filter(|p| !p.is_empty()) {
-            for pf in pfs {
-                match &pf.name {
-                    Some(n) => out.push(format!("Page File: {n}")),
-                    None => out.push("No Name for Paging File".into()),
-                }
-                out.push(format!(
-                    "  Current: {:>9} Kb  Free Space: {:>9} Kb",
-                    self.kb(pf.current_pages),
-                    self.kb(pf.free_pages)
-                ));
-                out.push(format!(
-                    "  Minimum: {:>9} Kb  Maximum:    {:>9} Kb",
-                    self.kb(pf.minimum_pages),
-                    self.kb(pf.maximum_pages)
-                ));
-            }
+        if self.page_files.as_ref().is_some_and(|p| !p.is_empty()) {
+            self.page_file_lines("", "  ", out);
             out.push(String::new());
         }
         for (label, key) in WIN10 {
