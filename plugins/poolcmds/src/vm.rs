@@ -888,31 +888,25 @@ pub fn vm(target: &dyn Target, flags: u64) -> Result<VmReport, CommandError> {
         ))
     };
     let b = info.build;
+    // The old global, else `MiSystemPartition.Vp.<field>`.
+    let rf = &r;
+    let global_or_vp = move |key: &'static str, global: &'static str, field: &'static str| {
+        let f: Box<dyn Fn() -> Found + '_> =
+            Box::new(move || or_else(rf.global(global, 0), || rf.partition(field, 0, 0)));
+        (key, f)
+    };
     // (key, how) in the order the figures are tried; the text orders them by layout.
     let table: Tries<'_> = vec![
-        (
+        global_or_vp(
             "physical_pages",
-            Box::new(|| {
-                or_else(r.global("MmNumberOfPhysicalPages", 0), || {
-                    r.partition("NumberOfPhysicalPages", 0, 0)
-                })
-            }),
+            "MmNumberOfPhysicalPages",
+            "NumberOfPhysicalPages",
         ),
-        (
-            "available_pages",
-            Box::new(|| {
-                or_else(r.global("MmAvailablePages", 0), || {
-                    r.partition("AvailablePages", 0, 0)
-                })
-            }),
-        ),
-        (
+        global_or_vp("available_pages", "MmAvailablePages", "AvailablePages"),
+        global_or_vp(
             "resident_available_pages",
-            Box::new(|| {
-                or_else(r.global("MmResidentAvailablePages", 0), || {
-                    r.partition("ResidentAvailablePages", 0, 0)
-                })
-            }),
+            "MmResidentAvailablePages",
+            "ResidentAvailablePages",
         ),
         (
             "modified_pages",
@@ -1009,22 +1003,12 @@ pub fn vm(target: &dyn Target, flags: u64) -> Result<VmReport, CommandError> {
                 })
             }),
         ),
-        (
+        global_or_vp(
             "committed_pages",
-            Box::new(|| {
-                or_else(r.global("MmTotalCommittedPages", 0), || {
-                    r.partition("TotalCommittedPages", 0, 0)
-                })
-            }),
+            "MmTotalCommittedPages",
+            "TotalCommittedPages",
         ),
-        (
-            "commit_limit",
-            Box::new(|| {
-                or_else(r.global("MmTotalCommitLimit", 0), || {
-                    r.partition("TotalCommitLimit", 0, 0)
-                })
-            }),
-        ),
+        global_or_vp("commit_limit", "MmTotalCommitLimit", "TotalCommitLimit"),
     ];
     let others: Tries<'_> = vec![
         ("locked_io_pages", Box::new(|| locked_io_pages(&r, target))),
