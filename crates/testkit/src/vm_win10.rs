@@ -238,7 +238,7 @@ impl Build {
 }
 
 /// `_SEGMENT_HEAP.MemStats` (`_HEAP_RUNTIME_MEMORY_STATS`) + `TotalCommittedPages` (+8): 0x80 + 8 on
-/// 19041 (pool-internals.md §3.2, checked against the ISFs), 0x80 + 8 on 20348 / 22000.
+/// 19041 (docs/POOL_INTERNALS.md §3.2, checked against the ISFs), 0x80 + 8 on 20348 / 22000.
 const HEAP_TOTAL_COMMITTED: u64 = 0x80 + 8;
 
 impl Build {

@@ -322,10 +322,11 @@ const WIN10: &[(&str, &str)] = &[
     ("Commit limit:", "commit_limit"),
 ];
 
-/// The row's keys in WinDbg's order (both layouts merged), for hosts that order columns (CSV):
-/// the figures, then `page_files` and `paged_pools_pages`.
+/// The columns of `!vm`'s row in WinDbg's line order (both layouts merged; docs/CONTRACT.md
+/// "Fields"): the plugin declares them (`Command::columns`), so the host's CSV keeps this order.
 pub const COLUMNS: &[&str] = &[
     "physical_pages",
+    "page_files",
     "available_pages",
     "resident_available_pages",
     "locked_io_pages",
@@ -336,6 +337,7 @@ pub const COLUMNS: &[&str] = &[
     "nonpaged_pool_pages",
     "nonpaged_pool_nx_pages",
     "nonpaged_pool_max_pages",
+    "paged_pools_pages",
     "paged_pool_pages",
     "paged_pool_max_pages",
     "pool_allocation_failures",
@@ -364,8 +366,6 @@ pub const COLUMNS: &[&str] = &[
     "total_private_pages",
     "committed_pages",
     "commit_limit",
-    "page_files",
-    "paged_pools_pages",
 ];
 
 /// The Windows 10/11 lines WinDbg sums into `Sum System Commit`: those of [`WIN10`] from
@@ -1407,7 +1407,7 @@ const MAX_POOL_NODES: u64 = 64;
 
 /// A segment-heap pool's committed pages, derived: `ExPoolState.PoolNode[0 .. NumberOfPools]
 /// .Heaps[slot]` → `_SEGMENT_HEAP.MemStats.TotalCommittedPages`, summed (slot 1 is the
-/// NonPagedPoolNx heap: MemProcFS `vmmwinpool.c`, pool-internals.md §3.2). Null heaps are skipped.
+/// NonPagedPoolNx heap: MemProcFS `vmmwinpool.c`, docs/POOL_INTERNALS.md §3.2). Null heaps are skipped.
 fn segment_heap_committed(r: &Reader<'_>, slot: u64) -> Found {
     let st = r.symbol("ExPoolState")?;
     let n_off = r.need("_EX_POOL_HEAP_MANAGER_STATE", "NumberOfPools")?;
@@ -1643,6 +1643,12 @@ pub const USAGE: &str = "!vm [flags]   bit 0 (1) omits the process list, bit 2 (
 /// Parses `[flags]` (hex, WinDbg style; `0x` optional).
 pub fn parse_flags(args: &str) -> Result<u64, CommandError> {
     plugin_sdk::parse_hex_flags(args, "!vm [flags]")
+}
+
+/// Renders a command's output as text: the summary's `text` lines, then `warning:` lines
+/// (docs/PLUGINS.md "Text layouts").
+pub fn render_text(out: &Output) -> String {
+    out.render_text()
 }
 
 /// `!vm ARGS` into `out`: the row, the summary (`sources`, `processes`, `text`) and a warning per
@@ -1919,7 +1925,7 @@ mod tests {
     #[test]
     fn columns_cover_every_line() {
         for (_, key) in CLASSIC.iter().chain(WIN10) {
-            let special = ["page_files", "paged_pools", "failures", "misc_transient"];
+            let special = ["paged_pools", "failures", "misc_transient"];
             assert!(
                 COLUMNS.contains(key) || special.contains(key),
                 "{key} missing from COLUMNS"
