@@ -863,13 +863,14 @@ impl Build {
             PAGED_MAX_PAGES,
         );
         let pool_regions = bld.write_pool_regions(PAGED_MAX_PAGES, NONPAGED_MAX_PAGES);
-        let vm = bld.write_vm(
+        let mut vm = bld.write_vm(
             b.counters,
             &pool.classic.totals,
             PAGED_MAX_PAGES,
             NONPAGED_MAX_PAGES,
             paged_bitmap.is_some(),
         );
+        bld.record_vm_segment_heap(seg_info.as_ref(), &mut vm);
         let debugger = bld.write_debugger_data(&b, &roots, machine.dtb);
         let faults = bld.inject_requested_faults(&b, &mut pool, &free_lists, &mut seg_info)?;
         if bld.s.mmu.overflow {
@@ -2026,8 +2027,8 @@ impl Build {
                 vm.driver_commit_pages = put(&mut *self, "MmDriverCommit", driver);
                 vm.committed_pages = put(&mut *self, "MmTotalCommittedPages", committed);
                 vm.commit_limit = put(&mut *self, "MmTotalCommitLimit", limit);
-                put(&mut *self, "MmProcessCommit", 0x311);
-                put(&mut *self, "MmPagedPoolCommit", paged_pool_pages);
+                vm.shared_process_pages = put(&mut *self, "MmProcessCommit", 0x311);
+                vm.paged_pool_commit_pages = put(&mut *self, "MmPagedPoolCommit", paged_pool_pages);
                 vm.nonpaged_pool_pages =
                     put(&mut *self, "MmAllocatedNonPagedPool", nonpaged_pool_pages);
                 vm.nonpaged_pool_max_pages = put(
@@ -2089,6 +2090,8 @@ impl Build {
             vm.pool_allocation_failures = Some(failures);
         }
         self.write_vm_extra(&c, &mut vm);
+        self.write_vm_win10(&c, paged_pool_pages, nonpaged_max_pages, &mut vm);
+        self.write_processes(&mut vm);
         vm
     }
 
