@@ -21,6 +21,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod bydriver;
 pub mod common;
 pub mod pool;
 pub mod poolfind;
