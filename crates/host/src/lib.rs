@@ -23,6 +23,7 @@ pub mod dispatch;
 pub mod images;
 pub mod loader;
 pub mod memdump;
+pub mod multi;
 pub mod number;
 pub mod outcome;
 pub mod progress;

@@ -66,6 +66,8 @@ pub fn field_order(command: &str) -> &'static [&'static str] {
             "commit_limit",
         ],
         "!poolused" => &[
+            // `driver` only in the per-driver view (flag 0x200), whose rows have no `tag`.
+            "driver",
             "tag",
             "nonpaged_allocs",
             "nonpaged_frees",
@@ -88,6 +90,23 @@ pub fn field_order(command: &str) -> &'static [&'static str] {
             "error",
         ],
         "!frag" => &["index", "block_size", "fragments", "bytes"],
+        "diff" | ".diff" => &[
+            "tag",
+            "driver",
+            "nonpaged_allocs_delta",
+            "nonpaged_bytes_delta",
+            "paged_allocs_delta",
+            "paged_bytes_delta",
+            "bytes_delta",
+            "trend",
+            "nonpaged_allocs",
+            "nonpaged_bytes",
+            "paged_allocs",
+            "paged_bytes",
+            "binary",
+            "tags",
+            "attribution",
+        ],
         "!poolfind" => &["address", "size", "tag", "pool_type", "state", "source"],
         "db" | "dd" | "dq" | "!db" | "!dd" | "!dq" => &["address", "values", "ascii", "unreadable"],
         "!pte" => &[
@@ -151,6 +170,24 @@ pub fn take_text(summary: &mut Option<Value>) -> Option<Vec<String>> {
         *summary = None;
     }
     Some(lines)
+}
+
+/// One result as `--format json` prints it (CONTRACT.md "Output"): `{"command", "args", "schema",
+/// "target", "sources", "rows", "summary", "warnings"}`, or `{"command", "error"}` when it failed.
+pub fn result_object(r: &CommandResult, target: &Value, sources: &Value) -> Value {
+    match &r.error {
+        Some(e) => json!({"command": r.command, "error": e}),
+        None => json!({
+            "command": r.command,
+            "args": r.args,
+            "schema": SCHEMA,
+            "target": target,
+            "sources": sources,
+            "rows": r.rows,
+            "summary": r.summary,
+            "warnings": r.warnings,
+        }),
+    }
 }
 
 /// Renders results as they come.
@@ -266,19 +303,7 @@ impl<W: Write, E: Write> Renderer<W, E> {
     }
 
     fn json(&mut self, r: &CommandResult) -> io::Result<()> {
-        let v = match &r.error {
-            Some(e) => json!({"command": r.command, "error": e}),
-            None => json!({
-                "command": r.command,
-                "args": r.args,
-                "schema": SCHEMA,
-                "target": self.target,
-                "sources": self.sources,
-                "rows": r.rows,
-                "summary": r.summary,
-                "warnings": r.warnings,
-            }),
-        };
+        let v = result_object(r, &self.target, &self.sources);
         writeln!(self.out, "{v}")
     }
 
