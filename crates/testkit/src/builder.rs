@@ -6,8 +6,8 @@ use crate::layout::{self, AllocSpec, Placed, PoolTotals};
 use crate::manifest::{self, Hex, Manifest, PoolUsed, tag_string};
 use crate::memory::{Mmu, PAGE, PhysicalMemory, SoftPte};
 use crate::profile::{
-    Arch, BigKind, BitmapRef, DescCounters, F, PoolHeaderKind, PoolTypeEncoding, Profile, SelfMap,
-    VmSource,
+    Arch, BigKind, BitmapRef, DescCounters, F, PoolHeaderKind, PoolTypeEncoding, Profile,
+    SegHeapLayout, SelfMap, VmSource,
 };
 use crate::rng::Rng;
 use crate::segheap;
@@ -444,6 +444,284 @@ pub(crate) struct Build {
 
 const LDR_TAG: &[u8; 4] = b"MmLd";
 
+// ---------------------------------------------------------------------------------------------
+// The build's phases: what one phase hands the next
+// ---------------------------------------------------------------------------------------------
+
+/// Pages of paged pool the layout reserves (the paged-pool bitmap's and `!vm`'s maximum).
+const PAGED_MAX_PAGES: u64 = 0x4000;
+/// Pages of nonpaged pool the layout reserves (`!vm`'s maximum).
+const NONPAGED_MAX_PAGES: u64 = 0x8000;
+
+/// What [`Build::lay_machine`] decided besides the [`Build`] itself.
+struct Machine {
+    /// The x64 self-map PML4 index (manifest `profile.self_map_index`).
+    self_map: u64,
+    /// Directory table base (manifest `info.dtb`).
+    dtb: u64,
+    /// Start of the kernel's system area (drivers' images go above it).
+    sys_start: u64,
+}
+
+/// A loaded image as the loader list and manifest `modules` describe it.
+struct Image {
+    name: String,
+    base: u64,
+    size: u64,
+    path: String,
+}
+
+/// The allocation list split for the planners ([`plan_allocations`]).
+struct Allocations {
+    /// Small allocations: one loader entry per image first, then the builder's that fit a pool
+    /// page (classic) or a VS block (segment heap).
+    specs: Vec<AllocSpec>,
+    /// Big allocations: the builder's, the small ones too big for a page, the special-page probes.
+    bigs: Vec<AllocSpec>,
+    /// Index in `specs` of each image's loader entry, in image order.
+    ldr_specs: Vec<usize>,
+}
+
+/// The pool plans ([`plan_pool`]): the classic one (layout.rs) and, on segment-heap builds, the
+/// heaps' (segheap.rs).
+struct PoolPlans {
+    seg_layout: Option<SegHeapLayout>,
+    seg_plan: Option<segheap::SegPlan>,
+    classic: layout::PoolPlan,
+}
+
+/// Addresses [`Build::write_fixed_globals`] fixed for later phases and the dump writers.
+struct Roots {
+    kdbg: u64,
+    verblock: Option<u64>,
+    /// `PsLoadedModuleList`.
+    psl: u64,
+    /// `PsActiveProcessHead`.
+    pah: u64,
+    /// `MmPfnDatabase` (the variable), 0 when the profile has none.
+    pfn_var: u64,
+}
+
+/// What [`Build::write_big_allocations`] laid down.
+struct BigWritten {
+    /// `PoolBigPageTable`'s address.
+    table: u64,
+    /// The special-page probes (manifest `special_pages`).
+    special: Vec<manifest::SpecialPage>,
+}
+
+/// What [`Build::write_debugger_data`] laid down.
+struct DebuggerData {
+    never: u64,
+    always: u64,
+    /// `KdpDataBlockEncoded`'s address (0 when the KDBG is not encoded).
+    encoded_flag: u64,
+    /// The decoded KDBG by physical page ([`DumpFacts::kdbg_decoded`]).
+    kdbg_decoded: Vec<(u64, Vec<u8>)>,
+}
+
+/// Every writer phase's output, for [`Build::into_kernel`].
+struct Laid {
+    roots: Roots,
+    modules: Vec<manifest::Module>,
+    big: BigWritten,
+    tracker_tables: Vec<manifest::TrackerTable>,
+    descriptors: Vec<manifest::Descriptor>,
+    free_lists: Vec<manifest::FreeList>,
+    free_runs: Vec<manifest::FreeRun>,
+    paged_bitmap: Option<manifest::PagedBitmap>,
+    pool_regions: Vec<manifest::PoolRegion>,
+    vm: manifest::Vm,
+    debugger: DebuggerData,
+    faults: Vec<manifest::FaultRecord>,
+    seg_info: Option<manifest::SegmentHeap>,
+}
+
+/// Phase 0: rejects requests no profile can lay out (memory too small or too large).
+fn check_request(b: &KernelBuilder) -> Result<(), BuildError> {
+    if b.memory_mib < 16 {
+        return Err(BuildError::MemoryTooSmall {
+            asked_mib: b.memory_mib,
+            need_mib: 16,
+        });
+    }
+    if b.memory_mib > 1 << 20 {
+        return Err(BuildError::Invalid("at most 1 TiB of memory".into()));
+    }
+    if b.profile.arch != Arch::X64 && b.memory_mib > 3072 {
+        return Err(BuildError::Invalid(
+            "32-bit profiles take at most 3072 MiB".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Phase 5 (no writes): the allocation list: a loader entry (tag `MmLd`) per image, the
+/// builder's allocations (too big for a pool page or VS block → big), the special-page probes
+/// (`TkPo`, `TkAb`) when asked for.
+fn plan_allocations(b: &KernelBuilder, images: &[Image]) -> Result<Allocations, BuildError> {
+    let p = b.profile;
+    let hdr = p.header.header_size();
+    let unit = p.header.unit();
+    let max_units = PAGE / unit - 1;
+    let mut specs: Vec<AllocSpec> = Vec::new();
+    let mut bigs: Vec<AllocSpec> = b.bigs.clone();
+    let mut ldr_specs = Vec::new();
+    for img in images {
+        let bytes = p.ldr.size + 2 * (img.name.len() as u64 + 1) + 2 * (img.path.len() as u64 + 1);
+        ldr_specs.push(specs.len());
+        specs.push(AllocSpec {
+            tag: tag(LDR_TAG),
+            size: bytes,
+            pool: PoolKind::NonPaged,
+            freed: false,
+        });
+    }
+    let seg_layout = p.pool.segment_heap();
+    for a in &b.allocs {
+        if a.pool == PoolKind::NonPagedNx && seg_layout.is_none() {
+            return Err(BuildError::Invalid(format!(
+                "NonPagedPoolNx needs a segment-heap profile, not {}",
+                p.name
+            )));
+        }
+        let units = (a.size + hdr).div_ceil(unit);
+        let too_big = match seg_layout {
+            Some(_) => units * unit > segheap::VS_MAX,
+            None => units > max_units,
+        };
+        if too_big {
+            bigs.push(a.clone());
+        } else {
+            specs.push(a.clone());
+        }
+    }
+    if b.special_pages {
+        bigs.push(AllocSpec {
+            tag: tag(b"TkPo"),
+            size: 3 * PAGE,
+            pool: PoolKind::Paged,
+            freed: false,
+        });
+        bigs.push(AllocSpec {
+            tag: tag(b"TkAb"),
+            size: 2 * PAGE,
+            pool: PoolKind::NonPaged,
+            freed: false,
+        });
+    }
+    Ok(Allocations {
+        specs,
+        bigs,
+        ldr_specs,
+    })
+}
+
+/// Phase 6 (no writes): the pool plan (layout.rs). On segment-heap builds the small allocations
+/// go to the heaps (segheap.rs) and the classic plan keeps only big allocations and the
+/// accounting; the heaps' pages join the descriptors' small-page totals.
+fn plan_pool(b: &KernelBuilder, allocs: &Allocations) -> PoolPlans {
+    let p = b.profile;
+    let seg_layout = p.pool.segment_heap().copied();
+    let seg_plan = seg_layout.map(|_| segheap::plan(p.va.nonpaged, p.va.paged, &allocs.specs));
+    let (classic_specs, elsewhere): (&[AllocSpec], &[layout::Accounted]) = match &seg_plan {
+        Some(sp) => (&[], &sp.accounting),
+        None => (&allocs.specs, &[]),
+    };
+    let mut classic = layout::plan(p, classic_specs, &allocs.bigs, b.processors, elsewhere);
+    if let Some(sp) = &seg_plan {
+        classic.totals[0].small_pages += sp.pages[0];
+        classic.totals[1].small_pages += sp.pages[1];
+    }
+    PoolPlans {
+        seg_layout,
+        seg_plan,
+        classic,
+    }
+}
+
+/// The fill byte of an allocated block's data, derived from its tag.
+fn fill_byte(t: u32) -> u8 {
+    (t.wrapping_mul(0x9e37_79b1) >> 24) as u8 | 1
+}
+
+/// Manifest `poolused`: the tracker tables' counters summed per tag.
+fn poolused_totals(per_table: &[BTreeMap<u32, PoolUsed>]) -> Vec<PoolUsed> {
+    let mut poolused: BTreeMap<u32, PoolUsed> = BTreeMap::new();
+    for table in per_table {
+        for (t, c) in table {
+            let e = poolused.entry(*t).or_default();
+            e.tag = tag_string(*t);
+            e.nonpaged_allocs += c.nonpaged_allocs;
+            e.nonpaged_frees += c.nonpaged_frees;
+            e.nonpaged_bytes += c.nonpaged_bytes;
+            e.paged_allocs += c.paged_allocs;
+            e.paged_frees += c.paged_frees;
+            e.paged_bytes += c.paged_bytes;
+        }
+    }
+    poolused.into_values().collect()
+}
+
+/// Manifest `blocks`: every small pool block, classic and (by header address) segment heap.
+fn manifest_blocks(pool: &PoolPlans, unit: u64) -> Vec<manifest::Block> {
+    let mut blocks: Vec<manifest::Block> = pool
+        .classic
+        .placed
+        .iter()
+        .map(|b| manifest::Block {
+            address: Hex(b.va),
+            size: b.units * unit,
+            previous_size: b.prev_units * unit,
+            state: if b.free { "free" } else { "allocated" }.into(),
+            tag: if b.tag == 0 {
+                String::new()
+            } else {
+                tag_string(b.tag)
+            },
+            pool_type: b.pool.name().into(),
+            on_free_list: b.on_list,
+            error: b.error.clone(),
+        })
+        .collect();
+    if let Some(sp) = &pool.seg_plan {
+        // Every pool block of the segment heap: the pool header of each VS chunk and LFH block.
+        blocks.extend(sp.blocks.iter().map(|b| manifest::Block {
+            address: Hex(b.header),
+            size: b.size,
+            previous_size: 0,
+            state: if b.allocated { "allocated" } else { "free" }.into(),
+            tag: if b.tag == 0 {
+                String::new()
+            } else {
+                tag_string(b.tag)
+            },
+            pool_type: segheap::HEAPS[b.heap].name().into(),
+            on_free_list: false,
+            error: None,
+        }));
+        blocks.sort_by_key(|b| b.address);
+    }
+    blocks
+}
+
+/// Manifest `big_allocations`, by address.
+fn manifest_big_allocations(big_placed: &[layout::BigPlaced]) -> Vec<manifest::BigAllocation> {
+    let mut big_allocations: Vec<manifest::BigAllocation> = big_placed
+        .iter()
+        .map(|b| manifest::BigAllocation {
+            address: Hex(b.va),
+            size: b.pages * PAGE,
+            tag: tag_string(b.tag),
+            pool_type: b.pool.name().into(),
+            state: if b.freed { "free" } else { "allocated" }.into(),
+            slot: b.slot,
+        })
+        .collect();
+    big_allocations.sort_by_key(|b| b.address);
+    big_allocations
+}
+
 impl Build {
     fn g(&self, name: &str) -> Option<u64> {
         self.p.global_rva(name).map(|rva| self.kernel_base + rva)
@@ -478,28 +756,78 @@ impl Build {
         }
     }
 
+    /// Lays the kernel out, phase by phase. The order of the phases is part of the output: each
+    /// draws from the one seeded [`Rng`] and from the system-area bump allocator
+    /// ([`Build::sys_alloc`]), so a new phase goes after the ones whose addresses it must not move
+    /// (appending before [`Build::inject_requested_faults`] keeps every existing dump byte-identical).
     fn run(b: KernelBuilder) -> Result<Kernel, BuildError> {
-        let p = b.profile;
-        if b.memory_mib < 16 {
+        check_request(&b)?;
+        let (mut bld, machine) = Build::lay_machine(&b);
+        bld.write_kernel_image();
+        bld.write_kuser_shared_data();
+        let (images, drivers) = bld.write_driver_images(&b, machine.sys_start);
+        let allocs = plan_allocations(&b, &images)?;
+        let mut pool = plan_pool(&b, &allocs);
+        let roots = bld.write_fixed_globals(&b);
+        let (spec_va, mut seg_info) = bld.write_small_blocks(&pool);
+        let modules =
+            bld.write_loader_list(&images, &drivers, &allocs.ldr_specs, &spec_va, roots.psl);
+        let big = bld.write_big_allocations(&pool.classic.big_placed, pool.classic.big_entries);
+        let tracker_tables =
+            bld.write_tracker_tables(&pool.classic.per_table, pool.classic.track_entries);
+        let (descriptors, free_lists) =
+            bld.write_descriptors(&pool.classic.placed, &pool.classic.totals);
+        let free_runs = bld.write_free_page_runs(&pool.classic.free_runs);
+        let paged_bitmap = bld.write_paged_bitmap(
+            &pool.classic.totals,
+            &pool.classic.big_placed,
+            PAGED_MAX_PAGES,
+        );
+        let pool_regions = bld.write_pool_regions(PAGED_MAX_PAGES, NONPAGED_MAX_PAGES);
+        let vm = bld.write_vm(
+            b.counters,
+            &pool.classic.totals,
+            PAGED_MAX_PAGES,
+            NONPAGED_MAX_PAGES,
+            paged_bitmap.is_some(),
+        );
+        let debugger = bld.write_debugger_data(&b, &roots, machine.dtb);
+        let faults = bld.inject_requested_faults(&b, &mut pool, &free_lists, &mut seg_info)?;
+        if bld.s.mmu.overflow {
             return Err(BuildError::MemoryTooSmall {
                 asked_mib: b.memory_mib,
-                need_mib: 16,
+                need_mib: b.memory_mib * 2,
             });
         }
-        if b.memory_mib > 1 << 20 {
-            return Err(BuildError::Invalid("at most 1 TiB of memory".into()));
-        }
-        if p.arch != Arch::X64 && b.memory_mib > 3072 {
-            return Err(BuildError::Invalid(
-                "32-bit profiles take at most 3072 MiB".into(),
-            ));
-        }
+        let laid = Laid {
+            roots,
+            modules,
+            big,
+            tracker_tables,
+            descriptors,
+            free_lists,
+            free_runs,
+            paged_bitmap,
+            pool_regions,
+            vm,
+            debugger,
+            faults,
+            seg_info,
+        };
+        Ok(bld.into_kernel(&b, &machine, &pool, laid))
+    }
+
+    /// Phase 1: physical memory (two runs around the legacy VGA/BIOS hole), the kernel base
+    /// (randomised where the profile says so), the x64 self-map index, the page tables (MMU) and
+    /// the empty [`Build`]. Fills nothing in the manifest yet; [`Machine`] carries `self_map_index`,
+    /// `dtb` and the start of the system area to the later phases.
+    fn lay_machine(b: &KernelBuilder) -> (Build, Machine) {
+        let p = b.profile;
         let mut rng = Rng::new(b.seed);
         let total_pages = b.memory_mib * 256;
         // Two runs with a hole at 0xA0..0x100 (the legacy VGA/BIOS area), like real machines.
         let runs = vec![(1u64, 0x9f), (0x100, total_pages - 0x100)];
         let mut mem = PhysicalMemory::new(runs);
-        let ptr = p.arch.ptr_size();
 
         let mut kernel_base = p.va.kernel_base;
         if p.va.randomise_kernel {
@@ -543,7 +871,7 @@ impl Build {
             Rng::new(rng.next_u64()),
         );
         let sys_start = (kernel_base + p.image_size + 0x10_0000) & !0xffff;
-        let mut bld = Build {
+        let bld = Build {
             p,
             s: Space {
                 mem,
@@ -555,37 +883,61 @@ impl Build {
             sys_next: sys_start,
             globals: BTreeMap::new(),
         };
-        let dtb = bld.s.mmu.dtb;
+        let machine = Machine {
+            self_map,
+            dtb: bld.s.mmu.dtb,
+            sys_start,
+        };
+        (bld, machine)
+    }
 
-        // ---- kernel image: PE header + CodeView record -------------------------------------------
-        bld.write_pe(kernel_base, p.image_size, true, p.pdb_name);
+    /// Phase 2: the kernel image's PE header and CodeView record at the kernel base (manifest
+    /// `info.pdb` names the same PDB).
+    fn write_kernel_image(&mut self) {
+        let p = self.p;
+        self.write_pe(self.kernel_base, p.image_size, true, p.pdb_name);
+    }
 
-        // ---- KUSER_SHARED_DATA (offsets: ISF _KUSER_SHARED_DATA, same on every build here) -------
+    /// Phase 3: `KUSER_SHARED_DATA` (offsets: ISF `_KUSER_SHARED_DATA`, the same on every build
+    /// here): tick multiplier, system time, `NtSystemRoot`, build number, product type and version.
+    /// Fills no manifest field (`profile.kuser_shared_data` is the profile's address).
+    fn write_kuser_shared_data(&mut self) {
+        let p = self.p;
         let ku = p.va.kuser;
-        bld.s.wn(ku + 0x4, 0x0fa0_0000, 4); // TickCountMultiplier
-        let systime: u64 = 0x01dc_0000_0000_0000 + (bld.rng.below(1 << 40));
-        bld.s.wn(ku + 0x14, systime & 0xffff_ffff, 4);
-        bld.s.wn(ku + 0x18, systime >> 32, 4);
-        bld.s.wn(ku + 0x1c, systime >> 32, 4);
+        self.s.wn(ku + 0x4, 0x0fa0_0000, 4); // TickCountMultiplier
+        let systime: u64 = 0x01dc_0000_0000_0000 + (self.rng.below(1 << 40));
+        self.s.wn(ku + 0x14, systime & 0xffff_ffff, 4);
+        self.s.wn(ku + 0x18, systime >> 32, 4);
+        self.s.wn(ku + 0x1c, systime >> 32, 4);
         let root: Vec<u8> = p
             .system_root
             .encode_utf16()
             .flat_map(|c| c.to_le_bytes())
             .collect();
-        bld.s.w(ku + 0x30, &root);
-        bld.s.wn(ku + 0x260, p.build as u64, 4); // NtBuildNumber
-        bld.s.wn(ku + 0x264, p.product_type as u64, 4); // NtProductType
-        bld.s.wn(ku + 0x268, 1, 1); // ProductTypeIsValid
-        bld.s.wn(ku + 0x26c, p.major as u64, 4);
-        bld.s.wn(ku + 0x270, p.minor as u64, 4);
+        self.s.w(ku + 0x30, &root);
+        self.s.wn(ku + 0x260, p.build as u64, 4); // NtBuildNumber
+        self.s.wn(ku + 0x264, p.product_type as u64, 4); // NtProductType
+        self.s.wn(ku + 0x268, 1, 1); // ProductTypeIsValid
+        self.s.wn(ku + 0x26c, p.major as u64, 4);
+        self.s.wn(ku + 0x270, p.minor as u64, 4);
+    }
 
-        // ---- drivers' images ---------------------------------------------------------------------
-        let mut modules: Vec<(String, u64, u64, String)> = vec![(
-            "ntoskrnl.exe".into(),
-            kernel_base,
-            p.image_size,
-            "\\SystemRoot\\system32\\ntoskrnl.exe".into(),
-        )];
+    /// Phase 4: the drivers' images (hal.dll, then the builder's drivers) past the system area's
+    /// start, each a PE header page with its code tags planted as `mov ecx, 'Tag '`. Returns the
+    /// loaded images (ntoskrnl.exe first) for the loader list and manifest `modules`, and the
+    /// driver list whose `code_tags` go to `modules[].code_tags`.
+    fn write_driver_images(
+        &mut self,
+        b: &KernelBuilder,
+        sys_start: u64,
+    ) -> (Vec<Image>, Vec<DriverSpec>) {
+        let p = self.p;
+        let mut images = vec![Image {
+            name: "ntoskrnl.exe".into(),
+            base: self.kernel_base,
+            size: p.image_size,
+            path: "\\SystemRoot\\system32\\ntoskrnl.exe".into(),
+        }];
         let mut drv_va = sys_start + 0x100_0000;
         let mut driver_list = vec![DriverSpec {
             name: "hal.dll".into(),
@@ -595,181 +947,156 @@ impl Build {
         driver_list.extend(b.drivers.iter().cloned());
         for d in &driver_list {
             let size = (d.size + 0xfff) & !0xfff;
-            bld.write_pe(drv_va, size, false, "");
+            self.write_pe(drv_va, size, false, "");
             // `mov ecx, 'Tag '` (b9 imm32) for each pool tag its code uses, in the header page
             // past SizeOfHeaders (0x400): the one page of a synthetic image that is mapped.
             for (i, t) in d.code_tags.iter().take(0x60).enumerate() {
                 let at = drv_va + 0x900 + 8 * i as u64;
-                bld.s.wn(at, 0xb9, 1);
-                bld.s.wn(at + 1, u64::from(u32::from_le_bytes(*t)), 4);
+                self.s.wn(at, 0xb9, 1);
+                self.s.wn(at + 1, u64::from(u32::from_le_bytes(*t)), 4);
             }
             let path = if d.name.ends_with(".dll") {
                 format!("\\SystemRoot\\system32\\{}", d.name)
             } else {
                 format!("\\SystemRoot\\system32\\drivers\\{}", d.name)
             };
-            modules.push((d.name.clone(), drv_va, size, path));
+            images.push(Image {
+                name: d.name.clone(),
+                base: drv_va,
+                size,
+                path,
+            });
             drv_va = (drv_va + size + 0xffff) & !0xffff;
         }
+        (images, driver_list)
+    }
 
-        // ---- the allocation list: user allocations + loader entries -----------------------------
-        let hdr = p.header.header_size();
-        let unit = p.header.unit();
-        let max_units = PAGE / unit - 1;
-        let mut specs: Vec<AllocSpec> = Vec::new();
-        let mut bigs: Vec<AllocSpec> = b.bigs.clone();
-        let mut ldr_specs = Vec::new();
-        for (name, _, _, path) in &modules {
-            let bytes = p.ldr.size + 2 * (name.len() as u64 + 1) + 2 * (path.len() as u64 + 1);
-            ldr_specs.push(specs.len());
-            specs.push(AllocSpec {
-                tag: tag(LDR_TAG),
-                size: bytes,
-                pool: PoolKind::NonPaged,
-                freed: false,
-            });
-        }
-        let seg_layout = p.pool.segment_heap().copied();
-        for a in &b.allocs {
-            if a.pool == PoolKind::NonPagedNx && seg_layout.is_none() {
-                return Err(BuildError::Invalid(format!(
-                    "NonPagedPoolNx needs a segment-heap profile, not {}",
-                    p.name
-                )));
-            }
-            let units = (a.size + hdr).div_ceil(unit);
-            let too_big = match seg_layout {
-                Some(_) => units * unit > segheap::VS_MAX,
-                None => units > max_units,
-            };
-            if too_big {
-                bigs.push(a.clone());
-            } else {
-                specs.push(a.clone());
-            }
-        }
-        if b.special_pages {
-            bigs.push(AllocSpec {
-                tag: tag(b"TkPo"),
-                size: 3 * PAGE,
-                pool: PoolKind::Paged,
-                freed: false,
-            });
-            bigs.push(AllocSpec {
-                tag: tag(b"TkAb"),
-                size: 2 * PAGE,
-                pool: PoolKind::NonPaged,
-                freed: false,
-            });
-        }
-
-        // ---- the pool plan (layout.rs) ---------------------------------------------------------
-        // On segment-heap builds the small allocations go to the heaps (segheap.rs) and the classic
-        // plan keeps only big allocations and the accounting.
-        let seg_plan = seg_layout.map(|_| segheap::plan(p.va.nonpaged, p.va.paged, &specs));
-        let (classic_specs, elsewhere): (&[AllocSpec], &[layout::Accounted]) = match &seg_plan {
-            Some(sp) => (&[], &sp.accounting),
-            None => (&specs, &[]),
-        };
-        let layout::PoolPlan {
-            mut placed,
-            free_runs,
-            big_entries,
-            big_placed,
-            mut totals,
-            per_table,
-            track_entries,
-        } = layout::plan(p, classic_specs, &bigs, b.processors, elsewhere);
-        if let Some(sp) = &seg_plan {
-            totals[0].small_pages += sp.pages[0];
-            totals[1].small_pages += sp.pages[1];
-        }
-
-        // ---- write: globals needing no layout ----------------------------------------------------
-        let kdbg = bld
+    /// Phase 7: globals that need no pool layout: `PsActiveProcessHead` (an empty list),
+    /// `MmPfnDatabase`, `KeNumberProcessors`, `NtBuildNumber`, `KiProcessorBlock`, `PoolHitTag`,
+    /// `MmLowest/HighestPhysicalPage`; and the addresses of KDBG, `KdVersionBlock` and
+    /// `PsLoadedModuleList` that later phases fill. Each present global goes to manifest `globals`.
+    fn write_fixed_globals(&mut self, b: &KernelBuilder) -> Roots {
+        let p = self.p;
+        let ptr = p.arch.ptr_size();
+        let kernel_base = self.kernel_base;
+        let kdbg = self
             .global("KdDebuggerDataBlock")
             .unwrap_or(kernel_base + 0x1000);
-        let verblock = bld.global("KdVersionBlock");
-        let psl = bld
+        let verblock = self.global("KdVersionBlock");
+        let psl = self
             .global("PsLoadedModuleList")
             .unwrap_or(kernel_base + 0x2000);
-        let pah = bld
+        let pah = self
             .global("PsActiveProcessHead")
             .unwrap_or(kernel_base + 0x3000);
-        bld.s.ptr(pah, pah);
-        bld.s.ptr(pah + ptr, pah);
-        let pfn_var = bld.global("MmPfnDatabase").unwrap_or(0);
+        self.s.ptr(pah, pah);
+        self.s.ptr(pah + ptr, pah);
+        let pfn_var = self.global("MmPfnDatabase").unwrap_or(0);
         if pfn_var != 0 {
-            bld.s.ptr(pfn_var, p.va.pfn_database);
+            self.s.ptr(pfn_var, p.va.pfn_database);
         }
-        if let Some(va) = bld.global("KeNumberProcessors") {
-            bld.s.wn(va, b.processors as u64, 4);
+        if let Some(va) = self.global("KeNumberProcessors") {
+            self.s.wn(va, b.processors as u64, 4);
         }
-        if let Some(va) = bld.global("NtBuildNumber") {
-            bld.s.wn(va, 0xf000_0000 | p.build as u64, 4);
+        if let Some(va) = self.global("NtBuildNumber") {
+            self.s.wn(va, 0xf000_0000 | p.build as u64, 4);
         }
-        if let Some(va) = bld.global("KiProcessorBlock") {
-            bld.s
+        if let Some(va) = self.global("KiProcessorBlock") {
+            self.s
                 .w(va, &vec![0u8; (b.processors as u64 * ptr) as usize]);
         }
-        if let Some(va) = bld.global("PoolHitTag") {
-            bld.s.wn(va, 0x2065_6546, 4); // ' eeF' (no hit tag), as a set variable would read
+        if let Some(va) = self.global("PoolHitTag") {
+            self.s.wn(va, 0x2065_6546, 4); // ' eeF' (no hit tag), as a set variable would read
         }
         for n in ["MmLowestPhysicalPage", "MmHighestPhysicalPage"] {
-            if let Some(va) = bld.global(n) {
+            if let Some(va) = self.global(n) {
                 let v = if n.contains("Lowest") {
                     1
                 } else {
-                    bld.s.mem.end_pfn() - 1
+                    self.s.mem.end_pfn() - 1
                 };
-                bld.s.ptr(va, v);
+                self.s.ptr(va, v);
             }
         }
+        Roots {
+            kdbg,
+            verblock,
+            psl,
+            pah,
+            pfn_var,
+        }
+    }
 
-        // ---- write: loader entries and small pool blocks ----------------------------------------
-        let fill_tag = |t: u32| -> u8 { (t.wrapping_mul(0x9e37_79b1) >> 24) as u8 | 1 };
-        for blk in &placed {
-            bld.write_header(blk);
+    /// Phase 8: the small pool blocks: classic pool headers and fill (layout.rs's plan) or, on
+    /// segment-heap builds, the heaps with their VS and LFH blocks (segheap.rs). Returns where each
+    /// small spec's data landed (the loader entries among them) and manifest `segment_heap`.
+    fn write_small_blocks(
+        &mut self,
+        pool: &PoolPlans,
+    ) -> (BTreeMap<usize, u64>, Option<manifest::SegmentHeap>) {
+        let p = self.p;
+        let hdr = p.header.header_size();
+        let unit = p.header.unit();
+        for blk in &pool.classic.placed {
+            self.write_header(blk);
             if !blk.free {
                 let data_len = blk.units * unit - hdr;
-                let fill = fill_tag(blk.tag);
-                bld.s.w(blk.va + hdr, &vec![fill; data_len as usize]);
+                let fill = fill_byte(blk.tag);
+                self.s.w(blk.va + hdr, &vec![fill; data_len as usize]);
             }
         }
-        let mut spec_va: BTreeMap<usize, u64> = placed
+        let mut spec_va: BTreeMap<usize, u64> = pool
+            .classic
+            .placed
             .iter()
             .filter_map(|b| b.spec.map(|i| (i, b.va + hdr)))
             .collect();
         let mut seg_info = None;
-        if let (Some(l), Some(sp)) = (&seg_layout, &seg_plan) {
-            let written = bld.write_segment_heap(l, sp);
+        if let (Some(l), Some(sp)) = (&pool.seg_layout, &pool.seg_plan) {
+            let written = self.write_segment_heap(l, sp);
             spec_va.extend(written.spec_va);
             seg_info = Some(written.info);
         }
+        (spec_va, seg_info)
+    }
+
+    /// Phase 9: `PsLoadedModuleList` and one `KLDR_DATA_TABLE_ENTRY` per image, in the pool blocks
+    /// planned for them (tag `MmLd`), with their `UNICODE_STRING` names. Fills manifest `modules`.
+    fn write_loader_list(
+        &mut self,
+        images: &[Image],
+        drivers: &[DriverSpec],
+        ldr_specs: &[usize],
+        spec_va: &BTreeMap<usize, u64>,
+        psl: u64,
+    ) -> Vec<manifest::Module> {
+        let p = self.p;
+        let ptr = p.arch.ptr_size();
         let ldr_vas: Vec<u64> = ldr_specs
             .iter()
             .map(|i| spec_va.get(i).copied().unwrap_or(0))
             .collect();
         let mut manifest_modules = Vec::new();
-        for (mi, (name, base, size, path)) in modules.iter().enumerate() {
+        for (mi, img) in images.iter().enumerate() {
+            let (name, base, size, path) = (&img.name, img.base, img.size, &img.path);
             let e = ldr_vas[mi];
-            bld.s.w(e, &vec![0u8; p.ldr.size as usize]);
+            self.s.w(e, &vec![0u8; p.ldr.size as usize]);
             let next = if mi + 1 < ldr_vas.len() {
                 ldr_vas[mi + 1]
             } else {
                 psl
             };
             let prev = if mi == 0 { psl } else { ldr_vas[mi - 1] };
-            bld.s.ptr(e, next);
-            bld.s.ptr(e + ptr, prev);
+            self.s.ptr(e, next);
+            self.s.ptr(e + ptr, prev);
             // InMemoryOrderLinks / InInitializationOrderLinks: self-linked.
             for l in [2 * ptr, 4 * ptr] {
-                bld.s.ptr(e + l, e + l);
-                bld.s.ptr(e + l + ptr, e + l);
+                self.s.ptr(e + l, e + l);
+                self.s.ptr(e + l + ptr, e + l);
             }
-            bld.s.ptr(e + p.ldr.dll_base, *base);
-            bld.s.ptr(e + p.ldr.entry_point, base + 0x1000);
-            bld.s.wn(e + p.ldr.size_of_image, *size, 4);
+            self.s.ptr(e + p.ldr.dll_base, base);
+            self.s.ptr(e + p.ldr.entry_point, base + 0x1000);
+            self.s.wn(e + p.ldr.size_of_image, size, 4);
             let full_va = e + p.ldr.size;
             let base_va = full_va + 2 * (path.len() as u64 + 1);
             let wstr = |s: &str| -> Vec<u8> {
@@ -778,18 +1105,18 @@ impl Build {
                     .flat_map(|c| c.to_le_bytes())
                     .collect()
             };
-            bld.s.w(full_va, &wstr(path));
-            bld.s.w(base_va, &wstr(name));
+            self.s.w(full_va, &wstr(path));
+            self.s.w(base_va, &wstr(name));
             for (off, sva, s) in [
                 (p.ldr.full_name, full_va, path.as_str()),
                 (p.ldr.base_name, base_va, name.as_str()),
             ] {
                 let len = 2 * s.len() as u64;
-                bld.s.wn(e + off, len, 2);
-                bld.s.wn(e + off + 2, len + 2, 2);
-                bld.s.ptr(e + off + if ptr == 8 { 8 } else { 4 }, sva);
+                self.s.wn(e + off, len, 2);
+                self.s.wn(e + off + 2, len + 2, 2);
+                self.s.ptr(e + off + if ptr == 8 { 8 } else { 4 }, sva);
             }
-            let code_tags = driver_list
+            let code_tags = drivers
                 .iter()
                 .find(|d| &d.name == name)
                 .map(|d| {
@@ -801,50 +1128,62 @@ impl Build {
                 .unwrap_or_default();
             manifest_modules.push(manifest::Module {
                 name: name.clone(),
-                base: Hex(*base),
-                size: *size,
+                base: Hex(base),
+                size,
                 path: path.clone(),
                 ldr_entry: Hex(e),
                 code_tags,
             });
         }
-        bld.s.ptr(psl, ldr_vas.first().copied().unwrap_or(psl));
-        bld.s.ptr(psl + ptr, ldr_vas.last().copied().unwrap_or(psl));
+        self.s.ptr(psl, ldr_vas.first().copied().unwrap_or(psl));
+        self.s
+            .ptr(psl + ptr, ldr_vas.last().copied().unwrap_or(psl));
+        manifest_modules
+    }
 
-        // ---- big allocations: pages and table ----------------------------------------------------
-        let big_table = bld.sys_alloc(big_entries * p.big.size, PAGE);
+    /// Phase 10: the big allocations' pages and `PoolBigPageTable` (with `PoolBigPageTableSize`),
+    /// including the special-page probes (`TkPo`: one page paged out, one in transition; `TkAb`:
+    /// one page absent from the dump). Fills manifest `big_page_table` (via [`BigWritten::table`])
+    /// and `special_pages`.
+    fn write_big_allocations(
+        &mut self,
+        big_placed: &[layout::BigPlaced],
+        big_entries: u64,
+    ) -> BigWritten {
+        let p = self.p;
+        let big_table = self.sys_alloc(big_entries * p.big.size, PAGE);
         for i in 0..big_entries {
             // Empty entries carry the free bit (Va = 1), Key 0.
-            bld.s.wf(big_table + i * p.big.size, p.big.va, 1);
+            self.s.wf(big_table + i * p.big.size, p.big.va, 1);
         }
         let mut special = Vec::new();
         let mut hole_pfn = 0xa0u64;
-        for bp in &big_placed {
+        for bp in big_placed {
             let e = big_table + bp.slot * p.big.size;
-            bld.s.wf(e, p.big.va, bp.va | if bp.freed { 1 } else { 0 });
-            bld.s.wf(e, p.big.key, bp.tag as u64);
+            self.s.wf(e, p.big.va, bp.va | if bp.freed { 1 } else { 0 });
+            self.s.wf(e, p.big.key, bp.tag as u64);
             match p.big.kind {
-                BigKind::Pages(f) => bld.s.wf(e, f, bp.pages),
+                BigKind::Pages(f) => self.s.wf(e, f, bp.pages),
                 BigKind::TypeBytes(t, n) => {
-                    bld.s.wf(e, t, bp.pool.value());
-                    bld.s.wf(e, n, bp.pages * PAGE);
+                    self.s.wf(e, t, bp.pool.value());
+                    self.s.wf(e, n, bp.pages * PAGE);
                 }
                 BigKind::Win10(t, n) => {
-                    bld.s.wf(e, t, bp.pool.value() << 8);
-                    bld.s.wf(e, n, bp.pages * PAGE);
+                    self.s.wf(e, t, bp.pool.value() << 8);
+                    self.s.wf(e, n, bp.pages * PAGE);
                 }
             }
             if bp.freed {
                 continue;
             }
-            let fill = fill_tag(bp.tag);
+            let fill = fill_byte(bp.tag);
             for pg in 0..bp.pages {
                 let va = bp.va + pg * PAGE;
                 let tagname = tag_string(bp.tag);
                 if tagname == "TkPo" && pg == 1 {
-                    let offset = 0x100 + bld.rng.below(0x10000);
-                    let pte = bld.s.mmu.map_soft(
-                        &mut bld.s.mem,
+                    let offset = 0x100 + self.rng.below(0x10000);
+                    let pte = self.s.mmu.map_soft(
+                        &mut self.s.mem,
                         va,
                         SoftPte::PageFile { file: 0, offset },
                         p.page_file_low_bit,
@@ -860,10 +1199,10 @@ impl Build {
                     continue;
                 }
                 if tagname == "TkPo" && pg == 2 {
-                    let pfn = bld.s.mmu.alloc_pfn(&mut bld.s.mem);
-                    bld.s.mem.write(pfn * PAGE, &vec![fill; PAGE as usize]);
-                    let pte = bld.s.mmu.map_soft(
-                        &mut bld.s.mem,
+                    let pfn = self.s.mmu.alloc_pfn(&mut self.s.mem);
+                    self.s.mem.write(pfn * PAGE, &vec![fill; PAGE as usize]);
+                    let pte = self.s.mmu.map_soft(
+                        &mut self.s.mem,
                         va,
                         SoftPte::Transition { pfn },
                         p.page_file_low_bit,
@@ -881,8 +1220,8 @@ impl Build {
                 if tagname == "TkAb" && pg == 1 {
                     let pfn = hole_pfn;
                     hole_pfn += 1;
-                    bld.s.mmu.map(&mut bld.s.mem, va, pfn);
-                    bld.s.mem.mark_absent(pfn);
+                    self.s.mmu.map(&mut self.s.mem, va, pfn);
+                    self.s.mem.mark_absent(pfn);
                     let pte = (pfn * PAGE) | crate::memory::VALID_FLAGS;
                     special.push(manifest::SpecialPage {
                         va: Hex(va),
@@ -894,22 +1233,36 @@ impl Build {
                     });
                     continue;
                 }
-                bld.s.w(va, &vec![fill; PAGE as usize]);
+                self.s.w(va, &vec![fill; PAGE as usize]);
             }
         }
-        if let Some(va) = bld.global("PoolBigPageTable") {
-            bld.s.ptr(va, big_table);
+        if let Some(va) = self.global("PoolBigPageTable") {
+            self.s.ptr(va, big_table);
         }
-        if let Some(va) = bld.global("PoolBigPageTableSize") {
-            bld.s.ptr(va, big_entries);
+        if let Some(va) = self.global("PoolBigPageTableSize") {
+            self.s.ptr(va, big_entries);
         }
+        BigWritten {
+            table: big_table,
+            special,
+        }
+    }
 
-        // ---- tracker tables -----------------------------------------------------------------------
+    /// Phase 11: the pool tracker tables (the global one, then one per processor where the
+    /// profile keeps them), hashed and linearly probed, and `PoolTrackTable`,
+    /// `PoolTrackTableSize`, `ExPoolTagTables`. Fills manifest `tracker_tables`.
+    fn write_tracker_tables(
+        &mut self,
+        per_table: &[BTreeMap<u32, PoolUsed>],
+        track_entries: u64,
+    ) -> Vec<manifest::TrackerTable> {
+        let p = self.p;
+        let ptr = p.arch.ptr_size();
         let mask = track_entries - 1;
         let mut tracker_manifest = Vec::new();
         let mut table_vas = Vec::new();
         for (ti, table) in per_table.iter().enumerate() {
-            let tva = bld.sys_alloc(track_entries * p.tracker.size, PAGE);
+            let tva = self.sys_alloc(track_entries * p.tracker.size, PAGE);
             table_vas.push(tva);
             let mut used = Vec::new();
             let mut taken = std::collections::BTreeSet::new();
@@ -923,13 +1276,13 @@ impl Build {
                 taken.insert(slot);
                 let e = tva + slot * p.tracker.size;
                 let tl = p.tracker;
-                bld.s.wf(e, tl.key, *t as u64);
-                bld.s.wf(e, tl.np_allocs, c.nonpaged_allocs);
-                bld.s.wf(e, tl.np_frees, c.nonpaged_frees);
-                bld.s.wf(e, tl.np_bytes, c.nonpaged_bytes);
-                bld.s.wf(e, tl.p_allocs, c.paged_allocs);
-                bld.s.wf(e, tl.p_frees, c.paged_frees);
-                bld.s.wf(e, tl.p_bytes, c.paged_bytes);
+                self.s.wf(e, tl.key, *t as u64);
+                self.s.wf(e, tl.np_allocs, c.nonpaged_allocs);
+                self.s.wf(e, tl.np_frees, c.nonpaged_frees);
+                self.s.wf(e, tl.np_bytes, c.nonpaged_bytes);
+                self.s.wf(e, tl.p_allocs, c.paged_allocs);
+                self.s.wf(e, tl.p_frees, c.paged_frees);
+                self.s.wf(e, tl.p_bytes, c.paged_bytes);
                 let mut c = c.clone();
                 c.tag = tag_string(*t);
                 used.push((slot, c));
@@ -942,13 +1295,13 @@ impl Build {
                 used,
             });
         }
-        if let Some(va) = bld.global("PoolTrackTable") {
-            bld.s.ptr(va, table_vas[0]);
+        if let Some(va) = self.global("PoolTrackTable") {
+            self.s.ptr(va, table_vas[0]);
         }
-        if let Some(va) = bld.global("PoolTrackTableSize") {
-            bld.s.ptr(va, track_entries);
+        if let Some(va) = self.global("PoolTrackTableSize") {
+            self.s.ptr(va, track_entries);
         }
-        if let Some(va) = bld.global("ExPoolTagTables") {
+        if let Some(va) = self.global("ExPoolTagTables") {
             // The array: [0] the global table, then one per processor; zeros after.
             let slots = table_vas.len().max(64) as u64;
             let mut arr = vec![0u8; (slots * ptr) as usize];
@@ -956,110 +1309,105 @@ impl Build {
                 arr[(i as u64 * ptr) as usize..((i as u64 + 1) * ptr) as usize]
                     .copy_from_slice(&t.to_le_bytes()[..ptr as usize]);
             }
-            bld.s.w(va, &arr);
+            self.s.w(va, &arr);
         }
-        let mut poolused: BTreeMap<u32, PoolUsed> = BTreeMap::new();
-        for table in &per_table {
-            for (t, c) in table {
-                let e = poolused.entry(*t).or_default();
-                e.tag = tag_string(*t);
-                e.nonpaged_allocs += c.nonpaged_allocs;
-                e.nonpaged_frees += c.nonpaged_frees;
-                e.nonpaged_bytes += c.nonpaged_bytes;
-                e.paged_allocs += c.paged_allocs;
-                e.paged_frees += c.paged_frees;
-                e.paged_bytes += c.paged_bytes;
-            }
-        }
+        tracker_manifest
+    }
 
-        let (manifest_desc, free_lists) = bld.write_descriptors(&placed, &totals);
-
-        let manifest_runs = bld.write_free_page_runs(&free_runs);
-
-        // ---- paged pool bitmap ------------------------------------------------------------------
-        let paged_max_pages: u64 = 0x4000;
-        let nonpaged_max_pages: u64 = 0x8000;
-        let paged_bitmap = bld.write_paged_bitmap(&totals, &big_placed, paged_max_pages);
-        let pool_regions = bld.write_pool_regions(paged_max_pages, nonpaged_max_pages);
-
-        let vm = bld.write_vm(
-            b.counters,
-            &totals,
-            paged_max_pages,
-            nonpaged_max_pages,
-            paged_bitmap.is_some(),
-        );
-
-        // ---- KdVersionBlock, KDBG -----------------------------------------------------------------
-        let ddl_head = match bld.global("KdpDebuggerDataListHead") {
+    /// Phase 13: `KdVersionBlock` (`DBGKD_GET_VERSION64`), `KdpDebuggerDataListHead`,
+    /// `NtBuildLab`, `CmNtCSDVersion` and the KDBG (`KDDEBUGGER_DATA64`), encoded in memory where
+    /// the profile says so (`KiWaitNever`, `KiWaitAlways`, `KdpDataBlockEncoded`). Fills manifest
+    /// `profile.ki_wait_*`/`kdp_data_block_encoded` and the decoded KDBG for the dump writers.
+    fn write_debugger_data(&mut self, b: &KernelBuilder, roots: &Roots, dtb: u64) -> DebuggerData {
+        let p = self.p;
+        let ptr = p.arch.ptr_size();
+        let kdbg = roots.kdbg;
+        let ddl_head = match self.global("KdpDebuggerDataListHead") {
             Some(va) => va,
-            None => bld.sys_alloc(2 * ptr, 0x10),
+            None => self.sys_alloc(2 * ptr, 0x10),
         };
-        if let Some(va) = bld.global("NtBuildLab") {
+        if let Some(va) = self.global("NtBuildLab") {
             // A synthetic lab string (no real build's lab string is claimed).
             let lab = format!(
                 "{}.{}.testkit\0",
                 p.build,
                 p.file_version.rsplit('.').next().unwrap_or("0")
             );
-            bld.s.w(va, lab.as_bytes());
+            self.s.w(va, lab.as_bytes());
         }
-        if let Some(va) = bld.global("CmNtCSDVersion") {
-            bld.s.wn(va, u64::from(p.csd_version), 4);
+        if let Some(va) = self.global("CmNtCSDVersion") {
+            self.s.wn(va, u64::from(p.csd_version), 4);
         }
-        bld.s.ptr(ddl_head, kdbg);
-        bld.s.ptr(ddl_head + ptr, kdbg);
-        if let Some(vb) = verblock {
-            bld.s.wn(vb, 0xf, 2);
-            bld.s.wn(vb + 2, p.build as u64, 2);
-            bld.s.wn(vb + 4, 6, 1); // ProtocolVersion
-            bld.s.wn(vb + 5, 2, 1); // KdSecondaryVersion
+        self.s.ptr(ddl_head, kdbg);
+        self.s.ptr(ddl_head + ptr, kdbg);
+        if let Some(vb) = roots.verblock {
+            self.s.wn(vb, 0xf, 2);
+            self.s.wn(vb + 2, p.build as u64, 2);
+            self.s.wn(vb + 4, 6, 1); // ProtocolVersion
+            self.s.wn(vb + 5, 2, 1); // KdSecondaryVersion
             let flags = 1 | 2 | if ptr == 8 { 4 } else { 0 };
-            bld.s.wn(vb + 6, flags, 2);
-            bld.s.wn(vb + 8, p.arch.machine() as u64, 2);
-            bld.s.wn(vb + 0xa, 0x0c, 1);
-            bld.s.wn(vb + 0xb, 3, 1);
-            bld.s.wn(vb + 0xc, 0x2f, 1);
-            let kb = bld.sext(kernel_base);
-            let pl = bld.sext(psl);
-            let dd = bld.sext(ddl_head);
-            bld.s.wn(vb + 0x10, kb, 8);
-            bld.s.wn(vb + 0x18, pl, 8);
-            bld.s.wn(vb + 0x20, dd, 8);
+            self.s.wn(vb + 6, flags, 2);
+            self.s.wn(vb + 8, p.arch.machine() as u64, 2);
+            self.s.wn(vb + 0xa, 0x0c, 1);
+            self.s.wn(vb + 0xb, 3, 1);
+            self.s.wn(vb + 0xc, 0x2f, 1);
+            let kb = self.sext(self.kernel_base);
+            let pl = self.sext(roots.psl);
+            let dd = self.sext(ddl_head);
+            self.s.wn(vb + 0x10, kb, 8);
+            self.s.wn(vb + 0x18, pl, 8);
+            self.s.wn(vb + 0x20, dd, 8);
         }
-        let kd = bld.kdbg_bytes(kdbg, ddl_head, b.processors, dtb);
+        let kd = self.kdbg_bytes(kdbg, ddl_head, b.processors, dtb);
         let (never, always, encoded_flag) = if p.kdbg_encoded {
-            let never = bld.rng.next_u64() | 1;
-            let always = bld.rng.next_u64();
-            let enc = bld.global("KdpDataBlockEncoded").unwrap_or(0);
+            let never = self.rng.next_u64() | 1;
+            let always = self.rng.next_u64();
+            let enc = self.global("KdpDataBlockEncoded").unwrap_or(0);
             (never, always, enc)
         } else {
             (0, 0, 0)
         };
         if p.kdbg_encoded {
             let enc = encode_kdbg(&kd, never, always, encoded_flag);
-            bld.s.w(kdbg, &enc);
-            if let Some(va) = bld.global("KiWaitNever") {
-                bld.s.wn(va, never, 8);
+            self.s.w(kdbg, &enc);
+            if let Some(va) = self.global("KiWaitNever") {
+                self.s.wn(va, never, 8);
             }
-            if let Some(va) = bld.global("KiWaitAlways") {
-                bld.s.wn(va, always, 8);
+            if let Some(va) = self.global("KiWaitAlways") {
+                self.s.wn(va, always, 8);
             }
-            bld.s.wn(encoded_flag, 1, 1);
+            self.s.wn(encoded_flag, 1, 1);
         } else {
-            bld.s.w(kdbg, &kd);
+            self.s.w(kdbg, &kd);
         }
         let mut kdbg_decoded = Vec::new();
         let mut done = 0usize;
         while done < kd.len() {
             let va = kdbg + done as u64;
             let n = ((PAGE - va % PAGE) as usize).min(kd.len() - done);
-            if let Some(pa) = bld.s.pa(va) {
+            if let Some(pa) = self.s.pa(va) {
                 kdbg_decoded.push((pa, kd[done..done + n].to_vec()));
             }
             done += n;
         }
+        DebuggerData {
+            never,
+            always,
+            encoded_flag,
+            kdbg_decoded,
+        }
+    }
 
+    /// Phase 14 (last writer): the builder's faults, classic ones (a corrupt pool header, a broken
+    /// free-list link) on the placed blocks, the rest on the segment heap. Fills manifest `faults`
+    /// and marks the damaged blocks (`blocks[].error`) and `segment_heap` records.
+    fn inject_requested_faults(
+        &mut self,
+        b: &KernelBuilder,
+        pool: &mut PoolPlans,
+        free_lists: &[manifest::FreeList],
+        seg_info: &mut Option<manifest::SegmentHeap>,
+    ) -> Result<Vec<manifest::FaultRecord>, BuildError> {
         let mut faults = Vec::new();
         let classic_faults: Vec<Fault> = b
             .faults
@@ -1072,11 +1420,11 @@ impl Build {
                 )
             })
             .collect();
-        faults.extend(bld.inject_faults(&classic_faults, &mut placed, &free_lists)?);
+        faults.extend(self.inject_faults(&classic_faults, &mut pool.classic.placed, free_lists)?);
         for f in b.faults.iter().filter(|f| !classic_faults.contains(f)) {
-            match (&seg_layout, &seg_plan, seg_info.as_mut()) {
+            match (&pool.seg_layout, &pool.seg_plan, seg_info.as_mut()) {
                 (Some(l), Some(sp), Some(info)) => {
-                    faults.push(bld.inject_seg_fault(*f, l, sp, info)?);
+                    faults.push(self.inject_seg_fault(*f, l, sp, info)?);
                 }
                 _ => {
                     return Err(BuildError::FaultWithoutTarget(format!(
@@ -1085,67 +1433,45 @@ impl Build {
                 }
             }
         }
+        Ok(faults)
+    }
 
-        if bld.s.mmu.overflow {
-            return Err(BuildError::MemoryTooSmall {
-                asked_mib: b.memory_mib,
-                need_mib: b.memory_mib * 2,
-            });
-        }
-
-        // ---- manifest ---------------------------------------------------------------------------
-        let mut blocks: Vec<manifest::Block> = placed
-            .iter()
-            .map(|b| manifest::Block {
-                address: Hex(b.va),
-                size: b.units * unit,
-                previous_size: b.prev_units * unit,
-                state: if b.free { "free" } else { "allocated" }.into(),
-                tag: if b.tag == 0 {
-                    String::new()
-                } else {
-                    tag_string(b.tag)
-                },
-                pool_type: b.pool.name().into(),
-                on_free_list: b.on_list,
-                error: b.error.clone(),
-            })
-            .collect();
-        if let Some(sp) = &seg_plan {
-            // Every pool block of the segment heap: the pool header of each VS chunk and LFH block.
-            blocks.extend(sp.blocks.iter().map(|b| manifest::Block {
-                address: Hex(b.header),
-                size: b.size,
-                previous_size: 0,
-                state: if b.allocated { "allocated" } else { "free" }.into(),
-                tag: if b.tag == 0 {
-                    String::new()
-                } else {
-                    tag_string(b.tag)
-                },
-                pool_type: segheap::HEAPS[b.heap].name().into(),
-                on_free_list: false,
-                error: None,
-            }));
-            blocks.sort_by_key(|b| b.address);
-        }
-        let mut big_allocations: Vec<manifest::BigAllocation> = big_placed
-            .iter()
-            .map(|b| manifest::BigAllocation {
-                address: Hex(b.va),
-                size: b.pages * PAGE,
-                tag: tag_string(b.tag),
-                pool_type: b.pool.name().into(),
-                state: if b.freed { "free" } else { "allocated" }.into(),
-                slot: b.slot,
-            })
-            .collect();
-        big_allocations.sort_by_key(|b| b.address);
-        let mut s = bld.s;
+    /// Last phase: compacts memory and assembles the [`Kernel`]: the manifest (`info`, `profile`,
+    /// `blocks` and `big_allocations` from the plans, `globals` as recorded, the rest from the
+    /// writers' [`Laid`]) and the [`DumpFacts`] the dump writers need.
+    fn into_kernel(
+        self,
+        b: &KernelBuilder,
+        machine: &Machine,
+        pool: &PoolPlans,
+        laid: Laid,
+    ) -> Kernel {
+        let p = self.p;
+        let hdr = p.header.header_size();
+        let unit = p.header.unit();
+        let blocks = manifest_blocks(pool, unit);
+        let big_allocations = manifest_big_allocations(&pool.classic.big_placed);
+        let kernel_base = self.kernel_base;
+        let Laid {
+            roots,
+            modules,
+            big,
+            tracker_tables,
+            descriptors,
+            free_lists,
+            free_runs,
+            paged_bitmap,
+            pool_regions,
+            vm,
+            debugger,
+            faults,
+            seg_info,
+        } = laid;
+        let mut s = self.s;
         s.mem.compact();
         let kernel_pages = s.mmu.allocated.clone();
         let missing = s.mem.absent().len() as u64;
-        let globals = bld
+        let globals = self
             .globals
             .iter()
             .map(|(n, a)| manifest::Global {
@@ -1161,8 +1487,8 @@ impl Build {
                 build: p.build,
                 version: p.version(),
                 kernel_base: Hex(kernel_base),
-                kdbg: Hex(kdbg),
-                dtb: Hex(dtb),
+                kdbg: Hex(roots.kdbg),
+                dtb: Hex(machine.dtb),
                 dump_type: None,
                 processors: b.processors,
                 bugcheck_code: b.bugcheck.0,
@@ -1179,13 +1505,13 @@ impl Build {
                 label: p.label.into(),
                 file_version: p.file_version.into(),
                 real_symbols: p.real_symbols,
-                self_map_index: self_map,
+                self_map_index: machine.self_map,
                 pte_base: Hex(s.mmu.pte_base()),
                 kdbg_encoded_in_memory: p.kdbg_encoded,
-                ki_wait_never: Hex(never),
-                ki_wait_always: Hex(always),
-                kdp_data_block_encoded: Hex(encoded_flag),
-                ps_loaded_module_list: Hex(psl),
+                ki_wait_never: Hex(debugger.never),
+                ki_wait_always: Hex(debugger.always),
+                kdp_data_block_encoded: Hex(debugger.encoded_flag),
+                ps_loaded_module_list: Hex(roots.psl),
                 kuser_shared_data: Hex(p.va.kuser),
                 nonpaged_pool_start: Hex(p.va.nonpaged),
                 paged_pool_start: Hex(p.va.paged),
@@ -1194,37 +1520,37 @@ impl Build {
                 pool_header_size: hdr,
                 pool_block_unit: unit,
             },
-            modules: manifest_modules,
+            modules,
             vm,
-            poolused: poolused.into_values().collect(),
-            tracker_tables: tracker_manifest,
+            poolused: poolused_totals(&pool.classic.per_table),
+            tracker_tables,
             blocks,
             free_lists,
             big_allocations,
             big_page_table: manifest::TableInfo {
-                address: Hex(big_table),
-                entries: big_entries,
+                address: Hex(big.table),
+                entries: pool.classic.big_entries,
                 entry_size: p.big.size,
             },
-            descriptors: manifest_desc,
+            descriptors,
             paged_pool_bitmap: paged_bitmap,
-            nonpaged_free_runs: manifest_runs,
-            special_pages: special,
+            nonpaged_free_runs: free_runs,
+            special_pages: big.special,
             faults,
             globals,
             pool_regions,
             container: None,
             segment_heap: seg_info,
         };
-        Ok(Kernel {
+        Kernel {
             profile: p,
             facts: DumpFacts {
-                dtb,
-                pfn_database_var: pfn_var,
-                ps_loaded_module_list: psl,
-                ps_active_process_head: pah,
-                kdbg,
-                kdbg_decoded,
+                dtb: machine.dtb,
+                pfn_database_var: roots.pfn_var,
+                ps_loaded_module_list: roots.psl,
+                ps_active_process_head: roots.pah,
+                kdbg: roots.kdbg,
+                kdbg_decoded: debugger.kdbg_decoded,
                 processors: b.processors,
                 bugcheck: b.bugcheck,
                 build: p.build,
@@ -1235,7 +1561,7 @@ impl Build {
             },
             memory: s.mem,
             manifest,
-        })
+        }
     }
 
     /// Pool descriptors with their counters and ListHeads, the free lists linked through the free
