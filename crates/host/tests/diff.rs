@@ -3,54 +3,13 @@
 //! driver; three dumps give trends and the only-growing tags; the kd-style `.diff` agrees.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod growth;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use growth::{run, series};
 use serde_json::Value;
-use testkit::{Container, WriteOptions, pairs, write_with_manifest};
-
-fn exe() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_pooldbg"))
-}
-
-/// Writes a growth series of `n` dumps of `profile`; returns their paths and manifests.
-fn series(profile: &str, n: usize, container: Container) -> Vec<(PathBuf, testkit::Manifest)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/tmp")
-        .join(format!("diff-tests-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    pairs::growth_series(testkit::profile(profile).unwrap(), n)
-        .into_iter()
-        .enumerate()
-        .map(|(i, b)| {
-            let k = b.memory_mib(32).build().unwrap();
-            let path = dir.join(format!(
-                "{profile}-{}-{n}-{i}.{}",
-                container.slug(),
-                container.extension()
-            ));
-            write_with_manifest(&k, container, &path, &WriteOptions::default()).unwrap();
-            (path, k.manifest)
-        })
-        .collect()
-}
-
-fn run(args: &[&str]) -> (Value, String) {
-    let o = Command::new(exe())
-        .args(args)
-        .env_remove("POOLDBG_PLUGIN_PATH")
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(
-        o.status.success(),
-        "{args:?}: {out}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let v = serde_json::from_str(out.lines().next().unwrap_or("null")).unwrap_or(Value::Null);
-    (v, out)
-}
+use testkit::{Container, pairs};
 
 /// Outstanding (allocs, bytes) per pool from a manifest row: [np allocs, np bytes, p allocs, p bytes].
 fn counters(r: &testkit::manifest::PoolUsed) -> [i64; 4] {

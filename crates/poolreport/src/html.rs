@@ -49,6 +49,8 @@ pub struct Page {
 
 /// How many tags and drivers the charts show.
 pub const TOP: usize = 15;
+/// The rows of the fragmentation table (the largest by free bytes).
+pub const FRAG_TABLE_ROWS: usize = 10;
 /// The most cells a pool map draws per pool (pages are grouped into cells beyond that).
 pub const MAX_MAP_CELLS: usize = 4096;
 
@@ -475,7 +477,9 @@ fn hbars(items: &[(String, Vec<(f64, &str)>)], id: &str) -> String {
         .max(1.0);
     let h = row_h * items.len() as f64 + 4.0;
     let w = label_w + bar_w + 80.0;
-    let mut s = format!("<svg id=\"{id}\" width=\"100%\" viewBox=\"0 0 {w} {h}\" role=\"img\">");
+    let mut s = format!(
+        "<svg id=\"{id}\" width=\"100%\" style=\"max-width:{w}px\" viewBox=\"0 0 {w} {h}\" role=\"img\">"
+    );
     for (i, (label, segs)) in items.iter().enumerate() {
         let y = i as f64 * row_h + 2.0;
         let _ = write!(
@@ -716,27 +720,28 @@ fn growth(t: &Diff, d: &Diff) -> String {
 }
 
 fn diverging(rows: &[&crate::diff::DiffRow], id: &str) -> String {
-    let label_w = 140.0;
-    let half = 220.0;
+    let label_w = 120.0;
+    let half = 200.0;
     let row_h = 18.0;
     let max = rows
         .iter()
         .map(|r| r.delta.bytes().unsigned_abs() as f64)
         .fold(1.0, f64::max);
     let h = row_h * rows.len() as f64 + 4.0;
-    let w = label_w + 2.0 * half + 10.0;
+    let w = label_w + 2.0 * half + 90.0;
     let zero = label_w + half;
     let mut s = format!(
-        "<svg id=\"{id}\" width=\"100%\" viewBox=\"0 0 {w} {h}\" role=\"img\"><line x1=\"{zero}\" x2=\"{zero}\" y1=\"0\" y2=\"{h}\" stroke=\"#8795a3\"/>"
+        "<svg id=\"{id}\" width=\"100%\" style=\"max-width:{w}px\" viewBox=\"0 0 {w} {h}\" role=\"img\"><line x1=\"{zero}\" x2=\"{zero}\" y1=\"0\" y2=\"{h}\" stroke=\"#8795a3\"/>"
     );
     for (i, r) in rows.iter().enumerate() {
         let y = i as f64 * row_h + 2.0;
         let v = r.delta.bytes() as f64;
         let bw = half * v.abs() / max;
+        // Growth red to the right, shrinking green to the left; the value beside the bar's end.
         let (x, colour, tx, anchor) = if v >= 0.0 {
             (zero, "var(--bad)", zero + bw + 4.0, "start")
         } else {
-            (zero - bw, "var(--ok)", zero - bw - 4.0, "end")
+            (zero - bw, "var(--ok)", zero + 4.0, "start")
         };
         let sign = if v >= 0.0 { "+" } else { "−" };
         let _ = write!(
@@ -778,7 +783,7 @@ fn frag(rows: &[Value]) -> String {
     let bw = ((w - 40.0) / items.len() as f64).min(28.0);
     let _ = write!(
         s,
-        "<svg id=\"chart-frag\" width=\"100%\" viewBox=\"0 0 {w} {h}\" role=\"img\"><line x1=\"30\" x2=\"{w}\" y1=\"{base}\" y2=\"{base}\" stroke=\"#8795a3\"/>"
+        "<svg id=\"chart-frag\" width=\"100%\" style=\"max-width:{w}px\" viewBox=\"0 0 {w} {h}\" role=\"img\"><line x1=\"30\" x2=\"{w}\" y1=\"{base}\" y2=\"{base}\" stroke=\"#8795a3\"/>"
     );
     let step = (items.len() / 16).max(1);
     for (i, (size, n, bytes)) in items.iter().enumerate() {
@@ -802,11 +807,21 @@ fn frag(rows: &[Value]) -> String {
         }
     }
     let _ = write!(s, "<text x=\"2\" y=\"12\">{}</text></svg>", mib(max));
+    // The table lists the sizes holding the most free bytes; the chart and the JSON have them all.
+    let mut listed: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r.get("fragments").and_then(Value::as_i64).unwrap_or(0) != 0)
+        .collect();
+    listed.sort_by_key(|r| std::cmp::Reverse(r.get("bytes").and_then(Value::as_i64).unwrap_or(0)));
+    let _ = write!(
+        s,
+        "<p class=\"note\">{} sizes hold free blocks; the {} with the most free bytes:</p>",
+        listed.len(),
+        listed.len().min(FRAG_TABLE_ROWS)
+    );
+    listed.truncate(FRAG_TABLE_ROWS);
     s.push_str("<table><tr><th class=\"n\">Block size</th><th class=\"n\">Fragments</th><th class=\"n\">Bytes</th></tr>");
-    for r in rows {
-        if r.get("fragments").and_then(Value::as_i64).unwrap_or(0) == 0 {
-            continue;
-        }
+    for r in listed {
         let key = r
             .get("block_size")
             .and_then(Value::as_i64)
@@ -895,7 +910,7 @@ fn pool_map(name: &str, rows: &[Value]) -> String {
     );
     let _ = write!(
         s,
-        "<svg class=\"pool-map\" id=\"map-{}\" width=\"100%\" viewBox=\"0 0 {w} {h}\" role=\"img\">",
+        "<svg class=\"pool-map\" id=\"map-{}\" width=\"100%\" style=\"max-width:{w}px\" viewBox=\"0 0 {w} {h}\" role=\"img\">",
         name.to_ascii_lowercase()
     );
     for (i, (first, busy, free)) in cells.iter().enumerate() {
@@ -970,7 +985,7 @@ fn sources(input: &ReportInput) -> String {
                 esc(&d.label),
                 esc(&cmd),
                 used,
-                esc(&src.join("; "))
+                src.iter().map(|x| esc(x)).collect::<Vec<_>>().join("<br>")
             );
         }
     }
