@@ -51,6 +51,8 @@ pub struct Page {
 pub const TOP: usize = 15;
 /// The rows of the fragmentation table (the largest by free bytes).
 pub const FRAG_TABLE_ROWS: usize = 10;
+/// The most pages a pool map counts (results from a file may claim anything).
+pub const MAX_MAP_PAGES: usize = 1 << 20;
 /// The most cells a pool map draws per pool (pages are grouped into cells beyond that).
 pub const MAX_MAP_CELLS: usize = 4096;
 
@@ -859,6 +861,9 @@ fn pool_map(name: &str, rows: &[Value]) -> String {
         let first = a >> 12;
         let last = (a.saturating_add(size.max(1)) - 1) >> 12;
         let last = last.min(first + 0xffff);
+        if pages.len() > MAX_MAP_PAGES {
+            break;
+        }
         for p in first..=last {
             let lo = (p << 12).max(a);
             let hi = ((p + 1) << 12).min(a.saturating_add(size));
