@@ -186,7 +186,10 @@ fn the_report_shows_the_json_figures_in_a_browser() {
                     .map(|r| r[field].clone()),
                 "!frag" => rows(3)
                     .iter()
-                    .find(|r| r["block_size"].to_string() == key.clone().unwrap())
+                    .find(|r| {
+                        key.as_deref().and_then(|k| k.parse::<i64>().ok())
+                            == r["block_size"].as_i64()
+                    })
                     .map(|r| r[field].clone()),
                 _ => continue,
             };

@@ -131,6 +131,9 @@ impl std::fmt::Display for DiffError {
 
 impl std::error::Error for DiffError {}
 
+/// A key's per-dump counters, the tags folded into it, and its owner, while the diff is built.
+type Entry = (Vec<Option<Counters>>, Vec<String>, Option<String>);
+
 fn trend(series: &[Option<Counters>]) -> Trend {
     let first = series.first().copied().flatten();
     let last = series.last().copied().flatten();
@@ -202,8 +205,7 @@ pub fn diff(inputs: &[PoolUsage], by: By) -> Result<Diff, DiffError> {
         }
     }
     // key -> (series, tags, owner)
-    let mut table: BTreeMap<String, (Vec<Option<Counters>>, Vec<String>, Option<String>)> =
-        BTreeMap::new();
+    let mut table: BTreeMap<String, Entry> = BTreeMap::new();
     let mut totals = vec![Counters::default(); n];
     for (i, u) in inputs.iter().enumerate() {
         let mut put = |key: &str, c: Counters, tags: Vec<String>, owner: Option<String>| {

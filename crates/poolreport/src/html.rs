@@ -1,6 +1,6 @@
 //! The report: one self-contained HTML page (inline CSS and SVG, no script, font or image from
 //! outside; it opens from disk and prints on A4) drawn from command results as `--format json`
-//! prints them ([`REPORT_COMMANDS`](#) in the host: `info`, `!vm`, `!poolused 100`, `!frag`,
+//! prints them (the host's `multi::REPORT_COMMANDS`: `info`, `!vm`, `!poolused 100`, `!frag`,
 //! `!poolfind * 0`, `!poolfind * 1`).
 //!
 //! Every figure the page shows from a result carries `data-src` (the command), `data-field` (the
@@ -522,7 +522,7 @@ fn top_tags(cur: &DumpResults, u: &PoolUsage) -> String {
         r.get("nonpaged_bytes").and_then(Value::as_u64).unwrap_or(0)
             + r.get("paged_bytes").and_then(Value::as_u64).unwrap_or(0)
     };
-    order.sort_by(|a, b| bytes(b).cmp(&bytes(a)));
+    order.sort_by_key(|r| std::cmp::Reverse(bytes(r)));
     order.truncate(TOP);
     let items: Vec<(String, Vec<(f64, &str)>)> = order
         .iter()

@@ -35,7 +35,11 @@ static SESSIONS: LazyLock<[Session; 2]> = LazyLock::new(|| {
         if !path.exists() {
             let mut b = b.memory_mib(MIB);
             for i in 0..EXTRA {
-                let pool = if i % 3 == 0 { PoolKind::Paged } else { PoolKind::NonPaged };
+                let pool = if i % 3 == 0 {
+                    PoolKind::Paged
+                } else {
+                    PoolKind::NonPaged
+                };
                 b = b.alloc(TAGS[(i % 8) as usize], 0x40 + (i % 7) * 0x60, pool);
             }
             let k = b.build().unwrap();
