@@ -1,5 +1,5 @@
 //! pooldbg's views over command results, not over dumps: the per-driver fold of `!poolused`
-//! ([`drivers`]), the diff of two or more `!poolused` results ([`diff`]), and the self-contained
+//! ([`drivers`]), the diff of two or more `!poolused` results ([`mod@diff`]), and the self-contained
 //! HTML report ([`html`]). Everything here is a pure function of the JSON results pooldbg prints
 //! (`--format json`, CONTRACT.md "Output"), so the CLI, the batch mode, a Python binding or any other
 //! tool can call it with results it holds or has saved.
