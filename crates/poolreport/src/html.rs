@@ -47,6 +47,19 @@ pub struct Page {
     pub warnings: Vec<String>,
 }
 
+/// The ids of the page's sections, in page order (`growth` only with an older dump).
+pub const SECTIONS: [&str; 9] = [
+    "gauges",
+    "failures",
+    "top-tags",
+    "top-drivers",
+    "growth",
+    "frag",
+    "pool-map",
+    "warnings",
+    "sources",
+];
+
 /// How many tags and drivers the charts show.
 pub const TOP: usize = 15;
 /// The rows of the fragmentation table (the largest by free bytes).
@@ -1036,20 +1049,7 @@ mod tests {
             current: dump("new.dmp", 0x4000),
             previous: Some(dump("old.dmp", 0x1000)),
         });
-        assert_eq!(
-            page.sections,
-            [
-                "gauges",
-                "failures",
-                "top-tags",
-                "top-drivers",
-                "growth",
-                "frag",
-                "pool-map",
-                "warnings",
-                "sources"
-            ]
-        );
+        assert_eq!(page.sections, SECTIONS);
         let h = &page.html;
         assert!(
             h.contains(r#"data-src="!vm" data-field="paged_pool_pages" data-value="950">950<"#)
