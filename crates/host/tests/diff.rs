@@ -200,6 +200,22 @@ fn three_dumps_give_trends_text_csv_and_the_kd_form() {
     ]);
     assert_eq!(kd["command"], ".diff");
     assert_eq!(kd["rows"], v["rows"]);
+    // `.report` in a session: the open dump with an older one, growth included.
+    let page = s[2].0.with_extension("session.html");
+    let (r, _) = run(&[
+        "--format",
+        "json",
+        "-z",
+        p[2],
+        "-c",
+        &format!(".report {} {}", page.display(), p[0]),
+    ]);
+    assert_eq!(r["command"], ".report");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<section id=\"growth\""), "{r}");
+    assert!(html.contains(
+        "data-src=\"diff\" data-key=\"Leak\" data-field=\"nonpaged_allocs_delta\" data-value=\"24\""
+    ));
     // Builds differ: said, and still compared by tag.
     let other = series("win10-1809-x64", 2, Container::Full);
     let (x, _) = run(&[
