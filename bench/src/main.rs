@@ -6,6 +6,8 @@
 //! - `pooldbg-bench bigpools DUMP`: opens the dump and prints the big page table's live entries
 //!   (the answer Volatility 3's `windows.bigpools` gives), for a process-to-process comparison.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 mod alloc;
 mod dumps;
 mod measure;

@@ -1,4 +1,4 @@
-//! Pool ranges (`ntkernel::poolva`) over arbitrary memory: the first 4 bytes are the build, the
+//! Pool ranges (`poollayout::regions`, through `ntkernel::poolva`) over arbitrary memory: the first 4 bytes are the build, the
 //! next byte picks the architecture and which globals exist, the next 8 give the field offsets of
 //! `Vs` / `SystemVaRegions`, and the rest is memory at the globals' addresses.
 #![no_main]
@@ -6,6 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use ntkernel::memory::{KernelMemory, SparseMemory};
 use ntkernel::poolva::{PoolVaView, pool_regions};
+use poollayout::{FaultKind, ReadFault};
 use ntkernel::Arch;
 
 const BASE: u64 = 0xfffff800_0000_0ff0;
@@ -44,11 +45,15 @@ impl PoolVaView for View {
     fn type_size(&self, _t: &str) -> Option<u64> {
         Some(16)
     }
-    fn read_pointer(&self, va: u64) -> Result<u64, String> {
+    fn read_pointer(&self, va: u64) -> Result<u64, ReadFault> {
         let mut b = [0u8; 8];
         self.mem
             .read_virtual(va, &mut b[..self.ptr])
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| ReadFault {
+                address: e.address,
+                kind: FaultKind::Other,
+                message: e.to_string(),
+            })?;
         Ok(u64::from_le_bytes(b))
     }
 }

@@ -3,6 +3,8 @@
 //! Each subcommand is one entry of [`SUBCOMMANDS`]; `cargo xtask --help` lists them. Subcommands that a
 //! later piece of work fills say so and exit non-zero, so nothing pretends to work.
 
+#![forbid(unsafe_code)]
+
 mod profiles;
 
 use std::path::{Path, PathBuf};

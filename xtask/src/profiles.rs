@@ -5,7 +5,8 @@
 //!   ISF files are found by GUID and age in any layout `--symbols` accepts) and writes one profile per
 //!   build, keeping only what `ntkernel::profile::WANTED_*` names, then regenerates `index.rs`.
 //! * `import-structs FILE` writes the layout-only profiles (every x86 version it covers, and the x64 builds no ISF covers) from the PDB-derived layouts in
-//!   `shared/reference/structs_by_version.txt`.
+//!   FILE, a `structs_by_version.txt` table: Volatility 2's vtypes grouped by identical layout
+//!   (docs/POOL_INTERNALS.md §1; the table itself stays outside the repository).
 //! * `verify DIR` checks every ISF file under DIR: if its GUID is embedded, every embedded value must
 //!   equal the ISF; if not, every layout value pooldbg would take by its fallback rules (the nearest
 //!   build of the same family) must equal the ISF. It prints both counts and each mismatch and fails

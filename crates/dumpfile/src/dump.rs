@@ -729,7 +729,7 @@ fn finish_runs(runs: &mut [Run], table_offset: u64) -> Result<u64, DumpError> {
     Ok(runs.last().map_or(0, |r| r.base_pfn + r.pages))
 }
 
-/// DumpType 5/6: `SDMP`/`FDMP` at the end of the primary header (dump-formats.md §1.3).
+/// DumpType 5/6: `SDMP`/`FDMP` at the end of the primary header (docs/DUMP_FORMATS.md §1.3).
 fn parse_bitmap(
     data: &[u8],
     hdr: &HeaderInfo,
@@ -770,7 +770,7 @@ fn parse_bitmap(
     Ok(())
 }
 
-/// DumpType 2: the pre-Windows 8 `SUMMARY_DUMP32/64` (ntiodump.h; dump-formats.md §1.4).
+/// DumpType 2: the pre-Windows 8 `SUMMARY_DUMP32/64` (ntiodump.h; docs/DUMP_FORMATS.md §1.4).
 fn parse_summary(
     data: &[u8],
     hdr: &HeaderInfo,
@@ -882,7 +882,7 @@ fn index_bitmap(
     Ok(())
 }
 
-/// DumpType 8/9/0xA: `RDMP` (dump-formats.md §1.5; kdmp-parser-rs `kernel_physmem`).
+/// DumpType 8/9/0xA: `RDMP` (docs/DUMP_FORMATS.md §1.5; kdmp-parser-rs `kernel_physmem`).
 fn parse_rdmp(
     data: &[u8],
     hdr: &HeaderInfo,

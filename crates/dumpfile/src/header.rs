@@ -1,7 +1,7 @@
 //! The crash-dump header (`DUMP_HEADER32` / `DUMP_HEADER64`).
 //!
 //! Offsets are those of the Windows SDK's `mindumpdef.h` as generated into `windows-sys` 0.61.2
-//! (see `shared/reference/dump_header_offsets.txt`), cross-checked against Volatility 3, Rekall and
+//! (docs/DUMP_FORMATS.md §1.1), cross-checked against Volatility 3, Rekall and
 //! kdmp-parser. CONTEXT offsets (instruction and stack pointers) are those of `winnt.h`.
 
 use crate::error::{Bytes, DumpError, ascii};

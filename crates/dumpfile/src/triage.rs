@@ -1,6 +1,6 @@
 //! The triage ("minidump") header of DumpType 4, `TRIAGE_DUMP64` at 0x2000.
 //!
-//! Field offsets: Microsoft `ntiodump.h` as described in `shared/reference/dump-formats.md` §1.6
+//! Field offsets: Microsoft `ntiodump.h` as described in docs/DUMP_FORMATS.md §1.6
 //! (cross-checked with rizin `dmp_specs.h`). The driver list holds `DUMP_DRIVER_ENTRY64` entries of
 //! 0x90 bytes: the string-pool offset of the driver's name, then a copy of its
 //! `LDR_DATA_TABLE_ENTRY64` (dbghelp `wdbgexts.h`: DllBase +0x30, SizeOfImage +0x40,

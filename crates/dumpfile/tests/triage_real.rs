@@ -61,7 +61,7 @@ fn kdbg_copy_is_found_and_decoded() {
     assert_eq!(k.len(), 0x380);
     assert_eq!(&k[0x10..0x14], b"KDBG");
     assert_eq!(u32::from_le_bytes(k[0x14..0x18].try_into().unwrap()), 0x380);
-    // KernBase (KDDEBUGGER_DATA64 +0x18) as the dump-formats reference records it.
+    // KernBase (KDDEBUGGER_DATA64 +0x18) as docs/DUMP_FORMATS.md §1.8 records it.
     assert_eq!(
         u64::from_le_bytes(k[0x18..0x20].try_into().unwrap()),
         0xfffff8047ba00000

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use crate::bridge::run_command;
 use crate::loader::PluginSet;
 use crate::memdump::{Space, Unit, display};
-use crate::number::{parse_number, windbg_address};
 use crate::outcome::CommandResult;
+use plugin_sdk::args::{eval, windbg_address};
 
 /// One loaded module as `lm` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,6 +197,11 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
         };
         let outcome = run_command(plugin, index, self.view.target(), args, self.cancel);
         let mut result = CommandResult::new(name, args);
+        result.columns = plugin
+            .commands
+            .get(index as usize)
+            .map(|c| c.columns.clone())
+            .unwrap_or_default();
         result.rows = outcome.rows;
         result.summary = outcome.summary;
         result.warnings = outcome.warnings;
@@ -268,7 +273,7 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
     }
 
     fn pte(&self, args: &str) -> CommandResult {
-        let va = match parse_number(args) {
+        let va = match eval(self.view.target(), args) {
             Ok(v) => v,
             Err(e) => {
                 return CommandResult::failed("!pte", args, format!("{e} (usage: !pte ADDR)"));

@@ -15,6 +15,8 @@
 //!     println!("{:?}", outcome.rows);
 //! }
 //! ```
+
+#![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
 pub mod bridge;
@@ -24,7 +26,6 @@ pub mod images;
 pub mod loader;
 pub mod memdump;
 pub mod multi;
-pub mod number;
 pub mod outcome;
 pub mod progress;
 pub mod prompt;

@@ -1,6 +1,8 @@
 //! `pooldbg`: the command line. All of it lives in the library (`pooldbg::cli`) so tests can drive
 //! it; this file only opens dumps as sessions.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use pooldbg::cli::{Options, main_with};

@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use plugin_sdk::{Read, ReadStatus, Target, hex};
 use serde_json::{Value, json};
 
-use crate::number::{parse_range, windbg_address};
 use crate::outcome::CommandResult;
+use plugin_sdk::args::{eval_range, windbg_address};
 
 /// Which memory a display command reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +79,7 @@ pub fn display(
         unit.letter()
     );
     let usage = format!("{name} ADDR [L COUNT]");
-    let (start, count) = match parse_range(args) {
+    let (start, count) = match eval_range(target, args) {
         Ok(v) => v,
         Err(e) => return CommandResult::failed(&name, args, format!("{e} (usage: {usage})")),
     };

@@ -20,6 +20,9 @@ pub struct CommandResult {
     pub text: Option<Vec<String>>,
     /// Why the command failed; `None` when it succeeded.
     pub error: Option<String>,
+    /// The columns the command declared (a plugin's `Command::columns`), in order; empty: the
+    /// host's own order for its commands ([`crate::render::field_order`]), else sorted keys.
+    pub columns: Vec<String>,
 }
 
 impl CommandResult {

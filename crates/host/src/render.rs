@@ -30,7 +30,9 @@ impl Format {
     }
 }
 
-/// The column order of each command's rows (CONTRACT.md "Fields"); other keys follow sorted.
+/// The column order of the host's own commands' rows (CONTRACT.md "Fields"); other keys follow
+/// sorted. A plugin's command declares its own (`plugin_sdk::Command::columns`, carried in
+/// [`CommandResult::columns`]); a plugin that declares none gets its keys sorted.
 pub fn field_order(command: &str) -> &'static [&'static str] {
     match command {
         "info" => &[
@@ -49,47 +51,7 @@ pub fn field_order(command: &str) -> &'static [&'static str] {
             "missing_pages",
         ],
         "lm" => &["name", "base", "size", "path", "module"],
-        "!vm" => &[
-            "physical_pages",
-            "available_pages",
-            "resident_available_pages",
-            "free_system_ptes",
-            "modified_pages",
-            "nonpaged_pool_pages",
-            "nonpaged_pool_max_pages",
-            "paged_pool_pages",
-            "paged_pool_max_pages",
-            "pool_allocation_failures",
-            "shared_commit_pages",
-            "driver_commit_pages",
-            "committed_pages",
-            "commit_limit",
-        ],
-        "!poolused" => &[
-            // `driver` only in the per-driver view (flag 0x200), whose rows have no `tag`.
-            "driver",
-            "tag",
-            "nonpaged_allocs",
-            "nonpaged_frees",
-            "nonpaged_bytes",
-            "paged_allocs",
-            "paged_frees",
-            "paged_bytes",
-            "binary",
-            "description",
-            "tag_source",
-        ],
-        "!pool" => &[
-            "address",
-            "size",
-            "previous_size",
-            "state",
-            "tag",
-            "pool_type",
-            "contains_address",
-            "error",
-        ],
-        "!frag" => &["index", "block_size", "fragments", "bytes"],
+        // `pooldbg diff` and `.diff` (CONTRACT.md, docs/DIFF_REPORT.md).
         "diff" | ".diff" => &[
             "tag",
             "driver",
@@ -107,7 +69,6 @@ pub fn field_order(command: &str) -> &'static [&'static str] {
             "tags",
             "attribution",
         ],
-        "!poolfind" => &["address", "size", "tag", "pool_type", "state", "source"],
         "db" | "dd" | "dq" | "!db" | "!dd" | "!dq" => &["address", "values", "ascii", "unreadable"],
         "!pte" => &[
             "level",
@@ -122,9 +83,24 @@ pub fn field_order(command: &str) -> &'static [&'static str] {
     }
 }
 
-/// The columns of `rows`: the command's contract order first, then every other key, sorted.
+/// The columns of a result's rows: the order the command declared, else the host's order for
+/// its own commands ([`field_order`]), then every other key, sorted.
+pub fn result_columns(r: &CommandResult) -> Vec<String> {
+    if r.columns.is_empty() {
+        columns(&r.command, &r.rows)
+    } else {
+        let order: Vec<&str> = r.columns.iter().map(String::as_str).collect();
+        ordered_columns(&order, &r.rows)
+    }
+}
+
+/// The columns of `rows`: the host command's contract order first, then every other key, sorted.
 pub fn columns(command: &str, rows: &[Value]) -> Vec<String> {
-    let order = field_order(command);
+    ordered_columns(field_order(command), rows)
+}
+
+/// The keys of `rows` in `order` (those present), then every other key, sorted.
+fn ordered_columns(order: &[&str], rows: &[Value]) -> Vec<String> {
     let mut present: Vec<String> = Vec::new();
     let mut extra: Vec<String> = Vec::new();
     for row in rows {
@@ -281,7 +257,7 @@ impl<W: Write, E: Write> Renderer<W, E> {
                 }
             }
             None => {
-                for l in text_table(&r.command, &r.rows) {
+                for l in text_table(r) {
                     writeln!(self.out, "{l}")?;
                 }
                 if let Some(s) = &r.summary {
@@ -336,7 +312,7 @@ impl<W: Write, E: Write> Renderer<W, E> {
             writeln!(self.out)?;
         }
         self.csv_blocks += 1;
-        let cols = columns(&r.command, &r.rows);
+        let cols = result_columns(r);
         let header: Vec<String> = cols.iter().map(|c| csv_field(c)).collect();
         writeln!(self.out, "{}", header.join(","))?;
         for row in &r.rows {
@@ -379,12 +355,14 @@ fn cell(v: &Value) -> String {
     }
 }
 
-/// Rows as an aligned table (commands without a layout of their own).
-pub fn text_table(command: &str, rows: &[Value]) -> Vec<String> {
+/// A result's rows as an aligned table (commands without a layout of their own), in
+/// [`result_columns`] order.
+pub fn text_table(r: &CommandResult) -> Vec<String> {
+    let rows = &r.rows;
     if rows.is_empty() {
         return Vec::new();
     }
-    let cols = columns(command, rows);
+    let cols = result_columns(r);
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
@@ -442,7 +420,30 @@ mod tests {
             warnings: vec!["w1".into()],
             text: None,
             error: None,
+            // As the frag plugin declares them (`Command::columns`).
+            columns: ["index", "block_size", "fragments", "bytes"]
+                .map(String::from)
+                .to_vec(),
         }
+    }
+
+    #[test]
+    fn declared_columns_order_a_plugin_and_undeclared_ones_are_sorted() {
+        let mut r = result();
+        assert_eq!(
+            result_columns(&r),
+            ["index", "block_size", "fragments", "bytes", "note"]
+        );
+        // A plugin that declares nothing: its keys sorted, whatever its name.
+        r.columns.clear();
+        assert_eq!(
+            result_columns(&r),
+            ["block_size", "bytes", "fragments", "index", "note"]
+        );
+        // The host's own commands keep the host's order.
+        r.command = "!pte".into();
+        r.rows = vec![json!({"value": 1, "level": "PXE"})];
+        assert_eq!(result_columns(&r), ["level", "value"]);
     }
 
     fn render(format: Format, results: &[CommandResult]) -> (String, String) {

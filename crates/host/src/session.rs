@@ -447,7 +447,7 @@ fn refine_paging(mut cfg: PagingConfig, kernel: &Kernel) -> PagingConfig {
             cfg = cfg.with_pte_base(pte_base);
         }
         // KDDEBUGGER_DATA64 +0x2c2/+0x2c3 (19H1+): L1tfHighPhysicalBitIndex, L1tfSwizzleBitIndex
-        // (reference/kdbg_offsets.txt). Zero on earlier builds: no swizzling.
+        // (docs/POOL_INTERNALS.md §6.1). Zero on earlier builds: no swizzling.
         let bytes = kdbg.bytes();
         if let (Some(&hi), Some(&sw)) = (bytes.get(0x2c2), bytes.get(0x2c3))
             && kdbg.is_64bit

@@ -1,13 +1,13 @@
 //! The kernel debugger data block, `KDDEBUGGER_DATA64` ("KDBG").
 //!
-//! Offsets are those of the Windows SDK's `KDDEBUGGER_DATA64` (reference: kdbg_offsets.txt, computed
+//! Offsets are those of the Windows SDK's `KDDEBUGGER_DATA64` (docs/POOL_INTERNALS.md §6.1, computed
 //! from the SDK definitions via windows-sys); the structure is the same on x86 and x64, pointers
 //! widened to 64 bits (masked to 32 on x86). Only fields below `Header.Size` are trusted: the size
 //! grew with each Windows version (0x290 XP, 0x318 2003, 0x328/0x330 Vista, 0x340 7, 0x360 8/8.1,
-//! 0x368 10 RS1, 0x380 10 RS5+; pool-internals.md §6.2).
+//! 0x368 10 RS1, 0x380 10 RS5+; docs/POOL_INTERNALS.md §6.2).
 //!
 //! On Windows 8+ x64 the live block is encoded; dumps written at bug check usually hold it in clear.
-//! The decoding (dump-formats.md §1.8; Volatility 2 `win8_kdbg.py`, QEMU `elf2dmp`), per u64 `q`:
+//! The decoding (docs/DUMP_FORMATS.md §1.8; Volatility 2 `win8_kdbg.py`, QEMU `elf2dmp`), per u64 `q`:
 //! `q = rol(q ^ KiWaitNever, KiWaitNever & 0xff); q = bswap(q ^ &KdpDataBlockEncoded);
 //! q ^= KiWaitAlways`.
 
@@ -24,7 +24,7 @@ pub const MAX_SIZE: u32 = 0x1000;
 /// The smallest `Header.Size` accepted (Windows 2000's block ends at 0x208 with `MmLoadedUserImageList`).
 pub const MIN_SIZE: u32 = 0x208;
 
-/// The KDBG fields pooldbg reads: name, offset, width in bytes (kdbg_offsets.txt).
+/// The KDBG fields pooldbg reads: name, offset, width in bytes (docs/POOL_INTERNALS.md §6.1).
 pub const FIELDS: &[(&str, usize, usize)] = &[
     ("KernBase", 0x18, 8),
     ("PsLoadedModuleList", 0x48, 8),

@@ -16,6 +16,7 @@
 //! It knows nothing about dump files or page tables: an adapter binds [`memory::KernelMemory`] to
 //! the `dumpfile` and `paging` crates (see the README).
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod derived;

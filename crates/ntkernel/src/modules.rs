@@ -45,9 +45,10 @@ pub struct LoaderLayout {
 }
 
 impl LoaderLayout {
-    /// The layout every real x64 ISF in shared/data/isf agrees on (Windows 7 to 11: DllBase 0x30,
-    /// SizeOfImage 0x40, FullDllName 0x48, BaseDllName 0x58), or the x86 one from public symbols
-    /// (Volatility 2 `win7_sp1_x86_vtypes.py` `_LDR_DATA_TABLE_ENTRY`: 0x18, 0x20, 0x24, 0x2c).
+    /// The layout every real x64 ISF (JPCERTCC/Windows-Symbol-Tables) agrees on (Windows 7 to 11:
+    /// DllBase 0x30, SizeOfImage 0x40, FullDllName 0x48, BaseDllName 0x58), or the x86 one from
+    /// public symbols (Volatility 2 `win7_sp1_x86_vtypes.py` `_LDR_DATA_TABLE_ENTRY`: 0x18, 0x20,
+    /// 0x24, 0x2c).
     pub fn default_for(arch: Arch) -> LoaderLayout {
         if arch.is_64bit() {
             LoaderLayout {

@@ -338,7 +338,8 @@ fn an_x86_kernel_uses_its_kdbg_and_the_x86_layout_profile() {
 
 #[test]
 fn a_build_only_the_layout_profiles_know_answers_from_them_as_embedded() {
-    // An x64 17134 kernel (no ISF profile): layouts from the structs_by_version-derived profile.
+    // An x64 17134 kernel (no ISF profile): layouts from its layout-only profile (Volatility 2
+    // vtypes, docs/POOL_INTERNALS.md §1).
     let mut mem = SparseMemory::new();
     let kdbg = 0xfffff803_0a000000u64 + 0x2f0000;
     let mut k = vec![0u8; 0x368];
@@ -354,7 +355,7 @@ fn a_build_only_the_layout_profiles_know_answers_from_them_as_embedded() {
     };
     let kn = Kernel::open(&mem, &facts, &SymbolOptions::default()).unwrap();
     let t = kn.symbols.type_size("_POOL_TRACKER_TABLE").unwrap();
-    // pool-internals.md §4.1: 0x38 from 16299 on.
+    // docs/POOL_INTERNALS.md §4.1: 0x38 from 16299 on.
     assert_eq!(t.value, 0x38);
     assert_eq!(t.source, Source::Embedded("10.0.17134-layouts".into()));
 }

@@ -2,8 +2,9 @@
 //! an invalid one.
 //!
 //! Bit positions of the invalid formats come from the `_MMPTE_SOFTWARE`, `_MMPTE_TRANSITION` and
-//! `_MMPTE_PROTOTYPE` types of the public kernel symbols: for x64 the 31 ISF files in
-//! `shared/data/isf/` (Windows 7 SP1 .24540 through Windows 11 22000, all alike in the fields used
+//! `_MMPTE_PROTOTYPE` types of the public kernel symbols: for x64 the 31 ISF files of
+//! JPCERTCC/Windows-Symbol-Tables (`tests/isf_formats.rs` reads them from `../shared/data/isf/`;
+//! Windows 7 SP1 .24540 through Windows 11 22000, all alike in the fields used
 //! here); for 32-bit and pre-2018 x64 kernels the SDK-style definitions in public headers
 //! (PageFileLow at bit 1). A caller with the target's own symbols can build a [`PteFormat`] from them.
 
@@ -67,8 +68,8 @@ pub struct PteFormat {
 }
 
 impl PteFormat {
-    /// x64 as in every ISF build of `shared/data/isf` (Windows 7 SP1 .24540 and later, 8.1, 10,
-    /// 11, Server 2012 R2-2022): PageFileLow 12:4, PageFileHigh 32:32, Protection 5:5,
+    /// x64 as in every ISF build of JPCERTCC/Windows-Symbol-Tables (Windows 7 SP1 .24540 and later,
+    /// 8.1, 10, 11, Server 2012 R2-2022): PageFileLow 12:4, PageFileHigh 32:32, Protection 5:5,
     /// Prototype 10, Transition 11, transition PFN 12:40 (12:36 before 20348; bits 48-51 are
     /// zero there), ProtoAddress a signed 48-bit field at 16.
     pub const fn x64() -> Self {

@@ -79,6 +79,8 @@ typedef struct PooldbgCommandDescriptor {
     PooldbgStr name;    /* without '!', e.g. "poolused" */
     PooldbgStr summary; /* one line */
     PooldbgStr usage;   /* e.g. "!poolused [FLAGS] [TAG]" */
+    PooldbgStr columns; /* appended: row columns in order, comma-separated; empty: none declared.
+                           A plugin built without it (command_size 3 * sizeof(PooldbgStr)) loads. */
 } PooldbgCommandDescriptor;
 
 /* Runs command number `command` with the raw argument string; returns a POOLDBG_STATUS_* code. */

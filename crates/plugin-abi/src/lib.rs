@@ -27,6 +27,8 @@
 //!
 //! Numbers that cross the boundary as enumerations are plain `u32` values with named constants
 //! (an out-of-range value in a Rust `enum` would be undefined behaviour).
+
+#![deny(unsafe_op_in_unsafe_fn)]
 #![no_std]
 
 /// The ABI major version this crate describes. Also the suffix of [`ENTRY_POINT`].
@@ -221,7 +223,16 @@ pub struct CommandDescriptor {
     pub summary: Str,
     /// Its arguments, e.g. `"!poolused [FLAGS] [TAG]"`.
     pub usage: Str,
+    /// Appended (a descriptor of [`COMMAND_DESCRIPTOR_V1_SIZE`] bytes has no such field): the
+    /// command's row columns in order, comma-separated (`"tag,nonpaged_allocs,…"`); empty when the
+    /// command declares none (the host then orders the keys as it always did). The CSV header
+    /// and the text table follow this order; keys a row has beyond it follow, sorted.
+    pub columns: Str,
 }
+
+/// The size of the first version of [`CommandDescriptor`] (name, summary, usage): what a plugin
+/// built before `columns` was appended reports as `command_size`; the host still loads it.
+pub const COMMAND_DESCRIPTOR_V1_SIZE: usize = 3 * core::mem::size_of::<Str>();
 
 /// One read of a batch. The plugin fills the inputs; the host fills the outputs.
 #[repr(C)]
@@ -424,7 +435,9 @@ pub const HOST_API_V1_SIZE: u32 = core::mem::offset_of!(HostApi, progress) as u3
 const _: () = {
     assert!(core::mem::size_of::<Str>() == 16);
     assert!(core::mem::size_of::<PluginDescriptor>() == 64);
-    assert!(core::mem::size_of::<CommandDescriptor>() == 48);
+    assert!(core::mem::size_of::<CommandDescriptor>() == 64);
+    assert!(COMMAND_DESCRIPTOR_V1_SIZE == 48);
+    assert!(core::mem::offset_of!(CommandDescriptor, columns) == COMMAND_DESCRIPTOR_V1_SIZE);
     assert!(core::mem::size_of::<ReadRequest>() == 56);
     assert!(core::mem::size_of::<Lookup>() == 24);
     assert!(core::mem::size_of::<TargetInfo>() == 64);

@@ -23,7 +23,7 @@ fn facts() -> Vec<(String, u64)> {
         };
     }
     layout!(Str => "PooldbgStr" { ptr, len });
-    layout!(CommandDescriptor => "PooldbgCommandDescriptor" { name, summary, usage });
+    layout!(CommandDescriptor => "PooldbgCommandDescriptor" { name, summary, usage, columns });
     layout!(PluginDescriptor => "PooldbgPluginDescriptor" {
         abi_version, struct_size, command_count, command_size, name, version, commands, run
     });

@@ -34,6 +34,8 @@ struct Plugin {
     // The descriptor points into `command_descriptors` and the &'static strs of `commands`; both
     // live as long as the static PluginCell, which is as long as the library is loaded.
     _command_descriptors: Vec<abi::CommandDescriptor>,
+    // The comma-separated column lists the descriptors point into.
+    _columns: Vec<String>,
     descriptor: abi::PluginDescriptor,
 }
 
@@ -54,13 +56,20 @@ impl PluginCell {
 }
 
 fn build(spec: PluginSpec, run: abi::RunFn) -> Plugin {
+    let columns: Vec<String> = spec
+        .commands
+        .iter()
+        .map(|c| c.columns().join(","))
+        .collect();
     let command_descriptors: Vec<abi::CommandDescriptor> = spec
         .commands
         .iter()
-        .map(|c| abi::CommandDescriptor {
+        .zip(&columns)
+        .map(|(c, cols)| abi::CommandDescriptor {
             name: abi::Str::new(c.name()),
             summary: abi::Str::new(c.summary()),
             usage: abi::Str::new(c.usage()),
+            columns: abi::Str::new(cols),
         })
         .collect();
     let descriptor = abi::PluginDescriptor {
@@ -76,6 +85,7 @@ fn build(spec: PluginSpec, run: abi::RunFn) -> Plugin {
     Plugin {
         commands: spec.commands,
         _command_descriptors: command_descriptors,
+        _columns: columns,
         descriptor,
     }
 }

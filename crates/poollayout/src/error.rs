@@ -49,3 +49,44 @@ pub enum Error {
 
 /// Result alias of this crate.
 pub type Result<T> = core::result::Result<T, Error>;
+
+/// Why a read of the target's memory failed, as the reader a walker is given reports it: typed,
+/// so a command can tell "paged out" from "not in the dump" instead of parsing a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ReadFault {
+    /// The first address that could not be read.
+    pub address: u64,
+    /// Why.
+    pub kind: FaultKind,
+    /// The reader's own wording (address, length and reason), for text output.
+    pub message: String,
+}
+
+/// The reason of a [`ReadFault`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// The dump does not hold the page (a kernel or bitmap dump leaves pages out).
+    NotInDump,
+    /// The page is in a page file, not in memory.
+    PagedOut,
+    /// The address is not mapped by the page tables (or outside physical memory).
+    NotMapped,
+    /// The walk was cancelled while reading.
+    Cancelled,
+    /// Any other failure.
+    Other,
+}
+
+impl FaultKind {
+    /// How a command says it: `"not in the dump"`, `"paged out"`, ….
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::NotInDump => "not in the dump",
+            FaultKind::PagedOut => "paged out",
+            FaultKind::NotMapped => "not mapped",
+            FaultKind::Cancelled => "cancelled",
+            FaultKind::Other => "unreadable",
+        }
+    }
+}

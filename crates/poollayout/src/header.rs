@@ -7,7 +7,7 @@ use crate::read::{need, u8_at, u16_at, u32_at};
 use crate::tag::Tag;
 
 /// PoolType bit 0x8 (Windows 8+): the block is charged to a process; `ProcessBilled` is encoded with the
-/// quota cookie (third-party segment-heap summary of SSTIC 2020, pool-internals.md §2.2).
+/// quota cookie (third-party segment-heap summary of SSTIC 2020, docs/POOL_INTERNALS.md §2.2).
 pub const POOL_QUOTA_BIT: u8 = 0x8;
 /// PoolType bit 0x4 in the segment-heap era: CacheAligned; `PreviousSize` is then the back-offset (in block
 /// units) to the real header.
@@ -126,7 +126,7 @@ impl Layout {
 
     /// The `POOL_TYPE` the header encodes, when the header is allocated: base type (paged bit) and the session
     /// bit 0x20. Free headers (PoolType 0) give `None`. The NX distinction is not in the header byte before
-    /// 19H1 (pool-internals.md §2.2, open question 1), so NX blocks read as `NonPagedPool`.
+    /// 19H1 (docs/POOL_INTERNALS.md §2.2, an open question), so NX blocks read as `NonPagedPool`.
     pub const fn header_pool_type(&self, h: &PoolHeader) -> Option<PoolType> {
         let raw = h.pool_type;
         if raw == 0 {

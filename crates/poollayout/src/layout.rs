@@ -33,7 +33,7 @@ impl fmt::Display for Arch {
     }
 }
 
-/// The three byte layouts of `_POOL_HEADER` (pool-internals.md §2.1).
+/// The three byte layouts of `_POOL_HEADER` (docs/POOL_INTERNALS.md §2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeaderFormat {
     /// Windows 2000 x86: 8 bytes, 32-byte blocks, bytes PreviousSize, PoolIndex, **PoolType, BlockSize**, tag at +4
@@ -73,7 +73,7 @@ impl HeaderFormat {
     }
 }
 
-/// What the PoolType byte of `_POOL_HEADER` means (pool-internals.md §2.2).
+/// What the PoolType byte of `_POOL_HEADER` means (docs/POOL_INTERNALS.md §2.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PoolTypeEra {
     /// NT 5.x: `(type & 3) + 1`, in-use bit 0x4, 0 = free (ReactOS `expool.c`; poolinfo `POOL_INUSE_XP`).
@@ -85,7 +85,7 @@ pub enum PoolTypeEra {
     SegmentHeap,
 }
 
-/// `_POOL_TRACKER_TABLE` (one entry of `nt!PoolTrackTable`; pool-internals.md §4.1).
+/// `_POOL_TRACKER_TABLE` (one entry of `nt!PoolTrackTable`; docs/POOL_INTERNALS.md §4.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TrackerLayout {
     /// Entry size.
@@ -143,7 +143,7 @@ pub enum BigPageDetail {
     },
 }
 
-/// `_POOL_TRACKER_BIG_PAGES` (one entry of `nt!PoolBigPageTable`; pool-internals.md §4.3).
+/// `_POOL_TRACKER_BIG_PAGES` (one entry of `nt!PoolBigPageTable`; docs/POOL_INTERNALS.md §4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BigPageLayout {
     /// Entry size.
@@ -195,7 +195,7 @@ pub enum DescriptorCounters {
     },
 }
 
-/// `_POOL_DESCRIPTOR` (pool-internals.md §5.1).
+/// `_POOL_DESCRIPTOR` (docs/POOL_INTERNALS.md §5.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DescriptorLayout {
     /// Structure size.
@@ -227,7 +227,7 @@ pub enum AllocationMap {
     },
 }
 
-/// `_MM_PAGED_POOL_INFO` (`nt!MmPagedPoolInfo`; pool-internals.md §5.2).
+/// `_MM_PAGED_POOL_INFO` (`nt!MmPagedPoolInfo`; docs/POOL_INTERNALS.md §5.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PagedPoolInfoLayout {
     /// Structure size.
@@ -248,7 +248,8 @@ pub struct PagedPoolInfoLayout {
     pub allocated: Field,
 }
 
-/// `_MMFREE_POOL_ENTRY`: the first page of a free nonpaged run on XP / 2003 (pool-internals.md §5.3).
+/// `_MMFREE_POOL_ENTRY`: the first page of a free nonpaged run on XP / 2003 (docs/POOL_INTERNALS.md
+/// §5.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FreePoolEntryLayout {
     /// Structure size.
@@ -265,7 +266,7 @@ pub struct FreePoolEntryLayout {
     pub owner: Field,
 }
 
-/// The segment-heap pool structures (19H1+; pool-internals.md §3).
+/// The segment-heap pool structures (19H1+; docs/POOL_INTERNALS.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SegmentHeapLayout {
     /// `_EX_POOL_HEAP_MANAGER_STATE` size (`nt!ExPoolState`).

@@ -17,6 +17,8 @@
 //!   [`Layout::decode_heap_keys`], [`Layout::decode_segment_heap`] and [`Layout::page_ranges`].
 //! * Every VS/LFH subsegment of a 19H1+ pool, through a caller's reader: [`segheap_walk::walk_pool`], then
 //!   [`segheap_walk::vs_chunks`] / [`segheap_walk::lfh_blocks`] per subsegment (`!frag`).
+//! * Where the pool is, per version: [`regions::pool_regions`] through a caller's [`regions::PoolVaView`]
+//!   (the host over its symbols, the pool commands over their `Target`); a failed read is a [`ReadFault`].
 //!
 //! ```
 //! use poollayout::{Arch, Layout};
@@ -41,6 +43,7 @@ pub mod header;
 pub mod layout;
 pub mod pooltype;
 pub mod read;
+pub mod regions;
 pub mod segheap;
 pub mod segheap_walk;
 pub mod table;
@@ -49,7 +52,7 @@ pub mod tracker;
 pub mod walk;
 
 pub use descriptor::{FreePoolEntry, ListHead, PagedPoolInfo, PoolDescriptor, decode_pool_link};
-pub use error::{Error, Result};
+pub use error::{Error, FaultKind, ReadFault, Result};
 pub use header::{BlockState, PoolHeader};
 pub use layout::{
     AllocationMap, Arch, BigPageDetail, BigPageLayout, Confidence, DescriptorCounters,

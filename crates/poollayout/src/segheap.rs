@@ -2,7 +2,7 @@
 //! descriptors, VS chunk headers and LFH subsegments, and walkers for VS and LFH subsegments.
 //!
 //! Layouts: public PDB types (ISF 18326–22000 x64; vol2 18362/19041 x86 and x64). Decoding rules and constants:
-//! MemProcFS `vmm/vmmwinpool.c` (v5.17), cross-checked with PoolViewer (pool-internals.md §3.3).
+//! MemProcFS `vmm/vmmwinpool.c` (v5.17), cross-checked with PoolViewer (docs/POOL_INTERNALS.md §3.3).
 
 use crate::error::{Error, Result};
 use crate::header::BlockState;

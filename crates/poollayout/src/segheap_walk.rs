@@ -6,7 +6,7 @@
 //! segments per context (with cycle detection on the `SegmentListHead` list), [`MAX_SUBSEGMENTS`] subsegments
 //! per walk, ranges no longer than [`MAX_SUBSEGMENT_BYTES`].
 //!
-//! Order of the walk (pool-internals.md §3.3, from MemProcFS `vmm/vmmwinpool.c` and PoolViewer):
+//! Order of the walk (docs/POOL_INTERNALS.md §3.3, from MemProcFS `vmm/vmmwinpool.c` and PoolViewer):
 //! `ExPoolState` → `HeapManager.Globals` (`RtlpHpHeapGlobals`: HeapKey, LfhKey) → `PoolNode[0..NumberOfPools]
 //! .Heaps[slot]` → `_SEGMENT_HEAP` (signature 0xDDEEDDEE) → `SegContexts[0..2].SegmentListHead` → page segments
 //! (signature check) → range descriptors (`RangeFlags` 15 VS, 11 LFH).

@@ -1,6 +1,6 @@
 //! The data table: (architecture, build range) → layouts. Sources are named per structure; "vol2" is
-//! Volatility 2's PDB-derived `*_vtypes.py` (as grouped in reference/structs_by_version.txt), "ISF" the real
-//! JPCERTCC ISF files of 31 x64 builds (checked by `tests/isf.rs`).
+//! Volatility 2's PDB-derived `*_vtypes.py` (grouped by identical layout; docs/POOL_INTERNALS.md
+//! §1), "ISF" the real JPCERTCC ISF files of 31 x64 builds (checked by `tests/isf.rs`).
 
 use crate::layout::*;
 use crate::read::Field;

@@ -1,9 +1,10 @@
 //! Walking a classic (pre-19H1) pool page block by block, validating the header chain.
 //!
 //! The checks are those of ReactOS `ExpCheckPoolHeader`/`ExpCheckPoolBlocks` and Uninformed vol. 4
-//! (pool-internals.md §9): the first block's PreviousSize is 0; BlockSize is not 0; each PreviousSize equals the
-//! previous block's BlockSize; no block runs past the page; the chain ends exactly at the page boundary; and the
-//! tag of an allocated block is plausible (printable, as MemProcFS requires).
+//! (docs/POOL_INTERNALS.md §9): the first block's PreviousSize is 0; BlockSize is not 0; each
+//! PreviousSize equals the previous block's BlockSize; no block runs past the page; the chain ends
+//! exactly at the page boundary; and the tag of an allocated block is plausible (printable, as
+//! MemProcFS requires).
 
 use core::fmt;
 

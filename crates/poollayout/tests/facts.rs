@@ -1,7 +1,7 @@
 //! x86 (and pre-Windows 7 x64) layouts equal the committed PDB-derived facts of `tests/data/vol2_pool_facts.txt`
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! (Volatility 2 vtypes as grouped in reference/structs_by_version.txt).
+//! (Volatility 2 vtypes grouped by identical layout; docs/POOL_INTERNALS.md §1).
 
 mod common;
 

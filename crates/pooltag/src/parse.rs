@@ -1,7 +1,7 @@
 //! The pooltag.txt parser: tolerant of every trap real files hold.
 //!
-//! The format (Debugging Tools for Windows, `triage\pooltag.txt`; traps catalogued in the project's
-//! reference notes, ecosystem.md §3, from the Windows SDK 10.0.25967 copy):
+//! The format (Debugging Tools for Windows, `triage\pooltag.txt`; traps in docs/POOLTAG.md "The
+//! file format accepted", from the Windows SDK 10.0.25967 copy):
 //!
 //! ```text
 //! rem    comment lines start with rem / REM / // (but `ReMo` is a real tag)

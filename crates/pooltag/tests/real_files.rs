@@ -24,11 +24,11 @@ fn tag(s: &str) -> Tag {
 
 /// The SDK copy: 5,010 lines; 22 comment lines, blank lines, 4,605 entries and 10 malformed lines.
 ///
-/// The reference notes count 4,604 entries and 11 malformed lines. The 4,615 lines that are neither
-/// blank nor comments split here as 4,605 + 10: the eight `ATmp - AppTag ...`-style lines (138-145:
-/// a tag and a description, no binary), the indented continuation `       <unknown>` (876) and the
-/// free-text `QUIC Allocation tags are Qc00 through QcFF` (2661). The notes' one extra malformed line
-/// is most likely one of: the final 0x1A byte (here an end-of-file mark, not a line), or `ReMo` taken
+/// An independent count (docs/POOLTAG.md) gives 4,604 entries and 11 malformed lines. The 4,615
+/// lines that are neither blank nor comments split here as 4,605 + 10: the eight
+/// `ATmp - AppTag ...`-style lines (138-145: a tag and a description, no binary), the indented
+/// continuation `       <unknown>` (876) and the free-text `QUIC Allocation tags are Qc00 through
+/// QcFF` (2661). That count's one extra malformed line is most likely one of: the final 0x1A byte (here an end-of-file mark, not a line), or `ReMo` taken
 /// for a `rem` comment (here a tag, as it must be) — either moves one line from entries to malformed.
 #[test]
 fn sdk_copy_entries_and_malformed_lines() {
@@ -44,7 +44,7 @@ fn sdk_copy_entries_and_malformed_lines() {
     assert_eq!(bad, want);
     assert!(p.warnings[0].text.starts_with("ATmp - AppTag"));
 
-    // Distinct tag columns, wildcards and repeats as the reference notes count them.
+    // Distinct tag columns, wildcards and repeats, against the independent count (docs/POOLTAG.md).
     let mut count: HashMap<String, usize> = HashMap::new();
     for e in &p.entries {
         *count.entry(e.pattern.to_string()).or_default() += 1;
@@ -53,7 +53,7 @@ fn sdk_copy_entries_and_malformed_lines() {
     assert_eq!(count.len(), 4549);
     assert_eq!(count.keys().filter(|k| k.contains('?')).count(), 90);
     assert_eq!(count.keys().filter(|k| k.contains('*')).count(), 9);
-    // 55 in the notes, plus `PX1` once its two spellings are one tag.
+    // 55 in the independent count, plus `PX1` once its two spellings are one tag.
     assert_eq!(count.values().filter(|&&n| n > 1).count(), 56);
     // Tags that differ only in case: groups of distinct columns equal under ASCII case folding.
     let mut folded: HashMap<String, HashSet<&String>> = HashMap::new();

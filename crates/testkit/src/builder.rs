@@ -2209,7 +2209,7 @@ impl Build {
         if p.arch == Arch::X86Pae {
             k[0x36] = 1; // PaeEnabled
         }
-        // Fields holding the address of a global (pool-internals.md §6.1; KDDEBUGGER_DATA64).
+        // Fields holding the address of a global (docs/POOL_INTERNALS.md §6.1; KDDEBUGGER_DATA64).
         let fields: &[(usize, &str)] = &[
             (0x48, "PsLoadedModuleList"),
             (0x50, "PsActiveProcessHead"),
@@ -2257,7 +2257,7 @@ impl Build {
     }
 }
 
-/// The inverse of the KDBG decode of dump-formats.md §1.8 (Volatility 2 `win8_kdbg.py`, QEMU
+/// The inverse of the KDBG decode of docs/DUMP_FORMATS.md §1.8 (Volatility 2 `win8_kdbg.py`, QEMU
 /// `elf2dmp`): per qword, `decoded = bswap(rol(q ^ never, never & 0xff) ^ block) ^ always`.
 pub fn encode_kdbg(plain: &[u8], never: u64, always: u64, block: u64) -> Vec<u8> {
     let mut out = plain.to_vec();
@@ -2273,7 +2273,7 @@ pub fn encode_kdbg(plain: &[u8], never: u64, always: u64, block: u64) -> Vec<u8>
     out
 }
 
-/// The KDBG decode of dump-formats.md §1.8.
+/// The KDBG decode of docs/DUMP_FORMATS.md §1.8.
 pub fn decode_kdbg(encoded: &[u8], never: u64, always: u64, block: u64) -> Vec<u8> {
     let mut out = encoded.to_vec();
     for chunk in out.chunks_exact_mut(8) {

@@ -79,6 +79,8 @@
 //! synthetic (`manifest.profile.real_symbols == false`); their structure layouts are the real ones
 //! from PDB-derived vtypes. There are no processes, threads or PFN database entries.
 
+#![forbid(unsafe_code)]
+
 pub mod builder;
 pub mod golden;
 mod layout;

@@ -1,6 +1,6 @@
 //! The ground-truth manifest written beside every image: what a correct analyzer must find.
 //!
-//! Field names follow `shared/CONTRACT.md` (`info`, `lm`, `!vm`, `!poolused`, `!pool`, `!poolfind`
+//! Field names follow docs/CONTRACT.md (`info`, `lm`, `!vm`, `!poolused`, `!pool`, `!poolfind`
 //! rows). Addresses are lowercase hex strings (`"0xfffff80002a00000"`), counts and sizes are numbers,
 //! sizes in bytes unless the name says `_pages`.
 
@@ -151,7 +151,7 @@ pub struct VsChunkRec {
     pub previous_chunk_size: u64,
     /// `allocated` | `free`.
     pub state: String,
-    /// Where its `_POOL_HEADER` is (pool-internals.md §3.3 step 5).
+    /// Where its `_POOL_HEADER` is (docs/POOL_INTERNALS.md §3.3 step 5).
     pub pool_header: Hex,
     /// Pool block size, pool header included.
     pub size: u64,

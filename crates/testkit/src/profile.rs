@@ -8,8 +8,8 @@
 //!   `shared/data/isf/INDEX.txt` (global RVAs, structure sizes and field offsets). `tests/isf.rs`
 //!   checks every RVA and offset below against those files.
 //! - x86 (2000, XP SP3, 2003 SP2 with and without PAE) and Server 2003 SP2 x64: structure layouts from
-//!   `shared/reference/structs_by_version.txt` (Volatility 2 PDB-derived vtypes), header layouts from
-//!   `pool-internals.md` §2 (Windows 2000: forensikblog 2006). No symbol files exist here for these
+//!   Volatility 2's PDB-derived vtypes (docs/POOL_INTERNALS.md §1), header layouts from
+//!   docs/POOL_INTERNALS.md §2 (Windows 2000: forensikblog 2006). No symbol files exist here for these
 //!   builds, so their global RVAs and PDB GUIDs are **synthetic** (marked so in the manifest).
 
 use serde::Serialize;
@@ -75,7 +75,7 @@ const fn f(off: u64, width: u8) -> F {
     F { off, width }
 }
 
-/// `_POOL_HEADER` byte layout family (pool-internals.md §2.1).
+/// `_POOL_HEADER` byte layout family (docs/POOL_INTERNALS.md §2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PoolHeaderKind {
     /// NT 5.0 x86: 8 bytes, 32-byte units, UCHARs PreviousSize, PoolIndex, PoolType, BlockSize.
@@ -104,7 +104,7 @@ impl PoolHeaderKind {
     }
 }
 
-/// Meaning of the header's PoolType byte (pool-internals.md §2.2).
+/// Meaning of the header's PoolType byte (docs/POOL_INTERNALS.md §2.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PoolTypeEncoding {
     /// NT 5.x: allocated = (type + 1) | 0x4 (in use); free = 0.
@@ -406,7 +406,7 @@ pub struct Profile {
 pub enum PoolModel {
     /// Pool pages of chained `_POOL_HEADER`s, descriptors with free lists (2000 … 10 1809).
     Classic,
-    /// The segment heap of Windows 10 19H1+ and 11 (pool-internals.md §3).
+    /// The segment heap of Windows 10 19H1+ and 11 (docs/POOL_INTERNALS.md §3).
     SegmentHeap(&'static SegHeapLayout),
 }
 
@@ -610,7 +610,7 @@ impl Profile {
 // Shared layouts
 // ---------------------------------------------------------------------------------------------
 
-/// XP/2003 x86 tracker (structs_by_version.txt; 0x1c).
+/// XP/2003 x86 tracker (Volatility 2 vtypes, docs/POOL_INTERNALS.md §4.1; 0x1c).
 const TRACKER_X86_NT5: TrackerLayout = TrackerLayout {
     size: 0x1c,
     key: f(0, 4),
@@ -622,7 +622,8 @@ const TRACKER_X86_NT5: TrackerLayout = TrackerLayout {
     p_bytes: f(0x18, 4),
 };
 
-/// 2003 x64 … Win10 1607 x64 tracker (0x28; ISF Win7/8.1/14393, structs_by_version 2003 x64).
+/// 2003 x64 … Win10 1607 x64 tracker (0x28; ISF Win7/8.1/14393, Volatility 2 vtypes 2003 x64,
+/// docs/POOL_INTERNALS.md §4.1).
 const TRACKER_X64_OLD: TrackerLayout = TrackerLayout {
     size: 0x28,
     key: f(0, 4),

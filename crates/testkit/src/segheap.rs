@@ -1,8 +1,8 @@
-//! The segment-heap pool of Windows 10 19H1+ and 11 (pool-internals.md §3): where every VS chunk
+//! The segment-heap pool of Windows 10 19H1+ and 11 (docs/POOL_INTERNALS.md §3): where every VS chunk
 //! and LFH block goes (a pure plan), and the writer of `ExPoolState`, `RtlpHpHeapGlobals`, the
 //! `_SEGMENT_HEAP`s, their page segments, range descriptors and subsegments.
 //!
-//! Encodings (pool-internals.md §3.3, from MemProcFS `vmmwinpool.c` and PoolViewer):
+//! Encodings (docs/POOL_INTERNALS.md §3.3, from MemProcFS `vmmwinpool.c` and PoolViewer):
 //! - VS chunk header: `HeaderBits ^ chunk_address ^ HeapKey` (x64: MemoryCost 0–15, UnsafeSize
 //!   16–31, UnsafePrevSize 32–47, Allocated 48–55; sizes in 16-byte units);
 //! - VS subsegment: `Size == Signature ^ 0x2BED` (15-bit signature);
@@ -139,9 +139,9 @@ pub(crate) struct SegPlan {
     pub pages: [u64; 2],
 }
 
-/// Where the pool header of a VS chunk is, and the pool block's size (pool-internals.md §3.3 step 5:
-/// a block under 0xFF0 bytes that would cross a page by more than 0x40 bytes has its pool header at
-/// the start of the next page).
+/// Where the pool header of a VS chunk is, and the pool block's size (docs/POOL_INTERNALS.md §3.3
+/// step 5: a block under 0xFF0 bytes that would cross a page by more than 0x40 bytes has its pool
+/// header at the start of the next page).
 pub(crate) fn vs_header(chunk: u64, chunk_size: u64) -> (u64, u64) {
     let block = chunk + 16;
     let size = chunk_size.saturating_sub(16);

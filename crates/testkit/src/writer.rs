@@ -1,7 +1,7 @@
 //! Writers for every container `dumpfile` reads: crash dumps (full, bitmap SDMP/FDMP, summary,
 //! triage, RDMP; 32- and 64-bit headers), raw images and ELF cores.
 //!
-//! Layouts: `shared/reference/dump-formats.md` §1 (header offsets from the Windows SDK's
+//! Layouts: docs/DUMP_FORMATS.md §1 (header offsets from the Windows SDK's
 //! `DUMP_HEADER32`/`DUMP_HEADER64` via windows-sys; bitmap/RDMP sub-headers as kdmp-parser and
 //! Volatility read them). Writes are sparse: zero pages are seeked over and the file is sized with
 //! `set_len`, so a multi-GiB image costs only the pages the kernel stored.
@@ -284,7 +284,7 @@ fn put_u64(h: &mut [u8], off: usize, v: u64) {
     h[off..off + 8].copy_from_slice(&v.to_le_bytes());
 }
 
-/// `DUMP_HEADER32` / `DUMP_HEADER64` (dump-formats.md §1.1), unused bytes filled with "PAGE".
+/// `DUMP_HEADER32` / `DUMP_HEADER64` (docs/DUMP_FORMATS.md §1.1), unused bytes filled with "PAGE".
 fn dump_header(kernel: &Kernel, container: Container, file_size: u64) -> Vec<u8> {
     let f = &kernel.facts;
     let x64 = f.arch == Arch::X64;
@@ -572,7 +572,7 @@ fn write_sink<S: Sink>(
             len
         }
         Container::Triage => {
-            // TRIAGE_DUMP64 at 0x2000 (dump-formats.md §1.6): the decoded KDBG copy and one data
+            // TRIAGE_DUMP64 at 0x2000 (docs/DUMP_FORMATS.md §1.6): the decoded KDBG copy and one data
             // block holding it; 'TRGD' at ValidOffset. No driver list, context or stack (not done).
             let kd: Vec<u8> = kernel
                 .facts

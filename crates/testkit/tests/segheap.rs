@@ -1,6 +1,6 @@
 //! The segment-heap profiles (19041, 20348, 22000) read back through pooldbg's own readers:
 //! every container page for page through `dumpfile`; the heaps walked through `dumpfile` + `paging`
-//! with this test's own decoder (pool-internals.md §3.3) and, separately, with `poollayout`'s
+//! with this test's own decoder (docs/POOL_INTERNALS.md §3.3) and, separately, with `poollayout`'s
 //! walkers; faults; determinism.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
@@ -94,7 +94,7 @@ fn global(k: &Kernel, name: &str) -> u64 {
 type VsRow = (u64, u64, u64, bool, u64, String);
 type LfhRow = (u64, u64, bool, String);
 
-/// This test's own walk of the segment heap (pool-internals.md §3.3), independent of testkit's
+/// This test's own walk of the segment heap (docs/POOL_INTERNALS.md §3.3), independent of testkit's
 /// builder and of poollayout.
 fn walk(k: &Kernel, v: &Virt) -> (Vec<VsRow>, Vec<LfhRow>) {
     let l = layout(k.profile);

@@ -116,7 +116,7 @@ static uint32_t hello_c(const PooldbgHostApi *host, PooldbgHostContext *ctx, Poo
 static const PooldbgCommandDescriptor COMMANDS[] = {
     {POOLDBG_STR_INIT("hello-c"),
      POOLDBG_STR_INIT("say hello from C: target facts, two reads, a symbol"),
-     POOLDBG_STR_INIT("!hello-c [ADDR]")},
+     POOLDBG_STR_INIT("!hello-c [ADDR]"), POOLDBG_STR_INIT("")},
 };
 
 static uint32_t run(const PooldbgHostApi *host, PooldbgHostContext *ctx, uint32_t command,

@@ -4,44 +4,17 @@
 //! `export_plugin!` shell (`libpooldbg_pool.so`). Call [`Pool`] / [`PoolFind`] in-process through
 //! `plugin_sdk::Command::run`.
 
-use plugin_sdk::{Command, CommandError, Output, Target};
+// `export_plugin!` allows its own audited unsafe (the ABI entry point); nothing else here may.
+#![deny(unsafe_code)]
 
-/// `!pool [ADDRESS [FLAGS]]`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Pool;
-
-impl Command for Pool {
-    fn name(&self) -> &'static str {
-        "pool"
-    }
-    fn summary(&self) -> &'static str {
-        "the pool blocks around an address, or the pool regions"
-    }
-    fn usage(&self) -> &'static str {
-        poolcmds::pool::USAGE
-    }
-    fn run(&self, target: &dyn Target, args: &str, out: &mut Output) -> Result<(), CommandError> {
-        poolcmds::pool::run(target, args, out)
-    }
+poolcmds::command! {
+    /// `!pool [ADDRESS [FLAGS]]`.
+    Pool, "pool", "the pool blocks around an address, or the pool regions", pool
 }
 
-/// `!poolfind TAG [POOLTYPE]`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PoolFind;
-
-impl Command for PoolFind {
-    fn name(&self) -> &'static str {
-        "poolfind"
-    }
-    fn summary(&self) -> &'static str {
-        "find pool allocations by tag (big page table, then a scan)"
-    }
-    fn usage(&self) -> &'static str {
-        poolcmds::poolfind::USAGE
-    }
-    fn run(&self, target: &dyn Target, args: &str, out: &mut Output) -> Result<(), CommandError> {
-        poolcmds::poolfind::run(target, args, out)
-    }
+poolcmds::command! {
+    /// `!poolfind TAG [POOLTYPE]`.
+    PoolFind, "poolfind", "find pool allocations by tag (big page table, then a scan)", poolfind
 }
 
 plugin_sdk::export_plugin!(name: "pool", version: env!("CARGO_PKG_VERSION"), commands: [Pool, PoolFind]);

@@ -1,7 +1,7 @@
-//! What the three commands share: the layout of the target, symbol reads, tag patterns, owners,
-//! argument parsing, and the text-line convention.
+//! What the commands share: the layout of the target, symbol reads, tag patterns, owners,
+//! argument parsing (plugin-sdk's [`args`], the one kd vocabulary), and the text-line convention.
 
-use plugin_sdk::{Arch, CommandError, Source, Target, TargetExt};
+use plugin_sdk::{Arch, CommandError, Source, Target, TargetExt, args};
 use poollayout::{Layout, Tag};
 use serde_json::{Map, Value, json};
 
@@ -13,13 +13,19 @@ pub const MAX_TABLE_ENTRIES: u64 = 0x10_0000;
 ///
 /// A triage dump is refused here: it holds the header, a KDBG copy and a few data blocks, never pool.
 pub fn layout_of(target: &dyn Target) -> Result<Layout, CommandError> {
-    let info = target.info();
-    if info.dump_type.eq_ignore_ascii_case("triage") {
+    if target.info().dump_type.eq_ignore_ascii_case("triage") {
         return Err(CommandError::msg(
             "this dump holds no pool: it is a triage (mini) dump, which keeps only the header, \
              a KDBG copy and a few data blocks; a kernel, full or bitmap dump is needed",
         ));
     }
+    layout_for_kernel(target)
+}
+
+/// The pool layout of the target's (architecture, build), whatever the dump type (`!frag` looks
+/// for its structures in a triage dump too, and says which one is missing).
+pub fn layout_for_kernel(target: &dyn Target) -> Result<Layout, CommandError> {
+    let info = target.info();
     let arch = match info.arch {
         Arch::X86 | Arch::X86Pae => poollayout::Arch::X86,
         Arch::X64 => poollayout::Arch::X64,
@@ -56,14 +62,14 @@ pub fn read_global(
     target: &dyn Target,
     layout: &Layout,
     name: &str,
-) -> Result<Option<(u64, Source)>, String> {
+) -> Result<Option<(u64, Source)>, CommandError> {
     let Some((addr, src)) = symbol(target, name) else {
         return Ok(None);
     };
     target
         .read_pointer(addr, layout.pointer_size() as u32)
         .map(|v| Some((v, src)))
-        .map_err(|e| format!("nt!{name} at {addr:#x}: {e}"))
+        .map_err(|e| CommandError::Failed(format!("nt!{name} at {addr:#x}: {e}")))
 }
 
 /// Reads `len` bytes at `address` page by page: missing pages read as zeros and are counted.
@@ -87,77 +93,26 @@ pub fn read_lenient(target: &dyn Target, address: u64, len: usize) -> (Vec<u8>, 
     (buf, missing)
 }
 
-/// A tag pattern as `!poolused` and `!poolfind` take it: case-sensitive, `*` any run, `?` one
-/// character; without `*` a pattern shorter than four characters is padded with spaces (WinDbg
-/// compares four characters).
+/// A tag pattern as `!poolused` and `!poolfind` take it: plugin-sdk's
+/// [`plugin_sdk::args::TagPattern`] (the one kd vocabulary), matched against a decoded [`Tag`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TagPattern {
-    pattern: Vec<u8>,
-    text: String,
-}
+pub struct TagPattern(pub args::TagPattern);
 
 impl TagPattern {
     /// Parses `text`: a tag string (`Proc`, `Ip*`, `?mDT`) or a `0x` tag value (`0x636f7250`).
-    pub fn parse(text: &str) -> Result<TagPattern, String> {
-        if text.is_empty() {
-            return Err("empty tag".into());
-        }
-        // `0x` (lowercase, as WinDbg's !poolfind documents) introduces a value.
-        if let Some(hexv) = text.strip_prefix("0x") {
-            let v = u32::from_str_radix(hexv, 16)
-                .map_err(|_| format!("`{text}` is not a 32-bit tag value"))?;
-            let b = Tag(v).masked().bytes();
-            return Ok(TagPattern {
-                pattern: b.to_vec(),
-                text: text.to_owned(),
-            });
-        }
-        let mut pattern = text.as_bytes().to_vec();
-        if !pattern.contains(&b'*') {
-            if pattern.len() > 4 {
-                return Err(format!(
-                    "`{text}` is longer than a tag (four characters, or use `*`)"
-                ));
-            }
-            pattern.resize(4, b' ');
-        }
-        Ok(TagPattern {
-            pattern,
-            text: text.to_owned(),
-        })
+    pub fn parse(text: &str) -> Result<TagPattern, args::UsageError> {
+        args::TagPattern::parse(text).map(TagPattern)
     }
 
     /// Does `tag` (protected bit masked) match?
     pub fn matches(&self, tag: Tag) -> bool {
-        glob(&self.pattern, &tag.masked().bytes())
+        self.0.matches(tag.bytes())
     }
 
     /// The pattern as the user wrote it.
     pub fn as_str(&self) -> &str {
-        &self.text
+        self.0.as_str()
     }
-}
-
-fn glob(p: &[u8], s: &[u8]) -> bool {
-    // Iterative wildcard match with single-star backtracking: O(|p|·|s|) at worst, no recursion.
-    let (mut pi, mut si) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while si < s.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi] == s[si]) {
-            pi += 1;
-            si += 1;
-        } else if pi < p.len() && p[pi] == b'*' {
-            star = Some((pi, si));
-            pi += 1;
-        } else if let Some((sp, ss)) = star {
-            pi = sp + 1;
-            si = ss + 1;
-            star = Some((sp, ss + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == b'*')
 }
 
 /// Who owns a tag, as the target's tag database says.
@@ -214,27 +169,37 @@ impl Owner {
     }
 }
 
-/// Parses a number as kd does: hexadecimal by default, with or without `0x`, WinDbg's backtick
-/// separator allowed (`fffff800`02a00000`).
-pub fn parse_number(text: &str) -> Result<u64, String> {
-    let t: String = text.chars().filter(|c| *c != '`').collect();
-    let t = t
-        .strip_prefix("0x")
-        .or_else(|| t.strip_prefix("0X"))
-        .unwrap_or(&t);
-    if t.is_empty() {
-        return Err(format!("`{text}` is not a number"));
-    }
-    u64::from_str_radix(t, 16).map_err(|_| format!("`{text}` is not a hexadecimal number"))
+/// An address formatted as the pool commands print it ([`args::pool_address`]): 8 hex digits on
+/// 32-bit targets, 16 on 64-bit.
+pub fn addr(layout: &Layout, value: u64) -> String {
+    args::pool_address(value, layout.pointer_size() as u32)
 }
 
-/// An address formatted as WinDbg does: 8 hex digits on 32-bit targets, 16 on 64-bit.
-pub fn addr(layout: &Layout, value: u64) -> String {
-    if layout.pointer_size() == 4 {
-        format!("{value:08x}")
-    } else {
-        format!("{value:016x}")
+/// Parses one argument with the kd vocabulary ([`args::parse_number`]), the error a usage error
+/// ending in the command's `usage` line.
+pub fn number_arg(text: &str, usage: &str) -> Result<u64, CommandError> {
+    args::parse_number(text).map_err(|e| e.with_usage(usage).into())
+}
+
+/// An optional number argument ([`number_arg`]), `default` when absent.
+pub fn number_or(text: Option<&str>, default: u64, usage: &str) -> Result<u64, CommandError> {
+    text.map_or(Ok(default), |t| number_arg(t, usage))
+}
+
+/// Fails with a usage error when `rest` holds another argument.
+pub fn no_more_args<'a>(
+    mut rest: impl Iterator<Item = &'a str>,
+    usage: &str,
+) -> Result<(), CommandError> {
+    match rest.next() {
+        Some(_) => Err(CommandError::Usage(format!("too many arguments; {usage}"))),
+        None => Ok(()),
     }
+}
+
+/// Parses a tag argument ([`TagPattern::parse`]), the error a usage error ending in `usage`.
+pub fn tag_arg(text: &str, usage: &str) -> Result<TagPattern, CommandError> {
+    TagPattern::parse(text).map_err(|e| e.with_usage(usage).into())
 }
 
 /// The text-rendering convention of these commands (docs/PLUGINS.md, "Text layouts"):
@@ -261,39 +226,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn patterns() {
-        let p = TagPattern::parse("Ip*").unwrap();
-        assert!(p.matches(Tag::from_bytes(*b"IpAB")));
-        assert!(!p.matches(Tag::from_bytes(*b"ipAB")), "case-sensitive");
-        let p = TagPattern::parse("?mDT").unwrap();
-        assert!(p.matches(Tag::from_bytes(*b"MmDT")));
-        assert!(!p.matches(Tag::from_bytes(*b"MmDx")));
-        let p = TagPattern::parse("Mm").unwrap();
-        assert!(p.matches(Tag::from_bytes(*b"Mm  ")));
-        assert!(!p.matches(Tag::from_bytes(*b"MmDT")));
-        let p = TagPattern::parse("*").unwrap();
-        assert!(p.matches(Tag::from_bytes(*b"\x01\x02\x03\x04")));
+    fn patterns_match_decoded_tags() {
         let p = TagPattern::parse("0x636f7250").unwrap();
         assert!(p.matches(Tag::from_bytes(*b"Proc")));
-        // protected bit masked on both sides
+        // protected bit masked
         assert!(p.matches(Tag(0x636f_7250 | 0x8000_0000)));
-        assert!(TagPattern::parse("Toolong").is_err());
-        assert!(TagPattern::parse("0xzz").is_err());
-        let p = TagPattern::parse("*c*").unwrap();
-        assert!(p.matches(Tag::from_bytes(*b"Proc")));
         assert!(!p.matches(Tag::from_bytes(*b"Thre")));
-    }
-
-    #[test]
-    fn numbers() {
-        assert_eq!(
-            parse_number("fffff800`02a00000").unwrap(),
-            0xfffff800_02a00000
+        assert!(
+            TagPattern::parse("Ip*")
+                .unwrap()
+                .matches(Tag::from_bytes(*b"IpAB"))
         );
-        assert_eq!(parse_number("0x10").unwrap(), 0x10);
-        assert_eq!(parse_number("80000000").unwrap(), 0x8000_0000);
-        assert!(parse_number("xyz").is_err());
-        assert!(parse_number("").is_err());
+        let e = tag_arg("Toolong", "!x TAG").unwrap_err();
+        assert!(
+            matches!(&e, CommandError::Usage(m) if m.ends_with("; !x TAG")),
+            "{e}"
+        );
+        assert_eq!(number_arg("0n16", "!x").unwrap(), 16);
+        assert!(matches!(
+            number_arg("1`0000000000000000", "!x"),
+            Err(CommandError::Usage(_))
+        ));
     }
 
     #[test]

@@ -4,11 +4,25 @@ use plugin_sdk::{CommandError, Output, Target, TargetExt, hex};
 use poollayout::{AllocationMap, BlockState, HeaderError, Layout, PoolType, WalkedBlock};
 use serde_json::{Map, json};
 
-use crate::common::{addr, layout_of, owner, parse_number, read_global, summary_with_text};
+use crate::common::{
+    addr, layout_of, no_more_args, number_or, owner, read_global, summary_with_text,
+};
 use crate::scan;
 
+/// The columns of `!pool`'s rows, in order (docs/CONTRACT.md "Fields").
+pub const COLUMNS: &[&str] = &[
+    "address",
+    "size",
+    "previous_size",
+    "state",
+    "tag",
+    "pool_type",
+    "contains_address",
+    "error",
+];
+
 /// The usage line.
-pub const USAGE: &str = "!pool [ADDRESS [FLAGS]]  (flags: 1 contents, 2 only the containing block, 80000000 no descriptions)";
+pub const USAGE: &str = "!pool [ADDRESS [FLAGS]]  (ADDRESS: a number or an expression such as nt!Symbol+10 or poi(ADDR); flags: 1 contents, 2 only the containing block, 80000000 no descriptions)";
 
 pub(crate) const FLAG_CONTENTS: u64 = 1;
 pub(crate) const FLAG_ONLY_CONTAINING: u64 = 2;
@@ -17,20 +31,17 @@ pub(crate) const FLAG_NO_DESCRIPTIONS: u64 = 0x8000_0000;
 /// Runs `!pool` on `target` with kd's argument string.
 pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), CommandError> {
     let mut it = args.split_whitespace();
+    // The address is an expression (`nt!Symbol`, `+`/`-`, `poi(...)`, written without blanks).
     let address = it
         .next()
-        .map(parse_number)
+        .map(|a| plugin_sdk::args::eval(target, a))
         .transpose()
-        .map_err(|e| CommandError::Usage(format!("{e}; {USAGE}")))?;
-    let flags = it
-        .next()
-        .map(parse_number)
-        .transpose()
-        .map_err(|e| CommandError::Usage(format!("{e}; {USAGE}")))?
-        .unwrap_or(0);
-    if it.next().is_some() {
-        return Err(CommandError::Usage(format!("too many arguments; {USAGE}")));
-    }
+        .map_err(|e| match e {
+            plugin_sdk::args::ExprError::Usage(u) => u.with_usage(USAGE).into(),
+            plugin_sdk::args::ExprError::Read(r) => CommandError::Read(r),
+        })?;
+    let flags = number_or(it.next(), 0, USAGE)?;
+    no_more_args(it, USAGE)?;
     let layout = layout_of(target)?;
     match address {
         Some(a) => pool_address(target, &layout, a, flags, out),
@@ -262,7 +273,7 @@ fn pool_address(
 type Runs = Vec<(u64, u64, bool)>;
 
 /// The paged-pool allocation bitmap's size in bits and its runs.
-fn bitmap_runs(target: &dyn Target, layout: &Layout) -> Result<(u64, Runs), String> {
+fn bitmap_runs(target: &dyn Target, layout: &Layout) -> Result<(u64, Runs), CommandError> {
     let ppi = layout.paged_pool_info().map_err(|e| e.to_string())?;
     let map = ppi
         .allocation_map
@@ -277,7 +288,7 @@ fn bitmap_runs(target: &dyn Target, layout: &Layout) -> Result<(u64, Runs), Stri
         .decode_paged_pool_info(&info)
         .map_err(|e| e.to_string())?;
     let ps = layout.pointer_size() as u32;
-    let read_rtl_bitmap = |at: u64, ex: bool| -> Result<(u64, u64), String> {
+    let read_rtl_bitmap = |at: u64, ex: bool| -> Result<(u64, u64), CommandError> {
         let bits = if ex {
             target.read_u64(at)
         } else {
@@ -306,16 +317,16 @@ fn bitmap_runs(target: &dyn Target, layout: &Layout) -> Result<(u64, Runs), Stri
         ),
     };
     if bits == 0 || bits > (1 << 28) {
-        return Err(format!(
+        return Err(CommandError::Failed(format!(
             "the paged pool bitmap claims {bits} bits: not trusted"
-        ));
+        )));
     }
     let (map_bytes, missing) =
         crate::common::read_lenient(target, buffer, bits.div_ceil(8) as usize);
     if missing > 0 {
-        return Err(format!(
+        return Err(CommandError::Failed(format!(
             "the paged pool bitmap at {buffer:#x}: {missing} page(s) unreadable"
-        ));
+        )));
     }
     // XP/2003: EndOfPagedPoolBitmap marks each allocation's last page, which splits busy runs.
     let end_bits = match decoded.end_of_bitmap_pointer {
@@ -372,7 +383,7 @@ fn pool_regions(
         ));
     }
     // The bitmap counts pages from the paged pool's start: the global, else the region's start
-    // (Windows 7 x64 keeps no MmPagedPoolStart; ntkernel::poolva).
+    // (Windows 7 x64 keeps no MmPagedPoolStart; poollayout::regions).
     let paged_start = match read_global(target, layout, "MmPagedPoolStart") {
         Ok(Some((s, _))) => Some(s),
         _ => regions.iter().find(|r| r.paged).map(|r| r.start),

@@ -4,9 +4,13 @@ use plugin_sdk::{CommandError, Output, Target, hex};
 use poollayout::{BlockState, PoolType};
 use serde_json::{Map, json};
 
-use crate::common::{TagPattern, addr, layout_of, parse_number, summary_with_text};
+use crate::common::{addr, layout_of, no_more_args, number_or, summary_with_text, tag_arg};
 use crate::pool::block_line;
 use crate::scan;
+
+/// The usage line.
+/// The columns of `!poolfind`'s rows, in order (docs/CONTRACT.md "Fields").
+pub const COLUMNS: &[&str] = &["address", "size", "tag", "pool_type", "state", "source"];
 
 /// The usage line.
 pub const USAGE: &str = "!poolfind TAG [POOLTYPE]  (TAG: 4 characters with * and ?, or 0xVALUE; POOLTYPE: 0 nonpaged (default), 1 paged)";
@@ -17,18 +21,9 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
     let pattern = it
         .next()
         .ok_or_else(|| CommandError::Usage(USAGE.into()))
-        .and_then(|t| {
-            TagPattern::parse(t).map_err(|e| CommandError::Usage(format!("{e}; {USAGE}")))
-        })?;
-    let pool_type = it
-        .next()
-        .map(parse_number)
-        .transpose()
-        .map_err(|e| CommandError::Usage(format!("{e}; {USAGE}")))?
-        .unwrap_or(0);
-    if it.next().is_some() {
-        return Err(CommandError::Usage(format!("too many arguments; {USAGE}")));
-    }
+        .and_then(|t| tag_arg(t, USAGE))?;
+    let pool_type = number_or(it.next(), 0, USAGE)?;
+    no_more_args(it, USAGE)?;
     let want_paged = match pool_type {
         0 => false,
         1 => true,

@@ -7,10 +7,30 @@ use poollayout::{BlockState, Layout, Tag, TrackerEntry};
 use serde_json::{Map, Value, json};
 
 use crate::common::{
-    MAX_TABLE_ENTRIES, TagPattern, layout_of, owner, parse_number, read_global, read_lenient,
-    summary_with_text, symbol, symbols_line,
+    MAX_TABLE_ENTRIES, TagPattern, layout_of, no_more_args, number_or, owner, read_global,
+    read_lenient, summary_with_text, symbol, symbols_line, tag_arg,
 };
 use crate::scan;
+
+/// The columns of `!poolused`'s rows, in order (docs/CONTRACT.md "Fields"); the plugin declares
+/// them (`Command::columns`), the host's CSV and tables follow them.
+pub const COLUMNS: &[&str] = &[
+    // `driver`, `tags` and `attribution`: the per-driver view's rows (flag 0x200), which have no
+    // `tag`; only the columns present in a result are written.
+    "driver",
+    "tag",
+    "nonpaged_allocs",
+    "nonpaged_frees",
+    "nonpaged_bytes",
+    "paged_allocs",
+    "paged_frees",
+    "paged_bytes",
+    "binary",
+    "description",
+    "tag_source",
+    "tags",
+    "attribution",
+];
 
 /// The usage line.
 pub const USAGE: &str = "!poolused [FLAGS [TAG]]  (flags: 1 verbose, 2 sort by nonpaged, 4 sort by paged, 8 session pool, 100 driver images holding unknown tags, 200 by driver)";
@@ -59,19 +79,9 @@ impl Args {
     /// Parses `flags [tag]`.
     pub fn parse(args: &str) -> Result<Args, CommandError> {
         let mut it = args.split_whitespace();
-        let flags = match it.next() {
-            Some(f) => parse_number(f).map_err(|e| CommandError::Usage(format!("{e}; {USAGE}")))?,
-            None => 0,
-        };
-        let tag = match it.next() {
-            Some(t) => Some(
-                TagPattern::parse(t).map_err(|e| CommandError::Usage(format!("{e}; {USAGE}")))?,
-            ),
-            None => None,
-        };
-        if it.next().is_some() {
-            return Err(CommandError::Usage(format!("too many arguments; {USAGE}")));
-        }
+        let flags = number_or(it.next(), 0, USAGE)?;
+        let tag = it.next().map(|t| tag_arg(t, USAGE)).transpose()?;
+        no_more_args(&mut it, USAGE)?;
         if flags & 6 == 6 {
             return Err(CommandError::Usage(format!(
                 "flags 2 and 4 exclude each other; {USAGE}"
@@ -138,7 +148,7 @@ fn table_size(
     table_sym: &str,
     size_sym: &str,
     sources: &mut Vec<(String, Source)>,
-) -> Result<u64, String> {
+) -> Result<u64, CommandError> {
     if let Some((n, src)) = read_global(target, layout, size_sym)? {
         sources.push((size_sym.to_string(), src));
         return Ok(n);
@@ -161,19 +171,19 @@ fn read_table(
     address: u64,
     entries: u64,
     usage: &mut Usage,
-) -> Result<(), String> {
+) -> Result<(), CommandError> {
     if entries == 0 || entries > MAX_TABLE_ENTRIES {
-        return Err(format!(
+        return Err(CommandError::Failed(format!(
             "{name} at {address:#x} claims {entries} entries (expected 1..={MAX_TABLE_ENTRIES})"
-        ));
+        )));
     }
     let size = layout.tracker().map_err(|e| e.to_string())?.size;
     let (bytes, unreadable_pages) = read_lenient(target, address, entries as usize * size);
     let pages = (entries as usize * size).div_ceil(0x1000);
     if unreadable_pages == pages {
-        return Err(format!(
+        return Err(CommandError::Failed(format!(
             "{name} at {address:#x}: none of its {pages} page(s) is readable"
-        ));
+        )));
     }
     for e in layout.tracker_entries(&bytes) {
         let e = e.map_err(|e| format!("{name} at {address:#x}: {e}"))?;
@@ -195,7 +205,7 @@ pub fn from_trackers(
     layout: &Layout,
     session: bool,
     warnings: &mut Vec<String>,
-) -> Result<Usage, String> {
+) -> Result<Usage, CommandError> {
     layout.tracker().map_err(|e| e.to_string())?;
     let mut usage = Usage {
         source: "tracker tables",
@@ -238,7 +248,7 @@ pub fn from_trackers(
         .unwrap_or("ExPoolTagTables");
     if let Some((array, src)) = symbol(target, per_cpu_sym) {
         usage.sources.push((per_cpu_sym.into(), src));
-        // [0] is the global table, then one per processor (pool-internals.md §4.2); the kernel
+        // [0] is the global table, then one per processor (docs/POOL_INTERNALS.md §4.2); the kernel
         // sizes the array for up to 0x800 entries, we read what the processor count needs.
         let cpus = u64::from(target.info().processors);
         let count = if cpus == 0 { 64 } else { (cpus + 1).min(0x800) };

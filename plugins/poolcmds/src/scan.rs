@@ -2,11 +2,13 @@
 //! pages (used by `!poolfind` and by `!poolused` when no tracker table is readable).
 
 use plugin_sdk::{CommandError, Read, Target, TargetExt};
+use poollayout::regions::VaArch;
 use poollayout::{BigPageEntry, BlockState, Layout, PoolType, WalkedBlock};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::common::{MAX_TABLE_ENTRIES, read_global};
+use crate::error::from_layout;
 
 const PAGE: u64 = 0x1000;
 /// Pages read per batch (one `read_virtual` call).
@@ -35,13 +37,13 @@ impl Region {
     }
 }
 
-/// [`ntkernel::poolva::PoolVaView`] over a plugin's `Target`.
+/// [`poollayout::regions::PoolVaView`] over a plugin's `Target`.
 struct TargetView<'a> {
     target: &'a dyn Target,
     pointer_size: u32,
 }
 
-impl ntkernel::poolva::PoolVaView for TargetView<'_> {
+impl poollayout::regions::PoolVaView for TargetView<'_> {
     fn global(&self, name: &str) -> Option<u64> {
         crate::common::symbol(self.target, name).map(|(a, _)| a)
     }
@@ -51,14 +53,14 @@ impl ntkernel::poolva::PoolVaView for TargetView<'_> {
     fn type_size(&self, type_name: &str) -> Option<u64> {
         self.target.type_size(type_name).map(|s| s.value)
     }
-    fn read_pointer(&self, va: u64) -> Result<u64, String> {
+    fn read_pointer(&self, va: u64) -> Result<u64, poollayout::ReadFault> {
         self.target
             .read_pointer(va, self.pointer_size)
-            .map_err(|e| e.to_string())
+            .map_err(|e| crate::error::fault(&e))
     }
 }
 
-/// The pool regions of the target, per version as `ntkernel::poolva` establishes them (the
+/// The pool regions of the target, per version as `poollayout::regions` establishes them (the
 /// `Mm*PoolStart/End` globals, Windows 7/8.1's own globals, `MiState.Vs.SystemVaRegions[]` on
 /// 1607+), and a warning for each pool whose range is unknown.
 pub fn regions(target: &dyn Target, layout: &Layout) -> (Vec<Region>, Vec<String>) {
@@ -68,13 +70,12 @@ pub fn regions(target: &dyn Target, layout: &Layout) -> (Vec<Region>, Vec<String
     };
     let info = target.info();
     let arch = match info.arch {
-        plugin_sdk::Arch::X86 => ntkernel::Arch::X86,
-        plugin_sdk::Arch::X86Pae => ntkernel::Arch::X86Pae,
-        plugin_sdk::Arch::Arm64 => ntkernel::Arch::Arm64,
-        _ if layout.pointer_size() == 4 => ntkernel::Arch::X86,
-        _ => ntkernel::Arch::X64,
+        plugin_sdk::Arch::X86 | plugin_sdk::Arch::X86Pae => VaArch::X86,
+        plugin_sdk::Arch::Arm64 => VaArch::Arm64,
+        _ if layout.pointer_size() == 4 => VaArch::X86,
+        _ => VaArch::X64,
     };
-    let found = ntkernel::poolva::pool_regions(&view, arch, info.build);
+    let found = poollayout::regions::pool_regions(&view, arch, info.build);
     let mut warnings: Vec<String> = found
         .warnings
         .into_iter()
@@ -82,7 +83,7 @@ pub fn regions(target: &dyn Target, layout: &Layout) -> (Vec<Region>, Vec<String
         .collect();
     let mut out = Vec::new();
     for r in found.regions {
-        let paged = r.kind == ntkernel::poolva::PoolKind::Paged;
+        let paged = r.kind == poollayout::regions::PoolKind::Paged;
         let cut = r.end.min(r.start.saturating_add(MAX_RANGE));
         if cut < r.end {
             warnings.push(format!(
@@ -131,23 +132,25 @@ impl BigTable {
 }
 
 /// Reads the big page table.
-pub fn big_table(target: &dyn Target, layout: &Layout) -> Result<BigTable, String> {
-    let bl = layout.big_pages().map_err(|e| e.to_string())?;
-    let (address, source) = read_global(target, layout, "PoolBigPageTable")?
-        .ok_or("nt!PoolBigPageTable is not known for this kernel")?;
+pub fn big_table(target: &dyn Target, layout: &Layout) -> Result<BigTable, CommandError> {
+    let bl = layout.big_pages().map_err(from_layout)?;
+    let (address, source) = read_global(target, layout, "PoolBigPageTable")?.ok_or_else(|| {
+        CommandError::NotFound("nt!PoolBigPageTable is not known for this kernel".into())
+    })?;
     let guessed = (source == plugin_sdk::Source::Guessed).then(|| {
         "nt!PoolBigPageTable and its size were located by a guess (no symbol names them on this build: Volatility 2's distances from nt!PoolTrackTable, values checked)".to_string()
     });
-    let (entries, _) = read_global(target, layout, "PoolBigPageTableSize")?
-        .ok_or("nt!PoolBigPageTableSize is not known for this kernel")?;
+    let (entries, _) = read_global(target, layout, "PoolBigPageTableSize")?.ok_or_else(|| {
+        CommandError::NotFound("nt!PoolBigPageTableSize is not known for this kernel".into())
+    })?;
     if entries > MAX_TABLE_ENTRIES {
-        return Err(format!(
+        return Err(CommandError::Failed(format!(
             "nt!PoolBigPageTableSize is {entries}, more than {MAX_TABLE_ENTRIES}: not trusted"
-        ));
+        )));
     }
     layout
         .check_big_page_table(address, entries)
-        .map_err(|e| e.to_string())?;
+        .map_err(from_layout)?;
     let len = (entries as usize).saturating_mul(bl.size);
     let (bytes, unreadable_pages) = crate::common::read_lenient(target, address, len);
     let mut live = Vec::new();

@@ -4,8 +4,8 @@
 //!
 //! The decoding is `poollayout`'s (`decode_pool_state`, `decode_heap_keys`, `decode_segment_heap`,
 //! `decode_page_segment_signature`, `page_ranges`, `walk_vs_subsegment`, `walk_lfh_subsegment`);
-//! this module only reads the bytes those functions take, in the order pool-internals.md §3.3 gives
-//! (MemProcFS `vmmwinpool.c`, PoolViewer `!poolview`):
+//! this module only reads the bytes those functions take, in the order docs/POOL_INTERNALS.md §3.3
+//! gives (MemProcFS `vmmwinpool.c`, PoolViewer `!poolview`):
 //! 1. `nt!ExPoolState` → `HeapManager.Globals` (`RtlpHpHeapGlobals`: `HeapKey`, `LfhKey`) and
 //!    `PoolNode[0..NumberOfPools].Heaps[0..4]` (NonPaged, NonPagedNx, Paged, Paged) plus
 //!    `SpecialHeaps[]`; a heap counts when its `Signature` is 0xDDEEDDEE;

@@ -1,7 +1,7 @@
 //! `!vm [flags]`: the memory manager's counters, as WinDbg prints them.
 //!
 //! Each figure is read from where the target's Windows version keeps it
-//! (`shared/reference/pool-internals.md` §7):
+//! (docs/POOL_INTERNALS.md §7):
 //!
 //! - up to Windows 8.1, the `Mm*` globals (located through the user's symbols, the embedded
 //!   profile or the KDBG's pointers, in that order; a KDBG pointer is used only when it is
@@ -25,6 +25,9 @@
 //! assert!(report.missing.iter().any(|m| m.starts_with("physical_pages")));
 //! println!("{}", report.text().join("\n"));
 //! ```
+
+// `export_plugin!` allows its own audited unsafe (the ABI entry point); nothing else here may.
+#![deny(unsafe_code)]
 
 use plugin_sdk::{Command, CommandError, Output, Target, TargetExt};
 use serde_json::{Map, Value, json};
@@ -494,7 +497,7 @@ pub const MAX_PAGING_FILES: u64 = 16;
 
 /// The paging files: `MmNumberOfPagingFiles` + `MmPagingFile[]` (up to 8.1; the KDBG points at the
 /// count only), else `MiSystemPartition.Vp.NumberOfPagingFiles` + `Vp.PagingFile[]` (Windows 10+;
-/// field names from the public PDB types, pool-internals.md §7). Each entry is a
+/// field names from the public PDB types, docs/POOL_INTERNALS.md §7). Each entry is a
 /// `_MMPAGING_FILE*`: `Size`, `FreeSpace`, `MinimumSize`, `MaximumSize` (pages) and
 /// `PageFileName` (`_UNICODE_STRING`), offsets from the symbols or the embedded profile.
 fn page_files(r: &Reader<'_>, t: &dyn Target) -> Result<(Vec<PageFile>, String), String> {
@@ -707,7 +710,7 @@ fn free_system_ptes(r: &Reader<'_>, t: &dyn Target) -> Result<(u64, String), Str
 }
 
 /// Special Pool: `MmSpecialPagesInUse` (Windows 7 / 8.1 public PDB globals; the name WinDbg's
-/// line is taken from, pool-internals.md §7), else `MiState.Vs.SpecialPagesInUse` (Windows 10
+/// line is taken from, docs/POOL_INTERNALS.md §7), else `MiState.Vs.SpecialPagesInUse` (Windows 10
 /// 1607/1809 public PDB types; the field is gone from 1903 on, and no other source is known).
 fn special_pool_pages(r: &Reader<'_>, t: &dyn Target) -> Result<(u64, String), String> {
     match r.global("MmSpecialPagesInUse", 0) {
@@ -805,6 +808,31 @@ pub fn render_text(out: &Output) -> String {
     out.render_text()
 }
 
+/// The columns of `!vm`'s row, in WinDbg's line order (docs/CONTRACT.md "Fields"): the plugin
+/// declares them, so the host's CSV keeps this order.
+pub const COLUMNS: &[&str] = &[
+    "physical_pages",
+    "page_files",
+    "available_pages",
+    "resident_available_pages",
+    "locked_io_pages",
+    "free_system_ptes",
+    "modified_pages",
+    "nonpaged_pool_pages",
+    "nonpaged_pool_max_pages",
+    "paged_pools_pages",
+    "paged_pool_pages",
+    "paged_pool_max_pages",
+    "pool_allocation_failures",
+    "shared_commit_pages",
+    "special_pool_pages",
+    "shared_process_pages",
+    "paged_pool_commit_pages",
+    "driver_commit_pages",
+    "committed_pages",
+    "commit_limit",
+];
+
 impl Command for Vm {
     fn name(&self) -> &'static str {
         "vm"
@@ -814,6 +842,9 @@ impl Command for Vm {
     }
     fn usage(&self) -> &'static str {
         "!vm [flags]   flags are accepted for WinDbg compatibility; the figures are the same"
+    }
+    fn columns(&self) -> &'static [&'static str] {
+        COLUMNS
     }
     fn run(&self, target: &dyn Target, args: &str, out: &mut Output) -> Result<(), CommandError> {
         let flags = parse_flags(args)?;

@@ -1,6 +1,6 @@
 //! A minimal writer of the containers `dumpfile` reads, for tests and benchmarks.
 //!
-//! It is written from the format descriptions (dump-formats.md), not from the reader's code, so a
+//! It is written from the format descriptions (docs/DUMP_FORMATS.md), not from the reader's code, so a
 //! misreading in one is not copied into the other. The real synthetic-kernel builder is `testkit`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 

@@ -114,6 +114,9 @@ pub struct CommandInfo {
     pub summary: String,
     /// Usage text.
     pub usage: String,
+    /// The row columns the command declares, in order (empty: none declared, or a plugin built
+    /// before the ABI appended them).
+    pub columns: Vec<String>,
 }
 
 /// A loaded plugin. Its library stays loaded for the life of the process.
@@ -489,26 +492,36 @@ pub(crate) unsafe fn describe(
         )));
     }
     let stride = d.command_size as usize;
-    if stride < size_of::<abi::CommandDescriptor>() || stride > MAX_TEXT {
+    if !(abi::COMMAND_DESCRIPTOR_V1_SIZE..=MAX_TEXT).contains(&stride) {
         return Err(RejectReason::BadDescriptor(format!(
             "command_size is {stride}, ABI {} needs at least {}",
             abi::ABI_VERSION,
-            size_of::<abi::CommandDescriptor>()
+            abi::COMMAND_DESCRIPTOR_V1_SIZE
         )));
     }
+    // A plugin built before `columns` was appended declares no columns.
+    let has_columns = stride >= size_of::<abi::CommandDescriptor>();
     if d.commands.is_null() {
         return Err(RejectReason::BadDescriptor("`commands` is null".into()));
     }
     let mut commands: Vec<CommandInfo> = Vec::new();
     for i in 0..d.command_count as usize {
         // SAFETY: `commands` holds `command_count` entries of `command_size` bytes (ABI); each
-        // starts with the version-1 fields. read_unaligned: a C plugin may pack them oddly.
+        // starts with the version-1 fields (three `Str`), and holds `columns` when `has_columns`
+        // (its stride covers the whole struct). read_unaligned: a C plugin may pack them oddly.
         let c = unsafe {
-            d.commands
-                .cast::<u8>()
-                .add(i * stride)
-                .cast::<abi::CommandDescriptor>()
-                .read_unaligned()
+            let at = d.commands.cast::<u8>().add(i * stride);
+            if has_columns {
+                at.cast::<abi::CommandDescriptor>().read_unaligned()
+            } else {
+                let [name, summary, usage] = at.cast::<[abi::Str; 3]>().read_unaligned();
+                abi::CommandDescriptor {
+                    name,
+                    summary,
+                    usage,
+                    columns: abi::Str::EMPTY,
+                }
+            }
         };
         // SAFETY: strings of a descriptor valid for the life of the process.
         let (cname, summary, usage) = unsafe {
@@ -518,6 +531,14 @@ pub(crate) unsafe fn describe(
                 text(c.usage, "a command usage", MAX_TEXT)?,
             )
         };
+        // SAFETY: as above.
+        let columns_text = unsafe { text(c.columns, "a command's columns", MAX_TEXT)? };
+        let columns: Vec<String> = columns_text
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned)
+            .collect();
         let cname = cname.strip_prefix('!').map(str::to_owned).unwrap_or(cname);
         if !valid_command_name(&cname) {
             return Err(RejectReason::BadDescriptor(format!(
@@ -533,6 +554,7 @@ pub(crate) unsafe fn describe(
             name: cname,
             summary,
             usage,
+            columns,
         });
     }
     Ok(LoadedPlugin {
@@ -621,6 +643,7 @@ mod tests {
             name: abi::Str::new(name),
             summary: abi::Str::new("s"),
             usage: abi::Str::new("u"),
+            columns: abi::Str::EMPTY,
         }
     }
 
@@ -649,6 +672,28 @@ mod tests {
     fn check(d: &abi::PluginDescriptor) -> Result<LoadedPlugin, RejectReason> {
         // SAFETY: descriptors of these tests point to 'static data.
         unsafe { describe(Path::new("/x"), d) }
+    }
+
+    #[test]
+    fn declared_columns_are_read_and_older_descriptors_still_load() {
+        let mut c = cmd("a");
+        c.columns = abi::Str::new("tag, bytes,,count");
+        let cmds: &'static [abi::CommandDescriptor] = Box::leak(Box::new([c]));
+        let p = check(&descriptor(cmds)).unwrap();
+        assert_eq!(p.commands[0].columns, ["tag", "bytes", "count"]);
+        // A plugin built before `columns` was appended: a stride of three `Str`s, no columns read
+        // (the bytes past them are another command's, here a name).
+        let v1: &'static [[abi::Str; 3]] = Box::leak(Box::new([
+            [abi::Str::new("x"), abi::Str::new("s"), abi::Str::new("u")],
+            [abi::Str::new("y"), abi::Str::new("s"), abi::Str::new("u")],
+        ]));
+        let mut d = descriptor(cmds);
+        d.command_count = 2;
+        d.command_size = abi::COMMAND_DESCRIPTOR_V1_SIZE as u32;
+        d.commands = v1.as_ptr().cast();
+        let p = check(&d).unwrap();
+        assert_eq!(p.commands[1].name, "y");
+        assert!(p.commands.iter().all(|c| c.columns.is_empty()));
     }
 
     #[test]

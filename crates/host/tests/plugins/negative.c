@@ -66,7 +66,7 @@ static uint32_t run(const PooldbgHostApi *host, PooldbgHostContext *ctx, uint32_
 
 static const PooldbgCommandDescriptor COMMANDS[] = {
     {POOLDBG_STR_INIT(COMMAND_NAME), POOLDBG_STR_INIT("a test command"),
-     POOLDBG_STR_INIT("!" COMMAND_NAME)},
+     POOLDBG_STR_INIT("!" COMMAND_NAME), POOLDBG_STR_INIT("")},
 };
 
 static const PooldbgPluginDescriptor DESCRIPTOR = {

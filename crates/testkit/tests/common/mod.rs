@@ -1,5 +1,5 @@
 //! An independent, test-only reader of what testkit builds: page-table walks for the three paging
-//! modes and tiny container decoders. Written from the formats (dump-formats.md), not from the
+//! modes and tiny container decoders. Written from the formats (docs/DUMP_FORMATS.md), not from the
 //! builder's code, so the tests compare two readings of the same facts.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test

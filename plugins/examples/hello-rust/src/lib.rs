@@ -4,6 +4,9 @@
 //! why), a symbol lookup that names its source, a pool tag lookup, a warning, a JSON row. Copy this
 //! crate to start a plugin; docs/PLUGINS.md walks through it.
 
+// `export_plugin!` allows its own audited unsafe (the ABI entry point); nothing else here may.
+#![deny(unsafe_code)]
+
 use plugin_sdk::{Command, CommandError, Output, Target, TargetExt, hex};
 use serde_json::json;
 
