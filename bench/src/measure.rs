@@ -326,7 +326,10 @@ fn hex_field(v: &Value) -> Option<u64> {
 /// The live big page table entries pooldbg reads (the `windows.bigpools` answer).
 fn big_live(session: &Session) -> Result<usize, String> {
     let layout = poolcmds::common::layout_of(session).map_err(|e| e.to_string())?;
-    Ok(poolcmds::scan::big_table(session, &layout)?.live.len())
+    Ok(poolcmds::scan::big_table(session, &layout)
+        .map_err(|e| e.to_string())?
+        .live
+        .len())
 }
 
 /// Live big page table entries of the dump at `path` (for `pooldbg-bench bigpools`).

@@ -66,20 +66,20 @@ pub struct Args {
     pub quick: bool,
 }
 
+/// The command line of `bench` (clap).
+#[derive(Debug, clap::Parser)]
+#[command(name = "cargo xtask bench", no_binary_name = true)]
+struct Cli {
+    /// The reduced CI-smoke set (no Volatility 3, small dumps).
+    #[arg(long)]
+    quick: bool,
+}
+
 /// Parses `[--quick]`.
 pub fn parse_args(args: &[String]) -> Result<Args, String> {
-    let mut quick = false;
-    for a in args {
-        match a.as_str() {
-            "--quick" => quick = true,
-            other => {
-                return Err(format!(
-                    "bench: unknown argument `{other}` (usage: bench [--quick])"
-                ));
-            }
-        }
-    }
-    Ok(Args { quick })
+    use clap::Parser;
+    let cli = Cli::try_parse_from(args).map_err(|e| format!("bench: {e}"))?;
+    Ok(Args { quick: cli.quick })
 }
 
 /// Whether `need` bytes fit in `avail`, and the message when they do not.
@@ -616,6 +616,16 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
             }
         }
     };
+    // Memory as output grows, and a 100 GB sparse raw file (issue #21).
+    eprintln!("==> memory: peak RSS of the release pooldbg");
+    let ws = crate::plugins::workspace(root)?;
+    let memory = match crate::plugins::build(root, &ws, true) {
+        Ok(dir_release) => {
+            crate::membench::run(&dir_release.join(crate::plugins::host_file()), &dir, &dumps)
+        }
+        Err(e) => json!({ "error": e }),
+    };
+    results["memory"] = memory;
     results["command"] = json!(if args.quick {
         "cargo xtask bench --quick"
     } else {
@@ -638,6 +648,9 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
             .unwrap_or("?"),
     );
     print!("{table}");
+    for l in crate::membench::lines(&results["memory"]) {
+        println!("{l}");
+    }
     println!(
         "\nbest of {} samples (medians in the JSON); pooldbg/peer = times faster; results: {} ({:.0} s)",
         results["samples"],

@@ -1,4 +1,5 @@
-//! `cargo xtask demo [--release]`: builds the host and the plugins, writes a few standard testkit
+//! `cargo xtask demo [--debug]`: builds the host and the plugins (release, as `dist` and `install`
+//! use them), writes a few standard testkit
 //! dumps into target/demo/, and runs a kd-style session on each so it reads like WinDbg.
 //!
 //! Commands whose plugin is missing print their error and the demo goes on; the demo fails only
@@ -47,40 +48,56 @@ fn pool_address(manifest: &serde_json::Value) -> Option<u64> {
     Some(classic.or_else(vs)? + 0x10)
 }
 
+/// The command line of `demo` (clap).
+#[derive(Debug, clap::Parser)]
+#[command(name = "cargo xtask demo", no_binary_name = true)]
+struct Cli {
+    /// Build in debug instead (the release build is the one `dist` and `install` reuse).
+    #[arg(long, conflicts_with = "release")]
+    debug: bool,
+    /// The default; kept so that `demo --release` still works.
+    #[arg(long, hide = true)]
+    release: bool,
+}
+
+/// The answer that matters on one dump: the tag holding the most nonpaged bytes, its bytes and
+/// the driver that owns it, from `!poolused 102`'s JSON (sorted by nonpaged bytes, with the
+/// driver images searched for tags the database does not know).
+pub fn top_leak(poolused_json: &str) -> Option<(String, u64, String)> {
+    let doc: serde_json::Value = serde_json::from_str(poolused_json.lines().next()?).ok()?;
+    let row = doc.get("rows")?.as_array()?.first()?;
+    let tag = row.get("tag")?.as_str()?.to_string();
+    let bytes = row.get("nonpaged_bytes")?.as_u64()?;
+    let owner = row
+        .get("binary")
+        .and_then(|b| b.as_str())
+        .filter(|b| !b.is_empty())
+        .unwrap_or("an unknown driver")
+        .to_string();
+    Some((tag, bytes, owner))
+}
+
 /// Runs the demo.
 pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
-    let release = match args {
-        [] => false,
-        [a] if a == "--release" => true,
-        other => {
-            return Err(format!(
-                "demo: unknown arguments {other:?} (demo [--release])"
-            ));
-        }
-    };
-    let profile = if release { "release" } else { "debug" };
+    use clap::Parser;
+    let cli = Cli::try_parse_from(args).map_err(|e| format!("demo: {e}"))?;
+    let release = !cli.debug;
+    // Progress from the first second: say what is about to take long, then let cargo show it.
     eprintln!(
-        "==> cargo build --workspace{}",
-        if release { " --release" } else { "" }
+        "==> building pooldbg and its plugins ({}; the first build takes several minutes on two \
+         cores, later ones seconds; `dist` and `install` reuse it)",
+        if release { "release" } else { "debug" }
     );
-    let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    build.current_dir(root).args(["build", "--workspace"]);
-    if release {
-        build.arg("--release");
-    }
-    let status = build.status().map_err(|e| format!("cargo build: {e}"))?;
-    if !status.success() {
-        return Err(format!("cargo build failed ({status})"));
-    }
-    let exe: PathBuf = root
-        .join("target")
-        .join(profile)
-        .join(format!("pooldbg{}", std::env::consts::EXE_SUFFIX));
+    let ws = crate::plugins::workspace(root)?;
+    let bin_dir = crate::plugins::build(root, &ws, release)?;
+    let exe: PathBuf = bin_dir.join(crate::plugins::host_file());
     let out = root.join("target").join("demo");
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
 
     let mut host_failures = Vec::new();
+    let mut answers = Vec::new();
     for (name, container) in dumps() {
+        eprintln!("==> writing the {name} sample dump");
         let p = testkit::profile(name).ok_or_else(|| format!("no testkit profile {name}"))?;
         let kernel = KernelBuilder::standard(p)
             .seed(1)
@@ -136,6 +153,24 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
                 String::from_utf8_lossy(&host.stdout)
             ));
         }
+        let poolused = Command::new(&exe)
+            .arg("-z")
+            .arg(&path)
+            .args(["-c", "!poolused 102", "--format", "json", "-q"])
+            .output()
+            .map_err(|e| format!("{}: {e}", exe.display()))?;
+        answers.push(match top_leak(&String::from_utf8_lossy(&poolused.stdout)) {
+            Some((tag, bytes, owner)) => {
+                format!("  {name:<16} {tag} holds the most nonpaged pool ({bytes} bytes): {owner}")
+            }
+            None => format!("  {name:<16} (!poolused gave no answer; see its output above)"),
+        });
+    }
+    // The one answer that matters, last, where the reader's eye is.
+    println!();
+    println!("==> which driver leaks (the top nonpaged tag of !poolused 102 on each dump):");
+    for a in &answers {
+        println!("{a}");
     }
     if host_failures.is_empty() {
         Ok(())
@@ -161,6 +196,21 @@ mod tests {
             {"chunk": "0x6000", "pool_header": "0x6010", "state": "allocated", "tag": "Leak"},
         ]}});
         assert_eq!(pool_address(&seg), Some(0x6020));
+    }
+
+    #[test]
+    fn the_answer_is_the_top_nonpaged_tag_and_its_owner() {
+        let j = r#"{"rows":[{"tag":"Leak","nonpaged_bytes":4096,"binary":"leaky.sys"},{"tag":"Proc","nonpaged_bytes":10}]}"#;
+        assert_eq!(top_leak(j), Some(("Leak".into(), 4096, "leaky.sys".into())));
+        let j = r#"{"rows":[{"tag":"Zzzz","nonpaged_bytes":1,"binary":""}]}"#;
+        assert_eq!(top_leak(j).unwrap().2, "an unknown driver");
+        assert_eq!(top_leak(r#"{"error":"x"}"#), None);
+        assert_eq!(top_leak(""), None);
+        use clap::Parser;
+        assert!(!Cli::try_parse_from(Vec::<String>::new()).unwrap().debug);
+        assert!(Cli::try_parse_from(["--release"]).is_ok());
+        assert!(Cli::try_parse_from(["--debug", "--release"]).is_err());
+        assert!(Cli::try_parse_from(["--bogus"]).is_err());
     }
 
     #[test]

@@ -17,27 +17,29 @@ pub struct Args {
     pub size_mib: u64,
 }
 
+/// The command line of `fixtures` (clap).
+#[derive(Debug, clap::Parser)]
+#[command(name = "cargo xtask fixtures", no_binary_name = true)]
+struct Cli {
+    /// Output folder (default: target/fixtures).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Physical memory in MiB (at least 16).
+    #[arg(long = "size", value_name = "MIB", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(16..))]
+    size_mib: u64,
+}
+
 /// Parses `--out DIR` and `--size N` (`root` is the workspace root, for the default out folder).
 pub fn parse_args(args: &[String], root: &Path) -> Result<Args, String> {
-    let mut out = root.join("target").join("fixtures");
-    let mut size_mib = 64;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--out" => out = PathBuf::from(it.next().ok_or("--out needs a folder")?),
-            "--size" => {
-                let v = it.next().ok_or("--size needs a number of MiB")?;
-                size_mib = v
-                    .parse()
-                    .map_err(|_| format!("--size: `{v}` is not a number of MiB"))?;
-                if size_mib < 16 {
-                    return Err("--size: at least 16 MiB".into());
-                }
-            }
-            other => return Err(format!("fixtures: unknown argument `{other}`")),
-        }
-    }
-    Ok(Args { out, size_mib })
+    use clap::Parser;
+    let cli = Cli::try_parse_from(args).map_err(|e| format!("fixtures: {e}"))?;
+    Ok(Args {
+        out: cli
+            .out
+            .unwrap_or_else(|| root.join("target").join("fixtures")),
+        size_mib: cli.size_mib,
+    })
 }
 
 /// Writes the standard set; returns the number of images written.

@@ -25,30 +25,31 @@ pub struct Args {
     pub only: Vec<String>,
 }
 
+/// The command line of `fuzz` (clap).
+#[derive(Debug, clap::Parser)]
+#[command(name = "cargo xtask fuzz", no_binary_name = true)]
+struct Cli {
+    /// Seconds per target (positive).
+    #[arg(long, value_name = "N", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    seconds: u64,
+    /// Install the nightly toolchain and cargo-fuzz when missing.
+    #[arg(long)]
+    install: bool,
+    /// Only these targets (all when none).
+    #[arg(value_name = "TARGET")]
+    only: Vec<String>,
+}
+
 /// Parses the arguments.
 pub fn parse_args(args: &[String]) -> Result<Args, String> {
-    let mut a = Args {
-        seconds: 60,
-        install: false,
-        only: Vec::new(),
-    };
-    let mut it = args.iter();
-    while let Some(x) = it.next() {
-        match x.as_str() {
-            "--seconds" => {
-                let v = it.next().ok_or("--seconds needs a number")?;
-                a.seconds = v
-                    .parse()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or_else(|| format!("--seconds: `{v}` is not a positive number"))?;
-            }
-            "--install" => a.install = true,
-            t if !t.starts_with('-') => a.only.push(t.to_string()),
-            other => return Err(format!("fuzz: unknown argument `{other}`")),
-        }
-    }
-    Ok(a)
+    use clap::Parser;
+    let cli = Cli::try_parse_from(args).map_err(|e| format!("fuzz: {e}"))?;
+    Ok(Args {
+        seconds: cli.seconds,
+        install: cli.install,
+        only: cli.only,
+    })
 }
 
 /// The `name`s of the `[[bin]]` tables of a cargo-fuzz manifest, in file order.

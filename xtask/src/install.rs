@@ -33,24 +33,31 @@ pub fn default_prefix() -> Result<PathBuf, String> {
         .ok_or_else(|| "no HOME: give the prefix with --prefix DIR".into())
 }
 
+/// The command line of `install` (clap).
+#[derive(Debug, clap::Parser)]
+#[command(name = "cargo xtask install", no_binary_name = true)]
+struct Cli {
+    /// Install into DIR/bin and DIR/lib/pooldbg/plugins (default: ~/.local).
+    #[arg(long, value_name = "DIR")]
+    prefix: Option<PathBuf>,
+    /// Install the debug build (for tests) instead of the release build.
+    #[arg(long)]
+    debug: bool,
+}
+
 /// Parses `--prefix DIR` and `--debug`.
 pub fn parse_args(args: &[String]) -> Result<Args, String> {
-    let mut prefix = None;
-    let mut debug = false;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--prefix" => prefix = Some(PathBuf::from(it.next().ok_or("--prefix needs a folder")?)),
-            "--debug" => debug = true,
-            other => return Err(format!("install: unknown argument `{other}`")),
-        }
-    }
-    let prefix = match prefix {
+    use clap::Parser;
+    let cli = Cli::try_parse_from(args).map_err(|e| format!("install: {e}"))?;
+    let prefix = match cli.prefix {
         Some(p) => p,
         None => default_prefix()?,
     };
     let prefix = std::path::absolute(&prefix).map_err(|e| format!("{}: {e}", prefix.display()))?;
-    Ok(Args { prefix, debug })
+    Ok(Args {
+        prefix,
+        debug: cli.debug,
+    })
 }
 
 /// Where things went.

@@ -138,6 +138,9 @@ pub struct Dump {
     layout_end: u64,
     present_pages: u64,
     warnings: Vec<Warning>,
+    /// The file's data extents (offset, length) when the OS says where the holes of a sparse
+    /// file are; `None`: unknown (every byte may hold data).
+    data_extents: Option<Vec<(u64, u64)>>,
 }
 
 impl std::fmt::Debug for Dump {
@@ -174,6 +177,14 @@ impl Dump {
             path: path.to_path_buf(),
             source,
         };
+        // What the path is, before opening it: `open` on a FIFO blocks until a writer comes.
+        let meta = std::fs::metadata(path).map_err(io)?;
+        if let Some(what) = not_a_file(&meta.file_type()) {
+            return Err(DumpError::NotAFile {
+                path: path.to_path_buf(),
+                what,
+            });
+        }
         let file = std::fs::File::open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
         let storage = if len == 0 {
@@ -186,7 +197,9 @@ impl Dump {
             let map = unsafe { memmap2::MmapOptions::new().map(&file) }.map_err(io)?;
             Storage::Mapped(map)
         };
-        Self::from_storage(storage, options)
+        let mut dump = Self::from_storage(storage, options)?;
+        dump.data_extents = data_extents(&file, len);
+        Ok(dump)
     }
 
     /// Reads a dump held in memory (tests, fuzzing, images built on the fly).
@@ -210,7 +223,49 @@ impl Dump {
             layout_end: p.layout_end,
             present_pages: p.present_pages,
             warnings: p.warnings,
+            data_extents: None,
         })
+    }
+
+    /// The file's data extents (file offset, length), ascending, when the OS says where a sparse
+    /// file's holes are (SEEK_DATA/SEEK_HOLE); `None` when unknown (read every byte as data).
+    pub fn file_data_extents(&self) -> Option<&[(u64, u64)]> {
+        self.data_extents.as_deref()
+    }
+
+    /// The physical ranges (address, length) worth scanning: [`Dump::physical_ranges`] without
+    /// what lies in a sparse file's holes (all zero, never stored) when the file's extents are
+    /// known and the container maps physical memory to file offsets in segments (raw images,
+    /// ELF cores). Ascending by address within each segment.
+    pub fn scan_ranges(&self) -> Vec<(u64, u64)> {
+        let (Some(extents), PageMap::Segments(segments)) = (&self.data_extents, &self.map) else {
+            return self.physical_ranges();
+        };
+        let mut out = Vec::new();
+        for s in segments {
+            let (f0, f1) = (s.file_offset, s.file_offset.saturating_add(s.len));
+            for &(e0, elen) in extents {
+                let e1 = e0.saturating_add(elen);
+                let (a, b) = (f0.max(e0), f1.min(e1));
+                if a < b {
+                    out.push((s.pa.saturating_add(a - f0), b - a));
+                }
+            }
+        }
+        out
+    }
+
+    /// Gives back the pages a scan touched: the process drops its mapping of them (the file's
+    /// pages stay in the OS's cache and are read again if needed). Nothing to do for a dump
+    /// held in memory.
+    pub fn release_scanned(&self) {
+        #[cfg(unix)]
+        if let Storage::Mapped(map) = &self.storage {
+            // SAFETY: the map is a private, read-only mapping of a file that this process never
+            // writes: MADV_DONTNEED only drops the page-table entries, and a later read faults
+            // the same file bytes back in. No reference into the map is invalidated.
+            let _ = unsafe { map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+        }
     }
 
     /// The container.
@@ -440,6 +495,9 @@ fn parse(data: &[u8], options: OpenOptions) -> Result<Parsed, DumpError> {
     if data.starts_with(b"\x7fELF") {
         return parse_elf(data, options);
     }
+    if let Some(what) = archive_magic(data) {
+        return Err(DumpError::NotADump { what: what.into() });
+    }
     if data.starts_with(b"MDMP") {
         return Err(DumpError::Unsupported {
             offset: 0,
@@ -448,6 +506,121 @@ fn parse(data: &[u8], options: OpenOptions) -> Result<Parsed, DumpError> {
         });
     }
     parse_raw(data)
+}
+
+/// At most this many data extents are kept; a file more fragmented than that is read as data
+/// throughout (the scan budget still bounds it).
+const MAX_EXTENTS: usize = 1 << 16;
+
+/// The data extents of `file` (`len` bytes) from SEEK_DATA/SEEK_HOLE, or `None` when the OS or
+/// the file system cannot tell or the file has more than [`MAX_EXTENTS`] of them.
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "macos"
+))]
+fn data_extents(file: &std::fs::File, len: u64) -> Option<Vec<(u64, u64)>> {
+    use rustix::fs::{SeekFrom, seek};
+    let mut out = Vec::new();
+    let mut pos = 0u64;
+    while pos < len {
+        let data = match seek(file, SeekFrom::Data(pos)) {
+            Ok(d) => d,
+            // No data after `pos`: the rest is a hole.
+            Err(rustix::io::Errno::NXIO) => break,
+            Err(_) => return None,
+        };
+        let hole = seek(file, SeekFrom::Hole(data)).ok()?.min(len);
+        if hole <= data || out.len() >= MAX_EXTENTS {
+            return None;
+        }
+        out.push((data, hole - data));
+        pos = hole;
+    }
+    Some(out)
+}
+
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "macos"
+)))]
+fn data_extents(_file: &std::fs::File, _len: u64) -> Option<Vec<(u64, u64)>> {
+    None
+}
+
+/// What a path that is not a regular file is, with what to do (`None`: a regular file).
+fn not_a_file(t: &std::fs::FileType) -> Option<String> {
+    if t.is_file() {
+        return None;
+    }
+    if t.is_dir() {
+        return Some(
+            "is a directory, not a dump file (give the MEMORY.DMP or image inside it)".into(),
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return Some(
+                "is a named pipe (FIFO), not a file: pooldbg maps the dump and needs a regular \
+                 file (write the stream to a file first)"
+                    .into(),
+            );
+        }
+        if t.is_char_device() {
+            return Some(
+                "is a character device (such as /dev/zero or /dev/mem), not a dump file".into(),
+            );
+        }
+        if t.is_block_device() {
+            return Some("is a block device, not a dump file (image it to a file first)".into());
+        }
+        if t.is_socket() {
+            return Some("is a socket, not a dump file".into());
+        }
+    }
+    Some("is not a regular file".into())
+}
+
+/// A container format that holds a dump rather than being one, by its magic bytes at offset 0
+/// (the formats' own specifications: gzip RFC 1952 `1f 8b 08`; zip APPNOTE `PK 03 04`; 7-Zip
+/// `7z BC AF 27 1C`; Microsoft CAB `MSCF`; xz `FD 37 7A 58 5A 00`; bzip2 `BZh` + level 1-9;
+/// zstd frame `28 B5 2F FD`). A physical memory image starts with page 0, the real-mode
+/// interrupt vector table on a PC, which none of these are.
+fn archive_magic(data: &[u8]) -> Option<&'static str> {
+    const MAGICS: &[(&[u8], &str)] = &[
+        (b"\x1f\x8b\x08", "gzip data: decompress it first (gunzip)"),
+        (
+            b"PK\x03\x04",
+            "a zip archive: extract the dump from it first",
+        ),
+        (
+            b"7z\xbc\xaf\x27\x1c",
+            "a 7-Zip archive: extract the dump from it first",
+        ),
+        (
+            b"MSCF\0\0\0\0",
+            "a Microsoft cabinet (.cab): extract the dump from it first (expand)",
+        ),
+        (b"\xfd7zXZ\0", "xz data: decompress it first (unxz)"),
+        (
+            b"\x28\xb5\x2f\xfd",
+            "zstd data: decompress it first (unzstd)",
+        ),
+    ];
+    for (magic, what) in MAGICS {
+        if data.starts_with(magic) {
+            return Some(what);
+        }
+    }
+    if data.len() >= 4 && data.starts_with(b"BZh") && (b'1'..=b'9').contains(&data[3]) {
+        return Some("bzip2 data: decompress it first (bunzip2)");
+    }
+    None
 }
 
 fn parse_raw(data: &[u8]) -> Result<Parsed, DumpError> {
@@ -1089,4 +1262,75 @@ fn parse_elf(data: &[u8], options: OpenOptions) -> Result<Parsed, DumpError> {
         present_pages: present,
         warnings,
     })
+}
+
+#[cfg(test)]
+mod issue21_tests {
+    use super::*;
+
+    #[test]
+    fn archives_say_what_they_are() {
+        for (bytes, what) in [
+            (&b"\x1f\x8b\x08\0rest"[..], "gzip data: decompress it first"),
+            (b"PK\x03\x04rest", "zip archive"),
+            (b"7z\xbc\xaf\x27\x1crest", "7-Zip"),
+            (b"MSCF\0\0\0\0rest", "cabinet"),
+            (b"\xfd7zXZ\0rest", "xz data"),
+            (b"BZh9rest", "bzip2 data"),
+            (b"\x28\xb5\x2f\xfdrest", "zstd data"),
+        ] {
+            let e = Dump::from_vec(bytes.to_vec()).unwrap_err().to_string();
+            assert!(e.contains(what), "{e}");
+            assert!(e.contains("offset 0x0"), "{e}");
+        }
+        // Forced raw reads it as it is; a near miss is a raw image.
+        assert!(
+            Dump::from_vec_with(
+                b"PK\x03\x04".to_vec(),
+                OpenOptions::default().force(ForceContainer::Raw)
+            )
+            .is_ok()
+        );
+        assert!(Dump::from_vec(b"BZhx".to_vec()).is_ok());
+    }
+
+    #[test]
+    fn not_a_file_is_said_before_opening() {
+        let dir = std::env::temp_dir();
+        let e = Dump::open(&dir).unwrap_err().to_string();
+        assert!(e.contains("is a directory"), "{e}");
+        #[cfg(unix)]
+        {
+            let e = Dump::open("/dev/null").unwrap_err().to_string();
+            assert!(e.contains("character device"), "{e}");
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_sparse_file_is_scanned_where_it_holds_data() {
+        use std::io::{Seek, SeekFrom, Write};
+        let path = std::env::temp_dir().join(format!("dumpfile-sparse-{}.raw", std::process::id()));
+        let mut f = std::fs::File::create(&path).unwrap();
+        f.write_all(&[0x11; 0x1000]).unwrap();
+        f.seek(SeekFrom::Start(64 << 20)).unwrap();
+        f.write_all(&[0x22; 0x1000]).unwrap();
+        f.set_len(1 << 30).unwrap();
+        drop(f);
+        let d = Dump::open(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(d.physical_ranges(), vec![(0, 1 << 30)]);
+        match d.file_data_extents() {
+            // A file system that stores holes: only the two written stretches are scanned
+            // (each rounded to the file system's block).
+            Some(e) if e.len() >= 2 => {
+                let total: u64 = d.scan_ranges().iter().map(|r| r.1).sum();
+                assert!(total < 4 << 20, "{:?}", d.scan_ranges());
+                assert_eq!(d.scan_ranges()[0].0, 0);
+            }
+            // One that does not (or no SEEK_DATA): the whole file, as before.
+            _ => assert_eq!(d.scan_ranges(), d.physical_ranges()),
+        }
+        d.release_scanned();
+    }
 }

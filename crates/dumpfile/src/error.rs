@@ -13,6 +13,22 @@ pub enum DumpError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// The path is not a regular file (a directory, a FIFO, a device): checked before opening,
+    /// since opening a FIFO blocks until a writer comes and a device has no length to map.
+    #[error("{path}: {what}")]
+    NotAFile {
+        /// The path given.
+        path: PathBuf,
+        /// What it is, and what to do instead.
+        what: String,
+    },
+    /// The file is a known container that holds no memory as such (a compressed archive, a
+    /// non-core ELF file): say what it looks like and what to do.
+    #[error("not a memory dump: at offset 0x0 the file starts like {what}")]
+    NotADump {
+        /// What the file looks like (`gzip data: decompress it first`).
+        what: String,
+    },
     /// The file ends before a structure it must hold.
     #[error(
         "file too short at offset {offset:#x}: {what} needs {needed:#x} bytes, the file has {len:#x}"

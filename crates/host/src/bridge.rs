@@ -15,6 +15,7 @@ use plugin_sdk::{ImageSearchError, LogLevel, Read, Target, validate_row};
 use serde_json::Value;
 
 use crate::loader::LoadedPlugin;
+use crate::outcome::Sink;
 
 /// What a command produced.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -27,6 +28,8 @@ pub struct CommandOutcome {
     pub warnings: Vec<String>,
     /// Log messages.
     pub logs: Vec<(LogLevel, String)>,
+    /// Lines of the command's own text layout it sent with `emit_text`, when no sink took them.
+    pub text: Option<Vec<String>>,
     /// Why the command failed; `None` when it succeeded.
     pub error: Option<String>,
 }
@@ -39,7 +42,12 @@ impl CommandOutcome {
 }
 
 #[derive(Default)]
-struct State {
+struct State<'a> {
+    /// Where rows and lines go as they come; `None`: kept in `rows` and `text`.
+    sink: Option<&'a mut dyn Sink>,
+    /// Writing to the sink failed (the output was closed): the command is told to stop.
+    closed: bool,
+    text: Option<Vec<String>>,
     rows: Vec<Value>,
     summary: Option<Value>,
     warnings: Vec<String>,
@@ -87,7 +95,7 @@ unsafe impl Sync for ImagesHolder {}
 struct HostCtx<'a> {
     target: &'a dyn Target,
     cancel: Option<&'a AtomicBool>,
-    state: Mutex<State>,
+    state: Mutex<State<'a>>,
     info: OnceLock<InfoHolder>,
     tags: Mutex<HashMap<u32, Option<TagHolder>>>,
     /// Image searches by tag: the answer, or the error status. Boxed so that an answer's array
@@ -385,7 +393,7 @@ unsafe extern "C" fn cb_is_cancelled(ctx: *mut abi::HostContext) -> u32 {
     unsafe {
         with_ctx(ctx, 0, 0, |c| {
             let flag = c.cancel.is_some_and(|f| f.load(Ordering::Relaxed));
-            u32::from(flag || c.target.is_cancelled())
+            u32::from(flag || c.target.is_cancelled() || lock(&c.state).closed)
         })
     }
 }
@@ -417,10 +425,19 @@ unsafe extern "C" fn cb_emit_row(ctx: *mut abi::HostContext, json: abi::Str) -> 
             let mut s = lock(&c.state);
             s.rows_seen += 1;
             match parsed {
-                Ok(v) => {
-                    s.rows.push(v);
-                    abi::STATUS_OK
-                }
+                Ok(v) => match s.sink.as_mut() {
+                    Some(sink) => {
+                        if sink.row(v).is_err() {
+                            s.closed = true;
+                            return abi::STATUS_CANCELLED;
+                        }
+                        abi::STATUS_OK
+                    }
+                    None => {
+                        s.rows.push(v);
+                        abi::STATUS_OK
+                    }
+                },
                 Err(e) => {
                     if s.bad_json.is_none() {
                         s.bad_json = Some(format!("row {}: {e}", s.rows_seen));
@@ -470,6 +487,24 @@ unsafe extern "C" fn cb_add_warning(ctx: *mut abi::HostContext, message: abi::St
         with_ctx(ctx, (), (), |c| {
             let text = message_text(message);
             lock(&c.state).warnings.push(text);
+        })
+    }
+}
+
+unsafe extern "C" fn cb_emit_text(ctx: *mut abi::HostContext, line: abi::Str) {
+    // SAFETY: forwarded from the plugin.
+    unsafe {
+        with_ctx(ctx, (), (), |c| {
+            let text = message_text(line);
+            let mut s = lock(&c.state);
+            match s.sink.as_mut() {
+                Some(sink) => {
+                    if sink.line(text).is_err() {
+                        s.closed = true;
+                    }
+                }
+                None => s.text.get_or_insert_with(Vec::new).push(text),
+            }
         })
     }
 }
@@ -570,6 +605,7 @@ pub static HOST_API: abi::HostApi = abi::HostApi {
     set_error: Some(cb_set_error),
     progress: Some(cb_progress),
     find_tag_in_images: Some(cb_find_tag_in_images),
+    emit_text: Some(cb_emit_text),
 };
 
 fn status_name(status: u32) -> &'static str {
@@ -598,7 +634,22 @@ pub fn run_command(
     args: &str,
     cancel: Option<&AtomicBool>,
 ) -> CommandOutcome {
+    run_command_into(plugin, index, target, args, cancel, None)
+}
+
+/// [`run_command`], handing each row and text line to `sink` as the plugin emits it (the
+/// outcome's `rows` and `text` then stay empty). A sink whose writes fail (the output was closed)
+/// makes `is_cancelled` report true, so the plugin stops.
+pub fn run_command_into<'a>(
+    plugin: &LoadedPlugin,
+    index: u32,
+    target: &'a dyn Target,
+    args: &str,
+    cancel: Option<&'a AtomicBool>,
+    sink: Option<&'a mut dyn Sink>,
+) -> CommandOutcome {
     let ctx = HostCtx::new(target, cancel);
+    lock(&ctx.state).sink = sink;
     // SAFETY: calling the plugin's run with the host table, a context valid for the whole call
     // (callbacks only make shared references to it) and an argument string that outlives it.
     let status = unsafe { (plugin.run)(&HOST_API, ctx.as_raw(), index, abi::Str::new(args)) };
@@ -666,6 +717,7 @@ impl<'a> HostCtx<'a> {
             summary: state.summary,
             warnings: state.warnings,
             logs: state.logs,
+            text: state.text,
             error,
         }
     }

@@ -5,25 +5,39 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
 use crate::dispatch::{Dispatcher, HostView, command_names, split_commands};
 use crate::loader::{PluginSet, SearchPath};
-use crate::outcome::CommandResult;
+use crate::outcome::{CommandResult, Sink as _};
 use crate::progress::CommandProgress;
 use crate::render::{Format, Renderer};
 
+/// The examples and notes after the options of `--help`, one per line.
+const AFTER_HELP: &str = "\
+Examples:
+  pooldbg -z DUMP -c \"info; !vm; !poolused 2\"    run kd commands, print, exit
+  pooldbg -z DUMP -c \"!poolused 2; q\"           a trailing q, qq or .quit is accepted
+  pooldbg -z DUMP                                 an interactive kd> prompt (on a terminal)
+  pooldbg poolused DUMP --sort paged --tag 'Ip*'  the same as -c \"!poolused 4 Ip*\"
+
+Pool-tag descriptions, first match wins:
+  1. --pooltag FILE (repeatable, earlier first)
+  2. POOLDBG_POOLTAG (a path list)
+  3. a WinDbg install's pooltag.txt: beside the folders of _NT_DEBUGGER_EXTENSION_PATH
+     (DIR, DIR/triage, DIR/../triage), then on Windows the Debugging Tools folders
+     (Windows Kits\\10\\Debuggers\\<arch>\\triage\\pooltag.txt and older layouts)
+  4. the embedded database (tags and owning drivers)
+  Add your own tags by writing a pooltag.txt (WinDbg's format: TAG - BINARY - DESCRIPTION)
+  and giving it with --pooltag: it sits above the rest.";
+
 /// Answers WinDbg's pool questions (!vm, !poolused, !pool, !frag) from Windows crash dumps,
 /// offline.
-///
-/// pooldbg -z DUMP -c "info; !vm; !poolused 2"    run kd commands, print, exit;
-/// pooldbg -z DUMP                                 an interactive kd> prompt (on a terminal);
-/// pooldbg poolused DUMP --sort paged --tag 'Ip*'  the same as -c "!poolused 4 Ip*".
 #[derive(Debug, Parser)]
-#[command(name = "pooldbg", version)]
+#[command(name = "pooldbg", version, after_help = AFTER_HELP)]
 pub struct Cli {
     /// The dump (crash dump, raw or ELF memory image).
     #[arg(short = 'z', value_name = "DUMP")]
@@ -49,7 +63,9 @@ pub struct Options {
     #[arg(long, value_enum, default_value_t, global = true)]
     pub format: Format,
     /// Symbols: a Volatility symbol root, an ntkrnlmp.pdb folder, an ISF .json/.json.xz file, a
-    /// .pdb file or a local symbol store (repeatable).
+    /// .pdb file, a local symbol store, or WinDbg's symbol path (`srv*CACHE*URL`, `srv*URL`,
+    /// `cache*DIR`, `;` between elements: the kernel's PDB is downloaded only with a `srv*`
+    /// element) (repeatable).
     #[arg(long, value_name = "PATH", global = true)]
     pub symbols: Vec<PathBuf>,
     /// A pooltag.txt file laid over the embedded tag database (repeatable; earlier wins).
@@ -61,6 +77,10 @@ pub struct Options {
     /// No progress bars.
     #[arg(short = 'q', long = "quiet", global = true)]
     pub quiet: bool,
+    /// Text: print every note opening the dump made (how the kernel and symbols were found),
+    /// not only those that change the answers. JSON has them in `sources.notes`.
+    #[arg(short = 'v', long = "verbose", global = true)]
+    pub verbose: bool,
 }
 
 /// `!poolused`'s sort orders.
@@ -219,7 +239,8 @@ impl Sub {
 }
 
 /// How commands reach `run`: the dump opened by the binary's opener.
-pub type Opener<'a> = dyn Fn(&std::path::Path, &Options) -> Result<Box<dyn HostView>, String> + 'a;
+pub type Opener<'a> =
+    dyn Fn(&std::path::Path, &Options) -> Result<Box<dyn HostView + Sync>, String> + 'a;
 
 /// Exit statuses (CONTRACT.md).
 pub mod exit {
@@ -292,33 +313,78 @@ pub fn main_with(
     let view = match open(&dump, &options) {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("error: {}: {e}", dump.display());
+            // Name the dump once: an I/O error already starts with its path.
+            let path = dump.display().to_string();
+            if e.starts_with(&path) {
+                eprintln!("error: {e}");
+            } else {
+                eprintln!("error: {path}: {e}");
+            }
             return ExitCode::from(exit::FAILED);
         }
     };
     let plugins = PluginSet::discover(SearchPath::from_environment(&options.plugin_dir));
     let cancel = view.cancel_flag();
     let header = (!view.symbols_exact()).then(|| format!("symbols: {}", view.symbol_source()));
+    // A terminal sees each line as it is written; a pipe or file gets them in blocks (stdout
+    // alone flushes every line: a million-line `db` would be a million writes).
+    let out: Box<dyn Write + Send> = if std::io::stdout().is_terminal() {
+        Box::new(std::io::stdout())
+    } else {
+        Box::new(std::io::BufWriter::with_capacity(
+            1 << 16,
+            std::io::stdout(),
+        ))
+    };
     let mut renderer = Renderer::new(
         options.format,
-        std::io::stdout(),
+        out,
         std::io::stderr(),
         target_json(view.as_ref()),
         view.sources(),
     )
-    .with_header(header);
+    .with_header(header)
+    .with_notes(&if options.verbose {
+        let notices = view.notices();
+        let rest: Vec<String> = view
+            .notes()
+            .into_iter()
+            .filter(|n| !notices.contains(n))
+            .collect();
+        [notices, rest].concat()
+    } else {
+        view.notices()
+    });
     let progress =
         !options.quiet && !options.format.is_machine() && std::io::stderr().is_terminal();
     let dispatcher = Dispatcher::new(view.as_ref(), &plugins, Some(&cancel));
     let run_one = |renderer: &mut Renderer<_, _>, cmd: &str| -> bool {
         cancel.store(false, Ordering::Relaxed);
+        let (name, args) = crate::dispatch::split_name(cmd);
+        let name = if name == "?" {
+            ".help".to_string()
+        } else {
+            name
+        };
+        // Rows and lines are written as the command makes them (issue #21): the renderer is the
+        // command's sink, and the result keeps only what is left (summary, warnings, error).
+        let begun = renderer.begin(&name, &args);
+        renderer.declare(&dispatcher.declared_columns(cmd));
         let result = {
             let _progress = progress.then(|| CommandProgress::start(cmd));
-            crate::multi::run_dot(cmd, view.as_ref(), open, &options, &plugins)
-                .unwrap_or_else(|| dispatcher.run(cmd))
+            if let Some(r) = crate::multi::run_dot(cmd, view.as_ref(), open, &options, &plugins) {
+                r
+            } else {
+                let mut sink = Streaming {
+                    renderer: &mut *renderer,
+                    progress,
+                    quiet_sent: false,
+                };
+                dispatcher.run_into(cmd, &mut sink)
+            }
         };
         let ok = result.is_ok();
-        if renderer.render(&result).is_err() {
+        if begun.and_then(|()| renderer.finish(&result)).is_err() {
             // stdout closed (a pipe into `head`): stop quietly.
             std::process::exit(i32::from(if ok { exit::OK } else { exit::FAILED }));
         }
@@ -329,6 +395,10 @@ pub fn main_with(
         let mut renderer = renderer.with_echo(echo);
         let mut all_ok = true;
         for c in &commands {
+            // kd scripts end with `q`: stop there, as kd does.
+            if is_quit(c) {
+                break;
+            }
             all_ok &= run_one(&mut renderer, c);
         }
         return ExitCode::from(if all_ok { exit::OK } else { exit::FAILED });
@@ -341,7 +411,7 @@ pub fn main_with(
         for line in std::io::stdin().lock().lines() {
             let Ok(line) = line else { break };
             for c in split_commands(&line) {
-                if c == "q" {
+                if is_quit(&c) {
                     return ExitCode::from(if all_ok { exit::OK } else { exit::FAILED });
                 }
                 all_ok &= run_one(&mut renderer, &c);
@@ -351,18 +421,145 @@ pub fn main_with(
     }
 
     // The interactive prompt. Ctrl-C while a command runs sets the cancel flag; at the prompt
-    // rustyline reads it as a key and we start a fresh line.
+    // rustyline reads it as a key and we start a fresh line. Host commands poll the flag; a
+    // plugin command runs on a worker thread, so that a second Ctrl-C can abandon a plugin that
+    // does not poll it and give the prompt back (issue #21).
+    let presses = Arc::new(AtomicUsize::new(0));
     let handler_flag = Arc::clone(&cancel);
-    if let Err(e) = ctrlc::set_handler(move || handler_flag.store(true, Ordering::Relaxed)) {
+    let handler_presses = Arc::clone(&presses);
+    if let Err(e) = ctrlc::set_handler(move || {
+        handler_flag.store(true, Ordering::Relaxed);
+        handler_presses.fetch_add(1, Ordering::Relaxed);
+    }) {
         eprintln!("warning: Ctrl-C will not cancel commands: {e}");
     }
     let _ = renderer.write_header();
-    crate::prompt::run(&command_names(&plugins), |line| {
-        for c in split_commands(line) {
-            run_one(&mut renderer, &c);
-        }
+    let names = command_names(&plugins);
+    std::thread::scope(|scope| {
+        crate::prompt::run(&names, |line| {
+            for c in split_commands(line) {
+                let (name, _) = crate::dispatch::split_name(&c);
+                if plugins.find(&name).is_some() && name.starts_with('!') {
+                    presses.store(0, Ordering::Relaxed);
+                    run_abandonable(scope, &dispatcher, &mut renderer, &c, &cancel, &presses);
+                } else {
+                    run_one(&mut renderer, &c);
+                }
+            }
+        });
+        // An abandoned plugin may still run on its thread: leave without waiting for it (the
+        // scope would join it).
+        flush();
+        std::process::exit(i32::from(exit::OK));
+    })
+}
+
+/// What a plugin command's worker thread hands the prompt.
+enum Produced {
+    Row(Value),
+    Line(String),
+    Done(CommandResult),
+}
+
+/// A sink that passes rows and lines to the prompt's thread; once the prompt has abandoned the
+/// command (the receiver is gone) every write fails, which the bridge reports to the plugin as a
+/// cancellation.
+struct ChannelSink(std::sync::mpsc::Sender<Produced>);
+
+impl crate::outcome::Sink for ChannelSink {
+    fn row(&mut self, row: Value) -> std::io::Result<()> {
+        self.0
+            .send(Produced::Row(row))
+            .map_err(|_| std::io::Error::other("abandoned"))
+    }
+
+    fn line(&mut self, line: String) -> std::io::Result<()> {
+        self.0
+            .send(Produced::Line(line))
+            .map_err(|_| std::io::Error::other("abandoned"))
+    }
+}
+
+/// Runs a plugin command on a worker thread of `scope`, writing what it produces as it comes;
+/// the first Ctrl-C sets the cancel flag, a second one abandons the command (the thread is left
+/// running, detached from the output) and returns to the prompt.
+fn run_abandonable<'scope, 'env, V, W, E>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    dispatcher: &'env Dispatcher<'env, V>,
+    renderer: &mut Renderer<W, E>,
+    cmd: &str,
+    cancel: &AtomicBool,
+    presses: &AtomicUsize,
+) where
+    V: HostView + ?Sized + Sync,
+    W: Write + Send,
+    E: Write + Send,
+{
+    use std::sync::mpsc::{RecvTimeoutError, channel};
+    cancel.store(false, Ordering::Relaxed);
+    let (name, args) = crate::dispatch::split_name(cmd);
+    let progress = !renderer.is_machine() && std::io::stderr().is_terminal();
+    let _progress = progress.then(|| CommandProgress::start(cmd));
+    if renderer.begin(&name, &args).is_err() {
+        return;
+    }
+    renderer.declare(&dispatcher.declared_columns(cmd));
+    let (tx, rx) = channel::<Produced>();
+    let command = cmd.to_string();
+    scope.spawn(move || {
+        let mut sink = ChannelSink(tx.clone());
+        let result = dispatcher.run_into(&command, &mut sink);
+        let _ = tx.send(Produced::Done(result));
     });
-    ExitCode::SUCCESS
+    let mut output_started = false;
+    loop {
+        match rx.recv_timeout(std::time::Duration::from_millis(50)) {
+            Ok(Produced::Row(v)) => {
+                let _ = renderer.row(v);
+            }
+            Ok(Produced::Line(l)) => {
+                if progress && !output_started {
+                    output_started = true;
+                    crate::progress::output_started();
+                }
+                let _ = renderer.line(l);
+            }
+            Ok(Produced::Done(result)) => {
+                let _ = renderer.finish(&result);
+                return;
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                if presses.load(Ordering::Relaxed) >= 2 {
+                    let abandoned = CommandResult::failed(
+                        &name,
+                        &args,
+                        "abandoned after a second Ctrl-C: the plugin did not stop when asked \
+                         and may still be running on its thread (what it produces from now on \
+                         is discarded)",
+                    );
+                    let _ = renderer.finish(&abandoned);
+                    return;
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let lost = CommandResult::failed(
+                    &name,
+                    &args,
+                    "the command's thread ended without a result",
+                );
+                let _ = renderer.finish(&lost);
+                return;
+            }
+        }
+    }
+}
+
+/// Is `command` one of kd's ways to quit (`q`, `qq`, `.quit`)?
+pub fn is_quit(command: &str) -> bool {
+    matches!(
+        command.trim().to_ascii_lowercase().as_str(),
+        "q" | "qq" | ".quit"
+    )
 }
 
 /// The `target` object of json output: what `Target::info` says.
@@ -393,4 +590,36 @@ pub fn run_commands(
 /// Flushes stdout (for the prompt, before it draws).
 pub fn flush() {
     let _ = std::io::stdout().flush();
+}
+
+/// The renderer as a command's sink; the first line written to a terminal ends the progress
+/// display (the output shows the progress, and a spinner would be drawn over it).
+struct Streaming<'r, W: Write + Send, E: Write + Send> {
+    renderer: &'r mut Renderer<W, E>,
+    progress: bool,
+    quiet_sent: bool,
+}
+
+impl<W: Write + Send, E: Write + Send> Streaming<'_, W, E> {
+    fn written(&mut self) {
+        if self.progress && !self.quiet_sent {
+            self.quiet_sent = true;
+            crate::progress::output_started();
+        }
+    }
+}
+
+impl<W: Write + Send, E: Write + Send> crate::outcome::Sink for Streaming<'_, W, E> {
+    fn row(&mut self, row: Value) -> std::io::Result<()> {
+        self.renderer.row(row)
+    }
+
+    fn line(&mut self, line: String) -> std::io::Result<()> {
+        self.written();
+        self.renderer.line(line)
+    }
+
+    fn wants_rows(&self) -> bool {
+        self.renderer.wants_rows()
+    }
 }

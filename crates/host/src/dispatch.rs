@@ -6,10 +6,10 @@ use std::sync::atomic::AtomicBool;
 use plugin_sdk::{Target, hex};
 use serde_json::{Value, json};
 
-use crate::bridge::run_command;
+use crate::bridge::run_command_into;
 use crate::loader::PluginSet;
-use crate::memdump::{Space, Unit, display};
-use crate::outcome::CommandResult;
+use crate::memdump::{Space, Unit, display_into};
+use crate::outcome::{Collect, CommandResult, Sink};
 use plugin_sdk::args::{eval, windbg_address};
 
 /// One loaded module as `lm` shows it.
@@ -42,6 +42,15 @@ pub trait HostView {
     fn symbols_exact(&self) -> bool;
     /// The flag Ctrl-C sets; the target's `is_cancelled` should report it.
     fn cancel_flag(&self) -> std::sync::Arc<AtomicBool>;
+    /// What changes the meaning of every answer, for the text user (printed once, first): a
+    /// truncated dump, `--symbols` paths that do not exist or hold nothing for this kernel.
+    fn notices(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Everything opening the dump noticed (`-v` prints it in text; json has it in `sources`).
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// The `sources` object of json output.
     fn sources(&self) -> Value {
         json!({ "symbols": self.symbol_source(), "symbols_exact": self.symbols_exact() })
@@ -55,7 +64,11 @@ pub const HOST_COMMANDS: &[(&str, &str, &str)] = &[
         "info",
         "what the dump holds: architecture, build, kernel, bugcheck, symbols",
     ),
-    ("lm", "lm", "loaded modules"),
+    (
+        "lm",
+        "lm [v] [m PATTERN]",
+        "loaded modules by start address (lmv: with paths and sizes)",
+    ),
     (
         "db",
         "db ADDR [L COUNT]",
@@ -94,8 +107,11 @@ pub const HOST_COMMANDS: &[(&str, &str, &str)] = &[
         "one self-contained HTML report of this dump (growth with an older one)",
     ),
     (".help", ".help", "this list"),
-    ("q", "q", "quit (the prompt only)"),
+    ("q", "q | qq | .quit", "quit (at the prompt, or ending -c)"),
 ];
+
+/// The most logical processors a Windows machine has (Windows Server 2022: 2048).
+pub const MAX_PROCESSORS: u64 = 2048;
 
 /// Splits a kd command string on `;` into trimmed, non-empty commands.
 pub fn split_commands(line: &str) -> Vec<String> {
@@ -146,22 +162,55 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
         }
     }
 
-    /// Runs one command (no `;`).
+    /// Runs one command (no `;`), keeping every row and line in the result.
     pub fn run(&self, command: &str) -> CommandResult {
+        let mut sink = Collect::default();
+        let r = self.run_into(command, &mut sink);
+        sink.into_result(r)
+    }
+
+    /// Runs one command (no `;`), handing rows and text lines to `sink` as they are produced
+    /// (the display commands and plugins stream; the small host commands hand theirs at the end).
+    /// The result holds what was not streamed: summary, warnings, error.
+    pub fn run_into(&self, command: &str, sink: &mut dyn Sink) -> CommandResult {
         let (name, args) = split_name(command);
         let t = self.view.target();
+        let c = self.cancel;
         match name.as_str() {
-            "info" => self.info(&args),
-            "lm" => self.lm(&args),
-            "db" => display(t, Space::Virtual, Unit::Byte, &args, self.cancel),
-            "dd" => display(t, Space::Virtual, Unit::Dword, &args, self.cancel),
-            "dq" => display(t, Space::Virtual, Unit::Qword, &args, self.cancel),
-            "!db" => display(t, Space::Physical, Unit::Byte, &args, self.cancel),
-            "!dd" => display(t, Space::Physical, Unit::Dword, &args, self.cancel),
-            "!dq" => display(t, Space::Physical, Unit::Qword, &args, self.cancel),
-            "!pte" => self.pte(&args),
-            ".help" | "?" => self.help(&args),
-            n if n.starts_with('!') => self.plugin(n, &args),
+            "db" => display_into(t, Space::Virtual, Unit::Byte, &args, c, sink),
+            "dd" => display_into(t, Space::Virtual, Unit::Dword, &args, c, sink),
+            "dq" => display_into(t, Space::Virtual, Unit::Qword, &args, c, sink),
+            "!db" => display_into(t, Space::Physical, Unit::Byte, &args, c, sink),
+            "!dd" => display_into(t, Space::Physical, Unit::Dword, &args, c, sink),
+            "!dq" => display_into(t, Space::Physical, Unit::Qword, &args, c, sink),
+            n if n.starts_with('!') && !HOST_COMMANDS.iter().any(|h| h.0 == n) => {
+                self.plugin(n, &args, sink)
+            }
+            _ => self.run_small(&name, &args),
+        }
+    }
+
+    /// The columns `command` declares (a plugin command's `Command::columns`; empty for the
+    /// host's commands and undeclared plugins), known before it runs so that a streaming CSV
+    /// header or text table can use them.
+    pub fn declared_columns(&self, command: &str) -> Vec<String> {
+        let (name, _) = split_name(command);
+        if !name.starts_with('!') || HOST_COMMANDS.iter().any(|h| h.0 == name) {
+            return Vec::new();
+        }
+        self.plugins
+            .find(&name)
+            .and_then(|(p, i)| p.commands.get(i as usize).map(|c| c.columns.clone()))
+            .unwrap_or_default()
+    }
+
+    /// The host commands whose output is small (a screen at most): built whole.
+    fn run_small(&self, name: &str, args: &str) -> CommandResult {
+        match name {
+            "info" => self.info(args),
+            "lm" | "lmv" | "lmm" | "lmvm" => self.lm(name, args),
+            "!pte" => self.pte(args),
+            ".help" | "?" => self.help(args),
             n => {
                 let hint = if self.plugins.find(n).is_some() {
                     format!("; did you mean !{n}?")
@@ -170,14 +219,14 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
                 };
                 CommandResult::failed(
                     n,
-                    &args,
+                    args,
                     format!("unknown command `{n}` (.help lists the commands){hint}"),
                 )
             }
         }
     }
 
-    fn plugin(&self, name: &str, args: &str) -> CommandResult {
+    fn plugin(&self, name: &str, args: &str, sink: &mut dyn Sink) -> CommandResult {
         let Some((plugin, index)) = self.plugins.find(name) else {
             let dirs: Vec<String> = self
                 .plugins
@@ -195,7 +244,14 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
                 ),
             );
         };
-        let outcome = run_command(plugin, index, self.view.target(), args, self.cancel);
+        let outcome = run_command_into(
+            plugin,
+            index,
+            self.view.target(),
+            args,
+            self.cancel,
+            Some(sink),
+        );
         let mut result = CommandResult::new(name, args);
         result.columns = plugin
             .commands
@@ -206,7 +262,15 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
         result.summary = outcome.summary;
         result.warnings = outcome.warnings;
         result.error = outcome.error;
-        result.text = crate::render::take_text(&mut result.summary);
+        // Lines the plugin kept in `summary.text` (the convention before `emit_text`) follow any
+        // it sent one by one.
+        result.text = match (outcome.text, crate::render::take_text(&mut result.summary)) {
+            (Some(mut sent), Some(kept)) => {
+                sent.extend(kept);
+                Some(sent)
+            }
+            (sent, kept) => sent.or(kept),
+        };
         for (level, message) in outcome.logs {
             if level <= plugin_sdk::LogLevel::Warn {
                 eprintln!("{name}: {message}");
@@ -217,7 +281,19 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
 
     fn info(&self, args: &str) -> CommandResult {
         let mut r = CommandResult::new("info", args);
-        let row = self.view.info_row();
+        let mut row = self.view.info_row();
+        // A header count no Windows machine has (the most Windows supports is 2048 logical
+        // processors, Microsoft docs "Processor groups") is garbage: flagged, not printed plainly.
+        if let Some(n) = row.get("processors").and_then(Value::as_u64)
+            && n > MAX_PROCESSORS
+        {
+            row["processors"] = Value::Null;
+            row["processors_header"] = json!(n);
+            r.warnings.push(format!(
+                "the dump header says {n} processors, more than the {MAX_PROCESSORS} Windows \
+                 supports: the field is not trusted"
+            ));
+        }
         let mut text = Vec::new();
         if let Value::Object(map) = &row {
             let cols = crate::render::columns("info", std::slice::from_ref(&row));
@@ -231,14 +307,56 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
             }
         }
         r.text = Some(text);
+        if self.view.target().info().arch == plugin_sdk::Arch::Arm64 {
+            r.warnings.push(
+                "ARM64 kernel: identified (info, lm), but the pool commands (!vm, !poolused, \
+                 !pool, !poolfind, !frag) do not cover ARM64 yet"
+                    .into(),
+            );
+        }
         r.rows.push(row);
         r
     }
 
-    fn lm(&self, args: &str) -> CommandResult {
+    /// `lm`, WinDbg's way: `lm`, `lmv`, `lm m PATTERN`, `lmvm PATTERN` (`v` verbose, `m` a
+    /// module-name pattern with `*` and `?`), sorted by start address.
+    fn lm(&self, name: &str, args: &str) -> CommandResult {
+        const USAGE: &str = "usage: lm [v] [m PATTERN] (also lmv, lmm PATTERN, lmvm PATTERN)";
+        let mut verbose = matches!(name, "lmv" | "lmvm");
+        let mut want_pattern = matches!(name, "lmm" | "lmvm");
+        let mut pattern: Option<String> = None;
+        for word in args.split_whitespace() {
+            if want_pattern {
+                pattern = Some(word.to_string());
+                want_pattern = false;
+                continue;
+            }
+            match word.to_ascii_lowercase().as_str() {
+                "v" => verbose = true,
+                "m" => want_pattern = true,
+                "vm" => {
+                    verbose = true;
+                    want_pattern = true;
+                }
+                _ => {
+                    return CommandResult::failed(
+                        "lm",
+                        args,
+                        format!("unexpected `{word}`; {USAGE}"),
+                    );
+                }
+            }
+        }
+        if want_pattern {
+            return CommandResult::failed("lm", args, format!("m needs a pattern; {USAGE}"));
+        }
         let mut r = CommandResult::new("lm", args);
         let ps = self.view.target().info().pointer_size;
-        let modules = self.view.modules();
+        let mut modules: Vec<(usize, ModuleRow)> =
+            self.view.modules().into_iter().enumerate().collect();
+        let listed = modules.len();
+        // WinDbg lists modules by start address; the load-order index still names the kernel.
+        modules.sort_by_key(|(_, m)| m.base);
         let width = if ps == 4 { 8 } else { 17 };
         let mut text = vec![format!(
             "{:<w$} {:<w$}   module name",
@@ -246,16 +364,38 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
             "end",
             w = width
         )];
-        for (i, m) in modules.iter().enumerate() {
+        for (i, m) in &modules {
+            let module = windbg_module_name(*i, &m.name);
+            if let Some(p) = &pattern
+                && !wildcard_match(p, &module)
+                && !wildcard_match(p, &m.name)
+            {
+                continue;
+            }
             let end = m.base.saturating_add(m.size);
-            let module = windbg_module_name(i, &m.name);
-            text.push(format!(
-                "{} {}   {:<16} {}",
-                windbg_address(m.base, ps),
-                windbg_address(end, ps),
-                module,
-                m.path
-            ));
+            text.push(
+                format!(
+                    "{} {}   {:<16} {}",
+                    windbg_address(m.base, ps),
+                    windbg_address(end, ps),
+                    module,
+                    if verbose { "" } else { m.path.as_str() }
+                )
+                .trim_end()
+                .to_string(),
+            );
+            if verbose {
+                text.push(format!(
+                    "    Image path: {}",
+                    if m.path.is_empty() {
+                        "(unknown)"
+                    } else {
+                        &m.path
+                    }
+                ));
+                text.push(format!("    Image name: {}", m.name));
+                text.push(format!("    ImageSize:  {:08X}", m.size));
+            }
             r.rows.push(json!({
                 "module": module,
                 "name": m.name,
@@ -264,9 +404,13 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
                 "path": m.path,
             }));
         }
-        if modules.is_empty() {
+        if listed == 0 {
             r.warnings
                 .push("no module list could be read from this dump".into());
+        } else if r.rows.is_empty()
+            && let Some(p) = &pattern
+        {
+            r.warnings.push(format!("no module matches `{p}`"));
         }
         r.text = Some(text);
         r
@@ -285,17 +429,9 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
         };
         let ps = self.view.target().info().pointer_size;
         let mut r = CommandResult::new("!pte", args);
-        let mut text = vec![format!("{:>43} {}", "VA", windbg_address(va, ps))];
+        let text = pte_text(va, ps, &walk.entries);
         for e in &walk.entries {
             let (state, pfn) = entry_state(&e.state);
-            let at = match e.entry_va {
-                Some(v) => windbg_address(v, ps),
-                None => format!("physical {:#x}", e.entry_pa),
-            };
-            text.push(format!(
-                "{} at {at:<20} contains {:016x}  {state}",
-                e.name, e.raw
-            ));
             let mut row = json!({
                 "level": e.name,
                 "entry_address": e.entry_va.map(hex),
@@ -308,6 +444,7 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
             }
             r.rows.push(row);
         }
+        let mut text = text;
         let summary = match &walk.result {
             Ok(t) => {
                 text.push(format!(
@@ -359,6 +496,83 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
     }
 }
 
+/// Does `text` match `pattern` (`*` any run, `?` one character; case-insensitive, as WinDbg's
+/// module patterns)?
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.to_ascii_lowercase().chars().collect();
+    let t: Vec<char> = text.to_ascii_lowercase().chars().collect();
+    // Iterative matching with one backtrack point for the last `*`.
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// `!pte`'s text in WinDbg's layout (Microsoft docs, "!pte"): the VA line, then one column per
+/// level, highest first: `PXE at ADDRESS`, `contains VALUE`, and `pfn N FLAGS` for a valid entry
+/// or `not valid` followed, under the table, by what the invalid entry holds (transition frame,
+/// page file and offset, protection, prototype). Each column is 27 characters on x64 (16-digit
+/// values) and 23 on x86 (8 digits), as WinDbg pads them.
+pub fn pte_text(va: u64, pointer_size: u32, entries: &[paging::WalkEntry]) -> Vec<String> {
+    use paging::EntryState as S;
+    let digits = if pointer_size == 4 { 8 } else { 16 };
+    let width = digits + 11;
+    let mut at = String::new();
+    let mut contains = String::new();
+    let mut decoded = String::new();
+    let mut details = Vec::new();
+    for e in entries {
+        let place = match e.entry_va {
+            Some(v) => format!("{} at {v:0digits$X}", e.name),
+            None => format!("{} at phys {:X}", e.name, e.entry_pa),
+        };
+        at.push_str(&format!("{place:<width$}"));
+        contains.push_str(&format!(
+            "{:<width$}",
+            format!("contains {:0digits$X}", e.raw & mask(digits))
+        ));
+        let d = match &e.state {
+            S::Valid { pfn, flags } => format!("pfn {pfn:<10x}{}", flags.windbg()),
+            S::Zero => "not valid".to_string(),
+            other => {
+                details.push(format!("{}: {}", e.name, entry_state(other).0));
+                "not valid".to_string()
+            }
+        };
+        decoded.push_str(&format!("{d:<width$}"));
+    }
+    let mut out = vec![
+        format!("{:>43} {:0digits$x}", "VA", va & mask(digits)),
+        at.trim_end().to_string(),
+        contains.trim_end().to_string(),
+        decoded.trim_end().to_string(),
+    ];
+    out.extend(details);
+    out
+}
+
+fn mask(digits: usize) -> u64 {
+    if digits >= 16 {
+        u64::MAX
+    } else {
+        (1u64 << (digits * 4)) - 1
+    }
+}
+
 /// A walk entry's state as text, and its frame number when it has one.
 fn entry_state(state: &paging::EntryState) -> (String, Option<u64>) {
     use paging::EntryState as S;
@@ -391,8 +605,12 @@ fn entry_state(state: &paging::EntryState) -> (String, Option<u64>) {
 }
 
 /// The module name WinDbg shows for a loaded image: `nt` for the kernel (one of the four kernel file
-/// names, or an `.exe` first in the loaded-module list, where Windows keeps the kernel), `hal` for a HAL, otherwise the file
-/// name without its extension (`ntfs.sys` -> `ntfs`). WinDbg keeps the file's case; so do we.
+/// names, or an `.exe` first in the loaded-module list, where Windows keeps the kernel), `hal` for the
+/// HAL (`hal.dll`, and the x86 HALs Windows 7 and older installed under their own names and loaded as
+/// `hal.dll`: `halmacpi.dll`, `halaacpi.dll`, `halacpi.dll`, `halapic.dll`, `halmps.dll`, `halsp.dll`),
+/// otherwise the file name without its extension (`ntfs.sys` -> `ntfs`). A HAL extension
+/// (`HalExtQCWdogTimer.dll`, `HalExtIntcLpioDMA.dll`, ARM64 and SoC systems) is its own module, not
+/// `hal`. WinDbg keeps the file's case; so do we.
 pub fn windbg_module_name(index: usize, file_name: &str) -> String {
     let lower = file_name.to_ascii_lowercase();
     let kernel_files = [
@@ -404,7 +622,18 @@ pub fn windbg_module_name(index: usize, file_name: &str) -> String {
     if kernel_files.contains(&lower.as_str()) || (index == 0 && lower.ends_with(".exe")) {
         return "nt".into();
     }
-    if lower.starts_with("hal") && lower.ends_with(".dll") {
+    // The HAL file names Microsoft's "Windows HAL" list (KB 309283) and the Windows Internals books
+    // give; the loader names every one of them `hal.dll` in the module list on a running system.
+    const HAL_FILES: [&str; 7] = [
+        "hal.dll",
+        "halacpi.dll",
+        "halaacpi.dll",
+        "halmacpi.dll",
+        "halapic.dll",
+        "halmps.dll",
+        "halsp.dll",
+    ];
+    if HAL_FILES.contains(&lower.as_str()) {
         return "hal".into();
     }
     match file_name.rsplit_once('.') {
@@ -418,11 +647,77 @@ mod tests {
     use super::windbg_module_name;
 
     #[test]
+    fn pte_columns_as_windbg_prints_them() {
+        use paging::{EntryState, WalkEntry};
+        let valid = |level, name, va, raw, pfn| WalkEntry {
+            level,
+            name,
+            entry_pa: 0x1000,
+            entry_va: Some(va),
+            raw,
+            state: EntryState::Valid {
+                pfn,
+                flags: paging::Flags::of(raw),
+            },
+        };
+        let entries = [
+            valid(
+                4,
+                "PXE",
+                0xFFFF_ED76_BB5D_A018,
+                0x0A00_0000_1A90_7867,
+                0x1a907,
+            ),
+            valid(
+                1,
+                "PTE",
+                0xFFFF_ED00_FF0A_8E80,
+                0x0000_0000_A1DD_0880,
+                0xa1dd0,
+            ),
+        ];
+        let mut e = entries;
+        e[1].state = EntryState::Transition {
+            pfn: 0xa1dd0,
+            protection: 4,
+        };
+        let t = super::pte_text(0x1fe_151d_0000, 8, &e);
+        assert_eq!(t[0], format!("{:>43} 000001fe151d0000", "VA"));
+        assert_eq!(t[1], "PXE at FFFFED76BB5DA018    PTE at FFFFED00FF0A8E80");
+        assert_eq!(t[2], "contains 0A0000001A907867  contains 00000000A1DD0880");
+        assert!(t[3].starts_with("pfn 1a907     "), "{}", t[3]);
+        assert_eq!(t[3].len(), 27 + "not valid".len(), "{}", t[3]);
+        assert!(t[3].ends_with("  not valid"));
+        assert!(t[4].starts_with("PTE: transition pfn a1dd0"), "{}", t[4]);
+    }
+
+    #[test]
+    fn module_patterns_as_windbg_matches_them() {
+        use super::wildcard_match as m;
+        assert!(m("nt", "nt"));
+        assert!(m("NT*", "ntfs"));
+        assert!(m("*fs", "Ntfs"));
+        assert!(m("n?fs", "ntfs"));
+        assert!(!m("nt", "ntfs"));
+        assert!(!m("?", ""));
+        assert!(m("*", ""));
+        assert!(m("a*b*c", "axxbyyc"));
+        assert!(!m("a*b*c", "axxbyy"));
+    }
+
+    #[test]
     fn module_names_as_windbg_shows_them() {
         assert_eq!(windbg_module_name(0, "ntoskrnl.exe"), "nt");
         assert_eq!(windbg_module_name(3, "NTKRPAMP.EXE"), "nt");
         assert_eq!(windbg_module_name(0, "custom.exe"), "nt");
         assert_eq!(windbg_module_name(1, "halmacpi.dll"), "hal");
+        assert_eq!(windbg_module_name(1, "hal.dll"), "hal");
+        // A HAL extension is not the HAL (real ARM64 triage dump: HalExtQCWdogTimer.dll).
+        assert_eq!(
+            windbg_module_name(3, "HalExtQCWdogTimer.dll"),
+            "HalExtQCWdogTimer"
+        );
+        assert_eq!(windbg_module_name(5, "halextpl080.dll"), "halextpl080");
         assert_eq!(windbg_module_name(2, "Ntfs.sys"), "Ntfs");
         assert_eq!(windbg_module_name(0, "ntfs.sys"), "ntfs");
         assert_eq!(windbg_module_name(4, "noext"), "noext");

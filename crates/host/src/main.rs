@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use pooldbg::cli::{Options, main_with};
@@ -16,9 +17,14 @@ fn main() -> ExitCode {
             pooltag_files: options.pooltag.clone(),
             use_nt_symbol_path: true,
             no_embedded_profiles: false,
+            // A symbol-server download draws a bar on a terminal unless -q.
+            download_progress: !options.quiet && std::io::stderr().is_terminal(),
         };
-        Session::open(path, &session_options)
-            .map(|s| Box::new(s) as Box<dyn HostView>)
-            .map_err(|e| e.to_string())
+        let session = Session::open(path, &session_options).map_err(|e| e.to_string())?;
+        // A raw image with no Windows in it says so and fails, not "unknown" everywhere.
+        if let Some(why) = session.not_windows() {
+            return Err(why);
+        }
+        Ok(Box::new(session) as Box<dyn HostView + Sync>)
     })
 }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use plugin_sdk::{Read, ReadStatus, Target, hex};
 use serde_json::{Value, json};
 
-use crate::outcome::CommandResult;
+use crate::outcome::{CommandResult, Sink};
 use plugin_sdk::args::{eval_range, windbg_address};
 
 /// Which memory a display command reads.
@@ -65,13 +65,91 @@ struct Hole {
     status: ReadStatus,
 }
 
-/// Runs a display command: `args` is `ADDR [L COUNT]`.
+/// One page of the range at a time: what the last read got, so every byte is read once per pass.
+struct PageCache<'t> {
+    target: &'t dyn Target,
+    space: Space,
+    /// The last byte of the range (pages are clipped to it).
+    end: u64,
+    /// The first address `buf` holds, and the last.
+    first: u64,
+    last: u64,
+    /// Bytes read from `first`; the rest of the page failed with `status`.
+    got: usize,
+    status: ReadStatus,
+    loaded: bool,
+    buf: Vec<u8>,
+}
+
+impl<'t> PageCache<'t> {
+    fn new(target: &'t dyn Target, space: Space, end: u64) -> Self {
+        PageCache {
+            target,
+            space,
+            end,
+            first: 0,
+            last: 0,
+            got: 0,
+            status: ReadStatus::Ok,
+            loaded: false,
+            buf: vec![0u8; PAGE as usize],
+        }
+    }
+
+    /// Reads the page holding `addr`, from `addr` to the page's end (or the range's).
+    fn load(&mut self, addr: u64) {
+        let last = (addr | (PAGE - 1)).min(self.end);
+        let n = (last - addr + 1) as usize;
+        let mut reads = [Read::new(addr, &mut self.buf[..n])];
+        match self.space {
+            Space::Virtual => self.target.read_virtual(&mut reads),
+            Space::Physical => self.target.read_physical(&mut reads),
+        }
+        self.got = reads[0].bytes_read.min(n);
+        self.status = reads[0].status;
+        self.first = addr;
+        self.last = last;
+        self.loaded = true;
+    }
+
+    /// The byte at `addr` (within the range), or why it cannot be read.
+    fn byte(&mut self, addr: u64) -> Result<u8, ReadStatus> {
+        if !self.loaded || addr < self.first || addr > self.last {
+            self.load(addr);
+        }
+        let i = (addr - self.first) as usize;
+        if i < self.got {
+            Ok(self.buf[i])
+        } else {
+            Err(self.status)
+        }
+    }
+}
+
+/// Runs a display command: `args` is `ADDR [L COUNT]`; the lines and rows are collected.
 pub fn display(
     target: &dyn Target,
     space: Space,
     unit: Unit,
     args: &str,
     cancel: Option<&AtomicBool>,
+) -> CommandResult {
+    let mut sink = crate::outcome::Collect::default();
+    let r = display_into(target, space, unit, args, cancel, &mut sink);
+    sink.into_result(r)
+}
+
+/// Runs a display command, handing each text line and row to `sink` as it is made: memory stays
+/// the same whatever the length (issue #21). Two passes over the range, one page at a time: the
+/// first finds the unreadable stretches (a reason line gives a stretch's whole length before its
+/// first line), the second makes the lines. The returned result holds what is not streamed.
+pub fn display_into(
+    target: &dyn Target,
+    space: Space,
+    unit: Unit,
+    args: &str,
+    cancel: Option<&AtomicBool>,
+    sink: &mut dyn Sink,
 ) -> CommandResult {
     let name = format!(
         "{}d{}",
@@ -99,29 +177,21 @@ pub fn display(
             "the range wraps past the end of the address space",
         );
     }
-    let mut bytes: Vec<Option<u8>> = Vec::with_capacity(len as usize);
-    let mut holes: Vec<Hole> = Vec::new();
-    let mut addr = start;
+    let cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed)) || target.is_cancelled();
     let end = start + (len - 1);
-    let mut page = vec![0u8; PAGE as usize];
+    // Pass 1: the unreadable stretches (at most one per page: 4096 for the 16 MiB cap).
+    let mut holes: Vec<Hole> = Vec::new();
+    let mut pages = PageCache::new(target, space, end);
+    let mut addr = start;
     loop {
-        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) || target.is_cancelled() {
+        if cancelled() {
             return CommandResult::failed(&name, args, "cancelled");
         }
-        let page_end = (addr | (PAGE - 1)).min(end);
-        let n = (page_end - addr + 1) as usize;
-        let buf = &mut page[..n];
-        let mut reads = [Read::new(addr, buf)];
-        match space {
-            Space::Virtual => target.read_virtual(&mut reads),
-            Space::Physical => target.read_physical(&mut reads),
-        }
-        let got = reads[0].bytes_read.min(n);
-        let status = reads[0].status;
-        bytes.extend(page[..got].iter().map(|&b| Some(b)));
-        if got < n {
-            bytes.extend(std::iter::repeat_n(None, n - got));
-            let hole_start = addr + got as u64;
+        pages.load(addr);
+        let page_end = pages.last;
+        if pages.got < (page_end - addr + 1) as usize {
+            let hole_start = addr + pages.got as u64;
+            let status = pages.status;
             match holes.last_mut() {
                 Some(h) if h.end + 1 == hole_start && h.status == status => h.end = page_end,
                 _ => holes.push(Hole {
@@ -140,21 +210,40 @@ pub fn display(
         4 => 4,
         _ => 8,
     };
-    let mut result = CommandResult::new(&name, args);
-    let mut text = Vec::new();
+    let result = CommandResult::new(&name, args);
     let per_line = 16 / unit.size();
     let mut hole_iter = holes.iter().peekable();
-    for (line_no, chunk) in bytes.chunks(16).enumerate() {
-        let line_addr = start + (line_no as u64) * 16;
+    let mut chunk: Vec<Option<u8>> = Vec::with_capacity(16);
+    let mut line_addr = start;
+    // The first hole that does not end before the current line (holes are sorted).
+    let mut touching = 0usize;
+    // Pass 2: the lines.
+    loop {
+        if (line_addr - start) % 0x10000 == 0 && cancelled() {
+            return CommandResult::failed(&name, args, "cancelled");
+        }
+        let line_last = line_addr.saturating_add(15).min(end);
+        chunk.clear();
+        let mut a = line_addr;
+        loop {
+            chunk.push(pages.byte(a).ok());
+            if a == line_last {
+                break;
+            }
+            a += 1;
+        }
         // A reason line before the first line a hole touches.
         while let Some(h) = hole_iter.peek() {
-            if h.start < line_addr + 16 {
-                text.push(format!(
+            if h.start <= line_last {
+                let emitted = sink.line(format!(
                     "{}: {} ({:#x} bytes)",
                     addr_text(h.start, space, pointer_size),
                     h.status,
                     h.end - h.start + 1
                 ));
+                if emitted.is_err() {
+                    return result;
+                }
                 hole_iter.next();
             } else {
                 break;
@@ -174,7 +263,7 @@ pub fn display(
             })
             .collect();
         let mut line = format!("{}  ", addr_text(line_addr, space, pointer_size));
-        let mut values: Vec<Value> = Vec::new();
+        let mut values: Vec<Value> = Vec::with_capacity(elements.len());
         for (i, v) in elements.iter().enumerate() {
             let cell = match (unit, v) {
                 (Unit::Byte, Some(v)) => format!("{v:02x}"),
@@ -195,12 +284,18 @@ pub fn display(
             line.push_str(&cell);
             values.push(v.map_or(Value::Null, |v| json!(hex(v))));
         }
-        let mut row = json!({ "address": hex(line_addr), "values": values });
+        let wants_rows = sink.wants_rows();
+        let mut row = if wants_rows {
+            json!({ "address": hex(line_addr), "values": values })
+        } else {
+            Value::Null
+        };
         // Why a line has unreadable bytes (the text shows it on a line of its own).
-        let line_end = line_addr + chunk.len() as u64 - 1;
-        if let Some(h) = holes
-            .iter()
-            .find(|h| h.start <= line_end && h.end >= line_addr)
+        while holes.get(touching).is_some_and(|h| h.end < line_addr) {
+            touching += 1;
+        }
+        if let Some(h) = holes.get(touching).filter(|h| h.start <= line_last)
+            && wants_rows
         {
             row["unreadable"] = json!(h.status.to_string());
         }
@@ -217,12 +312,20 @@ pub fn display(
                 .collect();
             line.push_str("  ");
             line.push_str(&ascii);
-            row["ascii"] = json!(ascii);
+            if wants_rows {
+                row["ascii"] = json!(ascii);
+            }
         }
-        text.push(line);
-        result.rows.push(row);
+        // A closed output (a pipe into `head`) ends the command: the caller sees the error on
+        // its next write.
+        if sink.line(line).is_err() || (wants_rows && sink.row(row).is_err()) {
+            return result;
+        }
+        if line_last == end {
+            break;
+        }
+        line_addr = line_last + 1;
     }
-    result.text = Some(text);
     result
 }
 
@@ -333,6 +436,62 @@ mod tests {
             text[1],
             "00000000`00002ff8  01 01 01 01 01 01 01 01-?? ?? ?? ?? ?? ?? ?? ??  ................"
         );
+    }
+
+    /// Counts what arrives, and fails after `limit` lines (a closed pipe).
+    struct Counting {
+        lines: usize,
+        rows: usize,
+        limit: usize,
+    }
+
+    impl Sink for Counting {
+        fn row(&mut self, _: Value) -> std::io::Result<()> {
+            self.rows += 1;
+            Ok(())
+        }
+        fn line(&mut self, _: String) -> std::io::Result<()> {
+            self.lines += 1;
+            if self.lines > self.limit {
+                return Err(std::io::Error::other("closed"));
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lines_stream_and_a_closed_output_stops_the_command() {
+        let mut sink = Counting {
+            lines: 0,
+            rows: 0,
+            limit: usize::MAX,
+        };
+        // 1 MiB of unmapped memory: one reason line, then 0x10000 lines, none kept.
+        let r = display_into(
+            &target(),
+            Space::Virtual,
+            Unit::Byte,
+            "10000000 L 100000",
+            None,
+            &mut sink,
+        );
+        assert!(r.is_ok(), "{r:?}");
+        assert!(r.rows.is_empty() && r.text.is_none(), "nothing is kept");
+        assert_eq!((sink.lines, sink.rows), (0x10001, 0x10000));
+        let mut sink = Counting {
+            lines: 0,
+            rows: 0,
+            limit: 10,
+        };
+        display_into(
+            &target(),
+            Space::Virtual,
+            Unit::Byte,
+            "10000000 L 100000",
+            None,
+            &mut sink,
+        );
+        assert_eq!(sink.lines, 11, "stops at the first refused line");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::outcome::CommandResult;
 use crate::render::result_object;
 
 /// Opens a dump (the binary's opener).
-pub type Open<'a> = dyn Fn(&Path, &Options) -> Result<Box<dyn HostView>, String> + 'a;
+pub type Open<'a> = crate::cli::Opener<'a>;
 
 /// The commands the report runs on each dump (their JSON results are what it draws).
 pub const REPORT_COMMANDS: &[&str] = &[

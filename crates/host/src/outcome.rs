@@ -48,3 +48,59 @@ impl CommandResult {
         self.error.is_none()
     }
 }
+
+/// Where a command's rows and text lines go as they are produced (issue #21: output streams).
+///
+/// The renderer implements it to write each row (jsonl, csv, json) or line (text) at once, so a
+/// command's memory does not grow with its output; [`Collect`] keeps them (tests, the demo).
+/// Callbacks of a plugin's worker threads reach it under the bridge's lock, hence `Send`.
+pub trait Sink: Send {
+    /// One row (a JSON object), in the order produced.
+    fn row(&mut self, row: Value) -> std::io::Result<()>;
+    /// One line of the command's own text layout (WinDbg's); machine formats drop it.
+    fn line(&mut self, line: String) -> std::io::Result<()>;
+    /// Will rows be used? `false` once a text renderer has seen the command's own lines: a
+    /// command may then skip building them.
+    fn wants_rows(&self) -> bool {
+        true
+    }
+}
+
+/// A [`Sink`] that keeps everything: the rows and lines of a [`CommandResult`] built in memory.
+#[derive(Debug, Default)]
+pub struct Collect {
+    /// The rows, in order.
+    pub rows: Vec<Value>,
+    /// The text lines, `None` when the command produced none.
+    pub text: Option<Vec<String>>,
+}
+
+impl Sink for Collect {
+    fn row(&mut self, row: Value) -> std::io::Result<()> {
+        self.rows.push(row);
+        Ok(())
+    }
+
+    fn line(&mut self, line: String) -> std::io::Result<()> {
+        self.text.get_or_insert_with(Vec::new).push(line);
+        Ok(())
+    }
+}
+
+impl Collect {
+    /// Puts what was collected in front of what `result` holds.
+    pub fn into_result(self, mut result: CommandResult) -> CommandResult {
+        if !self.rows.is_empty() {
+            let mut rows = self.rows;
+            rows.append(&mut result.rows);
+            result.rows = rows;
+        }
+        if let Some(mut lines) = self.text {
+            if let Some(more) = result.text.take() {
+                lines.extend(more);
+            }
+            result.text = Some(lines);
+        }
+        result
+    }
+}

@@ -29,6 +29,8 @@ struct Shared {
     /// Bumped on every report, so the display knows when to redraw.
     reports: AtomicU64,
     label: Mutex<String>,
+    /// The command has started writing to the terminal: the display clears itself and stops.
+    output: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -55,6 +57,15 @@ pub fn report(done: u64, total: u64, label: &str) {
     }
     s.total.store(total, Ordering::Relaxed);
     s.reports.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Tells the active display that the command writes its output to the terminal now: the display
+/// clears itself and draws no more (the lines show the progress; a spinner would be drawn over
+/// them). Ctrl-C still cancels.
+pub fn output_started() {
+    if let Some(s) = lock(&ACTIVE).clone() {
+        s.output.store(true, Ordering::Relaxed);
+    }
 }
 
 /// What the active display would show: `(done, total, label)` of the last report, or `None`
@@ -101,7 +112,7 @@ impl CommandProgress {
 /// The display thread: waits [`DELAY`], then redraws every [`TICK`] until told to stop.
 fn draw(s: &Shared, command: &str, rx: &mpsc::Receiver<()>) {
     match rx.recv_timeout(DELAY) {
-        Err(RecvTimeoutError::Timeout) => {}
+        Err(RecvTimeoutError::Timeout) if !s.output.load(Ordering::Relaxed) => {}
         _ => return,
     }
     let bar = ProgressBar::new_spinner();
@@ -119,6 +130,9 @@ fn draw(s: &Shared, command: &str, rx: &mpsc::Receiver<()>) {
     let mut seen = 0;
     let mut is_bar = false;
     while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(TICK) {
+        if s.output.load(Ordering::Relaxed) {
+            break;
+        }
         let reports = s.reports.load(Ordering::Relaxed);
         if reports == seen {
             continue;

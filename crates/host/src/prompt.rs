@@ -93,7 +93,7 @@ pub fn run(names: &[String], mut run: impl FnMut(&str)) {
                     continue;
                 }
                 let _ = editor.add_history_entry(trimmed);
-                if trimmed == "q" || trimmed == "qq" {
+                if crate::cli::is_quit(trimmed) {
                     break;
                 }
                 run(trimmed);

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use serde_json::{Map, Value, json};
 
-use crate::outcome::CommandResult;
+use crate::outcome::{CommandResult, Sink};
 
 /// The JSON schema version of `--format json` (docs/JSON.md); bumped only on a breaking change.
 pub const SCHEMA: u32 = 1;
@@ -166,7 +166,49 @@ pub fn result_object(r: &CommandResult, target: &Value, sources: &Value) -> Valu
     }
 }
 
-/// Renders results as they come.
+/// How many rows CSV looks at before it writes its header: the columns are those of the first
+/// rows (a key first seen later is reported on stderr, not added).
+pub const CSV_LOOKAHEAD: usize = 1024;
+
+/// The command being rendered, between [`Renderer::begin`] and [`Renderer::finish`].
+#[derive(Debug, Default)]
+struct Current {
+    command: String,
+    args: String,
+    /// Rows held back: text (for the generic table, until the command sends a line of its own
+    /// layout) and CSV (until the header is known).
+    held: Vec<Value>,
+    /// A text line of the command's own layout has been written.
+    lines_seen: bool,
+    /// JSON: the object's head and `"rows":[` have been written; rows written since.
+    json_rows: Option<usize>,
+    /// CSV: the header written.
+    csv_cols: Option<Vec<String>>,
+    /// CSV: keys seen after the header that it does not hold.
+    csv_dropped: Vec<String>,
+    /// The columns the command declared ([`Renderer::declare`] or the result's own).
+    columns: Vec<String>,
+}
+
+impl Current {
+    /// The held rows (then `more`) as a result with the command's declared columns, for
+    /// [`text_table`] and [`result_columns`]; the held rows are moved into it.
+    fn held_result(&mut self, more: &[Value]) -> CommandResult {
+        let mut rows = std::mem::take(&mut self.held);
+        rows.extend(more.iter().cloned());
+        CommandResult {
+            command: self.command.clone(),
+            args: self.args.clone(),
+            rows,
+            columns: self.columns.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+/// Renders results as they come: [`Renderer::begin`], then rows and lines through [`Sink`] (each
+/// written at once where the format allows), then [`Renderer::finish`] with the rest of the
+/// result. [`Renderer::render`] does all three for a result built whole.
 #[derive(Debug)]
 pub struct Renderer<W: Write, E: Write> {
     format: Format,
@@ -181,6 +223,7 @@ pub struct Renderer<W: Write, E: Write> {
     /// Echo `kd> COMMAND` before each command's text.
     echo: bool,
     csv_blocks: usize,
+    current: Option<Current>,
 }
 
 impl<W: Write, E: Write> Renderer<W, E> {
@@ -195,6 +238,7 @@ impl<W: Write, E: Write> Renderer<W, E> {
             header: None,
             echo: false,
             csv_blocks: 0,
+            current: None,
         }
     }
 
@@ -204,10 +248,27 @@ impl<W: Write, E: Write> Renderer<W, E> {
         self
     }
 
+    /// Adds `note: ...` lines after the header line: what changes the meaning of every answer
+    /// (a truncated dump, `--symbols` that gave nothing), printed once, first (text only).
+    pub fn with_notes(mut self, notes: &[String]) -> Self {
+        if notes.is_empty() {
+            return self;
+        }
+        let mut h = self.header.take().map(|h| vec![h]).unwrap_or_default();
+        h.extend(notes.iter().map(|n| format!("note: {n}")));
+        self.header = Some(h.join("\n"));
+        self
+    }
+
     /// Echo `kd> COMMAND ARGS` before each command in text (the `-c` form).
     pub fn with_echo(mut self, echo: bool) -> Self {
         self.echo = echo;
         self
+    }
+
+    /// Is the format a machine format (no progress display)?
+    pub fn is_machine(&self) -> bool {
+        self.format.is_machine()
     }
 
     /// Writes the text header now, if it has not been written (text format only).
@@ -220,13 +281,57 @@ impl<W: Write, E: Write> Renderer<W, E> {
         Ok(())
     }
 
-    /// Renders one command's result.
+    /// Renders one command's result, built whole.
     pub fn render(&mut self, r: &CommandResult) -> io::Result<()> {
+        self.begin(&r.command, &r.args)?;
+        self.finish(r)
+    }
+
+    /// Starts a command: its rows and lines may follow through [`Sink`].
+    pub fn begin(&mut self, command: &str, args: &str) -> io::Result<()> {
+        self.current = Some(Current {
+            command: command.to_string(),
+            args: args.trim().to_string(),
+            ..Default::default()
+        });
+        if self.format == Format::Text {
+            self.write_header()?;
+            if self.echo {
+                let args = args.trim();
+                if args.is_empty() {
+                    writeln!(self.out, "kd> {command}")?;
+                } else {
+                    writeln!(self.out, "kd> {command} {args}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the columns the command begun declares (a plugin's `Command::columns`), for the
+    /// CSV header and the generic text table before its rows arrive.
+    pub fn declare(&mut self, columns: &[String]) {
+        if let Some(cur) = self.current.as_mut() {
+            cur.columns = columns.to_vec();
+        }
+    }
+
+    /// Ends the command begun: `r` holds what was not streamed (its rows and text follow those
+    /// streamed), the summary, warnings and error.
+    pub fn finish(&mut self, r: &CommandResult) -> io::Result<()> {
+        let mut cur = self.current.take().unwrap_or_else(|| Current {
+            command: r.command.clone(),
+            args: r.args.clone(),
+            ..Default::default()
+        });
+        if cur.columns.is_empty() {
+            cur.columns = r.columns.clone();
+        }
         match self.format {
-            Format::Text => self.text(r)?,
-            Format::Json => self.json(r)?,
-            Format::Jsonl => self.jsonl(r)?,
-            Format::Csv => self.csv(r)?,
+            Format::Text => self.text_end(&mut cur, r)?,
+            Format::Json => self.json_end(&mut cur, r)?,
+            Format::Jsonl => self.jsonl_end(&cur, r)?,
+            Format::Csv => self.csv_end(&mut cur, r)?,
         }
         self.out.flush()
     }
@@ -236,28 +341,31 @@ impl<W: Write, E: Write> Renderer<W, E> {
         (self.out, self.err)
     }
 
-    fn text(&mut self, r: &CommandResult) -> io::Result<()> {
-        self.write_header()?;
-        if self.echo {
-            if r.args.is_empty() {
-                writeln!(self.out, "kd> {}", r.command)?;
-            } else {
-                writeln!(self.out, "kd> {} {}", r.command, r.args)?;
-            }
-        }
+    fn error_to_err(&mut self, command: &str, e: &str) -> io::Result<()> {
+        self.out.flush()?;
+        // A message that already names the command (`!vm: ...`) is not prefixed twice.
+        let e = e
+            .strip_prefix(command)
+            .and_then(|rest| rest.strip_prefix(": "))
+            .unwrap_or(e);
+        writeln!(self.err, "error: {command}: {e}")?;
+        self.err.flush()
+    }
+
+    fn text_end(&mut self, cur: &mut Current, r: &CommandResult) -> io::Result<()> {
         if let Some(e) = &r.error {
-            self.out.flush()?;
-            writeln!(self.err, "error: {}: {e}", r.command)?;
-            return self.err.flush();
+            return self.error_to_err(&cur.command, e);
         }
-        match &r.text {
-            Some(lines) => {
+        match (&r.text, cur.lines_seen) {
+            (Some(lines), _) => {
                 for l in lines {
                     writeln!(self.out, "{l}")?;
                 }
             }
-            None => {
-                for l in text_table(r) {
+            (None, true) => {}
+            (None, false) => {
+                let held = cur.held_result(&r.rows);
+                for l in text_table(&held) {
                     writeln!(self.out, "{l}")?;
                 }
                 if let Some(s) = &r.summary {
@@ -278,53 +386,161 @@ impl<W: Write, E: Write> Renderer<W, E> {
         Ok(())
     }
 
-    fn json(&mut self, r: &CommandResult) -> io::Result<()> {
-        let v = result_object(r, &self.target, &self.sources);
-        writeln!(self.out, "{v}")
+    /// The head of a command's JSON object, up to its rows: the keys before `rows` in the order
+    /// `serde_json` writes an object (sorted), so a streamed object reads as one built whole.
+    fn json_open(&mut self, cur: &mut Current) -> io::Result<()> {
+        if cur.json_rows.is_none() {
+            write!(
+                self.out,
+                "{{\"args\":{},\"command\":{},\"rows\":[",
+                Value::String(cur.args.clone()),
+                Value::String(cur.command.clone())
+            )?;
+            cur.json_rows = Some(0);
+        }
+        Ok(())
     }
 
-    fn jsonl(&mut self, r: &CommandResult) -> io::Result<()> {
-        if let Some(e) = &r.error {
-            return writeln!(self.out, "{}", json!({"command": r.command, "error": e}));
+    fn json_row(&mut self, cur: &mut Current, row: &Value) -> io::Result<()> {
+        self.json_open(cur)?;
+        let n = cur.json_rows.get_or_insert(0);
+        if *n > 0 {
+            self.out.write_all(b",")?;
+        }
+        *n += 1;
+        serde_json::to_writer(&mut self.out, row).map_err(io::Error::other)
+    }
+
+    fn json_end(&mut self, cur: &mut Current, r: &CommandResult) -> io::Result<()> {
+        if let Some(e) = &r.error
+            && cur.json_rows.is_none()
+        {
+            return writeln!(self.out, "{}", json!({"command": cur.command, "error": e}));
         }
         for row in &r.rows {
-            let mut m = Map::new();
-            m.insert("command".into(), json!(r.command));
-            if let Value::Object(fields) = row {
-                for (k, v) in fields {
-                    if k != "command" {
-                        m.insert(k.clone(), v.clone());
-                    }
+            self.json_row(cur, row)?;
+        }
+        self.json_open(cur)?;
+        // After rows already written, a failure can only be told at the end of the object.
+        if let Some(e) = &r.error {
+            write!(self.out, "],\"error\":{}", Value::String(e.clone()))?;
+        } else {
+            self.out.write_all(b"]")?;
+        }
+        let tail = json!({
+            "schema": SCHEMA,
+            "sources": self.sources,
+            "summary": r.summary,
+            "target": self.target,
+            "warnings": r.warnings,
+        });
+        let tail = tail.to_string();
+        // `{"schema":...}` → `,"schema":...}`: the rest of the same object.
+        writeln!(self.out, ",{}", &tail[1..])
+    }
+
+    fn jsonl_row(&mut self, command: &str, row: &Value) -> io::Result<()> {
+        let mut m = Map::new();
+        m.insert("command".into(), json!(command));
+        if let Value::Object(fields) = row {
+            for (k, v) in fields {
+                if k != "command" {
+                    m.insert(k.clone(), v.clone());
                 }
             }
-            writeln!(self.out, "{}", Value::Object(m))?;
+        }
+        serde_json::to_writer(&mut self.out, &Value::Object(m)).map_err(io::Error::other)?;
+        self.out.write_all(b"\n")
+    }
+
+    fn jsonl_end(&mut self, cur: &Current, r: &CommandResult) -> io::Result<()> {
+        for row in &r.rows {
+            self.jsonl_row(&cur.command, row)?;
+        }
+        if let Some(e) = &r.error {
+            writeln!(self.out, "{}", json!({"command": cur.command, "error": e}))?;
+            return Ok(());
         }
         self.warnings_to_err(r)
     }
 
-    fn csv(&mut self, r: &CommandResult) -> io::Result<()> {
-        if let Some(e) = &r.error {
-            self.out.flush()?;
-            writeln!(self.err, "error: {}: {e}", r.command)?;
-            return self.err.flush();
+    fn csv_header(&mut self, cur: &mut Current) -> io::Result<()> {
+        if cur.csv_cols.is_some() {
+            return Ok(());
         }
         if self.csv_blocks > 0 {
             writeln!(self.out)?;
         }
         self.csv_blocks += 1;
-        let cols = result_columns(r);
+        let held = cur.held_result(&[]);
+        let cols = result_columns(&held);
+        cur.held = held.rows;
         let header: Vec<String> = cols.iter().map(|c| csv_field(c)).collect();
         writeln!(self.out, "{}", header.join(","))?;
+        let held = std::mem::take(&mut cur.held);
+        for row in &held {
+            self.csv_line(&cols, row)?;
+        }
+        cur.csv_cols = Some(cols);
+        Ok(())
+    }
+
+    fn csv_line(&mut self, cols: &[String], row: &Value) -> io::Result<()> {
+        let line: Vec<String> = cols
+            .iter()
+            .map(|c| match row.get(c) {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(s)) => csv_field(s),
+                Some(v) => csv_field(&v.to_string()),
+            })
+            .collect();
+        writeln!(self.out, "{}", line.join(","))
+    }
+
+    fn csv_row(&mut self, cur: &mut Current, row: Value) -> io::Result<()> {
+        match &cur.csv_cols {
+            None => {
+                cur.held.push(row);
+                if cur.held.len() >= CSV_LOOKAHEAD {
+                    self.csv_header(cur)?;
+                }
+                Ok(())
+            }
+            Some(cols) => {
+                if let Value::Object(m) = &row {
+                    for k in m.keys() {
+                        if !cols.contains(k) && !cur.csv_dropped.contains(k) {
+                            cur.csv_dropped.push(k.clone());
+                        }
+                    }
+                }
+                let cols = cols.clone();
+                self.csv_line(&cols, &row)
+            }
+        }
+    }
+
+    fn csv_end(&mut self, cur: &mut Current, r: &CommandResult) -> io::Result<()> {
+        if let Some(e) = &r.error
+            && cur.csv_cols.is_none()
+        {
+            return self.error_to_err(&cur.command, e);
+        }
         for row in &r.rows {
-            let line: Vec<String> = cols
-                .iter()
-                .map(|c| match row.get(c) {
-                    None | Some(Value::Null) => String::new(),
-                    Some(Value::String(s)) => csv_field(s),
-                    Some(v) => csv_field(&v.to_string()),
-                })
-                .collect();
-            writeln!(self.out, "{}", line.join(","))?;
+            self.csv_row(cur, row.clone())?;
+        }
+        self.csv_header(cur)?;
+        if !cur.csv_dropped.is_empty() {
+            writeln!(
+                self.err,
+                "warning: {}: column(s) {} first appear after the first {CSV_LOOKAHEAD} rows \
+                 and are not in the CSV (use --format jsonl to see them)",
+                cur.command,
+                cur.csv_dropped.join(", ")
+            )?;
+        }
+        if let Some(e) = &r.error {
+            return self.error_to_err(&cur.command, e);
         }
         self.warnings_to_err(r)
     }
@@ -334,6 +550,43 @@ impl<W: Write, E: Write> Renderer<W, E> {
             writeln!(self.err, "warning: {}: {w}", r.command)?;
         }
         self.err.flush()
+    }
+}
+
+impl<W: Write + Send, E: Write + Send> Sink for Renderer<W, E> {
+    fn row(&mut self, row: Value) -> io::Result<()> {
+        let mut cur = self.current.take().unwrap_or_default();
+        let written = match self.format {
+            Format::Text => {
+                if !cur.lines_seen {
+                    cur.held.push(row);
+                }
+                Ok(())
+            }
+            Format::Json => self.json_row(&mut cur, &row),
+            Format::Jsonl => self.jsonl_row(&cur.command, &row),
+            Format::Csv => self.csv_row(&mut cur, row),
+        };
+        self.current = Some(cur);
+        written
+    }
+
+    fn wants_rows(&self) -> bool {
+        self.format != Format::Text || !self.current.as_ref().is_some_and(|c| c.lines_seen)
+    }
+
+    fn line(&mut self, line: String) -> io::Result<()> {
+        if self.format != Format::Text {
+            return Ok(());
+        }
+        if let Some(cur) = self.current.as_mut()
+            && !cur.lines_seen
+        {
+            // The command has a layout of its own: the rows held for a generic table go.
+            cur.lines_seen = true;
+            cur.held = Vec::new();
+        }
+        writeln!(self.out, "{line}")
     }
 }
 
@@ -446,15 +699,18 @@ mod tests {
         assert_eq!(result_columns(&r), ["level", "value"]);
     }
 
-    fn render(format: Format, results: &[CommandResult]) -> (String, String) {
-        let mut r = Renderer::new(
+    fn renderer(format: Format) -> Renderer<Vec<u8>, Vec<u8>> {
+        Renderer::new(
             format,
             Vec::new(),
             Vec::new(),
             json!({"arch": "x64"}),
             json!({}),
         )
-        .with_header(Some("symbols: guessed".into()));
+    }
+
+    fn render(format: Format, results: &[CommandResult]) -> (String, String) {
+        let mut r = renderer(format).with_header(Some("symbols: guessed".into()));
         for x in results {
             r.render(x).unwrap();
         }
@@ -512,6 +768,79 @@ mod tests {
         assert_eq!(lines[2], "2,32,2,64,\"a,\"\"b\"\"\"");
         assert_eq!(lines[3], "");
         assert_eq!(lines[4], lines[0]);
+    }
+
+    /// Streams `result` through the Sink: rows (and `lines`) first, then finish with the rest.
+    fn stream(format: Format, r: &CommandResult, lines: &[&str]) -> (String, String) {
+        let mut x = renderer(format);
+        x.begin(&r.command, &r.args).unwrap();
+        for l in lines {
+            x.line((*l).to_string()).unwrap();
+        }
+        for row in &r.rows {
+            x.row(row.clone()).unwrap();
+        }
+        let rest = CommandResult {
+            rows: Vec::new(),
+            ..r.clone()
+        };
+        x.finish(&rest).unwrap();
+        let (o, e) = x.into_inner();
+        (String::from_utf8(o).unwrap(), String::from_utf8(e).unwrap())
+    }
+
+    #[test]
+    fn streamed_rows_render_as_a_result_built_whole() {
+        for format in [Format::Text, Format::Json, Format::Jsonl, Format::Csv] {
+            let whole = {
+                let mut x = renderer(format);
+                x.render(&result()).unwrap();
+                let (o, e) = x.into_inner();
+                (String::from_utf8(o).unwrap(), String::from_utf8(e).unwrap())
+            };
+            assert_eq!(stream(format, &result(), &[]), whole, "{format:?}");
+        }
+        // A failure after rows were streamed: json says it at the end of the same object.
+        let mut failed = result();
+        failed.error = Some("cancelled".into());
+        let (o, _) = stream(Format::Json, &failed, &[]);
+        let v: Value = serde_json::from_str(o.trim()).unwrap();
+        assert_eq!(v["error"], "cancelled");
+        assert_eq!(v["rows"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn text_lines_replace_the_generic_table_and_csv_looks_ahead() {
+        let (o, _) = stream(Format::Text, &result(), &["own layout"]);
+        assert_eq!(o, "own layout\nwarning: w1\n");
+        // More rows than the look-ahead, a new key after it: reported, not silently lost.
+        let mut r = CommandResult::new("x", "");
+        for i in 0..CSV_LOOKAHEAD {
+            r.rows.push(json!({"a": i}));
+        }
+        r.rows.push(json!({"a": 0, "late": 1}));
+        let (o, e) = stream(Format::Csv, &r, &[]);
+        assert_eq!(o.lines().count(), CSV_LOOKAHEAD + 2);
+        assert!(o.starts_with("a\n0\n"));
+        assert!(e.contains("column(s) late first appear after"), "{e}");
+    }
+
+    #[test]
+    fn errors_name_the_command_once_and_notes_follow_the_header() {
+        let failed = CommandResult::failed("!vm", "", "!vm: no pool figures");
+        let mut x = Renderer::new(Format::Text, Vec::new(), Vec::new(), json!({}), json!({}))
+            .with_header(Some("symbols: guessed".into()))
+            .with_notes(&["the dump is truncated".into()]);
+        x.render(&failed).unwrap();
+        let (o, e) = x.into_inner();
+        assert_eq!(
+            String::from_utf8(o).unwrap(),
+            "symbols: guessed\nnote: the dump is truncated\n"
+        );
+        assert_eq!(
+            String::from_utf8(e).unwrap(),
+            "error: !vm: no pool figures\n"
+        );
     }
 
     #[test]

@@ -36,7 +36,8 @@ use plugin_sdk::{
 /// What the user gave besides the dump.
 #[derive(Debug, Clone, Default)]
 pub struct SessionOptions {
-    /// `--symbols` paths, in order (ISF files or folders, PDB files, symbol stores).
+    /// `--symbols` values, in order (ISF files or folders, PDB files, symbol stores, or WinDbg
+    /// symbol-path syntax: `srv*CACHE*URL`, `srv*URL`, `cache*DIR`, `;` between elements).
     pub symbols: Vec<PathBuf>,
     /// `--pooltag` files, in order; they sit over `POOLDBG_POOLTAG`, a WinDbg install and the
     /// embedded database.
@@ -45,6 +46,8 @@ pub struct SessionOptions {
     pub use_nt_symbol_path: bool,
     /// Leave the embedded profiles out (to see what the fallbacks do).
     pub no_embedded_profiles: bool,
+    /// Draw a progress bar on stderr while a symbol server's PDB downloads.
+    pub download_progress: bool,
 }
 
 /// Why a dump could not be opened at all. Anything less is a note on an opened session.
@@ -87,6 +90,8 @@ pub struct Session {
     kernel: Option<Kernel>,
     tags: pooltag::TagLookup,
     notes: Vec<String>,
+    /// The notes that change the meaning of every answer (see [`Session::notices`]).
+    notices: Vec<String>,
     cancelled: Arc<AtomicBool>,
 }
 
@@ -97,6 +102,13 @@ const X64_KERNEL_SCAN: [(u64, u64, u64); 2] = [
     // Older x64: page aligned near the start of the range.
     (0xFFFF_F800_0000_0000, 0xFFFF_F800_1000_0000, 0x1000),
 ];
+/// Said (in the notes, so in `info`'s output) for every ARM64 dump.
+pub const ARM64_NOTE: &str = "ARM64 kernel: identified from the dump header and the KDBG (info, lm); \
+     the pool commands (!vm, !poolused, !pool, !poolfind, !frag) do not cover ARM64 yet";
+
+/// The most physical pages a raw or ELF image's page-table scans look at (4 GiB of data).
+pub const SCAN_BUDGET_PAGES: u64 = 1 << 20;
+
 /// The x86 kernel range scanned for raw images.
 const X86_KERNEL_SCAN: (u64, u64, u64) = (0x8000_0000, 0xC000_0000, 0x1000);
 
@@ -113,12 +125,21 @@ impl Session {
     pub fn from_dump(dump: Dump, options: &SessionOptions) -> Result<Session, SessionError> {
         let dump = Arc::new(dump);
         let mut notes: Vec<String> = dump.warnings().iter().map(|w| w.to_string()).collect();
+        let mut notices = Vec::new();
         if dump.missing_bytes() > 0 {
-            notes.push(format!(
-                "the dump is truncated: {} pages ({} bytes) it describes are not in the file",
+            let n = format!(
+                "the dump is truncated: {} pages ({} bytes) it describes are not in the file; \
+                 answers that need them are incomplete",
                 dump.missing_pages(),
                 dump.missing_bytes()
-            ));
+            );
+            notes.push(n.clone());
+            notices.push(n);
+        }
+        for p in &options.symbols {
+            if !p.exists() {
+                notices.push(format!("--symbols {}: no such file or folder", p.display()));
+            }
         }
         let (tags, tag_notes) = pooltag::TagLookup::load(&pooltag::LoadOptions::standard(
             options.pooltag_files.clone(),
@@ -134,6 +155,16 @@ impl Session {
                 None
             },
             no_embedded: options.no_embedded_profiles,
+            progress: options.download_progress.then(|| {
+                ntkernel::target::ProgressHook(Arc::new(|_url: &str, done, total| {
+                    crate::progress::report(
+                        done,
+                        total.unwrap_or(0),
+                        "downloading the kernel's PDB",
+                    )
+                }))
+            }),
+            ..Default::default()
         };
 
         let mut session = Session {
@@ -143,10 +174,12 @@ impl Session {
             kernel: None,
             tags,
             notes,
+            notices,
             cancelled: Arc::new(AtomicBool::new(false)),
         };
         let facts = session.initial_facts();
         session.identify(facts, &symbol_options);
+        session.symbols_notice(options);
         Ok(session)
     }
 
@@ -163,8 +196,15 @@ impl Session {
                 Some(Mode::X86) => Some(NtArch::X86),
                 Some(Mode::X86Pae) => Some(NtArch::X86Pae),
                 Some(Mode::X64 | Mode::X64La57) => Some(NtArch::X64),
+                // ARM64 (MachineImageType 0xAA64, the PE machine value: Microsoft's "PE Format"
+                // page; DUMP_HEADER64 keeps it at 0x30). Identified, but its page tables are not
+                // walked and no pool layout is known for it (see the note below).
+                None if h.machine == Some(dumpfile::header::MACHINE_ARM64) => Some(NtArch::Arm64),
                 None => None,
             };
+            if facts.arch == Some(NtArch::Arm64) {
+                self.notes.push(ARM64_NOTE.into());
+            }
             facts.build = h.build;
             facts.dtb = h.directory_table_base;
             facts.kdbg_va = h.kd_debugger_data_block;
@@ -184,6 +224,12 @@ impl Session {
                     Arc::clone(&dump),
                     PagingConfig::new(mode, dtb).with_format(format),
                 ));
+            } else if facts.arch == Some(NtArch::Arm64) {
+                self.notes.push(
+                    "ARM64: pooldbg does not walk ARM64 page tables yet: virtual addresses \
+                     cannot be translated"
+                        .into(),
+                );
             } else {
                 self.notes.push(
                     "the dump header gives no DirectoryTableBase or architecture: virtual \
@@ -193,8 +239,10 @@ impl Session {
             }
             return facts;
         }
-        // Raw and ELF images: find the page tables and the kernel by scanning.
+        // Raw and ELF images: find the page tables and the kernel by scanning, then give back
+        // the pages the scans touched (commands read what they need again).
         self.scan_for_kernel(&mut facts);
+        self.dump.release_scanned();
         facts
     }
 
@@ -261,6 +309,12 @@ impl Session {
     }
 
     fn identify(&mut self, facts: DumpFacts, symbol_options: &SymbolOptions) {
+        // A bar (after a second, cleared when done) while a symbol server may be asked.
+        let _progress = (symbol_options.progress.is_some()
+            && ntkernel::target::symbol_path_elements(symbol_options)
+                .iter()
+                .any(|e| matches!(e, ntkernel::symsrv::PathElement::Server { .. })))
+        .then(|| crate::progress::CommandProgress::start("symbols"));
         let opened = {
             let mem = self.kernel_memory();
             Kernel::open(&mem, &facts, symbol_options)
@@ -277,10 +331,46 @@ impl Session {
                 }
                 self.kernel = Some(kernel);
             }
-            Err(e) => self
-                .notes
-                .push(format!("the kernel could not be identified: {e}")),
+            Err(e) => {
+                let n = format!("the kernel could not be identified: {e}");
+                self.notes.push(n.clone());
+                self.notices.push(n);
+            }
         }
+    }
+
+    /// `--symbols` paths were given but none of them answered for this kernel: say which kernel
+    /// was wanted and what answers instead.
+    fn symbols_notice(&mut self, options: &SessionOptions) {
+        if options.symbols.is_empty() || !options.symbols.iter().any(|p| p.exists()) {
+            return;
+        }
+        use ntkernel::symbols::Source as S;
+        let Some(kernel) = &self.kernel else { return };
+        let from_user = kernel
+            .symbols
+            .sources()
+            .any(|s| matches!(s, S::UserIsf(_) | S::UserPdb(_)));
+        if from_user {
+            return;
+        }
+        let wanted = kernel
+            .identity
+            .pdb
+            .as_ref()
+            .map(|p| format!(" ({} {} {})", p.name, p.guid, p.age))
+            .unwrap_or_default();
+        self.notices.push(format!(
+            "--symbols: nothing there matches this kernel's PDB{wanted}; symbols come from {}",
+            kernel.symbol_source()
+        ));
+    }
+
+    /// What changes the meaning of every answer, printed once before the first text output: a
+    /// truncated dump, `--symbols` paths that do not exist or hold nothing for this kernel, a
+    /// kernel that could not be identified. The rest of [`Session::notes`] is behind `-v`.
+    pub fn notices(&self) -> &[String] {
+        &self.notices
     }
 
     fn kernel_memory(&self) -> SessionMemory<'_> {
@@ -303,6 +393,26 @@ impl Session {
             Virtual::Paged(s) => Some(s),
             _ => None,
         }
+    }
+
+    /// Why this file is not a Windows memory image at all, or `None`: a raw or ELF image in which
+    /// no page tables with a Windows kernel image were found, described by what its bytes look
+    /// like (all zero, random or compressed data). The command line refuses such a file (exit
+    /// status 1) rather than answer "unknown" to every command; a crash dump, whose header says
+    /// it is Windows, is never refused here.
+    pub fn not_windows(&self) -> Option<String> {
+        if self.dump.header().is_some() || self.kernel.is_some() {
+            return None;
+        }
+        if matches!(self.virt, Virtual::Paged(_)) {
+            return None;
+        }
+        let what = describe_bytes(self.dump.bytes());
+        Some(format!(
+            "no Windows kernel found in this {} image: no page tables with a kernel image were \
+             found by scanning ({what})",
+            self.dump.kind().describe()
+        ))
     }
 
     /// The identified kernel, when it could be identified.
@@ -411,6 +521,50 @@ impl Session {
     }
 }
 
+/// What a file's bytes look like, from at most 64 samples of 4 KiB spread over it (a sparse
+/// file's holes read as zeros without being stored): all zero, random-looking (compressed or
+/// encrypted), or "data" otherwise.
+fn describe_bytes(bytes: &[u8]) -> String {
+    const SAMPLES: usize = 64;
+    const SAMPLE: usize = 4096;
+    if bytes.is_empty() {
+        return "the file is empty".into();
+    }
+    let step = (bytes.len() / SAMPLES).max(SAMPLE);
+    let mut counts = [0u64; 256];
+    let mut total = 0u64;
+    let mut at = 0usize;
+    while at < bytes.len() {
+        let end = at.saturating_add(SAMPLE).min(bytes.len());
+        for &b in &bytes[at..end] {
+            counts[usize::from(b)] += 1;
+        }
+        total += (end - at) as u64;
+        at = at.saturating_add(step);
+    }
+    if counts[0] == total {
+        return "the sampled bytes are all zero".into();
+    }
+    // Shannon entropy in bits per byte: near 8 for compressed, encrypted or random data; memory
+    // images, with their zero pages and code, sit well below.
+    let entropy: f64 = counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / total as f64;
+            -p * p.log2()
+        })
+        .sum();
+    if entropy > 7.5 {
+        format!(
+            "the bytes look random ({entropy:.2} bits per byte): compressed or encrypted data, \
+             not memory"
+        )
+    } else {
+        format!("{entropy:.2} bits per byte; not recognised as memory of a Windows machine")
+    }
+}
+
 /// One loaded module, as `lm` prints it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModuleInfo {
@@ -493,7 +647,11 @@ fn source_of(source: &ntkernel::symbols::Source) -> Source {
             Source::UserSymbols
         }
         ntkernel::symbols::Source::Embedded(_) => Source::EmbeddedProfile,
-        ntkernel::symbols::Source::Guessed(_) => Source::Guessed,
+        // Found without symbols: validated, but not named by symbols; the ABI has no code of its
+        // own for it yet, so plugins see a guess (the notes and the header line say how).
+        ntkernel::symbols::Source::Guessed(_) | ntkernel::symbols::Source::Found(_) => {
+            Source::Guessed
+        }
         ntkernel::symbols::Source::Kdbg => Source::Kdbg,
     }
 }
@@ -552,10 +710,17 @@ impl ntkernel::memory::PhysicalMemory for ScanPhysical<'_> {
         // the file holds (an ELF segment's size is the file's word): the file cannot hold more
         // pages than it has bytes, so the walk stops there (found by the fuzz target
         // pooldbg_session_commands: a 327-byte ELF claimed 2^56 bytes and the scan never ended).
-        let cap = (self.0.bytes().len() as u64) / 0x1000;
+        //
+        // The scans' cost is bounded and does not depend on zero or absent pages (issue #21):
+        // a sparse file's holes are skipped ([`Dump::scan_ranges`], SEEK_DATA/SEEK_HOLE), and at
+        // most [`SCAN_BUDGET_PAGES`] pages are looked at, in ascending physical order: the
+        // x64 low stub that holds the boot page tables' DTB lies in the first 1 MiB (memflow-win32
+        // `kernel/start_block/x64.rs::find_lowstub` scans only that), so the order reaches the
+        // kernel's page tables long before the budget ends.
+        let cap = ((self.0.bytes().len() as u64) / 0x1000).min(SCAN_BUDGET_PAGES);
         Box::new(
             self.0
-                .physical_ranges()
+                .scan_ranges()
                 .into_iter()
                 .flat_map(|(start, len)| {
                     (start / 0x1000)..start.saturating_add(len).div_ceil(0x1000)
@@ -627,7 +792,8 @@ impl Target for Session {
             Some(NtArch::X86) => Arch::X86,
             Some(NtArch::X86Pae) => Arch::X86Pae,
             Some(NtArch::X64) => Arch::X64,
-            _ => match self.address_space().map(|s| s.config().mode) {
+            Some(NtArch::Arm64) => Arch::Arm64,
+            None => match self.address_space().map(|s| s.config().mode) {
                 Some(Mode::X86) => Arch::X86,
                 Some(Mode::X86Pae) => Arch::X86Pae,
                 Some(Mode::X64 | Mode::X64La57) => Arch::X64,

@@ -88,11 +88,20 @@ impl HostView for Session {
         Session::cancel_flag(self)
     }
 
+    fn notices(&self) -> Vec<String> {
+        Session::notices(self).to_vec()
+    }
+
+    fn notes(&self) -> Vec<String> {
+        Session::notes(self).to_vec()
+    }
+
     fn sources(&self) -> Value {
         json!({
             "symbols": Session::symbol_source(self),
             "symbols_exact": HostView::symbols_exact(self),
-            "notes": self.notes(),
+            "notes": Session::notes(self),
+            "notices": Session::notices(self),
         })
     }
 }

@@ -369,10 +369,70 @@ fn usage_errors_exit_2() {
     }
     assert_eq!(run(&["--version"]).status.code(), Some(0));
     assert_eq!(run(&["--help"]).status.code(), Some(0));
-    // A dump that cannot be opened is a failure naming the file, not a usage error.
+    // The examples of --help, one per line (issue #21).
+    let help = stdout(&run(&["--help"]));
+    assert!(
+        help.lines().any(|l| l
+            .trim_start()
+            .starts_with("pooldbg -z DUMP -c \"info; !vm; !poolused 2\"")),
+        "{help}"
+    );
+    assert!(
+        help.lines()
+            .any(|l| l.trim_start().starts_with("pooldbg -z DUMP   ")),
+        "{help}"
+    );
+    assert!(help.contains("_NT_DEBUGGER_EXTENSION_PATH"), "{help}");
+    // A dump that cannot be opened is a failure naming the file once, not a usage error.
     let o = run(&["-z", "/nonexistent/x.dmp", "-c", "info"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("/nonexistent/x.dmp"));
+    assert_eq!(
+        stderr(&o).matches("/nonexistent/x.dmp").count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// kd habits: a trailing `q`/`qq`/`.quit` ends `-c`; `lm m PATTERN`, `lmv`, and arguments `lm`
+/// does not know are refused, not ignored.
+#[test]
+fn kd_habits_quit_and_lm_arguments() {
+    let f = win7();
+    for quit in ["q", "qq", ".quit"] {
+        let o = run(&["-z", z(f), "-c", &format!("lm; {quit}; info")]);
+        assert_eq!(o.status.code(), Some(0), "{quit}: {}", stderr(&o));
+        let out = stdout(&o);
+        assert!(out.contains("module name"), "{out}");
+        assert!(
+            !out.contains("kernel_base"),
+            "{quit} stops before info: {out}"
+        );
+    }
+    let o = run(&["-z", z(f), "-c", "lm m nt*", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let rows = json_lines(&o)[0]["rows"].as_array().unwrap().clone();
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter().all(|r| r["module"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .starts_with("nt")),
+        "{rows:?}"
+    );
+    let all = json_lines(&run(&["-z", z(f), "-c", "lm", "--format", "json"]))[0]["rows"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(rows.len() < all, "the pattern filters");
+    let o = run(&["-z", z(f), "-c", "lmvm nt"]);
+    let out = stdout(&o);
+    assert!(out.contains("    Image name: "), "{out}");
+    assert_eq!(out.matches("Image name").count(), 1, "only nt: {out}");
+    let o = run(&["-z", z(f), "-c", "lm zz"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("usage: lm"), "{}", stderr(&o));
 }
 
 #[test]
@@ -403,7 +463,17 @@ fn the_real_triage_dump() {
     assert_eq!(info["kernel_base"], "0xfffff8047ba00000");
     let lm = docs[1]["rows"].as_array().unwrap();
     assert_eq!(lm.len(), 151);
-    assert_eq!(lm[0]["name"], "ntoskrnl.exe");
+    // WinDbg lists modules by start address (here hal.dll is below the kernel); the kernel
+    // keeps its name `nt` from its place in the load order.
+    let bases: Vec<u64> = lm
+        .iter()
+        .map(|m| {
+            u64::from_str_radix(m["base"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+        })
+        .collect();
+    assert!(bases.windows(2).all(|w| w[0] <= w[1]), "sorted by base");
+    let nt = lm.iter().find(|m| m["name"] == "ntoskrnl.exe").unwrap();
+    assert_eq!(nt["module"], "nt");
     assert_eq!(
         docs[2]["rows"][0]["ascii"].as_str().unwrap().get(..2),
         Some("MZ")
@@ -524,7 +594,26 @@ fn the_prompt_in_a_pseudo_terminal() {
     p.send_line("info").unwrap();
     p.exp_string("kernel_base").unwrap();
     p.exp_string("kd> ").unwrap();
-    // q exits.
+    // A host command stops promptly too: a 16 MiB `db` streams its lines until Ctrl-C.
+    p.send_line("db 0 L 1000000").unwrap();
+    p.exp_string("00000000`00010000").unwrap();
+    p.send_control('c').unwrap();
+    p.exp_string("error: db: cancelled").unwrap();
+    p.exp_string("kd> ").unwrap();
+    // A plugin that never polls its cancel flag: the first Ctrl-C asks, the second abandons it
+    // and gives the prompt back (it sleeps 20 s; the 30 s timeout would catch a wait for it).
+    p.send_line("!stuck").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    p.send_control('c').unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    p.send_control('c').unwrap();
+    p.exp_string("abandoned after a second Ctrl-C").unwrap();
+    p.exp_string("may still be running").unwrap();
+    p.exp_string("kd> ").unwrap();
+    p.send_line("lm").unwrap();
+    p.exp_string("module name").unwrap();
+    p.exp_string("kd> ").unwrap();
+    // q exits (without waiting for the abandoned thread).
     p.send_line("q").unwrap();
     p.exp_eof().unwrap();
 
@@ -570,7 +659,9 @@ fn commands_piped_on_stdin_run_until_q() {
 }
 
 /// Found by the fuzz target pooldbg_session_commands: a 327-byte ELF core whose segment claims
-/// 2^56 bytes made the raw-image scan walk every described page. It must answer at once.
+/// 2^56 bytes made the raw-image scan walk every described page. It must answer at once: it holds
+/// no Windows kernel, so it is refused with a reason and exit status 1 (issue #21), not opened
+/// to answer "unknown" everywhere.
 #[test]
 fn an_elf_claiming_huge_memory_is_answered_not_scanned_forever() {
     use std::time::{Duration, Instant};
@@ -580,12 +671,13 @@ fn an_elf_claiming_huge_memory_is_answered_not_scanned_forever() {
         .arg(&seed)
         .args(["-c", "info; db 0 L 10", "--format", "json"])
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
-            assert_eq!(status.code(), Some(0));
+            assert_eq!(status.code(), Some(1));
             break;
         }
         if start.elapsed() > Duration::from_secs(60) {
@@ -595,7 +687,145 @@ fn an_elf_claiming_huge_memory_is_answered_not_scanned_forever() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let o = child.wait_with_output().unwrap();
-    let docs = json_lines(&o);
-    assert_eq!(docs[0]["rows"][0]["dump_type"], "elf core");
-    assert!(docs[1]["rows"][0]["unreadable"].is_string());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("no Windows kernel found in this elf core image"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty());
+}
+
+/// Files that are not dumps say what they are and fail (issue #21): a directory, a FIFO (which
+/// must not block), an archive, zeros, random bytes.
+#[test]
+fn what_is_not_a_dump_says_what_it_is() {
+    let dir = std::env::temp_dir().join(format!("pooldbg-notdump-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |path: &std::path::Path| {
+        let o = Command::new(exe())
+            .arg("-z")
+            .arg(path)
+            .args(["-c", "info"])
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&dir);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("is a directory"), "{err}");
+    assert_eq!(
+        err.matches(&*dir.display().to_string()).count(),
+        1,
+        "path once: {err}"
+    );
+    #[cfg(unix)]
+    {
+        let fifo = dir.join("fifo");
+        let made = Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            let (code, err) = run(&fifo);
+            assert_eq!(code, Some(1));
+            assert!(err.contains("named pipe (FIFO)"), "{err}");
+        }
+        let (code, err) = run(std::path::Path::new("/dev/zero"));
+        assert_eq!(code, Some(1));
+        assert!(err.contains("character device"), "{err}");
+    }
+    let gz = dir.join("dump.gz");
+    let mut bytes = vec![0x1f, 0x8b, 0x08, 0];
+    bytes.resize(8192, 0x55);
+    std::fs::write(&gz, &bytes).unwrap();
+    let (code, err) = run(&gz);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("gzip data: decompress it first"), "{err}");
+    let zeros = dir.join("zeros.raw");
+    std::fs::write(&zeros, vec![0u8; 1 << 20]).unwrap();
+    let (code, err) = run(&zeros);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no Windows kernel found"), "{err}");
+    assert!(err.contains("all zero"), "{err}");
+    let random = dir.join("random.raw");
+    // xorshift64: incompressible bytes without a dependency.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let noise: Vec<u8> = (0..(1 << 20))
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    std::fs::write(&random, noise).unwrap();
+    let (code, err) = run(&random);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("look random"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What changes the meaning of every answer is printed once, first, in text (issue #21): a
+/// truncated dump, `--symbols` that does not exist. `-v` adds the rest of the notes; JSON has
+/// them all in `sources`.
+#[test]
+fn notices_first_in_text_and_detail_behind_v() {
+    let f = win7();
+    let o = run(&[
+        "-z",
+        z(f),
+        "--symbols",
+        "/nonexistent/syms",
+        "-c",
+        "info; lm",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    let note = "note: --symbols /nonexistent/syms: no such file or folder";
+    let at = lines
+        .iter()
+        .position(|l| *l == note)
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(at <= 1, "first, after the symbols line at most: {out}");
+    assert_eq!(out.matches(note).count(), 1, "once: {out}");
+    assert!(
+        !out.contains("kernel base:"),
+        "the detail is behind -v: {out}"
+    );
+    let v = stdout(&run(&["-z", z(f), "-v", "-c", "info"]));
+    assert!(v.contains("note: kernel base:"), "{v}");
+    let j = json_lines(&run(&[
+        "-z",
+        z(f),
+        "--symbols",
+        "/nonexistent/syms",
+        "-c",
+        "info",
+        "--format",
+        "json",
+    ]));
+    assert!(
+        j[0]["sources"]["notices"][0]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/syms")
+    );
+    assert!(!j[0]["sources"]["notes"].as_array().unwrap().is_empty());
+
+    // A truncated copy says so before its first answer.
+    let bytes = std::fs::read(&f.path).unwrap();
+    let cut = f.path.with_file_name("win7-truncated.dmp");
+    std::fs::write(&cut, &bytes[..bytes.len() * 3 / 4]).unwrap();
+    let o = run(&["-z", cut.to_str().unwrap(), "-c", "info"]);
+    let out = stdout(&o);
+    let first_note = out
+        .lines()
+        .find(|l| l.starts_with("note: "))
+        .unwrap_or_default();
+    assert!(
+        first_note.starts_with("note: the dump is truncated: "),
+        "{out}"
+    );
+    let _ = std::fs::remove_file(&cut);
 }

@@ -287,6 +287,14 @@ impl Kdbg {
         })
     }
 
+    /// Wraps a block decoded elsewhere (e.g. without keys, [`crate::nosym`]): checked like
+    /// [`Kdbg::from_bytes`] and marked as having been encoded.
+    pub fn from_decoded(va: u64, bytes: &[u8], is_64bit: bool) -> Result<Kdbg, KdbgError> {
+        let mut k = Kdbg::from_bytes(va, bytes, is_64bit)?;
+        k.was_encoded = true;
+        Ok(k)
+    }
+
     /// A named field (see [`FIELDS`]); `None` when it lies past `Header.Size` or past the bytes
     /// read. Pointers are masked to 32 bits on x86.
     pub fn field(&self, name: &str) -> Option<u64> {

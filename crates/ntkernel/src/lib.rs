@@ -8,7 +8,8 @@
 //! * **where are its globals and how are its structures laid out** — symbols from a user's ISF or
 //!   PDB files, embedded per-build profiles, validated guesses from a nearby build, or the KDBG,
 //!   each answer naming its [`symbols::Source`] ([`symbols`], [`isf`], [`pdbfile`], [`profile`],
-//!   [`locate`], [`fallback`]);
+//!   [`locate`], [`fallback`]), and — with the cargo feature `symsrv` — the kernel's PDB downloaded
+//!   from a symbol server named in WinDbg's symbol-path syntax ([`symsrv`]);
 //! * **which modules are loaded** ([`modules`]).
 //! * **where the pool is** — the pool's virtual ranges per version ([`poolva`]) and, on XP/2003,
 //!   the big page table derived from `PoolTrackTable` ([`derived`]).
@@ -26,12 +27,14 @@ pub mod kdbg;
 pub mod locate;
 pub mod memory;
 pub mod modules;
+pub mod nosym;
 pub mod pdbfile;
 pub mod pe;
 pub mod poolva;
 pub mod profile;
 pub mod scan;
 pub mod symbols;
+pub mod symsrv;
 pub mod target;
 
 pub use target::{DumpFacts, Identity, Kernel, SymbolOptions};

@@ -76,6 +76,11 @@ pub const WANTED_GLOBALS: &[&str] = &[
     "MmPagingFile",
     "MmNumberOfPagingFiles",
     "MmModifiedPageListHead",
+    "MmModifiedNoWritePageListHead",
+    "MmTotalPagesForPagingFile",
+    "MmProcessCommit",
+    "MmSpecialPagesInUse",
+    "MiSystemPteInfo",
     "MmPteBase",
     "MmHighestUserAddress",
     "MmSystemRangeStart",
@@ -130,6 +135,11 @@ pub const WANTED_TYPES: &[(&str, Fields)] = &[
             "Session",
             "Peb",
             "ObjectTable",
+            // !vm's process table (docs/COMMANDS.md `!vm`).
+            "CommitCharge",
+            "SharedCommitCharge",
+            "CommitChargeJob",
+            "ProcessInSession",
         ]),
     ),
     (
@@ -176,12 +186,16 @@ pub const WANTED_TYPES: &[(&str, Fields)] = &[
     ("_MI_SYSTEM_NODE_INFORMATION", Fields::All),
     ("_MI_SYSTEM_VA_STATE", Fields::All),
     // Pool ranges on dynamic-VA builds: `MiState.Vs.SystemVaRegions[]` (`poolva`).
-    ("_MI_VISIBLE_STATE", Fields::Only(&["SystemVaRegions"])),
+    // and `!vm`'s Windows 10/11 counters (`MiState.Vs.*Commit`, `.MaximumNonPagedPoolInPages`, …).
+    ("_MI_VISIBLE_STATE", Fields::All),
+    ("_MI_SYSTEM_PTE_TYPE", Fields::All),
     ("_MI_SYSTEM_VA_ASSIGNMENT", Fields::All),
     ("_EX_POOL_HEAP_MANAGER_STATE", Fields::All),
     ("_EX_HEAP_POOL_NODE", Fields::All),
     ("_RTLP_HP_HEAP_GLOBALS", Fields::All),
     ("_SEGMENT_HEAP", Fields::All),
+    // !vm's derived NonPagedPoolNx Usage: `_SEGMENT_HEAP.MemStats.TotalCommittedPages`.
+    ("_HEAP_RUNTIME_MEMORY_STATS", Fields::All),
     ("_HEAP_SEG_CONTEXT", Fields::All),
     ("_HEAP_PAGE_SEGMENT", Fields::All),
     ("_HEAP_PAGE_RANGE_DESCRIPTOR", Fields::All),

@@ -24,6 +24,9 @@ pub enum Source {
     Guessed(String),
     /// The kernel's debugger data block (KDBG) pointed at the global.
     Kdbg,
+    /// Found without symbols by a validated search of the dump's data (`crate::nosym`); the text
+    /// says how (e.g. `KDBG decoded without keys`).
+    Found(String),
 }
 
 impl fmt::Display for Source {
@@ -34,14 +37,16 @@ impl fmt::Display for Source {
             Source::Embedded(n) => write!(f, "embedded profile {n}"),
             Source::Guessed(n) => write!(f, "guessed from {n}"),
             Source::Kdbg => f.write_str("KDBG"),
+            Source::Found(how) => write!(f, "found without symbols ({how})"),
         }
     }
 }
 
 impl Source {
-    /// True when the answer is not known to be exact for the target.
+    /// True when the answer is not known to be exact for the target (a guess, or found by a
+    /// validated search rather than named by symbols).
     pub fn is_guess(&self) -> bool {
-        matches!(self, Source::Guessed(_))
+        matches!(self, Source::Guessed(_) | Source::Found(_))
     }
 }
 

@@ -14,7 +14,7 @@ use crate::modules::{self, LoaderLayout, ModuleList};
 use crate::pe::{self, ImageInfo};
 use crate::profile::{self, Profile};
 use crate::symbols::{Answer, FieldLoc, GlobalAddr, Source, SymbolSource, SymbolStack};
-use crate::{Arch, PdbId, locate};
+use crate::{Arch, PdbId, locate, symsrv};
 
 /// What the dump header (or the adapter) knows before ntkernel looks at memory. Every field is
 /// optional: a raw image knows none of them until [`crate::scan`] finds them.
@@ -441,15 +441,383 @@ impl SymbolSource for KdbgSymbols {
     }
 }
 
+/// Reads the KDBG with the decoding keys the user's exact symbols locate (`KiWaitNever`,
+/// `KiWaitAlways`, `KdpDataBlockEncoded`, and `KdDebuggerDataBlock` when the header gives no
+/// address); on success it replaces `kdbg` and the identity's KDBG address.
+fn kdbg_from_user_symbols(
+    mem: &dyn KernelMemory,
+    facts: &DumpFacts,
+    user: &crate::symbols::TableSource,
+    identity: &mut Identity,
+    kdbg: &mut Option<Kdbg>,
+    notes: &mut Vec<String>,
+) {
+    let Some(base) = identity.kernel_base else {
+        return;
+    };
+    let va = facts
+        .kdbg_va
+        .or_else(|| base.checked_add(*user.table.globals.get("KdDebuggerDataBlock")?));
+    let Some(va) = va else {
+        notes.push(format!(
+            "KDBG: {} names no KdDebuggerDataBlock and the dump gives no address",
+            user.source
+        ));
+        return;
+    };
+    let keys = keys_from(&user.table, mem, base);
+    match Kdbg::read(mem, va, keys, identity.arch.is_64bit()) {
+        Ok(k) if k.kernel_base() == Some(base) => {
+            notes.push(format!(
+                "KDBG at {va:#x}{} with the keys of {} (validated: OwnerTag KDBG, KernBase {base:#x})",
+                if k.was_encoded { " decoded" } else { " read" },
+                user.source
+            ));
+            identity.kdbg_va = Some(va);
+            // Earlier failures to decode it with other keys no longer apply.
+            identity
+                .notes
+                .retain(|n| !(n.starts_with("KDBG at") && n.contains("encoded")));
+            *kdbg = Some(k);
+        }
+        Ok(k) => notes.push(format!(
+            "KDBG at {va:#x} decoded with the keys of {} names kernel base {:?}, not {base:#x}: not used",
+            user.source,
+            k.kernel_base()
+        )),
+        Err(e) => notes.push(format!("KDBG with the keys of {}: {e}", user.source)),
+    }
+}
+
+/// Searches the kernel's data sections for a KDBG encoded with unknown keys ([`crate::nosym`]);
+/// x64 only (Windows 8+ encodes it there).
+fn kdbg_without_keys(
+    mem: &dyn KernelMemory,
+    identity: &mut Identity,
+    kdbg: &mut Option<Kdbg>,
+    notes: &mut Vec<String>,
+) {
+    if identity.arch != Arch::X64 || identity.build.is_some_and(|b| b < 9200) {
+        return;
+    }
+    let Some(base) = identity.kernel_base else {
+        return;
+    };
+    let size = identity
+        .image
+        .as_ref()
+        .map_or(32 * 1024 * 1024, |i| u64::from(i.size_of_image));
+    let ranges = crate::nosym::data_ranges(mem, base, size);
+    match crate::nosym::find_kdbg_without_keys(mem, base, size, &ranges) {
+        Ok(found) => {
+            let va = found.kdbg.va;
+            notes.push(format!(
+                "KDBG at {va:#x}: {} (encoded; decoded without keys: rotation {}, validated by KernBase {base:#x}, its debugger-data list and PsLoadedModuleList{})",
+                crate::nosym::LABEL,
+                found.rotation,
+                if found.rejected.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {} decoys refused", found.rejected.len())
+                }
+            ));
+            identity.kdbg_va = Some(va);
+            *kdbg = Some(found.kdbg);
+        }
+        Err(e) => notes.push(format!("KDBG: {e}")),
+    }
+}
+
+/// The processor count from `KiProcessorBlock` (KDBG): its leading non-null kernel pointers, at
+/// most 2048 (x64) / 32 (x86) entries.
+fn processors_from_kdbg(mem: &dyn KernelMemory, k: &Kdbg, arch: Arch) -> Option<u32> {
+    let block = k.field("KiProcessorBlock").filter(|&v| v != 0)?;
+    let is64 = arch.is_64bit();
+    let ptr = arch.pointer_size() as u64;
+    let max = if is64 { 2048 } else { 32 };
+    let mut n = 0u32;
+    while n < max {
+        let v = read_ptr(mem, block.checked_add(u64::from(n) * ptr)?, is64).ok()?;
+        let kernel = if is64 {
+            v >= 0xFFFF_8000_0000_0000
+        } else {
+            v >= 0x8000_0000
+        };
+        if v == 0 || !kernel {
+            break;
+        }
+        n += 1;
+    }
+    (n > 0).then_some(n)
+}
+
+/// `PoolTrackTableSize`, `PoolBigPageTable` and `PoolBigPageTableSize` by validated searches of
+/// the kernel's data sections ([`crate::nosym`]), for those no symbol source gives; the found ones
+/// are pushed as a [`crate::nosym::FoundSymbols`] source.
+fn pool_tables_without_symbols(
+    mem: &dyn KernelMemory,
+    identity: &Identity,
+    stack: &mut SymbolStack,
+    notes: &mut Vec<String>,
+) {
+    use crate::nosym::{self, DataWords, FoundSymbols, PoolTableLayout};
+    let need_tracker = stack.global("PoolTrackTableSize").is_none();
+    let need_tag_tables = stack.global("ExPoolTagTables").is_none();
+    let need_big = stack.global("PoolBigPageTable").is_none()
+        || stack.global("PoolBigPageTableSize").is_none();
+    let Some(base) = identity.kernel_base else {
+        return;
+    };
+    let need_state =
+        identity.build.is_some_and(|b| b >= 18362) && stack.global("ExPoolState").is_none();
+    if !need_tracker && !need_big && !need_tag_tables && !need_state {
+        return;
+    }
+    let size = identity
+        .image
+        .as_ref()
+        .map_or(32 * 1024 * 1024, |i| u64::from(i.size_of_image));
+    let words = DataWords::collect(mem, &nosym::data_ranges(mem, base, size));
+    let build = identity.build.unwrap_or(0);
+    let layout = PoolTableLayout {
+        tracker_entry: stack
+            .type_size("_POOL_TRACKER_TABLE")
+            .map_or(0x28, |a| a.value),
+        big_entry: stack
+            .type_size("_POOL_TRACKER_BIG_PAGES")
+            .map_or(if build >= 20348 { 0x20 } else { 0x18 }, |a| a.value),
+        big_hash: build >= 10240,
+    };
+    let ptt_var = stack
+        .global("PoolTrackTable")
+        .and_then(|a| a.value.to_va(base));
+    let table = ptt_var.and_then(|v| read_ptr(mem, v, true).ok());
+    let mut found = FoundSymbols::default();
+    let say = |l: &nosym::Located, found: &mut FoundSymbols, notes: &mut Vec<String>| {
+        notes.push(format!(
+            "symbols: {} at {:#x} (= {:#x}): {}",
+            l.name,
+            l.va,
+            l.value,
+            nosym::LABEL
+        ));
+        found.globals.insert(l.name.to_string(), l.va);
+    };
+    if need_tracker {
+        match (ptt_var, table) {
+            (Some(var), Some(t)) if t != 0 => {
+                match nosym::find_tracker_size(mem, &words, var, t, layout.tracker_entry) {
+                    Ok(l) => say(&l, &mut found, notes),
+                    Err(e) => notes.push(format!("symbols: {e}")),
+                }
+            }
+            _ => notes.push(
+                "symbols: PoolTrackTableSize not searched for: PoolTrackTable is not known".into(),
+            ),
+        }
+    }
+    if need_tag_tables
+        && identity.build.is_some_and(|b| b >= 9200)
+        && let (Some(var), Some(t)) = (ptt_var, table)
+        && let Some(n) = found
+            .globals
+            .get("PoolTrackTableSize")
+            .copied()
+            .or_else(|| {
+                stack
+                    .global("PoolTrackTableSize")
+                    .and_then(|a| a.value.to_va(base))
+            })
+            .and_then(|va| read_ptr(mem, va, true).ok())
+    {
+        match nosym::find_tag_tables(mem, &words, var, t, n, layout.tracker_entry) {
+            Ok(l) => say(&l, &mut found, notes),
+            Err(e) => notes.push(format!("symbols: {e}")),
+        }
+    }
+    if need_big {
+        let exclude: Vec<u64> = table.into_iter().collect();
+        match nosym::find_big_page_table(mem, &words, layout, &exclude) {
+            Ok((t, n)) => {
+                say(&t, &mut found, notes);
+                say(&n, &mut found, notes);
+            }
+            Err(e) => notes.push(format!("symbols: {e}")),
+        }
+    }
+    // The segment-heap pool (19H1+): ExPoolState by its heaps.
+    if identity.build.is_some_and(|b| b >= 18362) && stack.global("ExPoolState").is_none() {
+        let f = |t: &str, n: &str| stack.field(t, n).map(|a| a.value.offset);
+        match (
+            f("_EX_POOL_HEAP_MANAGER_STATE", "NumberOfPools"),
+            f("_EX_POOL_HEAP_MANAGER_STATE", "PoolNode"),
+            f("_EX_HEAP_POOL_NODE", "Heaps"),
+            f("_SEGMENT_HEAP", "Signature"),
+        ) {
+            (Some(number_of_pools), Some(pool_node), Some(node_heaps), Some(heap_signature)) => {
+                let l = nosym::PoolStateLayout {
+                    number_of_pools,
+                    pool_node,
+                    node_heaps,
+                    heap_signature,
+                };
+                match nosym::find_pool_state(mem, &nosym::data_ranges(mem, base, size), base, size, l)
+                {
+                    Ok(loc) => say(&loc, &mut found, notes),
+                    Err(e) => notes.push(format!("symbols: {e}")),
+                }
+            }
+            _ => notes.push(
+                "symbols: ExPoolState not searched for: the layouts of _EX_POOL_HEAP_MANAGER_STATE, _EX_HEAP_POOL_NODE or _SEGMENT_HEAP are not known".into(),
+            ),
+        }
+    }
+    if !found.globals.is_empty() {
+        stack.push(Box::new(found));
+    }
+}
+
 /// Options for [`Kernel::open`].
 #[derive(Debug, Clone, Default)]
 pub struct SymbolOptions {
-    /// `--symbols` paths, in order.
+    /// `--symbols` values, in order: a path, or WinDbg symbol-path syntax (`srv*CACHE*URL`,
+    /// `cache*DIR`, `;` between elements: see [`crate::symsrv`]).
     pub paths: Vec<PathBuf>,
     /// The value of `_NT_SYMBOL_PATH`, if it is to be read.
     pub nt_symbol_path: Option<String>,
     /// Leave out the embedded profiles (to test what the fallback does).
     pub no_embedded: bool,
+    /// Timeouts, retries and size limit of symbol-server downloads.
+    pub fetch: symsrv::FetchConfig,
+    /// Called as a download progresses (the host draws a progress bar).
+    pub progress: Option<ProgressHook>,
+    /// The cache for `srv*URL` elements without one; `None`: [`symsrv::default_cache`].
+    pub default_cache: Option<PathBuf>,
+}
+
+/// A download progress callback: `(url, bytes received, total when known)`.
+#[derive(Clone)]
+pub struct ProgressHook(pub std::sync::Arc<symsrv::ProgressFn>);
+
+impl std::fmt::Debug for ProgressHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressHook")
+    }
+}
+
+/// The elements of every symbol path the options name, in order: `--symbols` values (a plain path
+/// unless written in symbol-path syntax), then `_NT_SYMBOL_PATH`.
+pub fn symbol_path_elements(opts: &SymbolOptions) -> Vec<symsrv::PathElement> {
+    let default = opts.default_cache.clone().or_else(symsrv::default_cache);
+    let mut out = Vec::new();
+    for p in &opts.paths {
+        let s = p.to_string_lossy();
+        if symsrv::is_symbol_path(&s) {
+            out.extend(symsrv::parse(&s, default.as_deref()));
+        } else {
+            out.push(symsrv::PathElement::Local(p.clone()));
+        }
+    }
+    if let Some(v) = &opts.nt_symbol_path {
+        out.extend(symsrv::parse(v, default.as_deref()));
+    }
+    out
+}
+
+/// Loads the user's symbols for `want` from the symbol path's elements into `stack`: local paths
+/// and stores first, in order; a `srv*` element's stores are searched, and only when none of them
+/// (and no earlier element) holds the kernel's PDB is it downloaded into the element's first store.
+fn load_user_symbols(
+    opts: &SymbolOptions,
+    want: Option<&PdbId>,
+    stack: &mut SymbolStack,
+    notes: &mut Vec<String>,
+    on_exact: &mut dyn FnMut(&crate::symbols::TableSource, &mut Vec<String>),
+) {
+    use symsrv::PathElement;
+    let mut found_any = false;
+    let mut push = |path: &std::path::Path,
+                    stack: &mut SymbolStack,
+                    notes: &mut Vec<String>,
+                    quiet_missing: bool|
+     -> bool {
+        match locate::open(path, want) {
+            Ok(Some(found)) => {
+                notes.push(format!("symbols: {}", found.symbols.source));
+                let exact_file = matches!((want, &found.pdb), (Some(w), Some(f))
+                    if w.guid.eq_ignore_ascii_case(&f.guid) && w.age == f.age);
+                if exact_file {
+                    on_exact(&found.symbols, notes);
+                }
+                stack.push(Box::new(found.symbols));
+                true
+            }
+            Ok(None) => {
+                if !quiet_missing {
+                    notes.push(format!("{}: nothing for this kernel's PDB", path.display()));
+                }
+                false
+            }
+            Err(locate::LocateError::Missing(_)) if quiet_missing => false,
+            Err(e) => {
+                notes.push(e.to_string());
+                false
+            }
+        }
+    };
+    for element in symbol_path_elements(opts) {
+        match element {
+            PathElement::Local(p) => found_any |= push(&p, stack, notes, false),
+            // A cache that does not exist yet is not an error.
+            PathElement::Cache(p) => found_any |= push(&p, stack, notes, true),
+            PathElement::Server {
+                stores,
+                default_cache,
+                url,
+            } => {
+                if found_any {
+                    continue;
+                }
+                let mut hit = false;
+                for s in &stores {
+                    if push(s, stack, notes, true) {
+                        hit = true;
+                        break;
+                    }
+                }
+                if hit {
+                    found_any = true;
+                    continue;
+                }
+                let Some(id) = want else {
+                    notes.push(format!(
+                        "{url}: not asked: the kernel's PDB GUID is unknown (its debug directory is not in the dump)"
+                    ));
+                    continue;
+                };
+                let Some(cache) = stores.first() else {
+                    continue;
+                };
+                let progress = opts.progress.as_ref().map(|h| &*h.0);
+                match symsrv::fetch(&url, cache, id, &opts.fetch, progress) {
+                    Ok(path) => {
+                        notes.push(format!(
+                            "symbols: {} downloaded from {url} into {}{}",
+                            id.name,
+                            if default_cache {
+                                "the default cache "
+                            } else {
+                                ""
+                            },
+                            cache.display()
+                        ));
+                        found_any |= push(&path, stack, notes, false);
+                    }
+                    Err(e) => notes.push(e.to_string()),
+                }
+            }
+        }
+    }
 }
 
 /// The identified kernel with its symbols: what every command works from.
@@ -474,26 +842,25 @@ impl Kernel {
         facts: &DumpFacts,
         opts: &SymbolOptions,
     ) -> Result<Kernel, IdentifyError> {
-        let (identity, kdbg) = identify(mem, facts)?;
+        let (mut identity, mut kdbg) = identify(mem, facts)?;
         let mut stack = SymbolStack::new();
         let mut notes = Vec::new();
-        let want = identity.pdb.as_ref();
-        let mut dirs: Vec<PathBuf> = opts.paths.clone();
-        if let Some(v) = &opts.nt_symbol_path {
-            dirs.extend(locate::nt_symbol_path_dirs(v));
-        }
-        for path in &dirs {
-            match locate::open(path, want) {
-                Ok(Some(found)) => {
-                    notes.push(format!("symbols: {}", found.symbols.source));
-                    stack.push(Box::new(found.symbols));
-                }
-                Ok(None) => {
-                    notes.push(format!("{}: nothing for this kernel's PDB", path.display()))
-                }
-                Err(e) => notes.push(e.to_string()),
+        let want = identity.pdb.clone();
+        let want = want.as_ref();
+        // True once a user file made for this very kernel (same PDB GUID and age) is loaded: its
+        // layouts and globals are exact, so nothing is guessed.
+        let mut user_exact = false;
+        load_user_symbols(opts, want, &mut stack, &mut notes, &mut |symbols, notes| {
+            if user_exact {
+                return;
             }
-        }
+            user_exact = true;
+            // Issue #18 item 4: an encoded KDBG is decoded with the keys the user's own symbols
+            // locate, never with a nearby build's.
+            if kdbg.as_ref().is_none_or(|k| k.was_encoded) {
+                kdbg_from_user_symbols(mem, facts, symbols, &mut identity, &mut kdbg, notes);
+            }
+        });
         let exact = if opts.no_embedded {
             None
         } else {
@@ -502,10 +869,23 @@ impl Kernel {
         if let Some(p) = exact {
             stack.push(Box::new(p.source(false)));
         }
+        // No symbols name the keys: search for the encoded KDBG (x64 Windows 8+).
+        if kdbg.is_none() && exact.is_none() && !user_exact {
+            kdbg_without_keys(mem, &mut identity, &mut kdbg, &mut notes);
+        }
+        if identity.processors.is_none()
+            && let Some(k) = &kdbg
+            && let Some(n) = processors_from_kdbg(mem, k, identity.arch)
+        {
+            identity.processors = Some(n);
+            notes.push(format!(
+                "processors: {n}, the non-null entries of KiProcessorBlock (KDBG)"
+            ));
+        }
         if let Some(k) = &kdbg {
             stack.push(Box::new(KdbgSymbols::new(k.clone())));
         }
-        if exact.is_none() {
+        if exact.is_none() && !user_exact {
             let guess = identity.build.and_then(|b| {
                 fallback::guess(identity.arch, b, identity.revision.unwrap_or(0), None)
             });
@@ -550,6 +930,10 @@ impl Kernel {
                 }
                 (None, _) => notes.push("symbols: no profile of this build's family".into()),
             }
+        }
+        // No symbols name the pool's tables: find them by validated searches (nosym.rs).
+        if exact.is_none() && !user_exact && identity.arch == Arch::X64 {
+            pool_tables_without_symbols(mem, &identity, &mut stack, &mut notes);
         }
         // XP / 2003: nothing names the big page table; derive it from PoolTrackTable (derived.rs).
         if let Some(build) = identity.build

@@ -5,11 +5,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
+mod common;
+
+use common::map_image;
 use ntkernel::locate;
-use ntkernel::memory::SparseMemory;
 use ntkernel::pdbfile::PdbFile;
 use ntkernel::pe;
 use ntkernel::symbols::{Bits, Source, SymbolSource};
@@ -42,8 +44,8 @@ fn tool(name: &str) -> bool {
 /// Builds k.dll and ntkrnlmp.pdb in a fresh folder; `None` (reason printed) without the tools.
 fn build() -> Option<PathBuf> {
     if !tool("clang") || !tool("lld-link") {
-        eprintln!(
-            "skipped: clang and lld-link are needed to make a test PDB (apt-get install clang lld)"
+        testdata::skip(
+            "clang and lld-link are needed to make a test PDB (apt-get install clang lld)",
         );
         return None;
     }
@@ -82,26 +84,6 @@ fn build() -> Option<PathBuf> {
         .success();
     assert!(ok, "lld-link failed");
     Some(dir)
-}
-
-/// Maps a PE file into memory at `base` as the loader would (headers, then each section).
-fn map_image(file: &Path, base: u64) -> (SparseMemory, goblin::pe::PE<'static>) {
-    let bytes: &'static [u8] = Box::leak(std::fs::read(file).unwrap().into_boxed_slice());
-    let pe = goblin::pe::PE::parse(bytes).unwrap();
-    let mut m = SparseMemory::new();
-    let hdr = pe
-        .header
-        .optional_header
-        .unwrap()
-        .windows_fields
-        .size_of_headers as usize;
-    m.write(base, &bytes[..hdr.min(bytes.len())]);
-    for s in &pe.sections {
-        let start = s.pointer_to_raw_data as usize;
-        let end = (start + s.size_of_raw_data as usize).min(bytes.len());
-        m.write(base + u64::from(s.virtual_address), &bytes[start..end]);
-    }
-    (m, pe)
 }
 
 #[test]

@@ -190,6 +190,9 @@ typedef struct PooldbgHostApi {
     /* Appended after the first version: check struct_size (POOLDBG_HAS) before use. */
     PooldbgProgressFn progress;
     PooldbgFindTagInImagesFn find_tag_in_images;
+    /* One line of the command's own text layout (WinDbg's): printed at once in text mode,
+       dropped by machine formats; the host copies it. Any thread; order of calls kept. */
+    PooldbgMessageFn emit_text;
 } PooldbgHostApi;
 
 /* struct_size of the first version's table (13 entries): no progress, no find_tag_in_images. */

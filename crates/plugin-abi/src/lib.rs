@@ -424,6 +424,11 @@ pub struct HostApi {
     pub progress: Option<ProgressFn>,
     /// Which loaded driver images hold a pool tag.
     pub find_tag_in_images: Option<FindTagInImagesFn>,
+    /// One line of the command's own text layout (WinDbg's), a [`MessageFn`]: the host copies it and, printing text, writes it at once; machine formats
+    /// drop it. A command that sends its lines this way need not keep them (nor put them in
+    /// `summary.text`), so its memory does not grow with its output. Callable from any thread
+    /// (lines keep the order of the calls). Appended in ABI 1 (check [`HostApi::struct_size`]).
+    pub emit_text: Option<MessageFn>,
 }
 
 /// `struct_size` of the first [`HostApi`] (its 13 entries; 112 bytes on 64-bit targets): a host of
@@ -443,7 +448,8 @@ const _: () = {
     assert!(core::mem::size_of::<TargetInfo>() == 64);
     assert!(core::mem::size_of::<TagInfo>() == 48);
     assert!(core::mem::size_of::<ImageHit>() == 24);
-    assert!(core::mem::size_of::<HostApi>() == 8 + 15 * 8);
+    assert!(core::mem::size_of::<HostApi>() == 8 + 16 * 8);
+    assert!(core::mem::offset_of!(HostApi, emit_text) == 8 + 15 * 8);
     assert!(HOST_API_V1_SIZE == 8 + 13 * 8);
     assert!(core::mem::offset_of!(HostApi, find_tag_in_images) == 8 + 14 * 8);
 };

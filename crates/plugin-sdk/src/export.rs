@@ -183,11 +183,26 @@ pub unsafe fn run(
             target.set_error("the argument string is not UTF-8");
             return abi::STATUS_INVALID_ARGUMENT;
         };
-        let mut out = Output::new();
+        // A host that takes text lines one at a time takes rows as they come too: the output
+        // keeps nothing (issue #21). Otherwise everything is kept and handed over at the end.
+        let mut out = if target.takes_text() {
+            // SAFETY: the same table and context as `target`, valid during this call; the
+            // HostTarget is owned by `out`, which is dropped (into_all) before `run` returns, so
+            // the 'static it is given is never relied on past the call.
+            match unsafe { HostTarget::new(host, ctx) } {
+                Some(t) => Output::streaming(Box::new(HostStream(t))),
+                None => Output::new(),
+            }
+        } else {
+            Output::new()
+        };
         let result = cmd.run(&target, args, &mut out);
         // What the command produced goes to the host even when it failed: partial rows and
         // warnings help to see how far it got.
-        let (rows, summary, warnings) = out.into_parts();
+        let (rows, lines, mut summary, warnings) = out.into_all();
+        if !lines.is_empty() {
+            summary = Some(fold_lines(lines, summary));
+        }
         let mut status = abi::STATUS_OK;
         for row in &rows {
             let s = target.emit_row(&row.to_string());
@@ -226,4 +241,39 @@ pub unsafe fn run(
             abi::STATUS_ERROR
         }
     }
+}
+
+/// The host, as a streaming output's destination.
+struct HostStream(HostTarget<'static>);
+
+impl crate::OutputStream for HostStream {
+    fn row(&mut self, row: &serde_json::Value) -> bool {
+        self.0.emit_row(&row.to_string()) == abi::STATUS_OK
+    }
+
+    fn line(&mut self, line: &str) -> bool {
+        self.0.emit_text(line)
+    }
+}
+
+/// Lines kept for a host without `emit_text`: put in front of the summary's `text` (the older
+/// convention, docs/PLUGINS.md "Text layouts"). A summary that is not an object keeps its value
+/// under `value`.
+fn fold_lines(lines: Vec<String>, summary: Option<serde_json::Value>) -> serde_json::Value {
+    use serde_json::Value;
+    let mut map = match summary {
+        Some(Value::Object(m)) => m,
+        None => serde_json::Map::new(),
+        Some(other) => {
+            let mut m = serde_json::Map::new();
+            m.insert("value".into(), other);
+            m
+        }
+    };
+    let mut text: Vec<Value> = lines.into_iter().map(Value::String).collect();
+    if let Some(Value::Array(kept)) = map.remove("text") {
+        text.extend(kept);
+    }
+    map.insert("text".into(), Value::Array(text));
+    Value::Object(map)
 }

@@ -88,6 +88,24 @@ impl<'a> HostTarget<'a> {
         }
     }
 
+    /// Passes one line of the command's text layout to the host; `false` when the host has no
+    /// `emit_text` (an older host: keep the lines in `summary.text` instead).
+    pub fn emit_text(&self, line: &str) -> bool {
+        match entry!(self, emit_text) {
+            Some(f) => {
+                // SAFETY: host entry called with its own context and a string valid for the call.
+                unsafe { f(self.ctx, abi::Str::new(line)) };
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Does the host take text lines one at a time (`emit_text`)?
+    pub fn takes_text(&self) -> bool {
+        entry!(self, emit_text).is_some()
+    }
+
     /// Passes one row (JSON text of an object) to the host; returns its status.
     pub fn emit_row(&self, json: &str) -> u32 {
         match entry!(self, emit_row) {

@@ -1,25 +1,103 @@
-//! What a command produces: rows, a summary, warnings.
+//! What a command produces: rows, text lines, a summary, warnings.
 
 use serde_json::Value;
 
-/// Collects a command's results. Rows are JSON objects (one per line of output); the summary is
-/// any JSON value (a TOTAL line, a region kind); warnings are sentences for the user.
-#[derive(Debug, Default, Clone, PartialEq)]
+/// Where a streaming [`Output`] sends rows and lines as they are made (the plugin's host, through
+/// `emit_row`/`emit_text`). Each returns `false` when the host refused or can take no more (its
+/// output was closed): the output then keeps nothing more and the command should stop (the host
+/// also reports it as cancelled).
+pub trait OutputStream: Send {
+    /// One row (a JSON object).
+    fn row(&mut self, row: &Value) -> bool;
+    /// One line of the command's own text layout.
+    fn line(&mut self, line: &str) -> bool;
+}
+
+/// Collects a command's results. Rows are JSON objects (one per line of output); text lines are
+/// the command's own layout (WinDbg's); the summary is any JSON value (a TOTAL line, a region
+/// kind); warnings are sentences for the user.
+///
+/// An output made by [`Output::streaming`] (what `export_plugin!` gives a command when the host
+/// can take rows and lines one at a time) sends each row and line on at once and keeps none of
+/// them, so a command that lists millions of blocks needs no memory for them (issue #21): read
+/// [`Output::rows`] and [`Output::lines`] only in tests, with [`Output::new`].
+#[derive(Default)]
 pub struct Output {
     rows: Vec<Value>,
+    lines: Vec<String>,
     summary: Option<Value>,
     warnings: Vec<String>,
+    stream: Option<Box<dyn OutputStream>>,
+    /// A streamed row or line was refused.
+    refused: bool,
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Output")
+            .field("rows", &self.rows)
+            .field("lines", &self.lines)
+            .field("summary", &self.summary)
+            .field("warnings", &self.warnings)
+            .field("streaming", &self.stream.is_some())
+            .finish()
+    }
+}
+
+impl PartialEq for Output {
+    fn eq(&self, other: &Self) -> bool {
+        self.rows == other.rows
+            && self.lines == other.lines
+            && self.summary == other.summary
+            && self.warnings == other.warnings
+    }
 }
 
 impl Output {
-    /// An empty output.
+    /// An empty output that keeps everything.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// An output that hands each row and line to `stream` and keeps none of them.
+    pub fn streaming(stream: Box<dyn OutputStream>) -> Self {
+        Output {
+            stream: Some(stream),
+            ..Self::default()
+        }
+    }
+
     /// Adds a row. It must be a JSON object ([`validate_row`]); the host rejects anything else.
     pub fn row(&mut self, row: Value) {
-        self.rows.push(row);
+        match self.stream.as_mut() {
+            Some(s) => {
+                if !self.refused && !s.row(&row) {
+                    self.refused = true;
+                }
+            }
+            None => self.rows.push(row),
+        }
+    }
+
+    /// Adds a line of the command's own text layout (WinDbg's), printed in text mode as it
+    /// comes; machine formats drop it. A command that has a layout of its own sends every line
+    /// this way (or, the older convention, puts them all in `summary.text`).
+    pub fn line(&mut self, line: impl Into<String>) {
+        let line = line.into();
+        match self.stream.as_mut() {
+            Some(s) => {
+                if !self.refused && !s.line(&line) {
+                    self.refused = true;
+                }
+            }
+            None => self.lines.push(line),
+        }
+    }
+
+    /// True when the host refused a streamed row or line (its output is closed, or a row was
+    /// not a JSON object): the command may as well stop.
+    pub fn refused(&self) -> bool {
+        self.refused
     }
 
     /// Sets the summary (replacing an earlier one).
@@ -32,9 +110,14 @@ impl Output {
         self.warnings.push(warning.into());
     }
 
-    /// The rows so far.
+    /// The rows kept so far (none when streaming).
     pub fn rows(&self) -> &[Value] {
         &self.rows
+    }
+
+    /// The text lines kept so far (none when streaming).
+    pub fn lines(&self) -> &[String] {
+        &self.lines
     }
 
     /// The summary, if set.
@@ -47,11 +130,16 @@ impl Output {
         &self.warnings
     }
 
-    /// The command's WinDbg text layout as the host prints it in text mode: the summary's `text`
-    /// lines, then one `warning: ...` line per warning (docs/PLUGINS.md, "Text layouts"). Empty
-    /// when the command brings no `summary.text` and has no warnings.
+    /// The command's WinDbg text layout as the host prints it in text mode: the lines sent with
+    /// [`Output::line`], the summary's `text` lines, then one `warning: ...` line per warning
+    /// (docs/PLUGINS.md, "Text layouts"). Empty when the command brings no text and has no
+    /// warnings.
     pub fn render_text(&self) -> String {
         let mut s = String::new();
+        for l in &self.lines {
+            s.push_str(l);
+            s.push('\n');
+        }
         if let Some(lines) = self
             .summary
             .as_ref()
@@ -71,9 +159,15 @@ impl Output {
         s
     }
 
-    /// Rows, summary and warnings.
+    /// Rows, summary and warnings (lines kept by [`Output::line`] are left out: see
+    /// [`Output::into_all`]).
     pub fn into_parts(self) -> (Vec<Value>, Option<Value>, Vec<String>) {
         (self.rows, self.summary, self.warnings)
+    }
+
+    /// Rows, text lines, summary and warnings.
+    pub fn into_all(self) -> (Vec<Value>, Vec<String>, Option<Value>, Vec<String>) {
+        (self.rows, self.lines, self.summary, self.warnings)
     }
 }
 

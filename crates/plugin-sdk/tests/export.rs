@@ -78,12 +78,43 @@ impl Command for Probe {
     }
 }
 
-export_plugin!(name: "test", version: "9.9.9", commands: [Peek, Boom, Probe]);
+/// Emits a row, then says how many rows the host had seen by then (1 when rows stream, 0 when
+/// they are handed over at the end), and two text lines.
+struct Stream;
+
+impl Command for Stream {
+    fn name(&self) -> &'static str {
+        "stream"
+    }
+    fn summary(&self) -> &'static str {
+        "streams"
+    }
+    fn usage(&self) -> &'static str {
+        "!stream"
+    }
+    fn run(&self, _: &dyn Target, _: &str, out: &mut Output) -> Result<(), CommandError> {
+        out.row(json!({ "n": 1 }));
+        out.line("first line");
+        let seen = SEEN
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map_or(0, |s| s.rows.len() + s.lines.len());
+        out.row(json!({ "seen_before": seen }));
+        out.line("second line");
+        out.set_summary(json!({ "total": 2 }));
+        Ok(())
+    }
+}
+
+export_plugin!(name: "test", version: "9.9.9", commands: [Peek, Boom, Probe, Stream]);
 
 /// What the mock host saw.
 #[derive(Default, Debug)]
 struct Seen {
     rows: Vec<String>,
+    lines: Vec<String>,
+    summary: Option<String>,
     warnings: Vec<String>,
     error: Option<String>,
     progress: Vec<(u64, u64, String)>,
@@ -181,6 +212,17 @@ unsafe extern "C" fn find_tag_in_images(
         _ => abi::STATUS_INVALID_ARGUMENT,
     }
 }
+unsafe extern "C" fn emit_text(_: *mut abi::HostContext, m: abi::Str) {
+    SEEN.lock()
+        .unwrap()
+        .get_or_insert_default()
+        .lines
+        .push(text(m));
+}
+unsafe extern "C" fn set_summary(_: *mut abi::HostContext, m: abi::Str) -> u32 {
+    SEEN.lock().unwrap().get_or_insert_default().summary = Some(text(m));
+    abi::STATUS_OK
+}
 unsafe extern "C" fn set_error(_: *mut abi::HostContext, m: abi::Str) {
     SEEN.lock().unwrap().get_or_insert_default().error = Some(text(m));
 }
@@ -204,11 +246,12 @@ fn host(full: bool) -> abi::HostApi {
         log: None,
         is_cancelled: None,
         emit_row: Some(emit_row),
-        set_summary: None,
+        set_summary: if full { Some(set_summary) } else { None },
         add_warning: Some(add_warning),
         set_error: Some(set_error),
         progress: Some(progress),
         find_tag_in_images: Some(find_tag_in_images),
+        emit_text: Some(emit_text),
     }
 }
 
@@ -231,7 +274,7 @@ fn one_test_for_the_shared_static_state() {
     let d = unsafe { &*d };
     assert_eq!(d.abi_version, abi::ABI_VERSION);
     assert_eq!(d.struct_size as usize, size_of::<abi::PluginDescriptor>());
-    assert_eq!(d.command_count, 3);
+    assert_eq!(d.command_count, 4);
     assert_eq!(text(d.name), "test");
     assert_eq!(text(d.version), "9.9.9");
     // SAFETY: command_count entries.
@@ -310,6 +353,25 @@ fn one_test_for_the_shared_static_state() {
     let (answer, progress) = probe(&v1, "Abcd");
     assert_eq!(answer, "error: the host does not search driver images");
     assert!(progress.is_empty());
+
+    // A host with emit_text gets rows and lines as they are made; the output keeps nothing.
+    let (status, seen) = call(&full, 3, "");
+    assert_eq!(status, abi::STATUS_OK, "{seen:?}");
+    assert_eq!(seen.rows, vec![r#"{"n":1}"#, r#"{"seen_before":2}"#]);
+    assert_eq!(seen.lines, vec!["first line", "second line"]);
+    assert_eq!(seen.summary.as_deref(), Some(r#"{"total":2}"#));
+    // A host without it (struct_size ends before emit_text) gets them at the end, the lines in
+    // summary.text as the older convention has it.
+    let mut older = host(true);
+    older.struct_size = std::mem::offset_of!(abi::HostApi, emit_text) as u32;
+    let (status, seen) = call(&older, 3, "");
+    assert_eq!(status, abi::STATUS_OK, "{seen:?}");
+    assert_eq!(seen.rows, vec![r#"{"n":1}"#, r#"{"seen_before":0}"#]);
+    assert!(seen.lines.is_empty());
+    assert_eq!(
+        seen.summary.as_deref(),
+        Some(r#"{"text":["first line","second line"],"total":2}"#)
+    );
 
     // A null table is refused.
     let d = pooldbg_plugin_v1();

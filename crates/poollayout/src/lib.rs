@@ -15,8 +15,9 @@
 //! * `!pool`: [`Layout::walk_page`] (classic pages), [`Layout::walk_vs_subsegment`] and
 //!   [`Layout::walk_lfh_subsegment`] (19H1+), reached through [`Layout::decode_pool_state`],
 //!   [`Layout::decode_heap_keys`], [`Layout::decode_segment_heap`] and [`Layout::page_ranges`].
-//! * Every VS/LFH subsegment of a 19H1+ pool, through a caller's reader: [`segheap_walk::walk_pool`], then
-//!   [`segheap_walk::vs_chunks`] / [`segheap_walk::lfh_blocks`] per subsegment (`!frag`).
+//! * Every VS/LFH subsegment of a 19H1+ pool, through a caller's reader (the one segment-heap walker of every
+//!   command): [`segheap_walk::SegPool`], then [`segheap_walk::read_subsegment`] and
+//!   [`segheap_walk::walk_subsegment`] / [`segheap_walk::vs_chunks`] / [`segheap_walk::lfh_blocks`] per subsegment.
 //! * Where the pool is, per version: [`regions::pool_regions`] through a caller's [`regions::PoolVaView`]
 //!   (the host over its symbols, the pool commands over their `Target`); a failed read is a [`ReadFault`].
 //!

@@ -144,15 +144,17 @@ pub struct LfhSubsegment {
     pub block_size: usize,
     /// Decoded `BlockOffsets.FirstBlockOffset` (bytes from the subsegment).
     pub first_block_offset: usize,
-    /// `BlockCount` as stored.
+    /// `BlockCount` as stored: the number of blocks of the subsegment (the range may hold more room,
+    /// e.g. a guard page after the last block).
     pub block_count: u16,
 }
 
-/// Where the `_POOL_HEADER` of a VS allocation sits, and the pool block's size.
+/// Where the `_POOL_HEADER` of an allocated VS chunk sits, and the pool block's size.
 ///
 /// The pool block starts right after the chunk header; when a block smaller than 0xFF0 bytes would cross a page
 /// by more than 0x40 bytes, the allocator puts the pool header at the start of the next page instead
-/// (MemProcFS `vmmwinpool.c`, VS walk).
+/// (MemProcFS `vmmwinpool.c`, VS walk, which applies it to allocated chunks only; a free chunk has no
+/// pool header and keeps its real start).
 pub fn vs_pool_header(
     chunk_address: u64,
     chunk_size: usize,
@@ -376,8 +378,11 @@ impl Layout {
         })
     }
 
-    /// Checks a VS subsegment header: `Size == Signature ^ 0x2BED` (15-bit signature).
-    pub fn check_vs_subsegment(&self, bytes: &[u8], address: u64) -> Result<()> {
+    /// Checks a VS subsegment header (`Size == Signature ^ 0x2BED`, 15-bit signature) and returns the
+    /// subsegment's size in bytes: `_HEAP_VS_SUBSEGMENT.Size` counts chunk units (16 bytes on x64, 8
+    /// on x86; the unit of `UnsafeSize`). The page range holding the subsegment may be longer (a
+    /// guard page after it): the chunks end at this size, not at the range's end.
+    pub fn vs_subsegment_size(&self, bytes: &[u8], address: u64) -> Result<usize> {
         let s = self.sh()?;
         let w = "_HEAP_VS_SUBSEGMENT";
         let size = s.vs_subsegment_size_field.read(bytes, w)? as u16;
@@ -389,7 +394,30 @@ impl Layout {
                 reason: format!("Size {size:#x} != Signature {sig:#x} ^ 0x2BED"),
             });
         }
-        Ok(())
+        let unit = match self.arch() {
+            Arch::X64 => 16,
+            Arch::X86 => 8,
+        };
+        Ok(usize::from(size) * unit)
+    }
+
+    /// The bytes of a VS subsegment its chunks cover: `bytes` cut at the subsegment's `Size`
+    /// ([`Layout::vs_subsegment_size`]). A `Size` below the first chunk or beyond `bytes` is an error.
+    pub fn vs_subsegment_bytes<'b>(&self, bytes: &'b [u8], address: u64) -> Result<&'b [u8]> {
+        let s = self.sh()?;
+        let size = self.vs_subsegment_size(bytes, address)?;
+        if size < s.vs_first_chunk + s.vs_chunk_header_size || size > bytes.len() {
+            return Err(Error::Invalid {
+                what: "_HEAP_VS_SUBSEGMENT",
+                address,
+                reason: format!(
+                    "Size gives {size:#x} bytes; expected {:#x}..={:#x} (the first chunk to the range's end)",
+                    s.vs_first_chunk + s.vs_chunk_header_size,
+                    bytes.len()
+                ),
+            });
+        }
+        Ok(&bytes[..size])
     }
 
     fn vs_chunk_sound(&self, c: &VsChunk, off: usize, len: usize) -> Option<HeaderError> {
@@ -409,14 +437,18 @@ impl Layout {
         }
     }
 
-    /// Walks a VS subsegment: `bytes` = the whole range (from [`Layout::page_ranges`]), `address` its start.
+    /// Walks a VS subsegment: `bytes` = the range (from [`Layout::page_ranges`]) or at least the
+    /// subsegment's `Size` of it, `address` its start. The chunks end at `Size`
+    /// ([`Layout::vs_subsegment_bytes`]), not at the range's end.
     ///
-    /// Each chunk becomes a block at the address of its `_POOL_HEADER` ([`vs_pool_header`]), sized from the chunk,
-    /// with the chunk's `Allocated` state and the pool header's tag. On a chunk that cannot be followed the walker
-    /// scans forward for the next chunk header that decodes soundly and whose successor's previous size agrees.
+    /// Each allocated chunk becomes a block at the address of its `_POOL_HEADER` ([`vs_pool_header`]),
+    /// sized from the chunk, with the pool header's tag. A free chunk has no pool header: it is listed
+    /// at its real start (right after its chunk header) with the chunk's size less the chunk header,
+    /// even when it crosses a page. On a chunk that cannot be followed the walker scans forward for
+    /// the next chunk header that decodes soundly and whose successor's previous size agrees.
     pub fn walk_vs_subsegment(&self, bytes: &[u8], address: u64, heap_key: u64) -> Result<Walk> {
         let s = self.sh()?;
-        self.check_vs_subsegment(bytes, address)?;
+        let bytes = self.vs_subsegment_bytes(bytes, address)?;
         let step = s.vs_chunk_header_size;
         let len = bytes.len();
         let mut walk = Walk::default();
@@ -435,7 +467,11 @@ impl Layout {
                     found: c.previous_size,
                 });
             }
-            let (hdr_addr, size) = vs_pool_header(caddr, c.size, step);
+            let (hdr_addr, size) = if c.allocated {
+                vs_pool_header(caddr, c.size, step)
+            } else {
+                (caddr.wrapping_add(step as u64), c.size.saturating_sub(step))
+            };
             let hoff = hdr_addr.wrapping_sub(address) as usize;
             let header = bytes.get(hoff..).and_then(|b| self.decode_header(b).ok());
             let tag = header.map_or(Tag(0), |h| h.tag);

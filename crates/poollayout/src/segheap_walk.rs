@@ -1,24 +1,33 @@
-//! Enumerating a 19H1+ segment-heap pool: every heap of every pool node, their page segments, and every VS and
-//! LFH subsegment in them; and, per subsegment, its VS chunks or LFH blocks with their raw state.
+//! The one enumerator of a 19H1+ segment-heap pool, for every command (`!pool`, `!poolfind`,
+//! `!poolused` by scan, `!frag`): every heap of every pool node and of `SpecialHeaps[]`, their page
+//! segments, the page segment and range holding an address, every VS and LFH subsegment, and each
+//! subsegment's bytes (bounded by what the subsegment's own header says) and blocks.
 //!
-//! This module still does no I/O of its own: the caller passes a reader (`FnMut(address, buffer)`), so the same
-//! code serves a dump, an image or a test array. Everything read is bounded: at most [`MAX_SEGMENTS`] page
-//! segments per context (with cycle detection on the `SegmentListHead` list), [`MAX_SUBSEGMENTS`] subsegments
-//! per walk, ranges no longer than [`MAX_SUBSEGMENT_BYTES`].
+//! This module does no I/O of its own: the caller passes a [`Reader`] (`FnMut(address, buffer)`), so
+//! the same code serves a dump, an image or a test array; the plugin side keeps only its reader
+//! adapter and its parallel scan. Everything read is bounded: at most [`MAX_SEGMENTS`] page
+//! segments per `SegmentListHead` (cycle-checked), [`MAX_SUBSEGMENTS`] subsegments per enumeration,
+//! ranges no longer than [`MAX_SUBSEGMENT_BYTES`].
 //!
-//! Order of the walk (docs/POOL_INTERNALS.md §3.3, from MemProcFS `vmm/vmmwinpool.c` and PoolViewer):
-//! `ExPoolState` → `HeapManager.Globals` (`RtlpHpHeapGlobals`: HeapKey, LfhKey) → `PoolNode[0..NumberOfPools]
-//! .Heaps[slot]` → `_SEGMENT_HEAP` (signature 0xDDEEDDEE) → `SegContexts[0..2].SegmentListHead` → page segments
-//! (signature check) → range descriptors (`RangeFlags` 15 VS, 11 LFH).
+//! Order of the walk (docs/POOL_LAYOUTS.md "segment heap: sources and where they disagree"; MemProcFS
+//! `vmm/vmmwinpool.c`, PoolViewer `!poolview`): `ExPoolState` → `HeapManager.Globals`
+//! (`RtlpHpHeapGlobals`: HeapKey, LfhKey) → `PoolNode[0..NumberOfPools].Heaps[0..4]` and
+//! `SpecialHeaps[]` → `_SEGMENT_HEAP` (signature 0xDDEEDDEE) → `SegContexts[0..2].SegmentListHead` →
+//! page segments (signature check) → range descriptors (`RangeFlags` 15 VS, 11 LFH).
+//!
+//! The page segment signature: `Signature ^ HeapKey ^ segment ^ 0xA2E64EADA2E64EAD` is the address of
+//! the owning `_HEAP_SEG_CONTEXT` (public segment-heap research; the strong check, used to find the
+//! segment of an address from `address & SegmentMask`), or — weaker, what MemProcFS checks — a
+//! kernel address; a segment passing only the weak check counts when the context's segment list
+//! holds it.
 //!
 //! ```
-//! use poollayout::{Arch, Layout, segheap_walk::{self, Slot}};
+//! use poollayout::{Arch, Layout, segheap_walk::SegPool};
 //!
 //! let layout = Layout::for_build(Arch::X64, 19041)?;
 //! // A reader over nothing: the walk reports what it could not read instead of panicking.
 //! let mut read = |va: u64, _buf: &mut [u8]| Err(format!("{va:#x} is not in this image"));
-//! let e = segheap_walk::walk_pool(&layout, 0xfffff800_12345000, &[Slot::NonPaged], &mut read)
-//!     .unwrap_err();
+//! let e = SegPool::read(&layout, 0xfffff800_12345000, &mut read).unwrap_err();
 //! assert!(e.to_string().contains("0xfffff80012345000"));
 //! # Ok::<(), poollayout::Error>(())
 //! ```
@@ -27,320 +36,639 @@ use std::collections::HashSet;
 
 use crate::error::{Error, Result};
 use crate::layout::Layout;
-use crate::read::ptr_at;
+use crate::pooltype::PoolType;
 use crate::segheap::{
-    HeapKeys, LfhSubsegment, PageRange, PoolState, RangeKind, SegmentHeap, VsChunk,
+    HeapKeys, LfhSubsegment, PageRange, RangeKind, SegContext, SegmentHeap, VsChunk,
+    range_containing,
 };
+use crate::walk::Walk;
 
-/// At most this many page segments are followed on one `SegmentListHead` list (16 GiB of 1 MiB
-/// segments).
-pub const MAX_SEGMENTS: usize = 1 << 14;
-/// At most this many subsegments are listed by one [`walk_pool`].
+/// At most this many page segments are followed on one `SegmentListHead` list: 64 TiB of 1 MiB
+/// segments, more than any pool region holds (the list is cycle-checked, so a sane list never
+/// reaches it; the larger of the two limits the walkers had, so no pool that one of them read is
+/// cut).
+pub const MAX_SEGMENTS: usize = 1 << 16;
+/// At most this many subsegments are listed by one [`SegPool::subsegments`].
 pub const MAX_SUBSEGMENTS: usize = 1 << 20;
-/// A VS or LFH range longer than this is reported, not read.
+/// A VS or LFH range longer than this is reported, not read (a range is at most 255 units; 16 MiB
+/// covers 64 KiB units).
 pub const MAX_SUBSEGMENT_BYTES: u64 = 16 << 20;
 
 /// A reader of virtual memory: fills the whole buffer from `address` or says why not.
 pub type Reader<'a> = dyn FnMut(u64, &mut [u8]) -> core::result::Result<(), String> + 'a;
 
-/// Which heap of a pool node (`_EX_HEAP_POOL_NODE.Heaps[]`, the order MemProcFS uses).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Slot {
-    /// `Heaps[0]`: NonPagedPool (executable).
-    NonPaged,
-    /// `Heaps[1]`: NonPagedPoolNx.
-    NonPagedNx,
-    /// `Heaps[2]`: PagedPool.
-    Paged,
-    /// `Heaps[3]`: the second paged heap.
-    Paged2,
+/// The pool type of each `_EX_HEAP_POOL_NODE.Heaps[]` slot (MemProcFS `vmmwinpool.c`: `[0]`
+/// NonPaged, `[1]` NonPagedNx, `[2]` and `[3]` Paged).
+pub const SLOT_TYPES: [PoolType; 4] = [
+    PoolType::NON_PAGED,
+    PoolType::NON_PAGED_NX,
+    PoolType::PAGED,
+    PoolType::PAGED,
+];
+
+/// What a subsegment holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubKind {
+    /// A variable-size (VS) subsegment: chunks with encoded headers.
+    Vs,
+    /// A low-fragmentation-heap (LFH) subsegment: blocks of one size and a bitmap.
+    Lfh,
 }
 
-impl Slot {
-    /// Index in `Heaps[]`.
-    pub const fn index(self) -> usize {
-        match self {
-            Slot::NonPaged => 0,
-            Slot::NonPagedNx => 1,
-            Slot::Paged => 2,
-            Slot::Paged2 => 3,
+impl SubKind {
+    /// The kind of a range, if it holds a subsegment.
+    pub const fn of(kind: RangeKind) -> Option<SubKind> {
+        match kind {
+            RangeKind::Vs => Some(SubKind::Vs),
+            RangeKind::Lfh => Some(SubKind::Lfh),
+            _ => None,
         }
     }
 
-    /// The pool type name WinDbg gives the heap's blocks.
-    pub const fn pool_type(self) -> &'static str {
+    /// `"vs"` or `"lfh"` (the JSON `kind` field).
+    pub const fn as_str(self) -> &'static str {
         match self {
-            Slot::NonPaged => "NonPagedPool",
-            Slot::NonPagedNx => "NonPagedPoolNx",
-            Slot::Paged | Slot::Paged2 => "PagedPool",
+            SubKind::Vs => "vs",
+            SubKind::Lfh => "lfh",
         }
     }
 
-    /// The nonpaged slots (what `!frag` reads).
-    pub const NONPAGED: [Slot; 2] = [Slot::NonPaged, Slot::NonPagedNx];
-    /// Every slot.
-    pub const ALL: [Slot; 4] = [Slot::NonPaged, Slot::NonPagedNx, Slot::Paged, Slot::Paged2];
+    /// `"VS"` or `"LFH"` (text output).
+    pub const fn label(self) -> &'static str {
+        match self {
+            SubKind::Vs => "VS",
+            SubKind::Lfh => "LFH",
+        }
+    }
 }
 
-/// One `_SEGMENT_HEAP` reached from `ExPoolState`.
+/// One `_SEGMENT_HEAP` of the pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeapInfo {
+pub struct Heap {
     /// Address of the `_SEGMENT_HEAP`.
     pub address: u64,
-    /// Pool node.
-    pub node: u32,
-    /// Which heap of the node.
-    pub slot: Slot,
-    /// The heap decoded.
-    pub heap: SegmentHeap,
-    /// Its page segments, per `SegContexts[i]`, in list order (valid signature only).
-    pub segments: Vec<u64>,
+    /// Pool node (`ExPoolState.PoolNode[node]`); `None` for `SpecialHeaps[]`.
+    pub node: Option<u32>,
+    /// Index in `Heaps[]` (or in `SpecialHeaps[]`).
+    pub slot: usize,
+    /// The pool type the slot stands for ([`SLOT_TYPES`]); `None` for special heaps, whose blocks'
+    /// headers say it.
+    pub pool_type: Option<PoolType>,
+    /// The heap as decoded.
+    pub decoded: SegmentHeap,
+    /// Addresses of `SegContexts[0]` and `[1]`.
+    pub contexts: [u64; 2],
+}
+
+impl Heap {
+    /// `Some(true)` for a paged heap, `Some(false)` for a nonpaged one, `None` when the slot does not say.
+    pub fn paged(&self) -> Option<bool> {
+        self.pool_type.map(PoolType::is_paged)
+    }
+
+    /// The heap's name in text output: `NonPagedPoolNx` or `special heap 2`.
+    pub fn name(&self) -> String {
+        match self.pool_type {
+            Some(t) => t.name().to_string(),
+            None => format!("special heap {}", self.slot),
+        }
+    }
+}
+
+/// The segment-heap pool: the state, the keys and every valid heap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegPool {
+    /// `nt!ExPoolState`.
+    pub state_address: u64,
+    /// `RtlpHpHeapGlobals` (`HeapManager.Globals`).
+    pub globals: u64,
+    /// `HeapKey`, `LfhKey`.
+    pub keys: HeapKeys,
+    /// The valid heaps, in node then slot order, then the special heaps.
+    pub heaps: Vec<Heap>,
+    /// What could not be read (a heap pointer, a bad signature), one line each.
+    pub warnings: Vec<String>,
+}
+
+/// Where an address lies in the segment heap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Located {
+    /// Index in [`SegPool::heaps`].
+    pub heap: usize,
+    /// `SegContexts[ctx]` holding the segment.
+    pub ctx: usize,
+    /// The page segment's address.
+    pub segment: u64,
+    /// The range of the page segment holding the address.
+    pub range: PageRange,
+    /// Whether the segment was confirmed by its signature naming the context (`false`: by the list).
+    pub by_signature: bool,
 }
 
 /// A VS or LFH subsegment: a range of a page segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Subsegment {
-    /// Address of its heap.
-    pub heap: u64,
-    /// Pool node of the heap.
-    pub node: u32,
-    /// Which heap of the node.
-    pub slot: Slot,
+    /// Index of its heap in [`SegPool::heaps`].
+    pub heap: usize,
     /// The page segment holding it.
     pub segment: u64,
     /// The range (kind [`RangeKind::Vs`] or [`RangeKind::Lfh`], address, length).
     pub range: PageRange,
 }
 
-/// What [`walk_pool`] found.
+/// The page segments and subsegments of the heaps an enumeration accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct PoolWalk {
-    /// `ExPoolState` decoded.
-    pub state: PoolState,
-    /// The keys at `HeapManager.Globals`.
-    pub keys: HeapKeys,
-    /// The heaps walked (valid signature), in node then slot order.
-    pub heaps: Vec<HeapInfo>,
-    /// Every VS and LFH subsegment of those heaps, in heap, segment and range order.
+pub struct Subsegments {
+    /// Every VS and LFH subsegment, in heap, context, segment and range order.
     pub subsegments: Vec<Subsegment>,
+    /// Page segments whose descriptors were read.
+    pub segments: u64,
     /// What could not be read or did not decode (each names the address); the walk went on past it.
-    pub problems: Vec<String>,
+    pub warnings: Vec<String>,
 }
 
-/// Walks the pool from `ExPoolState` at `pool_state`: the heaps of `slots` in every pool node, their page
-/// segments and their VS/LFH subsegments. Fails only when `ExPoolState` or the heap keys cannot be read or
-/// decoded; a bad heap, segment or descriptor array is a [`PoolWalk::problems`] entry.
-pub fn walk_pool(
-    layout: &Layout,
-    pool_state: u64,
-    slots: &[Slot],
+fn read_vec(
     read: &mut Reader<'_>,
-) -> Result<PoolWalk> {
-    let s = layout.segment_heap()?;
-    let unreadable = |what: &'static str, address: u64, e: String| Error::Invalid {
+    address: u64,
+    len: usize,
+    what: &'static str,
+) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    read(address, &mut buf).map_err(|e| Error::Invalid {
         what,
         address,
         reason: format!("not readable: {e}"),
-    };
-    let mut buf = vec![0u8; s.state_size];
-    read(pool_state, &mut buf).map_err(|e| unreadable("nt!ExPoolState", pool_state, e))?;
-    let state = layout.decode_pool_state(&buf, pool_state)?;
-    drop(buf);
-    let mut kb = vec![0u8; s.lfh_key.offset + 8];
-    read(state.globals, &mut kb).map_err(|e| unreadable("RtlpHpHeapGlobals", state.globals, e))?;
-    let keys = layout.decode_heap_keys(&kb)?;
-    let mut out = PoolWalk {
-        state,
-        keys,
-        ..PoolWalk::default()
-    };
-    let mut seen_heaps = HashSet::new();
-    for (node, heaps) in out.state.node_heaps.clone().iter().enumerate() {
-        for &slot in slots {
-            let h = heaps[slot.index()];
-            if h == 0 || !seen_heaps.insert(h) {
-                continue;
-            }
-            let node = node as u32;
-            if out.subsegments.len() >= MAX_SUBSEGMENTS {
-                out.problems.push(format!(
-                    "stopped after {MAX_SUBSEGMENTS} subsegments; heap {h:#x} and later ones not walked"
-                ));
-                return Ok(out);
-            }
-            match walk_heap(layout, h, node, slot, &keys, read, &mut out.problems) {
-                Some((info, mut subs)) => {
-                    out.heaps.push(info);
-                    subs.truncate(MAX_SUBSEGMENTS - out.subsegments.len());
-                    out.subsegments.extend(subs);
-                }
-                None => continue,
-            }
-        }
-    }
-    Ok(out)
+    })?;
+    Ok(buf)
 }
 
-fn walk_heap(
-    layout: &Layout,
-    h: u64,
-    node: u32,
-    slot: Slot,
-    keys: &HeapKeys,
-    read: &mut Reader<'_>,
-    problems: &mut Vec<String>,
-) -> Option<(HeapInfo, Vec<Subsegment>)> {
-    let s = layout.segment_heap().ok()?;
-    let p = layout.pointer_size();
-    let name = format!("{} heap of node {node}", slot.pool_type());
-    let mut hb = vec![0u8; s.heap_size];
-    if let Err(e) = read(h, &mut hb) {
-        problems.push(format!(
-            "{name}: _SEGMENT_HEAP at {h:#x}: not readable: {e}"
-        ));
-        return None;
+/// Reads `len` bytes at `address` page by page when they cannot be read at once: unreadable pages
+/// are zero and their addresses listed.
+pub fn read_lenient(read: &mut Reader<'_>, address: u64, len: usize) -> (Vec<u8>, Vec<u64>) {
+    let mut buf = vec![0u8; len];
+    let mut missing = Vec::new();
+    if read(address, &mut buf).is_ok() {
+        return (buf, missing);
     }
-    let heap = match layout.decode_segment_heap(&hb, h) {
-        Ok(x) if x.signature_ok => x,
-        Ok(_) => {
-            problems.push(format!(
-                "{name}: _SEGMENT_HEAP at {h:#x}: Signature is not 0xDDEEDDEE; heap skipped"
+    let mut off = 0usize;
+    while off < len {
+        let addr = address.wrapping_add(off as u64);
+        let n = (0x1000 - (addr & 0xfff) as usize).min(len - off);
+        if read(addr, &mut buf[off..off + n]).is_err() {
+            buf[off..off + n].fill(0);
+            missing.push(addr);
+        }
+        off += n;
+    }
+    (buf, missing)
+}
+
+impl SegPool {
+    /// Reads `nt!ExPoolState` at `state_address`, the heap keys and every heap (node heaps, then
+    /// `SpecialHeaps[]`). Fails when `ExPoolState` or the keys cannot be read or decoded, or when no
+    /// heap is valid; a bad heap is a [`SegPool::warnings`] line.
+    pub fn read(layout: &Layout, state_address: u64, read: &mut Reader<'_>) -> Result<SegPool> {
+        let s = layout.segment_heap()?;
+        let p = layout.pointer_size();
+        let what = "nt!ExPoolState";
+        // Only what decode_pool_state reads: the header, the nodes in use and SpecialHeaps[] (the
+        // unused nodes between stay zero in the buffer and are not read).
+        let head = read_vec(
+            read,
+            state_address,
+            s.number_of_pools.offset + s.number_of_pools.width.bytes(),
+            what,
+        )?;
+        let n = s
+            .number_of_pools
+            .read(&head, "_EX_POOL_HEAP_MANAGER_STATE")? as usize;
+        let nodes_end = s.pool_node + n.min(s.max_pools) * s.pool_node_size;
+        let special_end = s.special_heaps + s.special_heap_count * p;
+        let mut bytes = vec![0u8; nodes_end.max(special_end)];
+        let mut missing = 0;
+        for (from, to) in [(0, nodes_end), (s.special_heaps, special_end)] {
+            let (piece, m) = read_lenient(read, state_address.wrapping_add(from as u64), to - from);
+            bytes[from..to].copy_from_slice(&piece);
+            missing += m.len();
+        }
+        let state = layout
+            .decode_pool_state(&bytes, state_address)
+            .map_err(|e| Error::Invalid {
+                what,
+                address: state_address,
+                reason: e.to_string(),
+            })?;
+        let mut warnings = Vec::new();
+        if missing > 0 {
+            warnings.push(format!(
+                "nt!ExPoolState at {state_address:#x}: {missing} page(s) unreadable (read as zeros)"
             ));
-            return None;
         }
-        Err(e) => {
-            problems.push(format!("{name}: {e}"));
-            return None;
-        }
-    };
-    let mut info = HeapInfo {
-        address: h,
-        node,
-        slot,
-        heap,
-        segments: Vec::new(),
-    };
-    let mut subs = Vec::new();
-    let mut seg_bytes = vec![0u8; s.page_segment_size];
-    for ctx in heap.seg_contexts.iter() {
-        let head = ctx.segment_list_head;
-        let mut link = ctx.segment_list_flink;
+        let kb = read_vec(
+            read,
+            state.globals,
+            s.lfh_key.offset + s.lfh_key.width.bytes(),
+            "RtlpHpHeapGlobals",
+        )?;
+        let keys = layout.decode_heap_keys(&kb).map_err(|e| Error::Invalid {
+            what: "RtlpHpHeapGlobals",
+            address: state.globals,
+            reason: e.to_string(),
+        })?;
+        let mut heaps = Vec::new();
         let mut seen = HashSet::new();
-        while link != head && link != 0 {
-            if !seen.insert(link) {
-                problems.push(format!(
-                    "{name}: SegmentListHead {head:#x}: the list loops at {link:#x}"
-                ));
-                break;
+        let slots = state
+            .node_heaps
+            .iter()
+            .enumerate()
+            .flat_map(|(node, hs)| {
+                hs.iter()
+                    .enumerate()
+                    .map(move |(slot, &a)| (Some(node as u32), slot, a))
+            })
+            .chain(
+                state
+                    .special_heaps
+                    .iter()
+                    .enumerate()
+                    .map(|(slot, &a)| (None, slot, a)),
+            );
+        for (node, slot, address) in slots {
+            if address == 0 || !seen.insert(address) {
+                continue;
             }
-            if seen.len() > MAX_SEGMENTS {
-                problems.push(format!(
-                    "{name}: SegmentListHead {head:#x}: stopped after {MAX_SEGMENTS} segments"
-                ));
-                break;
+            let where_ = match node {
+                Some(n) => format!("PoolNode[{n}].Heaps[{slot}]"),
+                None => format!("SpecialHeaps[{slot}]"),
+            };
+            let decoded = read_vec(read, address, s.heap_size, "_SEGMENT_HEAP")
+                .and_then(|b| layout.decode_segment_heap(&b, address));
+            match decoded {
+                Ok(d) if d.signature_ok => heaps.push(Heap {
+                    address,
+                    node,
+                    slot,
+                    pool_type: node.map(|_| SLOT_TYPES[slot.min(3)]),
+                    decoded: d,
+                    contexts: [0, 1].map(|i| {
+                        address.wrapping_add((s.heap_seg_contexts + i * s.seg_context_size) as u64)
+                    }),
+                }),
+                Ok(_) => warnings.push(format!(
+                    "{where_}: the _SEGMENT_HEAP at {address:#x} has a bad Signature (expected 0xddeeddee): skipped"
+                )),
+                Err(e) => warnings.push(format!("{where_}: {e}: skipped")),
             }
-            let seg = link;
-            if let Err(e) = read(seg, &mut seg_bytes) {
-                problems.push(format!(
-                    "{name}: page segment at {seg:#x}: not readable: {e}; list walk stopped"
-                ));
-                break;
-            }
-            let next = ptr_at(&seg_bytes, 0, p, "_HEAP_PAGE_SEGMENT.ListEntry").unwrap_or(0);
-            match layout.decode_page_segment_signature(&seg_bytes, seg, keys.heap_key) {
-                Ok(v) if layout.is_kernel_address(v) => {}
-                Ok(v) => {
-                    problems.push(format!(
-                        "{name}: page segment at {seg:#x}: signature decodes to {v:#x}, not a kernel address; skipped"
-                    ));
-                    link = next;
-                    continue;
-                }
-                Err(e) => {
-                    problems.push(format!("{name}: page segment at {seg:#x}: {e}"));
-                    link = next;
-                    continue;
-                }
-            }
-            info.segments.push(seg);
-            match layout.page_ranges(&seg_bytes, seg, ctx) {
-                Ok(ranges) => {
-                    if subs.len() >= MAX_SUBSEGMENTS {
-                        problems.push(format!(
-                            "{name}: stopped after {MAX_SUBSEGMENTS} subsegments"
-                        ));
-                        break;
-                    }
-                    for r in ranges {
-                        if !matches!(r.kind, RangeKind::Vs | RangeKind::Lfh) {
-                            continue;
-                        }
-                        subs.push(Subsegment {
-                            heap: h,
-                            node,
-                            slot,
-                            segment: seg,
-                            range: r,
-                        });
-                    }
-                }
-                Err(e) => problems.push(format!("{name}: {e}")),
-            }
-            link = next;
         }
+        if heaps.is_empty() {
+            return Err(Error::Invalid {
+                what,
+                address: state_address,
+                reason: format!(
+                    "names no readable segment heap{}",
+                    if warnings.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", warnings.join("; "))
+                    }
+                ),
+            });
+        }
+        Ok(SegPool {
+            state_address,
+            globals: state.globals,
+            keys,
+            heaps,
+            warnings,
+        })
     }
-    Some((info, subs))
+
+    /// Reads the page segment at `segment` and decodes its signature with the heap key:
+    /// `(decoded value, the segment's descriptor bytes)`.
+    fn segment_signature(
+        &self,
+        layout: &Layout,
+        segment: u64,
+        read: &mut Reader<'_>,
+    ) -> Result<(u64, Vec<u8>)> {
+        let s = layout.segment_heap()?;
+        let bytes = read_vec(read, segment, s.page_segment_size, "_HEAP_PAGE_SEGMENT")?;
+        let v = layout.decode_page_segment_signature(&bytes, segment, self.keys.heap_key)?;
+        Ok((v, bytes))
+    }
+
+    /// The page segments on `SegContexts[ctx]`'s `SegmentListHead` of heap `heap` (bounded by
+    /// [`MAX_SEGMENTS`], cycle-checked, every link a kernel address), with a warning for a list
+    /// that breaks.
+    pub fn segments(
+        &self,
+        layout: &Layout,
+        heap: usize,
+        ctx: usize,
+        read: &mut Reader<'_>,
+    ) -> (Vec<u64>, Vec<String>) {
+        let mut out = Vec::new();
+        let mut warnings = Vec::new();
+        let Some(h) = self.heaps.get(heap) else {
+            return (out, warnings);
+        };
+        let Some(c) = h.decoded.seg_contexts.get(ctx) else {
+            return (out, warnings);
+        };
+        let p = layout.pointer_size();
+        let head = c.segment_list_head;
+        let mut seen = HashSet::new();
+        let mut next = c.segment_list_flink;
+        while next != head {
+            if next == 0 || !layout.is_kernel_address(next) {
+                warnings.push(format!(
+                    "heap {:#x} SegContexts[{ctx}] segment list: link {next:#x} is not a kernel address; the list is cut there",
+                    h.address
+                ));
+                break;
+            }
+            if !seen.insert(next) || out.len() >= MAX_SEGMENTS {
+                warnings.push(format!(
+                    "heap {:#x} SegContexts[{ctx}] segment list loops or exceeds {MAX_SEGMENTS} segments at {next:#x}; the list is cut there",
+                    h.address
+                ));
+                break;
+            }
+            out.push(next);
+            let mut b = [0u8; 8];
+            match read(next, &mut b[..p]) {
+                Ok(()) => next = u64::from_le_bytes(b),
+                Err(e) => {
+                    warnings.push(format!(
+                        "heap {:#x} SegContexts[{ctx}] segment list: the link at {next:#x} is unreadable ({e}); the list is cut there",
+                        h.address
+                    ));
+                    break;
+                }
+            }
+        }
+        (out, warnings)
+    }
+
+    fn context_usable(c: &SegContext) -> bool {
+        c.segment_mask != 0 && c.unit_shift < 32
+    }
+
+    /// Finds the page segment and range holding `address`: the segment `address & SegmentMask` of
+    /// each context whose signature names that context, else one whose signature decodes to a
+    /// kernel address and that the context's segment list holds.
+    pub fn locate(
+        &self,
+        layout: &Layout,
+        address: u64,
+        read: &mut Reader<'_>,
+    ) -> core::result::Result<Located, String> {
+        let mut weak: Vec<(usize, usize, u64, Vec<u8>)> = Vec::new();
+        let mut tried = Vec::new();
+        for (hi, h) in self.heaps.iter().enumerate() {
+            for (ci, c) in h.decoded.seg_contexts.iter().enumerate() {
+                if !Self::context_usable(c) {
+                    continue;
+                }
+                let seg = c.segment_of(address);
+                let Ok((v, bytes)) = self.segment_signature(layout, seg, read) else {
+                    continue;
+                };
+                if v == h.contexts[ci] {
+                    return self.range_of(layout, (hi, ci), seg, &bytes, address, true);
+                }
+                if layout.is_kernel_address(v) {
+                    weak.push((hi, ci, seg, bytes));
+                } else {
+                    tried.push(format!("{seg:#x}"));
+                }
+            }
+        }
+        // MemProcFS's weaker test (a kernel address) holds: confirm by the context's segment list.
+        for (hi, ci, seg, bytes) in &weak {
+            let (list, _) = self.segments(layout, *hi, *ci, read);
+            if list.contains(seg) {
+                return self.range_of(layout, (*hi, *ci), *seg, bytes, address, false);
+            }
+            tried.push(format!("{seg:#x}"));
+        }
+        tried.sort();
+        tried.dedup();
+        Err(format!(
+            "{address:#x} is in no page segment of the {} segment heap(s){}",
+            self.heaps.len(),
+            if tried.is_empty() {
+                " (no candidate segment could be read)".to_string()
+            } else {
+                format!(
+                    " (candidate segment(s) {} fail the signature check)",
+                    tried.join(", ")
+                )
+            }
+        ))
+    }
+
+    fn range_of(
+        &self,
+        layout: &Layout,
+        (heap, ctx): (usize, usize),
+        segment: u64,
+        bytes: &[u8],
+        address: u64,
+        by_signature: bool,
+    ) -> core::result::Result<Located, String> {
+        let c = &self.heaps[heap].decoded.seg_contexts[ctx];
+        let ranges = layout
+            .page_ranges(bytes, segment, c)
+            .map_err(|e| format!("page segment {segment:#x}: {e}"))?;
+        let range = *range_containing(&ranges, address).ok_or_else(|| {
+            format!("{address:#x} is in page segment {segment:#x} but in none of its ranges (it may be its descriptor array)")
+        })?;
+        Ok(Located {
+            heap,
+            ctx,
+            segment,
+            range,
+            by_signature,
+        })
+    }
+
+    /// The VS and LFH subsegments of the heaps `want` accepts. A page segment counts when its
+    /// signature names its context or decodes to a kernel address (it is on the context's list).
+    /// At most [`MAX_SUBSEGMENTS`] are listed.
+    pub fn subsegments(
+        &self,
+        layout: &Layout,
+        want: &dyn Fn(&Heap) -> bool,
+        read: &mut Reader<'_>,
+    ) -> Subsegments {
+        let mut out = Subsegments::default();
+        for (hi, h) in self.heaps.iter().enumerate() {
+            if !want(h) {
+                continue;
+            }
+            for (ci, c) in h.decoded.seg_contexts.iter().enumerate() {
+                if !Self::context_usable(c) {
+                    continue;
+                }
+                let (list, w) = self.segments(layout, hi, ci, read);
+                out.warnings.extend(w);
+                for seg in list {
+                    let ranges = match self.segment_signature(layout, seg, read) {
+                        Ok((v, b)) if v == h.contexts[ci] || layout.is_kernel_address(v) => layout
+                            .page_ranges(&b, seg, c)
+                            .map_err(|e| format!("page segment {seg:#x}: {e}")),
+                        Ok((v, _)) => Err(format!(
+                            "page segment {seg:#x}: signature decodes to {v:#x}, not a kernel address"
+                        )),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    match ranges {
+                        Ok(rs) => {
+                            out.segments += 1;
+                            for r in rs.into_iter().filter(|r| SubKind::of(r.kind).is_some()) {
+                                if out.subsegments.len() >= MAX_SUBSEGMENTS {
+                                    out.warnings.push(format!(
+                                        "{} heap {:#x}: stopped after {MAX_SUBSEGMENTS} subsegments",
+                                        h.name(),
+                                        h.address
+                                    ));
+                                    return out;
+                                }
+                                out.subsegments.push(Subsegment {
+                                    heap: hi,
+                                    segment: seg,
+                                    range: r,
+                                });
+                            }
+                        }
+                        Err(e) => {
+                            out.warnings
+                                .push(format!("{} heap {:#x}: {e}", h.name(), h.address))
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
 }
 
 /// A subsegment's bytes as read.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubsegmentBytes {
-    /// The whole range; pages that could not be read are zero.
+    /// VS or LFH.
+    pub kind: SubKind,
+    /// Start of the subsegment (its page range).
+    pub address: u64,
+    /// The range's length (the page range descriptor's).
+    pub range_length: u64,
+    /// The subsegment's bytes up to the end its own header gives ([`subsegment_extent`]); pages
+    /// that could not be read are zero.
     pub bytes: Vec<u8>,
-    /// Addresses of the 4 KiB pages that could not be read (decommitted, paged out or absent from
-    /// the dump) and were left zero.
+    /// Addresses of the 4 KiB pages inside [`SubsegmentBytes::bytes`] that could not be read
+    /// (decommitted, paged out or absent from the dump) and were left zero. Pages of the range
+    /// past the subsegment's end (a guard page) are not read and not listed.
     pub missing_pages: Vec<u64>,
 }
 
-/// Reads a subsegment's bytes (the whole range), bounded by [`MAX_SUBSEGMENT_BYTES`]. When the range
-/// cannot be read at once it is read page by page: a VS subsegment may have decommitted pages inside
-/// free chunks, whose headers stay readable. Fails when no page at all is readable.
-pub fn read_subsegment(sub: &Subsegment, read: &mut Reader<'_>) -> Result<SubsegmentBytes> {
-    let a = sub.range.address;
-    if sub.range.length == 0 || sub.range.length > MAX_SUBSEGMENT_BYTES {
-        return Err(Error::Invalid {
-            what: "_HEAP_PAGE_RANGE_DESCRIPTOR",
-            address: a,
-            reason: format!(
-                "range of {:#x} bytes, expected 1..={MAX_SUBSEGMENT_BYTES:#x}",
-                sub.range.length
-            ),
-        });
-    }
-    let mut out = SubsegmentBytes {
-        bytes: vec![0u8; sub.range.length as usize],
-        missing_pages: Vec::new(),
-    };
-    let first = match read(a, &mut out.bytes) {
-        Ok(()) => return Ok(out),
-        Err(e) => e,
-    };
-    out.bytes.fill(0);
-    for (i, page) in out.bytes.chunks_mut(0x1000).enumerate() {
-        let va = a.wrapping_add((i * 0x1000) as u64);
-        if read(va, page).is_err() {
-            page.fill(0);
-            out.missing_pages.push(va);
+/// How many bytes of a range a subsegment covers, from its own header (`header` = its first bytes):
+/// a VS subsegment its `_HEAP_VS_SUBSEGMENT.Size` (in chunk units: 16 bytes on x64, 8 on x86),
+/// when the signature confirms it; an LFH subsegment `FirstBlockOffset + BlockCount × BlockSize`.
+/// `None` when the header does not decode or claims more than `range_length` (the walker then
+/// reports why); the range may be longer than the subsegment (a guard page follows it).
+pub fn subsegment_extent(
+    layout: &Layout,
+    kind: SubKind,
+    header: &[u8],
+    address: u64,
+    keys: &HeapKeys,
+    range_length: usize,
+) -> Option<usize> {
+    let n = match kind {
+        SubKind::Vs => layout.vs_subsegment_size(header, address).ok()?,
+        SubKind::Lfh => {
+            let h = layout
+                .decode_lfh_subsegment(header, address, keys.lfh_key)
+                .ok()?;
+            h.first_block_offset
+                .checked_add(usize::from(h.block_count).checked_mul(h.block_size)?)?
         }
+    };
+    (n > 0 && n <= range_length).then_some(n)
+}
+
+/// Reads a VS or LFH subsegment, bounded by [`MAX_SUBSEGMENT_BYTES`]: its header first, then the
+/// bytes up to the end the header gives ([`subsegment_extent`]; the whole range when it does not
+/// decode). Unreadable pages inside are zero and listed: a VS subsegment may have decommitted pages
+/// inside free chunks, whose headers stay readable. Fails for a range that holds no subsegment, or
+/// when the header page cannot be read.
+pub fn read_subsegment(
+    layout: &Layout,
+    keys: &HeapKeys,
+    range: &PageRange,
+    read: &mut Reader<'_>,
+) -> core::result::Result<SubsegmentBytes, String> {
+    let kind = match range.kind {
+        RangeKind::Vs => SubKind::Vs,
+        RangeKind::Lfh => SubKind::Lfh,
+        RangeKind::Large => {
+            return Err(format!(
+                "range {:#x} (+{:#x}) is a large allocation range (RangeFlags 3): its blocks are in the big page table",
+                range.address, range.length
+            ));
+        }
+        RangeKind::Other(f) => {
+            return Err(format!(
+                "range {:#x} (+{:#x}) holds no subsegment (RangeFlags {f}: free or uncommitted)",
+                range.address, range.length
+            ));
+        }
+    };
+    if range.length == 0 || range.length > MAX_SUBSEGMENT_BYTES {
+        return Err(format!(
+            "{} subsegment {:#x} claims {:#x} bytes, expected 1..={MAX_SUBSEGMENT_BYTES:#x}: not read",
+            kind.label(),
+            range.address,
+            range.length
+        ));
     }
-    if out.missing_pages.len() == out.bytes.len().div_ceil(0x1000) {
-        return Err(Error::Invalid {
-            what: "subsegment",
-            address: a,
-            reason: format!("not readable: {first}"),
-        });
+    let len = range.length as usize;
+    let a = range.address;
+    let first = (0x1000 - (a & 0xfff) as usize).min(len);
+    let mut head = vec![0u8; first];
+    if read(a, &mut head).is_err() {
+        return Err(format!(
+            "{} subsegment {:#x}: its header page is not in the dump",
+            kind.label(),
+            a
+        ));
     }
-    Ok(out)
+    let extent = subsegment_extent(layout, kind, &head, a, keys, len).unwrap_or(len);
+    let (bytes, missing_pages) = if extent <= first {
+        head.truncate(extent);
+        (head, Vec::new())
+    } else {
+        let (rest, missing) = read_lenient(read, a.wrapping_add(first as u64), extent - first);
+        head.extend_from_slice(&rest);
+        (head, missing)
+    };
+    Ok(SubsegmentBytes {
+        kind,
+        address: a,
+        range_length: range.length,
+        bytes,
+        missing_pages,
+    })
+}
+
+/// Walks a subsegment read by [`read_subsegment`] into blocks ([`Layout::walk_vs_subsegment`] or
+/// [`Layout::walk_lfh_subsegment`]); `Err` for a subsegment refused as a whole.
+pub fn walk_subsegment(layout: &Layout, keys: &HeapKeys, sub: &SubsegmentBytes) -> Result<Walk> {
+    match sub.kind {
+        SubKind::Vs => layout.walk_vs_subsegment(&sub.bytes, sub.address, keys.heap_key),
+        SubKind::Lfh => layout.walk_lfh_subsegment(&sub.bytes, sub.address, keys.lfh_key),
+    }
 }
 
 /// The chunks of a VS subsegment, each confirmed by its neighbour.
@@ -352,13 +680,14 @@ pub struct VsChunks {
     pub unconfirmed: Vec<(u64, String)>,
 }
 
-/// Lists the chunks of a VS subsegment (`bytes` = the whole range at `address`). A chunk counts only when it
+/// Lists the chunks of a VS subsegment (`bytes` = the range at `address`, or at least the subsegment's
+/// `Size` of it: the chunks end there, [`Layout::vs_subsegment_bytes`]). A chunk counts only when it
 /// decodes soundly and its successor's `UnsafePrevSize` equals its size (or it ends the subsegment exactly);
 /// otherwise it is named in [`VsChunks::unconfirmed`] and the walk resynchronises right after its header with
 /// [`Layout::next_vs_chunk`], so one corrupted header costs that chunk only.
 pub fn vs_chunks(layout: &Layout, bytes: &[u8], address: u64, heap_key: u64) -> Result<VsChunks> {
     let s = layout.segment_heap()?;
-    layout.check_vs_subsegment(bytes, address)?;
+    let bytes = layout.vs_subsegment_bytes(bytes, address)?;
     let step = s.vs_chunk_header_size;
     let len = bytes.len();
     let mut out = VsChunks::default();
@@ -437,9 +766,13 @@ pub struct LfhBlock {
     pub state: LfhState,
 }
 
-/// Lists the blocks of an LFH subsegment (`bytes` = the whole range at `address`) with their bitmap state. The
-/// subsegment header must decode to a block size between the pool header size and 0xff8 and a first block
-/// offset past the bitmap; blocks that would cross a page are skipped (MemProcFS).
+/// Lists the blocks of an LFH subsegment (`bytes` = the range at `address`, or at least the part its
+/// blocks cover) with their bitmap state. The subsegment header must decode to a block size between the
+/// pool header size and 0xff8 and a first block offset past the bitmap. The number of blocks is the
+/// subsegment's own `BlockCount`, checked against the room the bytes give (`(len - FirstBlockOffset) /
+/// BlockSize`) and against the bitmap ending before the first block; the range may be longer than the
+/// blocks (a guard page), so the count is never inferred from it. Blocks that would cross a page are
+/// skipped (MemProcFS).
 pub fn lfh_blocks(
     layout: &Layout,
     bytes: &[u8],
@@ -467,7 +800,16 @@ pub fn lfh_blocks(
             bytes.len()
         )));
     }
-    let count = (bytes.len() - sub.first_block_offset) / sub.block_size;
+    let room = (bytes.len() - sub.first_block_offset) / sub.block_size;
+    let count = usize::from(sub.block_count);
+    if count == 0 || count > room {
+        return Err(bad(format!(
+            "BlockCount {count} is not 1..={room} (blocks of {:#x} bytes from {:#x} in {:#x} bytes)",
+            sub.block_size,
+            sub.first_block_offset,
+            bytes.len()
+        )));
+    }
     if s.lfh_block_bitmap + count.div_ceil(4) > sub.first_block_offset {
         return Err(bad(format!(
             "a bitmap of {count} blocks would overlap the first block at {:#x}",
@@ -497,6 +839,7 @@ pub fn lfh_blocks(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::header::BlockState;
     use crate::layout::Arch;
 
     const KEY: u64 = 0x1234_5678_9abc_def0;
@@ -571,6 +914,9 @@ mod tests {
         let enc = (bs | first << 16) ^ (KEY as u32) ^ ((VA as u32) >> 12);
         let o = s.lfh_block_offsets.offset;
         b[o..o + 4].copy_from_slice(&enc.to_le_bytes());
+        let room = (0x2000 - 0x80) / 0x40;
+        let c = s.lfh_block_count.offset;
+        b[c..c + 2].copy_from_slice(&(room as u16).to_le_bytes());
         // Blocks 0..4: 00 free, 01 allocated, 10 inconsistent, 11 allocated with unused bytes.
         b[s.lfh_block_bitmap] = 0b1110_0100;
         let (sub, blocks) = lfh_blocks(&l, &b, VA, KEY).unwrap();
@@ -589,51 +935,139 @@ mod tests {
         );
         assert_eq!(blocks[1].address, VA + 0xc0);
         assert!(lfh_blocks(&l, &b, VA, !KEY).is_err());
+        // BlockCount smaller than the room (a guard page's worth left over): exactly BlockCount
+        // blocks, none in the room after them.
+        b[c..c + 2].copy_from_slice(&50u16.to_le_bytes());
+        let (_, blocks) = lfh_blocks(&l, &b, VA, KEY).unwrap();
+        assert_eq!(blocks.len(), 50);
+        assert_eq!(blocks.last().unwrap().address, VA + 0x80 + 49 * 0x40);
+        // BlockCount beyond the room, or 0: refused, naming both figures.
+        for bad in [room as u16 + 1, 0] {
+            b[c..c + 2].copy_from_slice(&bad.to_le_bytes());
+            let e = lfh_blocks(&l, &b, VA, KEY).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("BlockCount {bad} is not 1..={room}")),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_range_longer_than_its_vs_subsegment_ends_at_its_size() {
+        let l = Layout::for_build(Arch::X64, 19041).unwrap();
+        let s = l.segment_heap().unwrap();
+        // A 0x2000-byte subsegment in a 0x3000-byte range: the last page is a guard page, full of
+        // bytes that would decode as garbage chunks.
+        let sizes = [0x100, 0x2000 - 0x30 - 0x100];
+        let mut b = vs_len(&l, 0x2000, &sizes, &[false, true]);
+        b[0x44..0x48].copy_from_slice(b"Test");
+        b.extend(std::iter::repeat_n(0xa5u8, 0x1000));
+        let v = vs_chunks(&l, &b, VA, KEY).unwrap();
+        assert!(v.unconfirmed.is_empty(), "{:?}", v.unconfirmed);
+        assert_eq!(v.chunks.len(), 2);
+        let w = l.walk_vs_subsegment(&b, VA, KEY).unwrap();
+        assert_eq!(w.blocks.len(), 2);
+        assert!(w.first_error.is_none());
+        assert!(
+            w.blocks
+                .iter()
+                .all(|x| x.address + x.size as u64 <= VA + 0x2000)
+        );
+        // A Size beyond the bytes given is refused, not read past.
+        let f = s.vs_subsegment_size_field.offset;
+        let g = s.vs_subsegment_signature.offset;
+        b[f..f + 2].copy_from_slice(&0x400u16.to_le_bytes());
+        b[g..g + 2].copy_from_slice(&((0x400u16 ^ 0x2bed) & 0x7fff).to_le_bytes());
+        let e = vs_chunks(&l, &b, VA, KEY).unwrap_err().to_string();
+        assert!(e.contains("Size gives 0x4000 bytes"), "{e}");
+    }
+
+    #[test]
+    fn a_free_vs_chunk_across_a_page_is_listed_at_its_real_start() {
+        let l = Layout::for_build(Arch::X64, 19041).unwrap();
+        // Chunk 2 is free from 0x130 to 0x1930 (crossing 0x1000); chunk 3 is allocated from 0x1930
+        // with a block of 0x300 bytes that would cross 0x2000 by more than 0x40: its pool header
+        // moves to 0x2000.
+        let sizes = [0x100, 0x1800, 0x800, 0x3000 - 0x30 - 0x2100];
+        let mut b = vs_len(&l, 0x3000, &sizes, &[false, true, false, true]);
+        b[0x44..0x48].copy_from_slice(b"Test");
+        b[0x2004..0x2008].copy_from_slice(b"Test");
+        let w = l.walk_vs_subsegment(&b, VA, KEY).unwrap();
+        assert!(w.first_error.is_none(), "{:?}", w.first_error);
+        let got: Vec<(u64, usize, BlockState)> = w
+            .blocks
+            .iter()
+            .map(|x| (x.address - VA, x.size, x.state))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (0x40, 0xf0, BlockState::Allocated),
+                (0x140, 0x17f0, BlockState::Free),
+                (0x2000, 0x1940 + 0x7f0 - 0x2000, BlockState::Allocated),
+                (0x2140, 0x3000 - 0x2140, BlockState::Free),
+            ]
+        );
+        // An address inside the free chunk, before the page boundary, has its row.
+        assert_eq!(
+            w.containing(VA + 0x800).map(|x| x.address),
+            Some(VA + 0x140)
+        );
     }
 
     #[test]
     fn a_subsegment_with_a_missing_page_is_read_around_it() {
         let l = Layout::for_build(Arch::X64, 19041).unwrap();
         // A free chunk from 0x130 to 0x2130 holds the whole page VA + 0x1000, decommitted (not in
-        // the dump); the next chunk's header is on the third page.
+        // the dump); the next chunk's header is on the third page. A guard page follows at 0x3000.
         let sizes = [0x100, 0x2000, 0x3000 - 0x30 - 0x2100];
         let img = vs_len(&l, 0x3000, &sizes, &[false, true, false]);
         let mut read = |va: u64, buf: &mut [u8]| {
             let off = va.wrapping_sub(VA) as usize;
-            if off < 0x2000 && off + buf.len() > 0x1000 {
+            if (off < 0x2000 && off + buf.len() > 0x1000) || off + buf.len() > 0x3000 {
                 return Err(format!("{va:#x} not in dump"));
             }
             buf.copy_from_slice(&img[off..off + buf.len()]);
             Ok(())
         };
-        let sub = Subsegment {
-            heap: 0,
-            node: 0,
-            slot: Slot::NonPagedNx,
-            segment: VA,
-            range: PageRange {
-                index: 2,
-                kind: RangeKind::Vs,
-                address: VA,
-                length: 0x3000,
-            },
+        let range = PageRange {
+            index: 2,
+            kind: RangeKind::Vs,
+            address: VA,
+            length: 0x4000,
         };
-        let b = read_subsegment(&sub, &mut read).unwrap();
-        assert_eq!(b.missing_pages, vec![VA + 0x1000]);
+        let keys = HeapKeys {
+            heap_key: KEY,
+            lfh_key: 0,
+        };
+        let b = read_subsegment(&l, &keys, &range, &mut read).unwrap();
+        assert_eq!(
+            b.missing_pages,
+            vec![VA + 0x1000],
+            "the guard page is not read"
+        );
+        assert_eq!(b.bytes.len(), 0x3000);
         let v = vs_chunks(&l, &b.bytes, VA, KEY).unwrap();
         let got: Vec<(usize, bool)> = v.chunks.iter().map(|c| (c.size, c.allocated)).collect();
         assert_eq!(got, vec![(0x100, true), (0x2000, false), (0xed0, true)]);
+        let w = walk_subsegment(&l, &keys, &b).unwrap();
+        assert_eq!(w.blocks.len(), 3);
         let mut none = |_: u64, _: &mut [u8]| Err("absent".to_string());
-        assert!(read_subsegment(&sub, &mut none).is_err());
+        assert!(read_subsegment(&l, &keys, &range, &mut none).is_err());
+        let large = PageRange {
+            kind: RangeKind::Large,
+            ..range
+        };
+        assert!(read_subsegment(&l, &keys, &large, &mut read).is_err());
     }
 
     #[test]
     fn an_unreadable_pool_state_is_an_error_naming_it() {
         let l = Layout::for_build(Arch::X64, 19041).unwrap();
         let mut read = |_: u64, _: &mut [u8]| Err("absent".to_string());
-        let e = walk_pool(&l, 0xfffff800_00001000, &Slot::NONPAGED, &mut read).unwrap_err();
+        let e = SegPool::read(&l, 0xfffff800_00001000, &mut read).unwrap_err();
         assert!(e.to_string().contains("ExPoolState"), "{e}");
         let classic = Layout::for_build(Arch::X64, 7601).unwrap();
-        assert!(walk_pool(&classic, 0, &Slot::ALL, &mut read).is_err());
+        assert!(SegPool::read(&classic, 0, &mut read).is_err());
     }
 }

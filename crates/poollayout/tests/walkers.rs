@@ -166,8 +166,10 @@ const LFH_KEY: u64 = 0x0fed_cba9_8765_4321;
 fn vs_subsegment(l: &Layout, base: u64, sizes: &[(usize, bool)], len: usize) -> Vec<u8> {
     let s = l.segment_heap().unwrap();
     let mut b = vec![0u8; len];
-    // Size == Signature ^ 0x2BED
-    let size: u16 = 0x100;
+    // Size == Signature ^ 0x2BED; Size counts chunk units (16 bytes on x64, 8 on x86) and ends
+    // the chunks.
+    let unit = if l.arch() == Arch::X64 { 16 } else { 8 };
+    let size = (len / unit) as u16;
     let sig = (size ^ 0x2BED) & 0x7fff;
     let so = s.vs_subsegment_size_field.offset;
     b[so..so + 2].copy_from_slice(&size.to_le_bytes());
@@ -283,6 +285,8 @@ fn lfh_subsegments_decode_with_the_lfh_key_and_bitmap() {
         let o = s.lfh_block_offsets.offset;
         b[o..o + 4].copy_from_slice(&encode::lfh_encoded(base, LFH_KEY, bs, first).to_le_bytes());
         let count = (0x2000 - first as usize) / bs as usize;
+        let c = s.lfh_block_count.offset;
+        b[c..c + 2].copy_from_slice(&(count as u16).to_le_bytes());
         // blocks 0 and 2 allocated (01), 1 free (00), 3 "10" (not busy, inconsistent);
         // block 4 "11" (allocated with unused bytes)
         b[s.lfh_block_bitmap] = 0b10_01_00_01;

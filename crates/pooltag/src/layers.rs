@@ -147,9 +147,38 @@ pub fn windbg_candidates(env: impl Fn(&str) -> Option<OsString>) -> Vec<PathBuf>
     out
 }
 
-/// The pooltag.txt of a WinDbg install on this machine: on Windows, the first existing file of
-/// [`windbg_candidates`]; on other systems `None`.
+/// The variable WinDbg reads its extension folders from (a `;`-separated list; Microsoft docs,
+/// "Environment variables", `_NT_DEBUGGER_EXTENSION_PATH`).
+pub const EXTENSION_PATH_ENV: &str = "_NT_DEBUGGER_EXTENSION_PATH";
+
+/// The places `pooltag.txt` may be beside the folders of [`EXTENSION_PATH_ENV`]: the folder
+/// itself, its `triage` subfolder, and its parent's `triage` (extensions sit in
+/// `Debuggers\<arch>\winext`, the tag file in `Debuggers\<arch>\triage`).
+pub fn extension_path_candidates(value: &OsString) -> Vec<PathBuf> {
+    let text = value.to_string_lossy();
+    let mut out = Vec::new();
+    for dir in text.split(';').map(str::trim).filter(|d| !d.is_empty()) {
+        let dir = PathBuf::from(dir);
+        out.push(dir.join("pooltag.txt"));
+        out.push(dir.join("triage").join("pooltag.txt"));
+        if let Some(parent) = dir.parent() {
+            out.push(parent.join("triage").join("pooltag.txt"));
+        }
+    }
+    out
+}
+
+/// The pooltag.txt of a WinDbg install on this machine: the first existing file beside the
+/// folders of `_NT_DEBUGGER_EXTENSION_PATH` (on every system: the variable is explicit), then,
+/// on Windows, of [`windbg_candidates`].
 pub fn find_windbg_pooltag() -> Option<PathBuf> {
+    if let Some(v) = std::env::var_os(EXTENSION_PATH_ENV)
+        && let Some(p) = extension_path_candidates(&v)
+            .into_iter()
+            .find(|p| p.is_file())
+    {
+        return Some(p);
+    }
     if cfg!(windows) {
         windbg_candidates(|v| std::env::var_os(v))
             .into_iter()
@@ -346,6 +375,17 @@ mod tests {
         let (l, notes) = TagLookup::load(&opts).unwrap();
         assert!(l.layers().is_empty());
         assert!(notes[0].starts_with(POOLTAG_ENV), "{notes:?}");
+    }
+
+    #[test]
+    fn extension_path_leads_to_the_triage_folder() {
+        let v = OsString::from("/dbg/x64/winext; ;/other");
+        let c = extension_path_candidates(&v);
+        assert!(c.contains(&PathBuf::from("/dbg/x64/winext/pooltag.txt")));
+        assert!(c.contains(&PathBuf::from("/dbg/x64/winext/triage/pooltag.txt")));
+        assert!(c.contains(&PathBuf::from("/dbg/x64/triage/pooltag.txt")));
+        assert!(c.contains(&PathBuf::from("/other/triage/pooltag.txt")));
+        assert_eq!(c.len(), 6, "the empty entry is skipped: {c:?}");
     }
 
     #[test]

@@ -27,8 +27,8 @@ mod tag;
 pub use db::{Matches, Source, TagDb};
 pub use images::{Candidate, NotSearched, find_tag_in_images};
 pub use layers::{
-    Answer, LoadError, LoadOptions, MAX_FILE_BYTES, POOLTAG_ENV, TagLookup, WinDbgSearch,
-    find_windbg_pooltag, load_file, windbg_candidates,
+    Answer, EXTENSION_PATH_ENV, LoadError, LoadOptions, MAX_FILE_BYTES, POOLTAG_ENV, TagLookup,
+    WinDbgSearch, extension_path_candidates, find_windbg_pooltag, load_file, windbg_candidates,
 };
 pub use parse::{Entry, Parsed, TagPattern, Warning, WarningKind, parse, parse_bytes};
 pub use tag::{PROTECTED_POOL, Tag, TagParseError};

@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod isf;
+pub mod symserver;
 
 /// Environment variable that overrides where the shared folder is.
 pub const SHARED_ENV: &str = "POOLDBG_SHARED";
@@ -36,6 +37,32 @@ pub fn shared_dir() -> Option<PathBuf> {
     let over = std::env::var(SHARED_ENV).ok();
     let dir = shared_candidate(over.as_deref(), &workspace_root());
     dir.is_dir().then_some(dir)
+}
+
+/// Environment variable naming a file where [`skip`] appends one line per skipped test
+/// (`TEST<TAB>REASON`); `cargo xtask test` sets it to count and name the skips (issue #21).
+pub const SKIP_LOG_ENV: &str = "POOLDBG_SKIP_LOG";
+
+/// Records that the running test skips itself for `reason` (a missing input or tool): prints
+/// `skipped: REASON` and, when [`SKIP_LOG_ENV`] names a file, appends the test's name (its
+/// thread's name under libtest) and the reason to it. The caller then returns early.
+pub fn skip(reason: &str) {
+    eprintln!("skipped: {reason}");
+    if let Some(log) = std::env::var_os(SKIP_LOG_ENV) {
+        use std::io::Write;
+        let name = std::thread::current()
+            .name()
+            .unwrap_or("(unnamed test)")
+            .to_string();
+        let line = format!("{name}\t{}\n", reason.replace(['\n', '\t'], " "));
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+        {
+            let _ = f.write_all(line.as_bytes());
+        }
+    }
 }
 
 /// What a test should do about a missing input.
@@ -74,7 +101,7 @@ pub fn require(relative: &str) -> Option<PathBuf> {
     match on_missing(&path, std::env::var("CI").ok().as_deref()) {
         Missing::Fail(why) => panic!("{why}"),
         Missing::Skip(why) => {
-            eprintln!("skipped: {why}");
+            skip(&why);
             None
         }
     }

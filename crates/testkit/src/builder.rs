@@ -145,6 +145,8 @@ pub struct KernelBuilder {
     faults: Vec<Fault>,
     special_pages: bool,
     bugcheck: (u32, [u64; 4]),
+    segheap_edges: bool,
+    withheld: bool,
 }
 
 /// What the crash-dump writers need beyond memory.
@@ -206,8 +208,21 @@ impl KernelBuilder {
             counters: VmCounters::default(),
             faults: Vec::new(),
             special_pages: true,
+            segheap_edges: false,
             bugcheck: (0xe2, [0; 4]),
+            withheld: false,
         }
+    }
+
+    /// Withholds the build's exact profile from the analyzer: the kernel names a PDB GUID no symbol
+    /// file or embedded profile has (derived from the profile's and the seed), and every global sits
+    /// [`WITHHELD_SHIFT`] bytes away from the profile's RVA, as on a new revision of the same build.
+    /// Structure layouts stay the build's own (they rarely change within a build). An analyzer must
+    /// then find the globals from the data; the manifest records the synthetic GUID and the moved
+    /// addresses (`manifest.profile.withheld`).
+    pub fn withhold_profile(mut self) -> Self {
+        self.withheld = true;
+        self
     }
 
     /// The builder's standard content: a handful of drivers, a few hundred pool allocations (some
@@ -374,6 +389,16 @@ impl KernelBuilder {
         self
     }
 
+    /// Segment-heap builds: add, to every heap, the subsegments the walker must read exactly — a VS
+    /// subsegment whose page range ends in a guard page after its `Size`, with free chunks that
+    /// cross pages, and two LFH subsegments of four pages and a guard page whose `BlockCount` is
+    /// smaller than the range allows (`Edge` allocations in each; testkit `segheap::add_edges`).
+    /// Off by default. No effect on the classic pool.
+    pub fn segheap_edges(mut self, on: bool) -> Self {
+        self.segheap_edges = on;
+        self
+    }
+
     /// Bugcheck code and parameters for crash-dump headers.
     pub fn bugcheck(mut self, code: u32, params: [u64; 4]) -> Self {
         self.bugcheck = (code, params);
@@ -440,6 +465,32 @@ pub(crate) struct Build {
     pub(crate) kernel_base: u64,
     sys_next: u64,
     globals: BTreeMap<String, u64>,
+    /// Added to every global's RVA ([`KernelBuilder::withhold_profile`]; 0 otherwise).
+    rva_shift: u64,
+    /// The PDB GUID the kernel's CodeView record names.
+    pdb_guid: String,
+}
+
+/// How far [`KernelBuilder::withhold_profile`] moves every global (a new revision's data section
+/// moves by some pages; 64 KiB keeps every x64 profile's globals inside its `.data`).
+pub const WITHHELD_SHIFT: u64 = 0x1_0000;
+
+/// The profiles issue #19 asks withheld-profile tests for: the 8.1, 1607, 19041, 20348 and 22000
+/// layouts (x64, real symbols, KDBG encoded in memory).
+pub const WITHHELD_PROFILES: &[&str] = &[
+    "win81-x64",
+    "win10-1607-x64",
+    "win10-2004-x64",
+    "win2022-x64",
+    "win11-21h2-x64",
+];
+
+/// The GUID a withheld kernel names: the profile's with its last 8 hex digits replaced by a value
+/// drawn from the seed, so it matches no real PDB.
+fn withheld_guid(real: &str, seed: u64) -> String {
+    let keep = real.len().saturating_sub(8);
+    let tail = (seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as u32 ^ 0x5eed_0000;
+    format!("{}{tail:08X}", &real[..keep])
 }
 
 const LDR_TAG: &[u8; 4] = b"MmLd";
@@ -537,7 +588,8 @@ struct Laid {
     seg_info: Option<manifest::SegmentHeap>,
 }
 
-/// Phase 0: rejects requests no profile can lay out (memory too small or too large).
+/// Phase 0: rejects requests no profile can lay out (memory too small or too large, a withheld
+/// profile without real RVAs or whose moved globals would leave the image).
 fn check_request(b: &KernelBuilder) -> Result<(), BuildError> {
     if b.memory_mib < 16 {
         return Err(BuildError::MemoryTooSmall {
@@ -552,6 +604,25 @@ fn check_request(b: &KernelBuilder) -> Result<(), BuildError> {
         return Err(BuildError::Invalid(
             "32-bit profiles take at most 3072 MiB".into(),
         ));
+    }
+    let p = b.profile;
+    if b.withheld {
+        if p.arch != Arch::X64 || !p.real_symbols {
+            return Err(BuildError::Invalid(format!(
+                "withhold_profile needs an x64 profile with real symbols, not {}",
+                p.name
+            )));
+        }
+        if let crate::profile::Globals::Real(list) = p.globals
+            && let Some((n, r)) = list
+                .iter()
+                .find(|(_, r)| r + WITHHELD_SHIFT >= p.image_size)
+        {
+            return Err(BuildError::Invalid(format!(
+                "withhold_profile: {n} at RVA {r:#x} would leave the image of {}",
+                p.name
+            )));
+        }
     }
     Ok(())
 }
@@ -623,7 +694,13 @@ fn plan_allocations(b: &KernelBuilder, images: &[Image]) -> Result<Allocations, 
 fn plan_pool(b: &KernelBuilder, allocs: &Allocations) -> PoolPlans {
     let p = b.profile;
     let seg_layout = p.pool.segment_heap().copied();
-    let seg_plan = seg_layout.map(|_| segheap::plan(p.va.nonpaged, p.va.paged, &allocs.specs));
+    let seg_plan = seg_layout.map(|_| {
+        let mut sp = segheap::plan(p.va.nonpaged, p.va.paged, &allocs.specs);
+        if b.segheap_edges {
+            segheap::add_edges(&mut sp, p.va.nonpaged, p.va.paged);
+        }
+        sp
+    });
     let (classic_specs, elsewhere): (&[AllocSpec], &[layout::Accounted]) = match &seg_plan {
         Some(sp) => (&[], &sp.accounting),
         None => (&allocs.specs, &[]),
@@ -724,7 +801,9 @@ fn manifest_big_allocations(big_placed: &[layout::BigPlaced]) -> Vec<manifest::B
 
 impl Build {
     fn g(&self, name: &str) -> Option<u64> {
-        self.p.global_rva(name).map(|rva| self.kernel_base + rva)
+        self.p
+            .global_rva(name)
+            .map(|rva| self.kernel_base + rva + self.rva_shift)
     }
 
     /// Writes a global if the profile has it; records its address.
@@ -764,7 +843,7 @@ impl Build {
         check_request(&b)?;
         let (mut bld, machine) = Build::lay_machine(&b);
         bld.write_kernel_image();
-        bld.write_kuser_shared_data();
+        bld.write_kuser_shared_data(b.processors);
         let (images, drivers) = bld.write_driver_images(&b, machine.sys_start);
         let allocs = plan_allocations(&b, &images)?;
         let mut pool = plan_pool(&b, &allocs);
@@ -784,13 +863,14 @@ impl Build {
             PAGED_MAX_PAGES,
         );
         let pool_regions = bld.write_pool_regions(PAGED_MAX_PAGES, NONPAGED_MAX_PAGES);
-        let vm = bld.write_vm(
+        let mut vm = bld.write_vm(
             b.counters,
             &pool.classic.totals,
             PAGED_MAX_PAGES,
             NONPAGED_MAX_PAGES,
             paged_bitmap.is_some(),
         );
+        bld.record_vm_segment_heap(seg_info.as_ref(), &mut vm);
         let debugger = bld.write_debugger_data(&b, &roots, machine.dtb);
         let faults = bld.inject_requested_faults(&b, &mut pool, &free_lists, &mut seg_info)?;
         if bld.s.mmu.overflow {
@@ -871,7 +951,7 @@ impl Build {
             Rng::new(rng.next_u64()),
         );
         let sys_start = (kernel_base + p.image_size + 0x10_0000) & !0xffff;
-        let bld = Build {
+        let mut bld = Build {
             p,
             s: Space {
                 mem,
@@ -882,7 +962,13 @@ impl Build {
             kernel_base,
             sys_next: sys_start,
             globals: BTreeMap::new(),
+            rva_shift: 0,
+            pdb_guid: p.pdb_guid.to_string(),
         };
+        if b.withheld {
+            bld.rva_shift = WITHHELD_SHIFT;
+            bld.pdb_guid = withheld_guid(p.pdb_guid, b.seed);
+        }
         let machine = Machine {
             self_map,
             dtb: bld.s.mmu.dtb,
@@ -901,7 +987,7 @@ impl Build {
     /// Phase 3: `KUSER_SHARED_DATA` (offsets: ISF `_KUSER_SHARED_DATA`, the same on every build
     /// here): tick multiplier, system time, `NtSystemRoot`, build number, product type and version.
     /// Fills no manifest field (`profile.kuser_shared_data` is the profile's address).
-    fn write_kuser_shared_data(&mut self) {
+    fn write_kuser_shared_data(&mut self, processors: u32) {
         let p = self.p;
         let ku = p.va.kuser;
         self.s.wn(ku + 0x4, 0x0fa0_0000, 4); // TickCountMultiplier
@@ -920,6 +1006,11 @@ impl Build {
         self.s.wn(ku + 0x268, 1, 1); // ProductTypeIsValid
         self.s.wn(ku + 0x26c, p.major as u64, 4);
         self.s.wn(ku + 0x270, p.minor as u64, 4);
+        if p.arch == Arch::X64 && p.build >= 7600 {
+            // ActiveProcessorCount (ISF _KUSER_SHARED_DATA, +0x3c0 on every x64 build of
+            // shared/data/isf, Windows 7 to 11): what a raw image's processor count comes from.
+            self.s.wn(ku + 0x3c0, u64::from(processors), 4);
+        }
     }
 
     /// Phase 4: the drivers' images (hal.dll, then the builder's drivers) past the system area's
@@ -1495,7 +1586,7 @@ impl Build {
                 bugcheck_parameters: b.bugcheck.1.map(Hex),
                 pdb: manifest::Pdb {
                     name: p.pdb_name.into(),
-                    guid: p.pdb_guid.into(),
+                    guid: self.pdb_guid.clone(),
                     age: p.pdb_age,
                 },
                 missing_pages: missing,
@@ -1505,6 +1596,7 @@ impl Build {
                 label: p.label.into(),
                 file_version: p.file_version.into(),
                 real_symbols: p.real_symbols,
+                withheld: b.withheld,
                 self_map_index: machine.self_map,
                 pte_base: Hex(s.mmu.pte_base()),
                 kdbg_encoded_in_memory: p.kdbg_encoded,
@@ -1935,8 +2027,8 @@ impl Build {
                 vm.driver_commit_pages = put(&mut *self, "MmDriverCommit", driver);
                 vm.committed_pages = put(&mut *self, "MmTotalCommittedPages", committed);
                 vm.commit_limit = put(&mut *self, "MmTotalCommitLimit", limit);
-                put(&mut *self, "MmProcessCommit", 0x311);
-                put(&mut *self, "MmPagedPoolCommit", paged_pool_pages);
+                vm.shared_process_pages = put(&mut *self, "MmProcessCommit", 0x311);
+                vm.paged_pool_commit_pages = put(&mut *self, "MmPagedPoolCommit", paged_pool_pages);
                 vm.nonpaged_pool_pages =
                     put(&mut *self, "MmAllocatedNonPagedPool", nonpaged_pool_pages);
                 vm.nonpaged_pool_max_pages = put(
@@ -1998,6 +2090,8 @@ impl Build {
             vm.pool_allocation_failures = Some(failures);
         }
         self.write_vm_extra(&c, &mut vm);
+        self.write_vm_win10(&c, paged_pool_pages, nonpaged_max_pages, &mut vm);
+        self.write_processes(&mut vm);
         vm
     }
 
@@ -2156,7 +2250,17 @@ impl Build {
         };
         put32(&mut pg, nrva, 16);
         let sec = oh + opt_size as usize;
-        let half = ((size / 2) & !0xfff) as u32;
+        // The kernel's `.data` begins at the page of its first global (real ntoskrnl keeps its
+        // variables in `.data` and the sections after it); other images split in halves.
+        let first_global = match p.globals {
+            crate::profile::Globals::Real(list) if kernel => list
+                .iter()
+                .map(|(_, r)| r + self.rva_shift)
+                .filter(|r| (0x2000..size).contains(r))
+                .min(),
+            _ => None,
+        };
+        let half = (first_global.unwrap_or(size / 2) & !0xfff) as u32;
         for (i, (name, va, vsz, ch)) in [
             (b".text\0\0\0", 0x1000u32, half - 0x1000, 0x6800_0020u32),
             (b".data\0\0\0", half, size as u32 - half, 0xc800_0040),
@@ -2184,7 +2288,7 @@ impl Build {
             put32(&mut pg, 0x300 + 20, 0x340);
             put32(&mut pg, 0x300 + 24, 0x340);
             pg[0x340..0x344].copy_from_slice(b"RSDS");
-            let g = guid_bytes(p.pdb_guid);
+            let g = guid_bytes(&self.pdb_guid);
             pg[0x344..0x354].copy_from_slice(&g);
             put32(&mut pg, 0x354, p.pdb_age);
             pg[0x358..0x358 + name.len()].copy_from_slice(name);

@@ -91,6 +91,8 @@ pub mod profile;
 pub mod rng;
 mod segheap;
 mod vm_extra;
+mod vm_procs;
+mod vm_win10;
 pub mod writer;
 
 use std::path::Path;

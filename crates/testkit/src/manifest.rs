@@ -124,8 +124,11 @@ pub struct SegHeapRec {
 pub struct SubsegmentRec {
     /// Address (start of its page range).
     pub address: Hex,
-    /// Bytes.
+    /// Bytes of the subsegment (VS: its `Size`; LFH: its committed pages), not counting a guard page.
     pub size: u64,
+    /// The never-mapped page ending its page range, if it has one (`KernelBuilder::segheap_edges`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guard_page: Option<Hex>,
     /// Heap's pool type.
     pub pool_type: String,
     /// `vs` | `lfh`.
@@ -237,6 +240,10 @@ pub struct ProfileFacts {
     pub file_version: String,
     /// Whether GUID and RVAs are a real build's (x64 ISF builds) or synthetic.
     pub real_symbols: bool,
+    /// The exact profile is withheld (`KernelBuilder::withhold_profile`): the PDB GUID is synthetic
+    /// and every global moved by `builder::WITHHELD_SHIFT` from the build's RVA.
+    #[serde(default)]
+    pub withheld: bool,
     /// Self-map index (PML4 index on x64, PD index 0x300 on x86).
     pub self_map_index: u64,
     /// Base of the PTE array through the self-map.
@@ -324,6 +331,74 @@ pub struct Vm {
     /// The paging files written (absent where the profile has no source for them).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub page_files: Option<Vec<PageFile>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modified_pf_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modified_no_write_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_process_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paged_pool_commit_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mdl_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contiguous_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonpaged_pool_commit_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boot_commit_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pfn_array_commit_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub small_nonpaged_ptes_commit_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slab_allocator_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system_page_table_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process_locked_file_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pagefile_hash_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_private_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonpaged_pool_nx_pages: Option<u64>,
+    /// The processes on `PsActiveProcessHead`, in list order (absent where the profile has no
+    /// `_EPROCESS` layout a reader can locate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processes: Option<Vec<Process>>,
+    /// The sessions the processes point at (`_EPROCESS.Session` → `_MM_SESSION_SPACE`), by id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<Vec<Session>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_commit_pages: Option<u64>,
+}
+
+/// One session of `!vm 4` (`_MM_SESSION_SPACE`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Session {
+    /// `SessionId`.
+    pub session_id: u32,
+    /// `PagedPoolInfo.AllocatedPagedPool` (pages).
+    pub paged_pool_pages: u64,
+    /// `NonPagablePages`.
+    pub nonpaged_pages: u64,
+    /// `CommittedPages`.
+    pub commit_pages: u64,
+}
+
+/// One process of the `!vm` list (`_EPROCESS`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Process {
+    /// `UniqueProcessId`.
+    pub pid: u64,
+    /// `ImageFileName`.
+    pub image_name: String,
+    /// `CommitCharge` (pages).
+    pub commit_pages: u64,
+    /// `SharedCommitCharge` (pages; Windows 10 and later).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_commit_pages: Option<u64>,
 }
 
 /// One paging file (`_MMPAGING_FILE`), sizes in pages (`!vm` prints them in Kb).

@@ -88,6 +88,10 @@ pub(crate) struct VsSub {
     pub heap: usize,
     pub va: u64,
     pub chunks: Vec<usize>,
+    /// `_HEAP_VS_SUBSEGMENT.Size` in bytes: where the chunks end.
+    pub size: u64,
+    /// Whether its page range holds one more page after `size`, never mapped (a guard page).
+    pub guard: bool,
 }
 
 /// An LFH subsegment.
@@ -98,6 +102,10 @@ pub(crate) struct LfhSub {
     pub block_size: u64,
     pub first: u64,
     pub blocks: Vec<usize>,
+    /// Committed pages (the blocks lie in them).
+    pub pages: u64,
+    /// Whether its page range holds one more page after `pages`, never mapped (a guard page).
+    pub guard: bool,
 }
 
 /// A VS chunk or an LFH block.
@@ -139,13 +147,14 @@ pub(crate) struct SegPlan {
     pub pages: [u64; 2],
 }
 
-/// Where the pool header of a VS chunk is, and the pool block's size (docs/POOL_INTERNALS.md §3.3
-/// step 5: a block under 0xFF0 bytes that would cross a page by more than 0x40 bytes has its pool
-/// header at the start of the next page).
-pub(crate) fn vs_header(chunk: u64, chunk_size: u64) -> (u64, u64) {
+/// Where the pool header of a VS chunk is, and the pool block's size (docs/POOL_LAYOUTS.md "segment
+/// heap: sources and where they disagree"; MemProcFS `vmmwinpool.c` VS walk: an *allocated* block
+/// under 0xFF0 bytes that would cross a page by more than 0x40 bytes has its pool header at the start
+/// of the next page). A free chunk has no pool header: it starts right after its chunk header.
+pub(crate) fn vs_header(chunk: u64, chunk_size: u64, allocated: bool) -> (u64, u64) {
     let block = chunk + 16;
     let size = chunk_size.saturating_sub(16);
-    if size < 0xff0 && (block & 0xfff) + size > 0x1040 {
+    if allocated && size < 0xff0 && (block & 0xfff) + size > 0x1040 {
         let next = (block & !0xfff) + PAGE;
         (next, size - (next - block))
     } else {
@@ -229,6 +238,8 @@ pub(crate) fn plan(nonpaged: u64, paged: u64, specs: &[AllocSpec]) -> SegPlan {
                     block_size: *b,
                     first,
                     blocks: Vec::new(),
+                    pages: LFH_PAGES,
+                    guard: false,
                 };
                 for k in 0..count {
                     let addr = va + first + k * b;
@@ -268,11 +279,11 @@ pub(crate) fn plan(nonpaged: u64, paged: u64, specs: &[AllocSpec]) -> SegPlan {
                     .last()
                     .map(|&c| out.blocks[c].chunk_size)
                     .unwrap_or(0);
-                let (header, bsize) = vs_header(va + off, size);
                 let (tag, allocated, need) = match spec {
                     Some(i) => (specs[i].tag, !specs[i].freed, need_of(&specs[i])),
                     None => (0, false, 0),
                 };
+                let (header, bsize) = vs_header(va + off, size, allocated);
                 out.vs[vi].chunks.push(out.blocks.len());
                 out.blocks.push(SegBlock {
                     lfh: false,
@@ -300,7 +311,7 @@ pub(crate) fn plan(nonpaged: u64, paged: u64, specs: &[AllocSpec]) -> SegPlan {
             } else if let Some(&last) = out.vs[vi].chunks.last() {
                 let b = &mut out.blocks[last];
                 b.chunk_size += gap;
-                let (h, s) = vs_header(b.chunk, b.chunk_size);
+                let (h, s) = vs_header(b.chunk, b.chunk_size, b.allocated);
                 b.header = h;
                 b.size = s;
             }
@@ -317,6 +328,8 @@ pub(crate) fn plan(nonpaged: u64, paged: u64, specs: &[AllocSpec]) -> SegPlan {
                             heap: hi,
                             va,
                             chunks: Vec::new(),
+                            size: VS_PAGES * PAGE,
+                            guard: false,
                         });
                         out.pages[pool.index()] += VS_PAGES;
                         (vi, VS_FIRST_CHUNK)
@@ -355,6 +368,129 @@ pub(crate) fn plan(nonpaged: u64, paged: u64, specs: &[AllocSpec]) -> SegPlan {
         }
     }
     out
+}
+
+/// The tag of the blocks [`add_edges`] places.
+pub(crate) const EDGE_TAG: u32 = u32::from_le_bytes(*b"Edge");
+
+impl SegPlan {
+    /// Whether the range of `what` ends in a guard page.
+    pub(crate) fn guarded(&self, what: RangeUse) -> bool {
+        match what {
+            RangeUse::Vs(i) => self.vs.get(i).is_some_and(|v| v.guard),
+            RangeUse::Lfh(i) => self.lfh.get(i).is_some_and(|l| l.guard),
+        }
+    }
+}
+
+/// Appends to every heap of `plan` the subsegments the segment-heap walker must read exactly
+/// (issue #18; docs/POOL_LAYOUTS.md "segment heap: sources and where they disagree"):
+/// - a VS subsegment whose page range is one page longer than its `Size` (the last page a guard
+///   page, never mapped), holding free chunks that cross pages — listed at their real start — and
+///   `Edge` allocations;
+/// - two "large" LFH subsegments (4 committed pages and a guard page) of 0x20- and 0x40-byte blocks
+///   whose `BlockCount` is 5 less than their committed pages hold, every other block an `Edge`
+///   allocation. A count inferred from the range overlaps the 0x20 bitmap with the first block and
+///   invents blocks in the guard page of the 0x40 one.
+///
+/// The `Edge` allocations are accounted like any other (pool tracker, `!poolused`).
+pub(crate) fn add_edges(plan: &mut SegPlan, nonpaged: u64, paged: u64) {
+    const LFH_EDGE_PAGES: u64 = 4;
+    for hi in 0..plan.heaps.len() {
+        let pool = plan.heaps[hi].pool;
+        let mut segs = Segments {
+            region: heap_region(nonpaged, paged, pool),
+            segs: std::mem::take(&mut plan.heaps[hi].segments),
+            cursor: 0,
+        };
+        segs.cursor = segs
+            .segs
+            .last()
+            .and_then(|sg| sg.ranges.last().map(|r| r.0 + r.1))
+            .unwrap_or(FIRST_UNIT);
+        // ---- LFH: BlockCount below the room, a guard page after the blocks ---------------------
+        for b in [0x20u64, 0x40] {
+            let li = plan.lfh.len();
+            let va = segs.alloc(LFH_EDGE_PAGES + 1, RangeUse::Lfh(li));
+            let (first, room) = lfh_geometry(LFH_EDGE_PAGES * PAGE, b);
+            let mut sub = LfhSub {
+                heap: hi,
+                va,
+                block_size: b,
+                first,
+                blocks: Vec::new(),
+                pages: LFH_EDGE_PAGES,
+                guard: true,
+            };
+            for k in 0..room - 5 {
+                let allocated = k % 2 == 0;
+                sub.blocks.push(plan.blocks.len());
+                plan.blocks.push(SegBlock {
+                    lfh: true,
+                    heap: hi,
+                    sub: va,
+                    chunk: va + first + k * b,
+                    chunk_size: b,
+                    prev_size: 0,
+                    header: va + first + k * b,
+                    size: b,
+                    need: if allocated { b } else { 0 },
+                    tag: if allocated { EDGE_TAG } else { 0 },
+                    allocated,
+                    spec: None,
+                });
+                if allocated {
+                    plan.accounting.push((EDGE_TAG, pool, b, false));
+                }
+            }
+            plan.pages[pool.index()] += LFH_EDGE_PAGES;
+            plan.lfh.push(sub);
+        }
+        // ---- VS: Size one page short of the range; free chunks across pages ---------------------
+        let vi = plan.vs.len();
+        let va = segs.alloc(VS_PAGES + 1, RangeUse::Vs(vi));
+        plan.vs.push(VsSub {
+            heap: hi,
+            va,
+            chunks: Vec::new(),
+            size: VS_PAGES * PAGE,
+            guard: true,
+        });
+        // (offset, chunk size, allocated): free 0x30..0x1830 crosses 0x1000; free 0x1c30..0x3c30
+        // crosses two pages; the last free chunk runs to Size across eleven pages.
+        let chunks = [
+            (VS_FIRST_CHUNK, 0x1800, false),
+            (0x1830, 0x400, true),
+            (0x1c30, 0x2000, false),
+            (0x3c30, 0x300, true),
+            (0x3f30, VS_PAGES * PAGE - 0x3f30, false),
+        ];
+        let mut prev = 0;
+        for (off, size, allocated) in chunks {
+            let (header, bsize) = vs_header(va + off, size, allocated);
+            plan.vs[vi].chunks.push(plan.blocks.len());
+            plan.blocks.push(SegBlock {
+                lfh: false,
+                heap: hi,
+                sub: va,
+                chunk: va + off,
+                chunk_size: size,
+                prev_size: prev,
+                header,
+                size: bsize,
+                need: if allocated { size - 16 } else { 0 },
+                tag: if allocated { EDGE_TAG } else { 0 },
+                allocated,
+                spec: None,
+            });
+            if allocated {
+                plan.accounting.push((EDGE_TAG, pool, size - 16, false));
+            }
+            prev = size;
+        }
+        plan.pages[pool.index()] += VS_PAGES;
+        plan.heaps[hi].segments = segs.segs;
+    }
 }
 
 /// The keys and addresses the writer produced.
@@ -397,9 +533,11 @@ impl Build {
             // before anything is linked into them.
             for seg in &hp.segments {
                 self.s.w(seg.va, &vec![0u8; l.page_segment_size as usize]);
-                for &(unit, units, _) in &seg.ranges {
+                for &(unit, units, what) in &seg.ranges {
+                    // A guard page at the end of a range is never mapped.
+                    let mapped = units - u64::from(plan.guarded(what));
                     self.s
-                        .w(seg.va + unit * PAGE, &vec![0u8; (units * PAGE) as usize]);
+                        .w(seg.va + unit * PAGE, &vec![0u8; (mapped * PAGE) as usize]);
                 }
             }
             self.s.wn(h + l.heap_signature, HEAP_SIGNATURE, 4);
@@ -444,14 +582,15 @@ impl Build {
                         RangeUse::Lfh(_) => RANGE_LFH,
                     };
                     self.s.wn(d + l.range_flags, flags, 1);
-                    self.s.wn(d + l.range_committed_pages, units, 1);
+                    let committed_units = units - u64::from(plan.guarded(what));
+                    self.s.wn(d + l.range_committed_pages, committed_units, 1);
                     self.s.wn(d + l.range_unit_size, units, 1);
                     for k in 1..units {
                         // Continuation descriptors: UnitOffset (the union with UnitSize).
                         self.s.wn(d + k * l.range_size + l.range_unit_size, k, 1);
                     }
                     end = unit + units;
-                    committed += units;
+                    committed += committed_units;
                 }
                 if end < UNITS {
                     // The free rest: RangeFlags 0, UnitSize the remaining units.
@@ -469,12 +608,12 @@ impl Build {
             self.link(vs_ctx + l.vs_subsegment_list, &list);
             self.s.wn(
                 vs_ctx + l.vs_total_committed_units,
-                subs.len() as u64 * VS_PAGES * PAGE / 16,
+                subs.iter().map(|v| v.size / 16).sum::<u64>(),
                 8,
             );
             for v in &subs {
-                let units = VS_PAGES * PAGE / 16;
-                self.s.wn(v.va + 0x10, (1u64 << VS_PAGES) - 1, 8); // CommitBitmap: all committed
+                let units = v.size / 16;
+                self.s.wn(v.va + 0x10, (1u64 << (v.size / PAGE)) - 1, 8); // CommitBitmap: all committed
                 self.s.wn(v.va + l.vs_sub_size, units, 2);
                 let sig = (units ^ VS_SIGNATURE_XOR) & 0x7fff | 0x8000; // FullCommit
                 self.s.wn(v.va + l.vs_sub_signature, sig, 2);
@@ -570,7 +709,8 @@ impl Build {
                 .iter()
                 .map(|v| manifest::SubsegmentRec {
                     address: Hex(v.va),
-                    size: VS_PAGES * PAGE,
+                    size: v.size,
+                    guard_page: v.guard.then_some(Hex(v.va + v.size)),
                     pool_type: HEAPS[v.heap].name().into(),
                     kind: "vs".into(),
                     block_size: None,
@@ -583,7 +723,8 @@ impl Build {
                 .iter()
                 .map(|s| manifest::SubsegmentRec {
                     address: Hex(s.va),
-                    size: LFH_PAGES * PAGE,
+                    size: s.pages * PAGE,
+                    guard_page: s.guard.then_some(Hex(s.va + s.pages * PAGE)),
                     pool_type: HEAPS[s.heap].name().into(),
                     kind: "lfh".into(),
                     block_size: Some(s.block_size),
@@ -817,5 +958,55 @@ mod tests {
         let seg_nx = &plan.heaps[1].segments[0];
         assert_ne!(seg_of(seg_np.va), seg_of(seg_nx.va));
         assert_eq!(plan.blocks.iter().filter(|b| b.spec.is_some()).count(), 200);
+    }
+
+    #[test]
+    fn edges_add_guarded_subsegments_with_short_counts_and_crossing_free_chunks() {
+        let specs = vec![spec(b"LfTg", 0x30, PoolKind::NonPaged, false)];
+        let mut plan = plan(0xffff_b300_0000_0000, 0xffff_d000_0000_0000, &specs);
+        let (vs0, lfh0) = (plan.vs.len(), plan.lfh.len());
+        add_edges(&mut plan, 0xffff_b300_0000_0000, 0xffff_d000_0000_0000);
+        assert_eq!(plan.vs.len() - vs0, 3);
+        assert_eq!(plan.lfh.len() - lfh0, 6);
+        for l in &plan.lfh[lfh0..] {
+            assert!(l.guard);
+            let (_, room) = lfh_geometry(l.pages * PAGE, l.block_size);
+            assert_eq!(l.blocks.len() as u64, room - 5);
+            // The range (pages + the guard page) would give more blocks than BlockCount.
+            assert!(((l.pages + 1) * PAGE - l.first) / l.block_size > l.blocks.len() as u64);
+        }
+        for v in &plan.vs[vs0..] {
+            assert!(v.guard);
+            let mut off = VS_FIRST_CHUNK;
+            let mut crossing = 0;
+            for &c in &v.chunks {
+                let b = &plan.blocks[c];
+                assert_eq!(b.chunk, v.va + off);
+                if !b.allocated {
+                    assert_eq!(b.header, b.chunk + 16, "a free chunk keeps its start");
+                    crossing += usize::from(b.header / PAGE != (b.header + b.size - 1) / PAGE);
+                }
+                off += b.chunk_size;
+            }
+            assert_eq!(off, v.size, "chunks end at Size, before the guard page");
+            assert!(crossing >= 3);
+        }
+        // Every segment's ranges stay inside the segment and do not overlap.
+        for h in &plan.heaps {
+            for sg in &h.segments {
+                let mut end = FIRST_UNIT;
+                for &(unit, units, _) in &sg.ranges {
+                    assert!(unit >= end && unit + units <= UNITS);
+                    end = unit + units;
+                }
+            }
+        }
+        let edge_allocs = plan.accounting.iter().filter(|a| a.0 == EDGE_TAG).count();
+        let edge_blocks = plan
+            .blocks
+            .iter()
+            .filter(|b| b.tag == EDGE_TAG && b.allocated)
+            .count();
+        assert_eq!(edge_allocs, edge_blocks);
     }
 }

@@ -104,7 +104,7 @@ fn volatility_and_kdmp_parser_read_the_x64_fixtures() {
     let bin = match venv() {
         Ok(b) => b,
         Err(reason) => {
-            println!("skipped: {reason}");
+            testdata::skip(&reason);
             return;
         }
     };

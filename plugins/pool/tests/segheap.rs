@@ -495,7 +495,8 @@ fn capture(s: &pooldbg::session::Session) -> Vec<(u64, Vec<u8>)> {
         poollayout::Layout::for_build(poollayout::Arch::X64, plugin_sdk::Target::info(s).build)
             .unwrap();
     let sl = layout.segment_heap().unwrap();
-    let pool = poolcmds::segheap::SegPool::read(s, &layout).unwrap();
+    let pool = poolcmds::segheap::read_pool(s, &layout).unwrap();
+    let mut read = poolcmds::segheap::reader(s);
     let mut spans = vec![
         (
             pool.state_address,
@@ -506,13 +507,17 @@ fn capture(s: &pooldbg::session::Session) -> Vec<(u64, Vec<u8>)> {
     for (hi, h) in pool.heaps.iter().enumerate() {
         spans.push((h.address, sl.heap_size));
         for ctx in 0..2 {
-            for seg in pool.segments(s, &layout, hi, ctx).0 {
+            for seg in pool.segments(&layout, hi, ctx, &mut read).0 {
                 spans.push((seg, sl.page_segment_size));
             }
         }
     }
-    let (subs, _, _) = pool.subsegments(s, &layout, &|_| true);
-    spans.extend(subs.iter().map(|(_, r)| (r.address, r.length as usize)));
+    let subs = pool.subsegments(&layout, &|_| true, &mut read);
+    spans.extend(
+        subs.subsegments
+            .iter()
+            .map(|x| (x.range.address, x.range.length as usize)),
+    );
     spans
         .into_iter()
         .map(|(a, n)| {
@@ -640,5 +645,181 @@ fn scan_pages_walks_every_subsegment() {
         let scan = poolcmds::scan::scan_pages(&s, &layout, &paged, &[], &|_| true).unwrap();
         let n = want.values().filter(|w| w.pool_type == "PagedPool").count();
         assert_eq!(scan.blocks.len(), n, "{name}");
+    }
+}
+
+/// A kernel with testkit's `segheap_edges` on every heap (issue #18 items 1–3): VS and LFH
+/// subsegments whose page range ends in a never-mapped guard page, LFH `BlockCount` smaller than
+/// the range allows, free VS chunks across pages.
+fn open_edges(name: &str) -> (testkit::Kernel, pooldbg::session::Session) {
+    let p = testkit::profile(name).unwrap();
+    let k = testkit::KernelBuilder::standard(p)
+        .segheap_edges(true)
+        .build()
+        .unwrap();
+    let (bytes, _) = testkit::write_vec(
+        &k,
+        testkit::Container::Full,
+        &testkit::WriteOptions::default(),
+    )
+    .unwrap();
+    let dump = dumpfile::Dump::from_vec(bytes).unwrap();
+    let s = pooldbg::session::Session::from_dump(dump, &Default::default()).unwrap();
+    (k, s)
+}
+
+/// The walker reads each edge case exactly, on 19041, 20348 and 22000: `!pool` on every edge
+/// subsegment lists exactly the manifest's blocks of it (field by field, no warning: the guard page
+/// is not part of the subsegment); an address inside a free VS chunk before the page it crosses has
+/// the chunk's row; `!poolfind Edge` and the scan find every `Edge` block once.
+#[test]
+fn edge_subsegments_are_read_exactly() {
+    use plugin_sdk::TargetExt;
+    for name in seg_profiles() {
+        let (k, s) = open_edges(name);
+        let want = manifest_blocks(&k);
+        let sh = k.manifest.segment_heap.as_ref().unwrap();
+        let edges: Vec<&testkit::manifest::SubsegmentRec> = sh
+            .vs_subsegments
+            .iter()
+            .chain(&sh.lfh_subsegments)
+            .filter(|r| r.guard_page.is_some())
+            .collect();
+        // Each heap has one VS and two LFH edge subsegments, and the cases are there: the guard
+        // page is absent from the dump, the LFH BlockCount is below the room of its pages, a free
+        // VS chunk crosses a page.
+        assert_eq!(edges.len(), 9, "{name}");
+        let layout = poollayout::Layout::for_build(
+            poollayout::Arch::X64,
+            plugin_sdk::Target::info(&s).build,
+        )
+        .unwrap();
+        let sl = layout.segment_heap().unwrap();
+        for r in &edges {
+            let g = r.guard_page.unwrap().0;
+            assert_eq!(g, r.address.0 + r.size, "{name}");
+            assert!(
+                s.read_virtual_exact(g, &mut [0u8; 8]).is_err(),
+                "{name} {g:#x}"
+            );
+            if r.kind == "lfh" {
+                let mut c = [0u8; 2];
+                s.read_virtual_exact(r.address.0 + sl.lfh_block_count.offset as u64, &mut c)
+                    .unwrap();
+                let room = (r.size - r.first_block_offset.unwrap()) / r.block_size.unwrap();
+                assert_eq!(u64::from(u16::from_le_bytes(c)), r.blocks, "{name}");
+                assert!(r.blocks < room, "{name}");
+            }
+        }
+        let crossing: Vec<&testkit::manifest::VsChunkRec> = sh
+            .vs_chunks
+            .iter()
+            .filter(|c| {
+                c.state == "free"
+                    && c.pool_header.0 / 0x1000 != (c.pool_header.0 + c.size - 1) / 0x1000
+            })
+            .collect();
+        assert!(
+            crossing.len() >= 9,
+            "{name}: {} crossing free chunks",
+            crossing.len()
+        );
+        for r in &edges {
+            let first = want.values().find(|w| w.subsegment == r.address.0).unwrap();
+            let out = run(pool::run, &s, &format!("{:x}", first.address + 0x8)).unwrap();
+            assert!(
+                out.warnings().is_empty(),
+                "{name} {:#x}: {:?}",
+                r.address.0,
+                out.warnings()
+            );
+            let listed: Vec<u64> = out
+                .rows()
+                .iter()
+                .map(|row| {
+                    assert_eq!(check_row(name, row, &want), r.address.0);
+                    u64::from_str_radix(
+                        row["address"].as_str().unwrap().trim_start_matches("0x"),
+                        16,
+                    )
+                    .unwrap()
+                })
+                .collect();
+            let expected: Vec<u64> = want
+                .values()
+                .filter(|w| w.subsegment == r.address.0)
+                .map(|w| w.address)
+                .collect();
+            assert_eq!(listed, expected, "{name} {:#x}", r.address.0);
+            assert_eq!(listed.len() as u64, r.blocks, "{name}");
+        }
+        for c in &crossing {
+            let inside = c.pool_header.0 + 0x8;
+            assert!(inside / 0x1000 == c.pool_header.0 / 0x1000);
+            let out = run(pool::run, &s, &format!("{inside:x} 2")).unwrap();
+            let marked: Vec<&Value> = out
+                .rows()
+                .iter()
+                .filter(|r| r["contains_address"] == true)
+                .collect();
+            assert_eq!(marked.len(), 1, "{name} {inside:#x}");
+            assert_eq!(marked[0]["address"], hexs(c.pool_header.0), "{name}");
+            assert_eq!(marked[0]["size"], c.size, "{name}");
+            assert_eq!(marked[0]["state"], "free", "{name}");
+        }
+        // !poolfind: every Edge block of the pool asked for, once, as the manifest has it.
+        for args in ["Edge", "Edge 1"] {
+            let paged = args.ends_with(" 1");
+            let out = run(poolfind::run, &s, args).unwrap();
+            assert!(
+                out.warnings().is_empty(),
+                "{name} {args}: {:?}",
+                out.warnings()
+            );
+            let got: BTreeMap<u64, (u64, String)> = out
+                .rows()
+                .iter()
+                .map(|r| {
+                    let a = u64::from_str_radix(
+                        r["address"].as_str().unwrap().trim_start_matches("0x"),
+                        16,
+                    )
+                    .unwrap();
+                    (
+                        a,
+                        (
+                            r["size"].as_u64().unwrap(),
+                            r["state"].as_str().unwrap().to_string(),
+                        ),
+                    )
+                })
+                .collect();
+            assert_eq!(got.len(), out.rows().len(), "{name} {args}: listed twice");
+            let expected: BTreeMap<u64, (u64, String)> = want
+                .values()
+                .filter(|w| w.tag == "Edge" && (w.pool_type == "PagedPool") == paged)
+                .map(|w| (w.address, (w.size, w.state.clone())))
+                .collect();
+            assert!(expected.len() > 100, "{name} {args}");
+            assert_eq!(got, expected, "{name} {args}");
+        }
+        // The scan !poolused falls back to: every block once, nothing unreadable.
+        let scan = poolcmds::scan::scan_pages(&s, &layout, &[], &[], &|_| true).unwrap();
+        assert_eq!(scan.blocks.len(), want.len(), "{name}");
+        assert_eq!(
+            (scan.corrupt_pages, scan.unreadable_pages),
+            (0, 0),
+            "{name}"
+        );
+        for b in &scan.blocks {
+            let w = &want[&b.block.address];
+            assert_eq!(b.block.size as u64, w.size, "{name} {:#x}", w.address);
+            assert_eq!(
+                b.block.state.as_str().to_lowercase(),
+                w.state,
+                "{name} {:#x}",
+                w.address
+            );
+        }
     }
 }

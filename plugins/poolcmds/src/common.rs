@@ -9,11 +9,19 @@ use serde_json::{Map, Value, json};
 /// `pooltracker.py` rejects tracker sizes over 100000; the big page table is at most 16 MiB).
 pub const MAX_TABLE_ENTRIES: u64 = 0x10_0000;
 
+/// What every pool command answers on an ARM64 kernel.
+pub const ARM64_NOT_COVERED: &str = "this is an ARM64 kernel: the pool commands do not cover ARM64 yet \
+     (no pool layout is known for ARM64 kernels: no public layout research); info and lm identify it";
+
 /// The pool layout of the target's (architecture, build), or an error saying why there is none.
 ///
 /// A triage dump is refused here: it holds the header, a KDBG copy and a few data blocks, never pool.
 pub fn layout_of(target: &dyn Target) -> Result<Layout, CommandError> {
-    if target.info().dump_type.eq_ignore_ascii_case("triage") {
+    let info = target.info();
+    if info.arch == Arch::Arm64 {
+        return Err(CommandError::msg(ARM64_NOT_COVERED));
+    }
+    if info.dump_type.eq_ignore_ascii_case("triage") {
         return Err(CommandError::msg(
             "this dump holds no pool: it is a triage (mini) dump, which keeps only the header, \
              a KDBG copy and a few data blocks; a kernel, full or bitmap dump is needed",
@@ -29,11 +37,7 @@ pub fn layout_for_kernel(target: &dyn Target) -> Result<Layout, CommandError> {
     let arch = match info.arch {
         Arch::X86 | Arch::X86Pae => poollayout::Arch::X86,
         Arch::X64 => poollayout::Arch::X64,
-        Arch::Arm64 => {
-            return Err(CommandError::msg(
-                "no pool layout is known for ARM64 kernels (no public layout research)",
-            ));
-        }
+        Arch::Arm64 => return Err(CommandError::msg(ARM64_NOT_COVERED)),
         Arch::Unknown => {
             return Err(CommandError::msg(
                 "the kernel's architecture is unknown: cannot choose a pool layout",

@@ -108,10 +108,20 @@ impl FragReport {
                     .into(),
             );
         }
+        // WinDbg's sample pads the index to two digits; past 99 every line widens alike so the
+        // columns stay aligned (the layout of indexes under 100 is unchanged).
+        let iw = self
+            .rows
+            .iter()
+            .filter(|r| all || r.fragments != 0)
+            .map(|r| r.index.to_string().len())
+            .max()
+            .unwrap_or(2)
+            .max(2);
         for r in self.rows.iter().filter(|r| all || r.fragments != 0) {
             out.push(match r.allocator {
                 Allocator::FreeList => format!(
-                    "index: {:>2} number of fragments:{:>6}  bytes:{:>7}",
+                    "index: {:>iw$} number of fragments:{:>6}  bytes:{:>7}",
                     r.index, r.fragments, r.bytes
                 ),
                 a => format!(
@@ -439,8 +449,7 @@ fn frag_segment_heap(
     target: &dyn Target,
     l: &poollayout::Layout,
 ) -> Result<FragReport, CommandError> {
-    use poollayout::RangeKind;
-    use poollayout::segheap_walk::{self, LfhState, Slot};
+    use poollayout::segheap_walk::{self, LfhState, SegPool, SubKind};
 
     let ptr = l.pointer_size() as u32;
     let st = target.symbol_address("ExPoolState").ok_or_else(|| {
@@ -462,20 +471,28 @@ fn frag_segment_heap(
             e.to_string()
         })
     };
-    let walk = segheap_walk::walk_pool(l, st.value, &Slot::NONPAGED, &mut read)
+    let pool = SegPool::read(l, st.value, &mut read)
         .map_err(|e| CommandError::msg(format!("!frag: segment heap: {e}")))?;
+    // The nonpaged heaps of the pool nodes (`Heaps[0]`, `Heaps[1]`).
+    let nonpaged = |h: &segheap_walk::Heap| h.node.is_some() && h.paged() == Some(false);
+    let heaps: Vec<&segheap_walk::Heap> = pool.heaps.iter().filter(|h| nonpaged(h)).collect();
+    let subs = pool.subsegments(l, &nonpaged, &mut read);
     let mut rep = FragReport {
         descriptor_source: format!("ExPoolState ({})", st.source.name()),
-        heaps: walk
-            .heaps
+        heaps: heaps
             .iter()
-            .map(|h| (h.address, h.slot.pool_type()))
+            .map(|h| (h.address, h.pool_type.map_or("special heap", |t| t.name())))
             .collect(),
-        descriptors: walk.heaps.iter().map(|h| h.address).collect(),
-        warnings: walk.problems.clone(),
+        descriptors: heaps.iter().map(|h| h.address).collect(),
+        warnings: pool
+            .warnings
+            .iter()
+            .chain(&subs.warnings)
+            .cloned()
+            .collect(),
         ..FragReport::default()
     };
-    if walk.heaps.is_empty() {
+    if heaps.is_empty() {
         return Err(CommandError::msg(format!(
             "!frag: no nonpaged segment heap could be read ({})",
             if rep.warnings.is_empty() {
@@ -491,17 +508,18 @@ fn frag_segment_heap(
     };
     // (allocator, size) → (fragments, bytes)
     let mut acc: BTreeMap<(Allocator, u64), (u64, u64)> = BTreeMap::new();
-    for sub in &walk.subsegments {
+    for sub in &subs.subsegments {
         if target.is_cancelled() {
             return Err(CommandError::Cancelled);
         }
         let at = sub.range.address;
-        let bytes = match segheap_walk::read_subsegment(sub, &mut read) {
+        let heap = pool.heaps[sub.heap].name();
+        let bytes = match segheap_walk::read_subsegment(l, &pool.keys, &sub.range, &mut read) {
             Ok(b) => {
                 if let Some(&first) = b.missing_pages.first() {
                     rep.warnings.push(format!(
                         "{} subsegment at {at:#x}: {} of its {} pages are {} (first {first:#x}); read as zero",
-                        sub.slot.pool_type(),
+                        heap,
                         b.missing_pages.len(),
                         b.bytes.len().div_ceil(4096),
                         missing_pages_reason(&b.missing_pages, &faults.borrow()),
@@ -510,18 +528,19 @@ fn frag_segment_heap(
                 b.bytes
             }
             Err(e) => {
-                rep.warnings.push(format!("{}: {e}", sub.slot.pool_type()));
+                rep.warnings.push(format!("{heap}: {e}"));
                 continue;
             }
         };
-        match sub.range.kind {
-            RangeKind::Lfh => match segheap_walk::lfh_blocks(l, &bytes, at, walk.keys.lfh_key) {
-                Ok((hdr, blocks)) => {
-                    let e = acc
-                        .entry((Allocator::Lfh, hdr.block_size as u64))
-                        .or_default();
-                    for b in &blocks {
-                        match b.state {
+        match SubKind::of(sub.range.kind) {
+            Some(SubKind::Lfh) => {
+                match segheap_walk::lfh_blocks(l, &bytes, at, pool.keys.lfh_key) {
+                    Ok((hdr, blocks)) => {
+                        let e = acc
+                            .entry((Allocator::Lfh, hdr.block_size as u64))
+                            .or_default();
+                        for b in &blocks {
+                            match b.state {
                             LfhState::Free => {
                                 e.0 += 1;
                                 e.1 += b.size as u64;
@@ -532,13 +551,14 @@ fn frag_segment_heap(
                                 b.address
                             )),
                         }
+                        }
                     }
+                    Err(e) => rep
+                        .warnings
+                        .push(format!("{heap}: {e}; subsegment skipped")),
                 }
-                Err(e) => rep
-                    .warnings
-                    .push(format!("{}: {e}; subsegment skipped", sub.slot.pool_type())),
-            },
-            RangeKind::Vs => match segheap_walk::vs_chunks(l, &bytes, at, walk.keys.heap_key) {
+            }
+            Some(SubKind::Vs) => match segheap_walk::vs_chunks(l, &bytes, at, pool.keys.heap_key) {
                 Ok(v) => {
                     for c in v.chunks.iter().filter(|c| !c.allocated) {
                         let e = acc.entry((Allocator::Vs, c.size as u64)).or_default();
@@ -553,9 +573,9 @@ fn frag_segment_heap(
                 }
                 Err(e) => rep
                     .warnings
-                    .push(format!("{}: {e}; subsegment skipped", sub.slot.pool_type())),
+                    .push(format!("{heap}: {e}; subsegment skipped")),
             },
-            _ => {}
+            None => {}
         }
     }
     rep.rows = acc
@@ -700,6 +720,17 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("Number of fragments:       2 consuming      64 bytes"));
+    }
+
+    #[test]
+    fn indexes_past_99_keep_the_columns_aligned() {
+        let rep = frag(&xp(), 1).unwrap();
+        let text = rep.text(true);
+        let lines: Vec<&String> = text.iter().filter(|l| l.starts_with("index:")).collect();
+        assert!(lines.len() > 100, "{}", lines.len());
+        let col = |l: &str| l.find("number of fragments").unwrap();
+        assert!(lines.iter().all(|l| col(l) == col(lines[0])), "{lines:?}");
+        assert!(lines[3].starts_with("index:   3 number"), "{}", lines[3]);
     }
 
     #[test]

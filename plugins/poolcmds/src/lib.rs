@@ -1,11 +1,10 @@
-//! The logic of pooldbg's `!poolused`, `!pool`, `!poolfind` and `!frag`, as plain functions over
-//! a [`plugin_sdk::Target`].
+//! The logic of pooldbg's `!poolused`, `!pool`, `!poolfind`, `!frag` and `!vm`, as plain functions
+//! over a [`plugin_sdk::Target`].
 //!
 //! The plugin crates `poolused` (`libpooldbg_poolused.so`), `pool` (`libpooldbg_pool.so`,
-//! `!pool` and `!poolfind`) and `frag` (`libpooldbg_frag.so`) are thin `export_plugin!` shells
-//! over these functions; tests, the host
-//! and other tools call them in-process with any `Target` (a `pooldbg::session::Session`, a
-//! `plugin_sdk::MemoryTarget`). Two crates that each call `export_plugin!` cannot be linked into one
+//! `!pool` and `!poolfind`), `frag` (`libpooldbg_frag.so`) and `vm` (`libpooldbg_vm.so`) are thin
+//! `export_plugin!` shells over these functions; tests, the host and other tools call them
+//! in-process with any `Target` (a `pooldbg::session::Session`, a `plugin_sdk::MemoryTarget`). Two crates that each call `export_plugin!` cannot be linked into one
 //! binary, which is why the logic lives here and not in the plugin crates.
 //!
 //! Every command module has `run(target, args, out)`, `USAGE` and `COLUMNS` (its rows' columns in
@@ -38,6 +37,7 @@ pub mod poolfind;
 pub mod poolused;
 pub mod scan;
 pub mod segheap;
+pub mod vm;
 
 pub use common::{TagPattern, summary_with_text};
 

@@ -562,8 +562,10 @@ fn render(
             out.row(row);
         }
         let owner_text = o.poolused_text(tag);
+        // WinDbg separates the last count from the description with a TAB (so `cut -f2` takes
+        // the descriptions); the seed's sample lost it in copy.
         text.push(format!(
-            "{tag} {}{owner_text}",
+            "{tag} {}\t{owner_text}",
             count_columns(e, args.verbose)
         ));
         text.extend(candidates_line);
@@ -764,11 +766,11 @@ mod tests {
         );
         assert!(
             text.contains(
-                &"Proc       10     1000         0        0Process objects , Binary: nt!ps"
+                &"Proc       10     1000         0        0\tProcess objects , Binary: nt!ps"
             ),
             "{text:?}"
         );
-        assert!(text.contains(&"Xpnd        1       64         0        0UNKNOWN pooltag 'Xpnd', please update pooltag.txt"));
+        assert!(text.contains(&"Xpnd        1       64         0        0\tUNKNOWN pooltag 'Xpnd', please update pooltag.txt"));
         assert_eq!(
             *text.last().unwrap(),
             "TOTAL          11     1064         0        0"

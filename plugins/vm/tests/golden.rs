@@ -32,6 +32,75 @@ const CONTRACT: &[&str] = &[
     "page_files",
 ];
 
+/// The figures only some versions' WinDbg prints (Windows 7 … 11): equal to the manifest, both
+/// present or both absent.
+const VERSIONED: &[&str] = &[
+    "nonpaged_pool_nx_pages",
+    "modified_pf_pages",
+    "modified_no_write_pages",
+    "shared_process_pages",
+    "paged_pool_commit_pages",
+    "mdl_pages",
+    "contiguous_pages",
+    "nonpaged_pool_commit_pages",
+    "boot_commit_pages",
+    "pfn_array_commit_pages",
+    "small_nonpaged_ptes_commit_pages",
+    "slab_allocator_pages",
+    "system_page_table_pages",
+    "process_locked_file_pages",
+    "pagefile_hash_pages",
+    "total_private_pages",
+    "session_commit_pages",
+];
+
+/// WinDbg's process order for testkit's list (vm_procs.rs, in creation order System, smss,
+/// csrss, wininit, svchost, MsMpEng, userinit): largest commit first, the three 0x12-page ties
+/// newest first, as in the published Windows 10 sample.
+const WINDBG_ORDER: &[&str] = &[
+    "MsMpEng.exe",
+    "svchost.exe",
+    "csrss.exe",
+    "System",
+    "userinit.exe",
+    "wininit.exe",
+    "smss.exe",
+];
+
+/// The summary's process table equals the manifest's processes, in WinDbg's order.
+fn check_processes(what: &str, out: &Output, kernel: &testkit::Kernel) {
+    let summary = out.summary().unwrap();
+    let Some(want) = &kernel.manifest.vm.processes else {
+        assert!(
+            summary.get("processes").is_none(),
+            "{what}: processes without a manifest list"
+        );
+        return;
+    };
+    let got = summary["processes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{what}: no processes; {:?}", out.warnings()));
+    let names: Vec<&str> = got
+        .iter()
+        .map(|p| p["image_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, WINDBG_ORDER, "{what}");
+    for p in want {
+        let g = got
+            .iter()
+            .find(|g| g["pid"] == p.pid)
+            .unwrap_or_else(|| panic!("{what}: pid {:#x}", p.pid));
+        assert_eq!(g["image_name"], p.image_name.as_str(), "{what}");
+        assert_eq!(g["commit_pages"], p.commit_pages, "{what}");
+        assert_eq!(
+            g.get("shared_commit_pages").and_then(Value::as_u64),
+            p.shared_commit_pages,
+            "{what}"
+        );
+    }
+    assert_eq!(got.len(), want.len(), "{what}");
+}
+
 /// Figures testkit writes where poollayout has no source: testkit lays out Windows 2000's
 /// `_MM_PAGED_POOL_INFO` like XP's (an assumption), poollayout has no Windows 2000 layout and
 fn golden(name: &str, text: &str) {
@@ -86,6 +155,14 @@ fn check_against_manifest(what: &str, out: &Output, kernel: &testkit::Kernel) ->
             assert!(named.is_some(), "{what}: {key} absent but not named");
         }
     }
+    for key in VERSIONED {
+        assert_eq!(
+            row.get(*key),
+            want.get(*key),
+            "{what}: {key}; warnings {:?}",
+            out.warnings()
+        );
+    }
     // Per paged pool lines: the descriptors' pages + big pages.
     let paged: Vec<u64> = kernel
         .manifest
@@ -127,7 +204,43 @@ fn every_profile_matches_its_manifest_and_golden_text() {
         let s = session(&kernel, Container::Full);
         let out = run(&s, "");
         gaps.extend(check_against_manifest(profile.name, &out, &kernel));
+        check_processes(profile.name, &out, &kernel);
         golden(profile.name, &render_text(&out));
+        // Flag 4 adds the sessions, equal to the manifest's.
+        let four = run(&s, "4");
+        assert_eq!(four.rows(), out.rows(), "{}", profile.name);
+        let got = four.summary().unwrap().get("sessions").cloned();
+        match &kernel.manifest.vm.sessions {
+            Some(want) => {
+                let got = got.unwrap_or_else(|| panic!("{}: no sessions", profile.name));
+                let got = got.as_array().unwrap();
+                assert_eq!(got.len(), want.len(), "{}", profile.name);
+                for (g, w) in got.iter().zip(want) {
+                    assert_eq!(g["session_id"], w.session_id, "{}", profile.name);
+                    assert_eq!(
+                        g["paged_pool_pages"], w.paged_pool_pages,
+                        "{}",
+                        profile.name
+                    );
+                    assert_eq!(g["nonpaged_pages"], w.nonpaged_pages, "{}", profile.name);
+                    assert_eq!(g["commit_pages"], w.commit_pages, "{}", profile.name);
+                }
+                assert!(
+                    render_text(&four).contains("Terminal Server Memory Usage By Session:"),
+                    "{}",
+                    profile.name
+                );
+                assert!(out.summary().unwrap().get("sessions").is_none());
+            }
+            None => assert!(got.is_none(), "{}", profile.name),
+        }
+        if profile.name == "win11-21h2-x64" || profile.name == "win7sp1-x64" {
+            golden(&format!("flag4-{}", profile.name), &render_text(&four));
+        }
+        // Flag 1 omits the list and nothing else.
+        let one = run(&s, "1");
+        assert_eq!(one.rows(), out.rows(), "{}", profile.name);
+        assert!(one.summary().unwrap().get("processes").is_none());
     }
     // The figures the manifest has that the target cannot locate, reviewed in the golden file.
     golden("gaps", &(gaps.join("\n") + "\n"));
@@ -319,10 +432,11 @@ fn segment_heap_pool_under_pressure_with_failures() {
             text.contains("********** 4270 pool allocations have failed **********"),
             "{name}: {text}"
         );
-        assert!(
-            out.warnings()
-                .iter()
-                .any(|w| w.starts_with("not shown: paged_pool_pages:")),
+        // Paged pool usage from `MiState.Vs.PagedPoolInfo` (the segment heap keeps no
+        // descriptors), equal to the manifest (checked above).
+        let src = out.summary().unwrap()["sources"]["paged_pool_pages"].clone();
+        assert_eq!(
+            src, "MiState.Vs.PagedPoolInfo.AllocatedPagedPool (embedded profile)",
             "{name}"
         );
         golden(&format!("near-max-{name}"), &text);

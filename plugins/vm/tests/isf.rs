@@ -1,14 +1,13 @@
-//! pooldbg-vm's fallback offsets (`MI_VISIBLE_STATE_X64`) equal the real ISF facts of every build
-//! in the index, and every Windows 10/11 ISF has the `_MMPAGING_FILE` / `_MI_VISIBLE_PARTITION`
-//! fields the page-file lines read.
+//! Every real ISF (shared/data/isf) has the fields `!vm` reads for its version: the paging files
+//! on every build; the Windows 10/11 counters of `_MI_VISIBLE_PARTITION` / `_MI_VISIBLE_STATE`
+//! that the embedded profiles now carry; and the `_EPROCESS` fields of the process table.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use pooldbg_vm::MI_VISIBLE_STATE_X64;
 use testdata::isf::{Isf, index};
 
 #[test]
-fn fallback_table_matches_every_isf() {
+fn every_isf_has_the_fields_vm_reads() {
     let Some(index) = index() else { return };
     let mut checked = 0;
     for e in &index {
@@ -25,6 +24,15 @@ fn fallback_table_matches_every_isf() {
             assert!(off("_MMPAGING_FILE", f).is_some(), "{build}: {f}");
         }
         assert!(off("_MI_SYSTEM_PTE_TYPE", "TotalFreeSystemPtes").is_some());
+        for f in [
+            "UniqueProcessId",
+            "ActiveProcessLinks",
+            "ImageFileName",
+            "CommitCharge",
+        ] {
+            assert!(off("_EPROCESS", f).is_some(), "{build}: _EPROCESS.{f}");
+        }
+        assert!(isf.symbol_rva("PsActiveProcessHead").is_some(), "{build}");
         if build < 10240 {
             // Windows 7 / 8.1: the old globals.
             for g in [
@@ -32,32 +40,38 @@ fn fallback_table_matches_every_isf() {
                 "MmPagingFile",
                 "MiSystemPteInfo",
                 "MmSpecialPagesInUse",
+                "MmTotalPagesForPagingFile",
+                "MmProcessCommit",
             ] {
                 assert!(isf.symbol_rva(g).is_some(), "{build}: {g}");
             }
             continue;
         }
-        let row = MI_VISIBLE_STATE_X64
-            .iter()
-            .find(|r| r.0 == build)
-            .unwrap_or_else(|| panic!("build {build} is not in MI_VISIBLE_STATE_X64"));
-        assert_eq!(
-            off("_MI_VISIBLE_STATE", "SystemPteInfo"),
-            Some(row.1),
-            "{build}"
-        );
-        assert_eq!(
-            off("_MI_SYSTEM_PTE_TYPE", "TotalFreeSystemPtes"),
-            Some(row.2),
-            "{build}"
-        );
-        assert_eq!(
-            off("_MI_VISIBLE_STATE", "SpecialPagesInUse"),
-            row.3,
-            "{build}"
-        );
-        assert!(off("_MI_VISIBLE_PARTITION", "NumberOfPagingFiles").is_some());
-        assert!(off("_MI_VISIBLE_PARTITION", "PagingFile").is_some());
+        assert!(off("_EPROCESS", "SharedCommitCharge").is_some(), "{build}");
+        for f in [
+            "NumberOfPagingFiles",
+            "PagingFile",
+            "TotalPagesForPagingFile",
+            "ModifiedNoWritePageListHead",
+            "ProcessLockedFilePages",
+        ] {
+            assert!(off("_MI_VISIBLE_PARTITION", f).is_some(), "{build}: Vp.{f}");
+        }
+        for f in [
+            "SystemPteInfo",
+            "MaximumNonPagedPoolInPages",
+            "SizeOfPagedPoolInPages",
+            "PagedPoolInfo",
+            "NonPagedPoolCommit",
+            "BootCommit",
+            "MdlPagesAllocated",
+            "SystemPageTableCommit",
+            "DriverCommit",
+            "PagefileHashPages",
+        ] {
+            assert!(off("_MI_VISIBLE_STATE", f).is_some(), "{build}: Vs.{f}");
+        }
+        // The counters with no established source stay so: no global of these names exists.
         assert!(
             isf.symbol_rva("MmSystemLockPagesCount").is_none(),
             "{build}"

@@ -41,6 +41,26 @@ impl Command for Calm {
     }
 }
 
+/// Never polls its cancel flag: works for 20 s whatever the host says (the prompt's second
+/// Ctrl-C abandons it).
+struct Stuck;
+impl Command for Stuck {
+    fn name(&self) -> &'static str {
+        "stuck"
+    }
+    fn summary(&self) -> &'static str {
+        "ignores cancellation for 20 s"
+    }
+    fn usage(&self) -> &'static str {
+        "!stuck"
+    }
+    fn run(&self, _: &dyn Target, _: &str, out: &mut Output) -> Result<(), CommandError> {
+        std::thread::sleep(std::time::Duration::from_secs(20));
+        out.row(json!({"finally": true}));
+        Ok(())
+    }
+}
+
 struct Slow;
 impl Command for Slow {
     fn name(&self) -> &'static str {
@@ -66,4 +86,4 @@ impl Command for Slow {
     }
 }
 
-plugin_sdk::export_plugin!(name: "test-panicky", version: "0.0.1", commands: [Boom, Calm, Slow]);
+plugin_sdk::export_plugin!(name: "test-panicky", version: "0.0.1", commands: [Boom, Calm, Slow, Stuck]);
