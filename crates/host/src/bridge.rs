@@ -751,6 +751,7 @@ mod tests {
         .with_virtual_status(0x80700000, ReadStatus::NotInDump)
         .with_physical(0x1000, &[7; 16])
         .with_symbol("MmPagedPoolEnd", 0x80500000, Source::Kdbg)
+        .with_symbol("ExPoolState", 0x80510000, Source::Found)
         .with_type_size("_POOL_HEADER", 8, Source::EmbeddedProfile)
         .with_field(
             "_POOL_HEADER",
@@ -818,6 +819,10 @@ mod tests {
         let ((), _) = loopback(&t, None, |ht| {
             let s = ht.symbol_address("nt!MmPagedPoolEnd").unwrap();
             assert_eq!((s.value, s.source), (0x80500000, Source::Kdbg));
+            // Found without symbols keeps its own code (SOURCE_FOUND), not "guessed".
+            let s = ht.symbol_address("nt!ExPoolState").unwrap();
+            assert_eq!((s.value, s.source), (0x80510000, Source::Found));
+            assert_eq!(s.source.name(), "found without symbols");
             assert!(ht.symbol_address("Nope").is_none());
             let s = ht.type_size("_POOL_HEADER").unwrap();
             assert_eq!((s.value, s.source), (8, Source::EmbeddedProfile));

@@ -44,12 +44,15 @@ extern "C" {
 #define POOLDBG_READ_PAGED_OUT 3u
 #define POOLDBG_READ_ERROR 4u
 
-/* PooldbgLookup.source: which source answered. */
+/* PooldbgLookup.source: which source answered. Codes are only appended: treat a code you do not
+ * know as POOLDBG_SOURCE_GUESSED (it still answered), never as "not found". */
 #define POOLDBG_SOURCE_NONE 0u
 #define POOLDBG_SOURCE_USER_SYMBOLS 1u
 #define POOLDBG_SOURCE_EMBEDDED_PROFILE 2u
 #define POOLDBG_SOURCE_KDBG 3u
 #define POOLDBG_SOURCE_GUESSED 4u
+/* Appended in ABI 1: found without symbols (located by a search of the dump's data, validated). */
+#define POOLDBG_SOURCE_FOUND 5u
 
 /* PooldbgTargetInfo.arch */
 #define POOLDBG_ARCH_UNKNOWN 0u

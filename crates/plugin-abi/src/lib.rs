@@ -89,6 +89,14 @@ pub const SOURCE_EMBEDDED_PROFILE: u32 = 2;
 pub const SOURCE_KDBG: u32 = 3;
 /// A documented heuristic or a neighbouring build's profile: treat it as a guess.
 pub const SOURCE_GUESSED: u32 = 4;
+/// Appended in ABI 1: found without symbols. A global the host located by searching the dump's
+/// data and kept only because the structure it leads to validated (docs/NO_SYMBOLS.md): stronger
+/// than a guess, weaker than a symbol. Hosts older than this code never send it.
+///
+/// Source codes are only appended. A plugin must treat a code it does not know as
+/// [`SOURCE_GUESSED`] (the weakest source that still answered), never as "not found": that is how a
+/// plugin built before a code was appended keeps working with a newer host.
+pub const SOURCE_FOUND: u32 = 5;
 
 // ----- architectures (TargetInfo::arch) -------------------------------------------------------------
 

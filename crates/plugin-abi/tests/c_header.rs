@@ -65,6 +65,7 @@ fn facts() -> Vec<(String, u64)> {
         SOURCE_EMBEDDED_PROFILE,
         SOURCE_KDBG,
         SOURCE_GUESSED,
+        SOURCE_FOUND,
         ARCH_UNKNOWN,
         ARCH_X86,
         ARCH_X86_PAE,

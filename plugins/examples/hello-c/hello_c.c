@@ -33,7 +33,10 @@ static const char *source_name(uint32_t source) {
     case POOLDBG_SOURCE_EMBEDDED_PROFILE: return "embedded profile";
     case POOLDBG_SOURCE_KDBG: return "kdbg";
     case POOLDBG_SOURCE_GUESSED: return "guessed";
-    default: return "none";
+    case POOLDBG_SOURCE_FOUND: return "found without symbols";
+    case POOLDBG_SOURCE_NONE: return "none";
+    /* A code appended after this plugin was written: it still answered, treat it as a guess. */
+    default: return "guessed";
     }
 }
 
