@@ -308,9 +308,9 @@ mod tests {
                  "manifest_path": root.join("plugins/vm/Cargo.toml"),
                  "targets": [{"name": "pooldbg_vm", "crate_types": ["cdylib", "rlib"]},
                              {"name": "vm", "crate_types": ["bin"]}]},
-                {"name": "poolcmds", "version": "0.1.0",
+                {"name": "pooldbg-commands", "version": "0.1.0",
                  "manifest_path": root.join("plugins/poolcmds/Cargo.toml"),
-                 "targets": [{"name": "poolcmds", "crate_types": ["lib"]}]},
+                 "targets": [{"name": "pooldbg_commands", "crate_types": ["lib"]}]},
                 {"name": "pooldbg-example-hello", "version": "0.1.0",
                  "manifest_path": root.join("plugins/examples/hello-rust/Cargo.toml"),
                  "targets": [{"name": "pooldbg_example_hello", "crate_types": ["cdylib"]}]},
@@ -346,7 +346,7 @@ mod tests {
         assert!(
             !names
                 .iter()
-                .any(|n| n.contains("example") || *n == "poolcmds"),
+                .any(|n| n.contains("example") || *n == "pooldbg-commands"),
             "{names:?}"
         );
         assert!(!ws.version.is_empty());
