@@ -147,6 +147,7 @@ mod tests {
             "pooldbg-plugin-sdk",
             "pooldbg-testkit",
             "pooldbg-commands",
+            "pooldbg-poolreport",
             "pooldbg",
         ] {
             assert!(names.iter().any(|n| n == want), "{want} not in {names:?}");
