@@ -75,20 +75,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
         ));
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(&cargo)
-        .current_dir(root)
-        .args(["metadata", "--no-deps", "--format-version", "1"])
-        .output()
-        .map_err(|e| format!("cargo metadata: could not start: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "cargo metadata failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| format!("cargo metadata: not JSON: {e}"))?;
+    let meta = crate::plugins::cargo_metadata(root)?;
     let names = publishable(&meta)?;
     if names.is_empty() {
         return Err("no publishable package in the workspace".into());
@@ -130,12 +117,7 @@ mod tests {
 
     #[test]
     fn the_real_workspace_publishes_every_library_crate() {
-        let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .current_dir(crate::workspace_root())
-            .args(["metadata", "--no-deps", "--format-version", "1"])
-            .output()
-            .unwrap();
-        let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let meta = crate::plugins::cargo_metadata(&crate::workspace_root()).unwrap();
         let names = publishable(&meta).unwrap();
         for want in [
             "pooldbg-dumpfile",
