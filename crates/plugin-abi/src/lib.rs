@@ -393,6 +393,16 @@ pub type FindTagInImagesFn = unsafe extern "C" fn(
     count: *mut usize,
 ) -> u32;
 
+/// Writes `text` as one JSON string literal, quotes included, into `out` (no NUL is added), for C
+/// plugins that build their rows with `snprintf`: `"`, `\\` and the control characters U+0000 to
+/// U+001F are escaped as JSON requires (`\\"`, `\\\\`, `\\n`, `\\u0001`, ...); a byte that is not
+/// part of valid UTF-8 becomes U+FFFD (the host refuses rows that are not UTF-8). Returns the number
+/// of bytes the whole literal takes (at least 2), and writes only when that is at most `capacity`
+/// (call with `capacity` 0 to learn the size, as with `snprintf`). Returns 0, writing nothing, when
+/// `text` has a null pointer and a non-zero length. Needs no context: callable from any thread, at
+/// any time. Appended in ABI 1 (check [`HostApi::struct_size`]).
+pub type JsonStringFn = unsafe extern "C" fn(text: Str, out: *mut u8, capacity: usize) -> usize;
+
 /// The host's function table. Entries are only ever appended; `struct_size` says how many exist.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -437,6 +447,9 @@ pub struct HostApi {
     /// `summary.text`), so its memory does not grow with its output. Callable from any thread
     /// (lines keep the order of the calls). Appended in ABI 1 (check [`HostApi::struct_size`]).
     pub emit_text: Option<MessageFn>,
+    /// Escapes a text as a JSON string literal (a [`JsonStringFn`]), so that C plugins emit valid
+    /// rows. Appended in ABI 1 (check [`HostApi::struct_size`]).
+    pub json_string: Option<JsonStringFn>,
 }
 
 /// `struct_size` of the first [`HostApi`] (its 13 entries; 112 bytes on 64-bit targets): a host of
@@ -456,7 +469,8 @@ const _: () = {
     assert!(core::mem::size_of::<TargetInfo>() == 64);
     assert!(core::mem::size_of::<TagInfo>() == 48);
     assert!(core::mem::size_of::<ImageHit>() == 24);
-    assert!(core::mem::size_of::<HostApi>() == 8 + 16 * 8);
+    assert!(core::mem::size_of::<HostApi>() == 8 + 17 * 8);
+    assert!(core::mem::offset_of!(HostApi, json_string) == 8 + 16 * 8);
     assert!(core::mem::offset_of!(HostApi, emit_text) == 8 + 15 * 8);
     assert!(HOST_API_V1_SIZE == 8 + 13 * 8);
     assert!(core::mem::offset_of!(HostApi, find_tag_in_images) == 8 + 14 * 8);

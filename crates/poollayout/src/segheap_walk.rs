@@ -22,14 +22,14 @@
 //! holds it.
 //!
 //! ```
-//! use poollayout::{Arch, Layout, segheap_walk::SegPool};
+//! use pooldbg_poollayout::{Arch, Layout, segheap_walk::SegPool};
 //!
 //! let layout = Layout::for_build(Arch::X64, 19041)?;
 //! // A reader over nothing: the walk reports what it could not read instead of panicking.
 //! let mut read = |va: u64, _buf: &mut [u8]| Err(poollayout::ReadFault::not_in_dump(va));
 //! let e = SegPool::read(&layout, 0xfffff800_12345000, &mut read).unwrap_err();
 //! assert!(e.to_string().contains("0xfffff80012345000"));
-//! # Ok::<(), poollayout::Error>(())
+//! # Ok::<(), pooldbg_poollayout::Error>(())
 //! ```
 
 use std::collections::HashSet;

@@ -23,7 +23,7 @@
 //! let t = MemoryTarget::new(TargetInfo { arch: Arch::X64, build: 19041, pointer_size: 8, ..Default::default() });
 //! let layout = poollayout::Layout::for_build(poollayout::Arch::X64, 19041).unwrap();
 //! // No nt!ExPoolState in this empty target: a plain error.
-//! let e = poolcmds::segheap::read_pool(&t, &layout).unwrap_err();
+//! let e = pooldbg_commands::segheap::read_pool(&t, &layout).unwrap_err();
 //! assert!(e.contains("ExPoolState"), "{e}");
 //! ```
 
