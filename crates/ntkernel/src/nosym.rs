@@ -1041,7 +1041,7 @@ fn va_regions_at(mem: &dyn KernelMemory, s: u64, l: MiStateLayout) -> Option<Vec
 }
 
 /// `MiState` (`_MI_SYSTEM_INFORMATION`, 1607+): a place `S` of the data sections whose
-/// `Vs.SystemVaRegions[]` validates ([`va_regions_at`]) and whose pool regions hold the pool's big
+/// `Vs.SystemVaRegions[]` validates (`va_regions_at`) and whose pool regions hold the pool's big
 /// allocations: of the in-use `Va`s of the big-page table (found or named: `big_vas`), at least one,
 /// and at least 9 in 10, lie in the nonpaged or paged region (big allocations are pool pages:
 /// pool-internals.md §4.3). A place that merely repeats the array shifted by one entry names other
