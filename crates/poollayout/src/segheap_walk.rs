@@ -26,7 +26,7 @@
 //!
 //! let layout = Layout::for_build(Arch::X64, 19041)?;
 //! // A reader over nothing: the walk reports what it could not read instead of panicking.
-//! let mut read = |va: u64, _buf: &mut [u8]| Err(poollayout::ReadFault::not_in_dump(va));
+//! let mut read = |va: u64, _buf: &mut [u8]| Err(pooldbg_poollayout::ReadFault::not_in_dump(va));
 //! let e = SegPool::read(&layout, 0xfffff800_12345000, &mut read).unwrap_err();
 //! assert!(e.to_string().contains("0xfffff80012345000"));
 //! # Ok::<(), pooldbg_poollayout::Error>(())

@@ -24,7 +24,7 @@
 //! let layout = poollayout::Layout::for_build(poollayout::Arch::X64, 19041).unwrap();
 //! // No nt!ExPoolState in this empty target: a plain error.
 //! let e = pooldbg_commands::segheap::read_pool(&t, &layout).unwrap_err();
-//! assert!(e.contains("ExPoolState"), "{e}");
+//! assert!(e.to_string().contains("ExPoolState"), "{e}");
 //! ```
 
 use plugin_sdk::{CommandError, Output, Target, TargetExt, hex};
