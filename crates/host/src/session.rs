@@ -189,6 +189,7 @@ impl Session {
         let kind = dump.kind();
         let mut facts = DumpFacts {
             dump_type: Some(kind.describe().to_string()),
+            physical: physical_facts(&dump),
             ..Default::default()
         };
         if let Some(h) = dump.header() {
@@ -867,4 +868,22 @@ impl Target for Session {
         }
         crate::images::search(self, &images, tag)
     }
+}
+
+/// What the dump says of the machine's physical memory, for checks of globals found without
+/// symbols: a complete crash dump's run table is the kernel's `MmPhysicalMemoryBlock` (its page
+/// count exact); a raw or ELF image gives only the extent it covers. Other kinds (bitmap, summary,
+/// range dumps hold chosen pages only) give nothing.
+fn physical_facts(dump: &Dump) -> Option<ntkernel::nosym::PhysicalFacts> {
+    let ranges = dump.physical_ranges();
+    let end_pfn = ranges
+        .iter()
+        .map(|&(a, n)| a.saturating_add(n).div_ceil(4096))
+        .max()?;
+    let pages = match dump.kind() {
+        DumpKind::Full => Some(ranges.iter().map(|&(_, n)| n / 4096).sum()),
+        DumpKind::Raw | DumpKind::ElfCore => None,
+        _ => return None,
+    };
+    Some(ntkernel::nosym::PhysicalFacts { pages, end_pfn })
 }

@@ -72,9 +72,11 @@ pub fn nearest_in<'a>(
         })
 }
 
-/// The layouts a guess may use: those of `guess`, less every type on which the embedded profiles
-/// of the same build disagree among themselves (e.g. `_MI_SYSTEM_INFORMATION` moved between
-/// revisions of 19041): a layout known to vary within a build is not guessed.
+/// The layouts a guess may use: those of `guess`, less every field on which the embedded profiles
+/// of the same build disagree among themselves (e.g. `_MI_SYSTEM_INFORMATION.Vs` moved between
+/// revisions of 19041): a layout known to vary within a build is not guessed. A type whose size
+/// varies (`_EPROCESS` grows by a few bytes between revisions of 9600, 14393, 20348) keeps the fields
+/// all agree on, and its size is unknown ([`crate::symbols::UNKNOWN_SIZE`]).
 pub fn stable_layouts(guess: &Profile, family_members: &[&Profile]) -> TypeTable {
     let mut out = TypeTable {
         types: Default::default(),
@@ -82,14 +84,24 @@ pub fn stable_layouts(guess: &Profile, family_members: &[&Profile]) -> TypeTable
         globals: guess.table.globals.clone(),
     };
     for (name, def) in &guess.table.types {
-        let varies = family_members
+        let others: Vec<&crate::symbols::TypeDef> = family_members
             .iter()
             .filter(|p| p.build == guess.build)
             .filter_map(|p| p.table.types.get(name))
-            .any(|d| d != def);
-        if !varies {
-            out.types.insert(name.clone(), def.clone());
-        }
+            .collect();
+        let fields = def
+            .fields
+            .iter()
+            .filter(|(f, d)| others.iter().all(|o| o.fields.get(*f) == Some(*d)))
+            .map(|(f, d)| (f.clone(), d.clone()))
+            .collect();
+        let size = if others.iter().all(|o| o.size == def.size) {
+            def.size
+        } else {
+            crate::symbols::UNKNOWN_SIZE
+        };
+        out.types
+            .insert(name.clone(), crate::symbols::TypeDef { size, fields });
     }
     out
 }
@@ -233,6 +245,8 @@ pub fn validate_globals(
             } else {
                 Err("only a KDBG decoded with it would prove it".to_string())
             }
+        } else if let Some(r) = pool_table_check(name, guess, mem, kernel, &read_ptr, &kdbg_says) {
+            r
         } else if POINTER_GLOBALS.contains(&name.as_str()) {
             match read_ptr(va) {
                 None => Err(format!("{va:#x} cannot be read")),
@@ -269,6 +283,91 @@ pub fn validate_globals(
         },
         checks,
     )
+}
+
+/// The pool tables' globals are checked by what they lead to, not by their values alone (a wrong
+/// guess that lands on another power of two or kernel pointer would give wrong figures):
+/// `PoolTrackTableSize` must size the tracker table (the KDBG's `PoolTrackTable`, else the guessed
+/// one, which then stands or falls with it) so that its tags sit where the tag hash puts them; `PoolBigPageTable` and `PoolBigPageTableSize` must together
+/// give a table of well-formed big-page entries ([`crate::nosym::big_table_fits`]);
+/// `ExPoolTagTables[0]` (the array is the global) must be the tracker table. `None` for other
+/// globals.
+fn pool_table_check(
+    name: &str,
+    guess: &Profile,
+    mem: &dyn KernelMemory,
+    kernel: KernelRange,
+    read_ptr: &dyn Fn(u64) -> Option<u64>,
+    kdbg_says: &dyn Fn(&str) -> Option<u64>,
+) -> Option<Result<(), String>> {
+    use crate::nosym;
+    if !kernel.arch.is_64bit() {
+        return None;
+    }
+    let guessed = |n: &str| {
+        guess
+            .table
+            .globals
+            .get(n)
+            .and_then(|r| kernel.base.checked_add(*r))
+    };
+    // The tracker table: where the KDBG says, else where the guess says (then the guessed
+    // `PoolTrackTable` and `PoolTrackTableSize` stand or fall together).
+    let tracker = || {
+        kdbg_says("PoolTrackTable")
+            .or_else(|| guessed("PoolTrackTable"))
+            .and_then(read_ptr)
+            .filter(|&t| t != 0)
+            .ok_or_else(|| "no tracker table (PoolTrackTable) to check it against".to_string())
+    };
+    let value = |n: &str| {
+        let va = guessed(n).ok_or_else(|| format!("{n} is not guessed"))?;
+        read_ptr(va).ok_or_else(|| format!("{va:#x} cannot be read"))
+    };
+    Some(match name {
+        "PoolTrackTableSize" | "PoolTrackTable" => (|| {
+            let table = tracker()?;
+            let n = value("PoolTrackTableSize")?;
+            let entry = guess.table.type_size("_POOL_TRACKER_TABLE").unwrap_or(0x28);
+            if nosym::tracker_size_fits(mem, table, n, entry) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "value {n:#x} does not size the tracker table at {table:#x} (its tags are not where the tag hash puts them)"
+                ))
+            }
+        })(),
+        "PoolBigPageTable" | "PoolBigPageTableSize" => (|| {
+            let table = value("PoolBigPageTable")?;
+            let n = value("PoolBigPageTableSize")?;
+            let layout = nosym::PoolTableLayout {
+                tracker_entry: 0x28,
+                big_entry: guess
+                    .table
+                    .type_size("_POOL_TRACKER_BIG_PAGES")
+                    .unwrap_or(if guess.build >= 20348 { 0x20 } else { 0x18 }),
+                big_hash: guess.build >= 10240,
+            };
+            if nosym::big_table_fits(mem, table, n, layout) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{table:#x} x {n:#x} is no table of well-formed big-page entries"
+                ))
+            }
+        })(),
+        // The array itself is the global (\[0\] the global table, then one per processor).
+        "ExPoolTagTables" => (|| {
+            let table = tracker()?;
+            match value(name)? {
+                t if t == table => Ok(()),
+                t => Err(format!(
+                    "its first table {t:#x} is not the tracker table {table:#x}"
+                )),
+            }
+        })(),
+        _ => return None,
+    })
 }
 
 /// The KDBG decoding keys: proven when they decode the KDBG.
@@ -439,10 +538,25 @@ mod tests {
         }
         m.write_u64(base + 0x2000, keys.wait_never);
         m.write_u64(base + 0x2008, keys.wait_always);
-        m.write_u64(base + 0x3000, 0xffffa000_00000000); // readable below
-        m.write_u64(0xffffa000_00000000, 1);
+        // A tracker table of 0x100 entries (0x28 bytes), tags placed by the tag hash
+        // (`40543 * Tag`, folded; linear probing), one of them in the upper half.
+        let table = 0xffffa000_00000000u64;
+        m.write(table, &[0u8; 0x100 * 0x28]);
+        let mut used = [false; 0x100];
+        for i in 0..12u32 {
+            let tag = 0x3030_6754 + (i << 16) + i * 0x5a5a;
+            let h = u64::from(tag).wrapping_mul(40543);
+            let mut slot = ((h ^ (h >> 32)) & 0xff) as usize;
+            while used[slot] {
+                slot = (slot + 1) & 0xff;
+            }
+            used[slot] = true;
+            m.write(table + slot as u64 * 0x28, &tag.to_le_bytes());
+        }
+        assert!(used[0x80..].iter().any(|&u| u));
+        m.write_u64(base + 0x3000, table);
         m.write_u64(base + 0x3008, 0xffffb000_00000000); // not readable
-        m.write_u64(base + 0x3010, 0x2000);
+        m.write_u64(base + 0x3010, 0x100);
         m.write_u64(base + 0x3018, 0x3);
         m.write_u64(base + 0x3020, 0xffffa000_00000000);
         let range = KernelRange {
@@ -474,8 +588,18 @@ mod tests {
         };
         assert!(why("MiState").contains("no check"));
         assert!(why("ExPoolTagTables").contains("outside the kernel image"));
-        assert!(why("PoolBigPageTable").contains("readable"));
-        assert!(why("PoolBigPageTableSize").contains("sane"));
+        assert!(why("PoolBigPageTable").contains("no table of well-formed"));
+        assert!(why("PoolBigPageTableSize").contains("no table of well-formed"));
+        // A guessed size that is a power of two but does not size the table: refused, and the
+        // guessed PoolTrackTable with it.
+        m.write_u64(base + 0x3010, 0x200);
+        let (src, checks) = validate_globals(&g, &m, range, None);
+        assert!(
+            !src.table.globals.contains_key("PoolTrackTableSize"),
+            "{checks:#?}"
+        );
+        assert!(!src.table.globals.contains_key("PoolTrackTable"));
+        m.write_u64(base + 0x3010, 0x100);
         // With the keys wrong, neither the KDBG nor the keys are kept.
         m.write_u64(base + 0x2008, 0x6666);
         let (src, _) = validate_globals(&g, &m, range, None);

@@ -676,30 +676,10 @@ pub fn find_tracker_size(
         .collect();
     values.sort_unstable();
     values.dedup();
-    let mut fits = Vec::new();
-    for n in values {
-        let Some(bytes) = read_table(mem, table, n.saturating_mul(entry)) else {
-            continue;
-        };
-        let key = |i: usize| {
-            let o = i * entry as usize;
-            u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap_or([0; 4]))
-        };
-        let used: Vec<bool> = (0..n as usize).map(|i| key(i) != 0).collect();
-        if used.iter().filter(|&&u| u).count() < 4 {
-            continue;
-        }
-        let hash = |i: usize| {
-            let h = u64::from(key(i)).wrapping_mul(40543);
-            Some(h ^ (h >> 32))
-        };
-        // A size twice too large fits when zeros follow the table, but then nothing lies in its
-        // upper half; a size too small fits its lower part. So: the largest size that fits and
-        // holds an entry in its upper half.
-        if probes_hold(&used, hash) && used[n as usize / 2..].iter().any(|&u| u) {
-            fits.push(n);
-        }
-    }
+    let fits: Vec<u64> = values
+        .into_iter()
+        .filter(|&n| tracker_size_fits(mem, table, n, entry))
+        .collect();
     let n = match fits.last() {
         Some(n) => *n,
         None => {
@@ -720,6 +700,34 @@ pub fn find_tracker_size(
         va,
         value: n,
     })
+}
+
+/// True when `n` entries of `entry` bytes at `table` are a tracker table of that size: at least
+/// four tags in use, one in its upper half, each where the tag hash and linear probing put it (see
+/// [`find_tracker_size`]). `n` must be a power of two of at most 2^24.
+pub fn tracker_size_fits(mem: &dyn KernelMemory, table: u64, n: u64, entry: u64) -> bool {
+    if !n.is_power_of_two() || n > 1 << 24 || entry < 4 {
+        return false;
+    }
+    let Some(bytes) = read_table(mem, table, n.saturating_mul(entry)) else {
+        return false;
+    };
+    let key = |i: usize| {
+        let o = i * entry as usize;
+        u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap_or([0; 4]))
+    };
+    let used: Vec<bool> = (0..n as usize).map(|i| key(i) != 0).collect();
+    if used.iter().filter(|&&u| u).count() < 4 {
+        return false;
+    }
+    let hash = |i: usize| {
+        let h = u64::from(key(i)).wrapping_mul(40543);
+        Some(h ^ (h >> 32))
+    };
+    // A size twice too large fits when zeros follow the table, but then nothing lies in its
+    // upper half; a size too small fits its lower part. So: the size that fits and holds an
+    // entry in its upper half.
+    probes_hold(&used, hash) && used[n as usize / 2..].iter().any(|&u| u)
 }
 
 /// `ExPoolTagTables`, the array of tracker tables (\[0\] the global `PoolTrackTable`, then one per
@@ -859,7 +867,13 @@ pub fn find_big_page_table(
     }
 }
 
-fn big_table_fits(mem: &dyn KernelMemory, table: u64, n: u64, layout: PoolTableLayout) -> bool {
+/// True when `n` entries at `table` are a big-page table by the checks of
+/// [`find_big_page_table`] (every entry well formed, at least two in use, placed by the hash where
+/// the layout says so). `n` must be a power of two of at most 2^24.
+pub fn big_table_fits(mem: &dyn KernelMemory, table: u64, n: u64, layout: PoolTableLayout) -> bool {
+    if !n.is_power_of_two() || n > 1 << 24 || layout.big_entry < 16 {
+        return false;
+    }
     let e = layout.big_entry as usize;
     // The first page first: most candidates fail there.
     let first = (0x1000 / e).min(n as usize) * e;
@@ -1121,6 +1135,155 @@ pub fn big_page_vas(
         }
     }
     out
+}
+
+/// The `_MI_PARTITION` and `_MI_VISIBLE_PARTITION` offsets [`find_system_partition`] checks (from
+/// the nearest build's layouts; every Windows 10/11 x64 PDB of `shared/data/isf` puts
+/// `LowestPhysicalPage`, `HighestPhysicalPage`, `NumberOfPhysicalPages`, `NumberOfPagingFiles` and
+/// `PagingFile[16]` at 0, 8, 0x10, 0x18 and 0x20 of `Vp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionLayout {
+    /// `_MI_PARTITION.Vp`.
+    pub vp: u64,
+    /// `Vp.LowestPhysicalPage` (u64).
+    pub lowest: u64,
+    /// `Vp.HighestPhysicalPage` (u64).
+    pub highest: u64,
+    /// `Vp.NumberOfPhysicalPages` (u64).
+    pub number: u64,
+    /// `Vp.NumberOfPagingFiles` (u32).
+    pub paging_files: u64,
+    /// `Vp.PagingFile[16]` (pointers).
+    pub paging_file: u64,
+    /// `Vp.AvailablePages`.
+    pub available: u64,
+    /// `Vp.ResidentAvailablePages`.
+    pub resident: u64,
+    /// `Vp.ModifiedPageListHead` + `_MMPFNLIST.Total`.
+    pub modified: u64,
+    /// `Vp.TotalCommittedPages`.
+    pub committed: u64,
+    /// `Vp.TotalCommitLimit`.
+    pub commit_limit: u64,
+}
+
+/// What the dump itself says of the machine's physical memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhysicalFacts {
+    /// The pages of the kernel's own physical memory runs, when the dump copies them (a complete
+    /// crash dump's `PhysicalMemoryBlock` is `MmPhysicalMemoryBlock`, whose page count is the
+    /// kernel's `NumberOfPhysicalPages`).
+    pub pages: Option<u64>,
+    /// One past the highest page frame the dump describes (a raw image: its length in pages).
+    pub end_pfn: u64,
+}
+
+/// True when the place `v` (a candidate `MiSystemPartition.Vp`, `head` its first bytes) passes
+/// every check of [`find_system_partition`].
+fn partition_fits(
+    mem: &dyn KernelMemory,
+    v: u64,
+    head: &[u8],
+    l: PartitionLayout,
+    phys: PhysicalFacts,
+) -> bool {
+    let at = |o: u64| -> Option<u64> {
+        let o = o as usize;
+        Some(u64::from_le_bytes(head.get(o..o + 8)?.try_into().ok()?))
+    };
+    let (Some(low), Some(high), Some(n)) = (at(l.lowest), at(l.highest), at(l.number)) else {
+        return false;
+    };
+    // The page counts agree with the dump: the exact count of its runs where it copies the
+    // kernel's, else within the pages it describes; the highest page inside them.
+    if n == 0 || low > high || high >= phys.end_pfn || n > high - low + 1 {
+        return false;
+    }
+    match phys.pages {
+        Some(p) if n != p => return false,
+        Some(_) => {}
+        // Without the kernel's own runs, the holes of the physical address space (firmware and
+        // device ranges below 4 GiB) are assumed to take at most half of it.
+        None if n.saturating_mul(2) < high - low + 1 => return false,
+        None => {}
+    }
+    let read = |o: u64| v.checked_add(o).and_then(|a| read_u64(mem, a));
+    let Some(files) = v.checked_add(l.paging_files).and_then(|a| read_u32(mem, a)) else {
+        return false;
+    };
+    // `PagingFile[16]`: the first NumberOfPagingFiles entries point into kernel space.
+    if files > 16
+        || !(0..u64::from(files))
+            .all(|i| read(l.paging_file + 8 * i).is_some_and(|p| p >= 0xFFFF_8000_0000_0000))
+    {
+        return false;
+    }
+    // Page counts of the partition never exceed its physical pages; commit stays within its limit.
+    let within = |o: u64| read(o).is_some_and(|x| x <= n);
+    within(l.available)
+        && within(l.resident)
+        && within(l.modified)
+        && matches!(
+            (read(l.committed), read(l.commit_limit)),
+            (Some(c), Some(lim)) if lim > 0 && c <= lim
+        )
+}
+
+/// `MiSystemPartition` (`_MI_PARTITION`, Windows 10+): a place `S` of the data sections whose
+/// `Vp` (`_MI_VISIBLE_PARTITION`) agrees with the dump's physical memory: `NumberOfPhysicalPages`
+/// equals the pages of the dump's runs where the dump copies the kernel's (`PhysicalMemoryBlock`
+/// of a complete crash dump), else is at least half of `HighestPhysicalPage - LowestPhysicalPage
+/// + 1`; `LowestPhysicalPage <= HighestPhysicalPage` < the dump's end; `AvailablePages`,
+/// `ResidentAvailablePages` and `ModifiedPageListHead.Total` at most `NumberOfPhysicalPages`;
+/// `TotalCommittedPages <= TotalCommitLimit` (not 0); `NumberOfPagingFiles` at most 16 with that
+/// many kernel pointers in `PagingFile[]`. Two places that pass: refused.
+pub fn find_system_partition(
+    mem: &dyn KernelMemory,
+    ranges: &[(u64, u64)],
+    l: PartitionLayout,
+    phys: PhysicalFacts,
+) -> Result<Located, String> {
+    let head = l.lowest.max(l.highest).max(l.number) + 8;
+    if head > 0x100 || l.vp > 0x10_0000 || phys.end_pfn == 0 {
+        return Err(format!(
+            "MiSystemPartition not searched for: _MI_VISIBLE_PARTITION layout (Vp at {:#x}) or the dump's physical extent ({:#x} pages) is not plausible",
+            l.vp, phys.end_pfn
+        ));
+    }
+    let mut hits = Vec::new();
+    // Scanned at `Vp` (its first words are the page counts), `S = Vp - vp` inside the ranges.
+    let shifted: Vec<(u64, u64)> = ranges
+        .iter()
+        .map(|&(a, b)| (a.saturating_add(l.vp), b.saturating_add(l.vp)))
+        .collect();
+    each_word(mem, &shifted, head as usize, |v, w| {
+        if partition_fits(mem, v, w, l, phys) {
+            hits.push(v - l.vp);
+        }
+    });
+    match hits.as_slice() {
+        [s] => Ok(Located {
+            name: "MiSystemPartition",
+            va: *s,
+            value: *s,
+        }),
+        [] => Err(format!(
+            "MiSystemPartition not found without symbols: no place in the kernel's data sections holds a _MI_VISIBLE_PARTITION whose page counts agree with the dump's physical memory ({})",
+            match phys.pages {
+                Some(p) => format!("{p:#x} pages in its runs"),
+                None => format!("{:#x} pages described", phys.end_pfn),
+            }
+        )),
+        many => Err(format!(
+            "MiSystemPartition not found without symbols: {} places fit ({}); none is used",
+            many.len(),
+            many.iter()
+                .take(MAX_REPORTED)
+                .map(|a| format!("{a:#x}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
 }
 
 /// Globals found here, as a symbol source ([`Source::Found`]).
@@ -1482,5 +1645,152 @@ mod mi_state_tests {
             vec![0xffff_c000_0010_0000, 0xffff_d000_0030_0000]
         );
         assert_eq!(big_page_vas(&m, t, 8, 0x18, 1).len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod partition_tests {
+    use super::*;
+    use crate::memory::SparseMemory;
+
+    const DATA: u64 = 0xfffff804_7be00000;
+    const VP: u64 = 0x1b00;
+    const PF: u64 = 0xffff_a000_0000_3000;
+
+    /// The 19041 offsets (shared/data/isf, `_MI_VISIBLE_PARTITION`).
+    fn layout() -> PartitionLayout {
+        PartitionLayout {
+            vp: VP,
+            lowest: 0,
+            highest: 8,
+            number: 0x10,
+            paging_files: 0x18,
+            paging_file: 0x20,
+            available: 0xc0,
+            resident: 0x100,
+            modified: 0x240,
+            committed: 0x228,
+            commit_limit: 0x2a8,
+        }
+    }
+
+    /// A data area with `MiSystemPartition` at `DATA + at`: 0x2000 pages of 0x2400 described, the
+    /// other counts below them, one paging file.
+    fn partition(m: &mut SparseMemory, at: u64, n: u64) {
+        let v = DATA + at + VP;
+        m.write_u64(v, 1);
+        m.write_u64(v + 8, 0x23ff);
+        m.write_u64(v + 0x10, n);
+        m.write(v + 0x18, &1u32.to_le_bytes());
+        m.write_u64(v + 0x20, PF);
+        m.write_u64(v + 0xc0, n * 5 / 8);
+        m.write_u64(v + 0x100, n / 2);
+        m.write_u64(v + 0x240, 0x1a3);
+        m.write_u64(v + 0x228, n / 3);
+        m.write_u64(v + 0x2a8, n + 0x1_0000);
+    }
+
+    fn memory() -> SparseMemory {
+        let mut m = SparseMemory::new();
+        m.write(DATA, &vec![0u8; 0x6000]);
+        m
+    }
+
+    const RANGES: &[(u64, u64)] = &[(DATA, DATA + 0x2000)];
+    const EXACT: PhysicalFacts = PhysicalFacts {
+        pages: Some(0x2000),
+        end_pfn: 0x2400,
+    };
+    const EXTENT: PhysicalFacts = PhysicalFacts {
+        pages: None,
+        end_pfn: 0x2400,
+    };
+
+    #[test]
+    fn the_partition_whose_page_counts_agree_with_the_dump_is_found() {
+        let mut m = memory();
+        partition(&mut m, 0x440, 0x2000);
+        for phys in [EXACT, EXTENT] {
+            let l = find_system_partition(&m, RANGES, layout(), phys).unwrap();
+            assert_eq!((l.name, l.va), ("MiSystemPartition", DATA + 0x440));
+        }
+    }
+
+    #[test]
+    fn decoys_give_not_found() {
+        // Another physical page count than the dump's runs: refused where they are exact.
+        let mut m = memory();
+        partition(&mut m, 0x440, 0x1f00);
+        let e = find_system_partition(&m, RANGES, layout(), EXACT).unwrap_err();
+        assert!(e.contains("0x2000 pages in its runs"), "{e}");
+        // More available pages than physical pages.
+        let mut m = memory();
+        partition(&mut m, 0x440, 0x2000);
+        m.write_u64(DATA + 0x440 + VP + 0xc0, 0x2001);
+        assert!(find_system_partition(&m, RANGES, layout(), EXTENT).is_err());
+        // Commit above its limit.
+        let mut m = memory();
+        partition(&mut m, 0x440, 0x2000);
+        m.write_u64(DATA + 0x440 + VP + 0x228, 0x20000);
+        assert!(find_system_partition(&m, RANGES, layout(), EXACT).is_err());
+        // A paging file that is no kernel pointer.
+        let mut m = memory();
+        partition(&mut m, 0x440, 0x2000);
+        m.write_u64(DATA + 0x440 + VP + 0x20, 0x1000);
+        assert!(find_system_partition(&m, RANGES, layout(), EXACT).is_err());
+        // The highest page beyond what the dump describes.
+        let mut m = memory();
+        partition(&mut m, 0x440, 0x2000);
+        m.write_u64(DATA + 0x440 + VP + 8, 0x2400);
+        assert!(find_system_partition(&m, RANGES, layout(), EXTENT).is_err());
+        // Without exact runs, fewer pages than half the span: refused.
+        let mut m = memory();
+        partition(&mut m, 0x440, 0x1000);
+        assert!(find_system_partition(&m, RANGES, layout(), EXTENT).is_err());
+        // Two copies: ambiguous, none used.
+        let mut m = memory();
+        partition(&mut m, 0x440, 0x2000);
+        partition(&mut m, 0x800, 0x2000);
+        let e = find_system_partition(&m, RANGES, layout(), EXACT).unwrap_err();
+        assert!(e.contains("2 places fit"), "{e}");
+        // Zeros and garbage: nothing.
+        let m = memory();
+        assert!(find_system_partition(&m, RANGES, layout(), EXTENT).is_err());
+        let bad = PhysicalFacts {
+            pages: None,
+            end_pfn: 0,
+        };
+        assert!(find_system_partition(&m, RANGES, layout(), bad).is_err());
+    }
+
+    /// The seed of the fuzz target `ntkernel_nosym_mi_state` reaches both success paths.
+    #[test]
+    fn the_mi_state_fuzz_seed_holds_what_it_claims() {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fuzz/seeds/ntkernel_nosym_mi_state/mi_state_and_partition");
+        let d = std::fs::read(p).expect("seed");
+        let word = |o: usize| u64::from_le_bytes(d[o..o + 8].try_into().unwrap());
+        let mut m = SparseMemory::new();
+        m.write(DATA, &d[0x40..]);
+        let ranges = [(DATA, DATA + (d.len() - 0x40) as u64)];
+        let vas: Vec<u64> = (0..6).map(|i| word(8 * i)).filter(|&v| v != 0).collect();
+        let l = MiStateLayout {
+            regions: 0x1c0,
+            entry: 0x10,
+            base: 0,
+            bytes: 8,
+            nonpaged: 0,
+            paged: 1,
+        };
+        assert_eq!(
+            find_mi_state(&m, &ranges, l, &vas).unwrap().va,
+            DATA + 0x100
+        );
+        let phys = PhysicalFacts {
+            pages: Some(word(0x30)),
+            end_pfn: word(0x38),
+        };
+        let f = find_system_partition(&m, &ranges, layout(), phys).unwrap();
+        assert_eq!(f.va, DATA + 0x440);
     }
 }

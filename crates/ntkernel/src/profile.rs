@@ -526,7 +526,10 @@ pub fn compare(profile: &TypeTable, full: &TypeTable, mode: Mode) -> Comparison 
             continue;
         }
         let size = |t: Option<&TypeDef>| t.map_or("absent".into(), |t| format!("{:#x}", t.size));
-        push(format!("size {tname}"), size(a), size(b));
+        // A guess that leaves the size unknown gives no size value.
+        if !(given_only && a.is_some_and(|t| t.size == crate::symbols::UNKNOWN_SIZE)) {
+            push(format!("size {tname}"), size(a), size(b));
+        }
         let mut names: Vec<&String> = a
             .iter()
             .chain(b.iter())

@@ -146,13 +146,18 @@ pub struct TypeTable {
 /// Dotted paths are at most this deep; stops a cyclic table from looping.
 const MAX_PATH_DEPTH: usize = 16;
 
+/// The [`TypeDef::size`] of a type whose fields are known but whose size is not (a guessed layout
+/// whose size varies between revisions of a build): [`TypeTable::type_size`] answers `None`.
+pub const UNKNOWN_SIZE: u64 = u64::MAX;
+
 impl TypeTable {
-    /// The size of a user type or base type.
+    /// The size of a user type or base type (`None` for [`UNKNOWN_SIZE`]).
     pub fn type_size(&self, name: &str) -> Option<u64> {
-        self.types
-            .get(name)
-            .map(|t| t.size)
-            .or_else(|| self.base_sizes.get(name).copied())
+        match self.types.get(name) {
+            Some(t) if t.size == UNKNOWN_SIZE => None,
+            Some(t) => Some(t.size),
+            None => self.base_sizes.get(name).copied(),
+        }
     }
 
     /// Resolves a possibly dotted field path.

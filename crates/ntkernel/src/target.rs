@@ -40,6 +40,9 @@ pub struct DumpFacts {
     pub processors: Option<u32>,
     /// The dump type as CONTRACT.md names it (`"full"`, `"bitmap kernel"`, `"triage"`, `"raw"`, ...).
     pub dump_type: Option<String>,
+    /// The physical memory the dump describes (validates `MiSystemPartition` found without
+    /// symbols).
+    pub physical: Option<crate::nosym::PhysicalFacts>,
 }
 
 /// Who the target is.
@@ -557,6 +560,7 @@ fn processors_from_kdbg(mem: &dyn KernelMemory, k: &Kdbg, arch: Arch) -> Option<
 fn pool_tables_without_symbols(
     mem: &dyn KernelMemory,
     identity: &Identity,
+    physical: Option<crate::nosym::PhysicalFacts>,
     stack: &mut SymbolStack,
     notes: &mut Vec<String>,
 ) {
@@ -572,7 +576,15 @@ fn pool_tables_without_symbols(
         identity.build.is_some_and(|b| b >= 18362) && stack.global("ExPoolState").is_none();
     let need_mi_state =
         identity.build.is_some_and(|b| b >= 14393) && stack.global("MiState").is_none();
-    if !need_tracker && !need_big && !need_tag_tables && !need_state && !need_mi_state {
+    let need_partition =
+        identity.build.is_some_and(|b| b >= 10240) && stack.global("MiSystemPartition").is_none();
+    if !need_tracker
+        && !need_big
+        && !need_tag_tables
+        && !need_state
+        && !need_mi_state
+        && !need_partition
+    {
         return;
     }
     let size = identity
@@ -682,9 +694,51 @@ fn pool_tables_without_symbols(
             Err(e) => notes.push(format!("symbols: {e}")),
         }
     }
+    // MiSystemPartition (10+): `!vm`'s physical, available, commit and page-file figures.
+    if need_partition {
+        match system_partition_without_symbols(mem, stack, physical, (base, size)) {
+            Ok(l) => say(&l, &mut found, notes),
+            Err(e) => notes.push(format!("symbols: {e}")),
+        }
+    }
     if !found.globals.is_empty() {
         stack.push(Box::new(found));
     }
+}
+
+/// `MiSystemPartition` by [`crate::nosym::find_system_partition`], with the nearest build's layouts
+/// and the dump's physical memory.
+fn system_partition_without_symbols(
+    mem: &dyn KernelMemory,
+    stack: &SymbolStack,
+    physical: Option<crate::nosym::PhysicalFacts>,
+    (base, size): (u64, u64),
+) -> Result<crate::nosym::Located, String> {
+    use crate::nosym;
+    let phys = physical.ok_or(
+        "MiSystemPartition not searched for: the dump describes no physical memory to check it against",
+    )?;
+    let f = |t: &str, n: &str| {
+        stack
+            .field(t, n)
+            .map(|a| a.value.offset)
+            .ok_or_else(|| format!("MiSystemPartition not searched for: {t}.{n} is not known"))
+    };
+    let vp = |n: &str| f("_MI_VISIBLE_PARTITION", n);
+    let l = nosym::PartitionLayout {
+        vp: f("_MI_PARTITION", "Vp")?,
+        lowest: vp("LowestPhysicalPage")?,
+        highest: vp("HighestPhysicalPage")?,
+        number: vp("NumberOfPhysicalPages")?,
+        paging_files: vp("NumberOfPagingFiles")?,
+        paging_file: vp("PagingFile")?,
+        available: vp("AvailablePages")?,
+        resident: vp("ResidentAvailablePages")?,
+        modified: vp("ModifiedPageListHead")? + f("_MMPFNLIST", "Total").unwrap_or(0),
+        committed: vp("TotalCommittedPages")?,
+        commit_limit: vp("TotalCommitLimit")?,
+    };
+    nosym::find_system_partition(mem, &nosym::data_ranges(mem, base, size), l, phys)
 }
 
 /// `MiState` by [`crate::nosym::find_mi_state`], with the nearest build's layouts and the big-page
@@ -997,7 +1051,7 @@ impl Kernel {
         }
         // No symbols name the pool's tables: find them by validated searches (nosym.rs).
         if exact.is_none() && !user_exact && identity.arch == Arch::X64 {
-            pool_tables_without_symbols(mem, &identity, &mut stack, &mut notes);
+            pool_tables_without_symbols(mem, &identity, facts.physical, &mut stack, &mut notes);
         }
         // XP / 2003: nothing names the big page table; derive it from PoolTrackTable (derived.rs).
         if let Some(build) = identity.build

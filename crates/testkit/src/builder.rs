@@ -147,6 +147,7 @@ pub struct KernelBuilder {
     bugcheck: (u32, [u64; 4]),
     segheap_edges: bool,
     withheld: bool,
+    heap_keys_withheld: bool,
 }
 
 /// What the crash-dump writers need beyond memory.
@@ -211,6 +212,7 @@ impl KernelBuilder {
             segheap_edges: false,
             bugcheck: (0xe2, [0; 4]),
             withheld: false,
+            heap_keys_withheld: false,
         }
     }
 
@@ -222,6 +224,16 @@ impl KernelBuilder {
     /// addresses (`manifest.profile.withheld`).
     pub fn withhold_profile(mut self) -> Self {
         self.withheld = true;
+        self
+    }
+
+    /// Segment-heap builds: `RtlpHpHeapGlobals` holds zeros where `HeapKey` and `LfhKey` are, as
+    /// when the keys cannot be read where the pool state says (a moved or changed
+    /// `_RTLP_HP_HEAP_GLOBALS`); the blocks stay encoded with the real keys, which the manifest
+    /// records (`segment_heap.heap_key`, `.lfh_key`). An analyzer must recover the keys from known
+    /// plaintext or say it cannot. No effect on the classic pool.
+    pub fn withhold_heap_keys(mut self) -> Self {
+        self.heap_keys_withheld = true;
         self
     }
 
@@ -849,6 +861,12 @@ impl Build {
         let mut pool = plan_pool(&b, &allocs);
         let roots = bld.write_fixed_globals(&b);
         let (spec_va, mut seg_info) = bld.write_small_blocks(&pool);
+        if b.heap_keys_withheld
+            && let (Some(si), Some(l)) = (&seg_info, &pool.seg_layout)
+        {
+            bld.s.wn(si.heap_globals.0, 0, 8);
+            bld.s.wn(si.heap_globals.0 + l.lfh_key, 0, 8);
+        }
         let modules =
             bld.write_loader_list(&images, &drivers, &allocs.ldr_specs, &spec_va, roots.psl);
         let big = bld.write_big_allocations(&pool.classic.big_placed, pool.classic.big_entries);
@@ -2058,6 +2076,11 @@ impl Build {
             } => {
                 if let Some(part) = self.global("MiSystemPartition") {
                     let v = part + vp;
+                    // `Vp.LowestPhysicalPage` (0) and `Vp.HighestPhysicalPage` (8): at these
+                    // offsets in every Windows 10/11 x64 PDB of shared/data/isf; the values the
+                    // old globals get above.
+                    self.s.wn(v, 1, 8);
+                    self.s.wn(v + 8, self.s.mem.end_pfn() - 1, 8);
                     self.s.wn(v + physical, phys, 8);
                     self.s.wn(v + av, available, 8);
                     self.s.wn(v + rs, resident, 8);

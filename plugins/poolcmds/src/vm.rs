@@ -1161,14 +1161,31 @@ pub fn vm(target: &dyn Target, flags: u64) -> Result<VmReport, CommandError> {
                     rep.sessions = sess;
                 }
                 Ok(None) => {}
-                Err(why) => rep.missing.push(format!("sessions: {why}")),
+                Err(why) => {
+                    if b >= 7600 {
+                        rep.missing.push(format!(
+                            "session_commit_pages: derived from the sessions, which are not known ({why})"
+                        ));
+                    }
+                    rep.missing.push(format!("sessions: {why}"));
+                }
             }
             rep.processes = Processes {
                 list,
                 source: Some(src),
             };
         }
-        Err(why) => rep.missing.push(format!("processes: {why}")),
+        Err(why) => {
+            // The figures derived from the list are named too: never silently absent.
+            if b >= 7600 {
+                for key in ["total_private_pages", "session_commit_pages"] {
+                    rep.missing.push(format!(
+                        "{key}: derived from the process list, which is not known ({why})"
+                    ));
+                }
+            }
+            rep.missing.push(format!("processes: {why}"));
+        }
     }
     if win10 {
         let absent: Vec<&str> = system_commit_keys()
