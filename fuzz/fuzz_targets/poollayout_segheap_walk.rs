@@ -2,7 +2,8 @@
 //!
 //! - even: a synthetic image. Byte 1 picks a segment-heap family, bytes 2..10 a key, the rest is a
 //!   memory image read cyclically from a base address (so a short input can describe pointers
-//!   anywhere). `SegPool::read`, `subsegments`, `locate`, `read_subsegment`, `walk_subsegment`,
+//!   anywhere). `SegPool::read` (with `segheap_keys::recover` when the keys read do not decode the
+//!   page segments), `subsegments`, `locate`, `read_subsegment`, `walk_subsegment`,
 //!   `vs_chunks` and `lfh_blocks` run over it; every chunk and block found lies in its subsegment.
 //! - odd: a testkit kernel (Windows 10 2004 x64) built once; its segment-heap metadata and every
 //!   VS/LFH subsegment are copied into a `MemoryTarget` with the input's patches applied: 6 bytes

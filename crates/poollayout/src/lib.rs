@@ -46,6 +46,7 @@ pub mod pooltype;
 pub mod read;
 pub mod regions;
 pub mod segheap;
+pub mod segheap_keys;
 pub mod segheap_walk;
 pub mod table;
 pub mod tag;

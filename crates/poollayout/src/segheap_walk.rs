@@ -264,17 +264,22 @@ impl SegPool {
                 "nt!ExPoolState at {state_address:#x}: {missing} page(s) unreadable (read as zeros)"
             ));
         }
-        let kb = read_vec(
+        // The keys where the state says; checked below against the page segments, and recovered
+        // from known plaintext when they cannot be read or do not decode them.
+        let read_keys = read_vec(
             read,
             state.globals,
             s.lfh_key.offset + s.lfh_key.width.bytes(),
             "RtlpHpHeapGlobals",
-        )?;
-        let keys = layout.decode_heap_keys(&kb).map_err(|e| Error::Invalid {
-            what: "RtlpHpHeapGlobals",
-            address: state.globals,
-            reason: e.to_string(),
-        })?;
+        )
+        .and_then(|kb| {
+            layout.decode_heap_keys(&kb).map_err(|e| Error::Invalid {
+                what: "RtlpHpHeapGlobals",
+                address: state.globals,
+                reason: e.to_string(),
+            })
+        });
+        let keys = read_keys.clone().unwrap_or_default();
         let mut heaps = Vec::new();
         let mut seen = HashSet::new();
         let slots = state
@@ -334,13 +339,69 @@ impl SegPool {
                 ),
             });
         }
-        Ok(SegPool {
+        let mut pool = SegPool {
             state_address,
             globals: state.globals,
             keys,
             heaps,
             warnings,
-        })
+        };
+        let why = match &read_keys {
+            Err(e) => e.to_string(),
+            Ok(_) => match pool.check_heap_key(layout, read) {
+                Ok(()) => return Ok(pool),
+                Err(why) => format!("RtlpHpHeapGlobals at {:#x}: {why}", state.globals),
+            },
+        };
+        match crate::segheap_keys::recover(&pool, layout, read) {
+            Ok((k, how)) => {
+                pool.keys = k;
+                pool.warnings.push(format!(
+                    "{why}; HeapKey and LfhKey recovered from known plaintext instead ({how})"
+                ));
+                Ok(pool)
+            }
+            Err(e) => Err(Error::Invalid {
+                what: "RtlpHpHeapGlobals",
+                address: state.globals,
+                reason: format!("{why}; the keys could not be recovered from known plaintext: {e}"),
+            }),
+        }
+    }
+
+    /// Checks `keys.heap_key` against the page segments (up to 8 per context): `Ok` when one of
+    /// them decodes to its context's address, or when none can be read (nothing contradicts the
+    /// key); `Err` says why when some were read and none decodes (a single corrupted segment does
+    /// not reject a good key).
+    fn check_heap_key(
+        &self,
+        layout: &Layout,
+        read: &mut Reader<'_>,
+    ) -> core::result::Result<(), String> {
+        let mut tried: Option<(u64, u64, u64)> = None;
+        for (hi, h) in self.heaps.iter().enumerate() {
+            for (ci, c) in h.decoded.seg_contexts.iter().enumerate() {
+                if !Self::context_usable(c) {
+                    continue;
+                }
+                let (list, _) = self.segments(layout, hi, ci, read);
+                for seg in list.into_iter().take(8) {
+                    let Ok((v, _)) = self.segment_signature(layout, seg, read) else {
+                        continue;
+                    };
+                    if v == h.contexts[ci] {
+                        return Ok(());
+                    }
+                    tried.get_or_insert((seg, v, h.contexts[ci]));
+                }
+            }
+        }
+        match tried {
+            None => Ok(()),
+            Some((seg, v, ctx)) => Err(format!(
+                "its HeapKey decodes no page segment to its context (segment {seg:#x} to {v:#x}, not {ctx:#x})"
+            )),
+        }
     }
 
     /// Reads the page segment at `segment` and decodes its signature with the heap key:
@@ -410,7 +471,7 @@ impl SegPool {
         (out, warnings)
     }
 
-    fn context_usable(c: &SegContext) -> bool {
+    pub(crate) fn context_usable(c: &SegContext) -> bool {
         c.segment_mask != 0 && c.unit_shift < 32
     }
 
