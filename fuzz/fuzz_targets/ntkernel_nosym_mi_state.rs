@@ -1,4 +1,5 @@
-//! The `MiState` and `MiSystemPartition` searches of `ntkernel::nosym` on arbitrary memory: the
+//! The `MiState`, `MiSystemPartition` and `ExPoolState` searches of `ntkernel::nosym` on arbitrary
+//! memory (near misses of each: decoy regions, page counts, heap signatures): the
 //! first 0x30 bytes are six big-page `Va`s (0: none), then the pages of the dump's runs (0: not
 //! exact) and its end page, then a kernel data section. They end, never panic, and a place they
 //! return lies in the section and passes the checks again (for `MiState`: its pool regions hold
@@ -8,7 +9,8 @@
 use libfuzzer_sys::fuzz_target;
 use ntkernel::memory::{KernelMemory, SparseMemory};
 use ntkernel::nosym::{
-    MiStateLayout, PartitionLayout, PhysicalFacts, find_mi_state, find_system_partition,
+    MiStateLayout, PartitionLayout, PhysicalFacts, PoolStateLayout, SEGMENT_HEAP_SIGNATURE,
+    find_mi_state, find_pool_state, find_system_partition,
 };
 
 const DATA: u64 = 0xfffff804_7be00000;
@@ -44,6 +46,27 @@ fuzz_target!(|data: &[u8]| {
             let e = found.va + 0x1c0 + 0x10 * nonpaged;
             assert!(m.read_virtual(e, &mut b).is_ok());
         }
+    }
+    // ExPoolState: the section's own words may point at heaps inside it.
+    let image = (DATA - 0x40_0000, 0x80_0000);
+    let pl = PoolStateLayout {
+        number_of_pools: 0x8,
+        pool_node: 0xc0,
+        node_heaps: 0x20,
+        heap_signature: 0x10,
+    };
+    if let Ok(found) = find_pool_state(&m, &ranges, image.0, image.1, pl) {
+        // What it returns holds at least two heaps with the signature.
+        let signed = (0..4u64)
+            .filter(|k| {
+                let mut b = [0u8; 8];
+                let mut s = [0u8; 4];
+                m.read_virtual(found.va + 0xc0 + 0x20 + 8 * k, &mut b).is_ok()
+                    && m.read_virtual(u64::from_le_bytes(b).wrapping_add(0x10), &mut s).is_ok()
+                    && u32::from_le_bytes(s) == SEGMENT_HEAP_SIGNATURE
+            })
+            .count();
+        assert!(signed >= 2);
     }
     let pages = u64_at(data, 0x30);
     let phys = PhysicalFacts {

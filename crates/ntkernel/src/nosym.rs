@@ -1794,3 +1794,86 @@ mod partition_tests {
         assert_eq!(f.va, DATA + 0x440);
     }
 }
+
+#[cfg(test)]
+mod pool_state_tests {
+    use super::*;
+    use crate::memory::SparseMemory;
+
+    const BASE: u64 = 0xfffff804_7ba00000;
+    const SIZE: u64 = 0x80_0000;
+    const DATA: u64 = BASE + 0x40_0000;
+    const GLOBALS: u64 = BASE + 0x40_1800;
+    const HEAPS: u64 = 0xffff_c000_0000_0000;
+
+    /// The 19041 offsets (`_EX_POOL_HEAP_MANAGER_STATE`, `_EX_HEAP_POOL_NODE`, `_SEGMENT_HEAP`).
+    const L: PoolStateLayout = PoolStateLayout {
+        number_of_pools: 0x8,
+        pool_node: 0xc0,
+        node_heaps: 0x20,
+        heap_signature: 0x10,
+    };
+
+    /// `ExPoolState` at `DATA + at` with one node whose four heaps have `signatures`.
+    fn state(m: &mut SparseMemory, at: u64, signatures: [u32; 4]) {
+        let s = DATA + at;
+        m.write_u64(s, GLOBALS);
+        m.write(s + L.number_of_pools, &1u32.to_le_bytes());
+        for (k, sig) in signatures.iter().enumerate() {
+            let h = HEAPS + 0x10_0000 * k as u64 + (at << 12);
+            m.write(h, &[0u8; 0x100]);
+            m.write(h + L.heap_signature, &sig.to_le_bytes());
+            m.write_u64(s + L.pool_node + L.node_heaps + 8 * k as u64, h);
+        }
+    }
+
+    fn memory() -> SparseMemory {
+        let mut m = SparseMemory::new();
+        m.write(DATA, &[0u8; 0x2000]);
+        m
+    }
+
+    const RANGES: &[(u64, u64)] = &[(DATA, DATA + 0x1000)];
+    const SIG: u32 = SEGMENT_HEAP_SIGNATURE;
+
+    #[test]
+    fn the_state_whose_heaps_carry_the_signature_is_found() {
+        let mut m = memory();
+        state(&mut m, 0x200, [SIG; 4]);
+        let l = find_pool_state(&m, RANGES, BASE, SIZE, L).unwrap();
+        assert_eq!((l.name, l.va), ("ExPoolState", DATA + 0x200));
+    }
+
+    #[test]
+    fn decoy_heaps_and_states_give_not_found() {
+        // Heaps whose signature is one off (a decoy `_SEGMENT_HEAP`): not found.
+        let mut m = memory();
+        state(&mut m, 0x200, [SIG ^ 1, SIG ^ 1, 0xddee_ddef, SIG]);
+        let e = find_pool_state(&m, RANGES, BASE, SIZE, L).unwrap_err();
+        assert!(e.contains("not found without symbols"), "{e}");
+        // A Globals pointer outside the image.
+        let mut m = memory();
+        state(&mut m, 0x200, [SIG; 4]);
+        m.write_u64(DATA + 0x200, BASE + SIZE);
+        assert!(find_pool_state(&m, RANGES, BASE, SIZE, L).is_err());
+        // NumberOfPools out of 1..=64.
+        let mut m = memory();
+        state(&mut m, 0x200, [SIG; 4]);
+        m.write(DATA + 0x200 + L.number_of_pools, &65u32.to_le_bytes());
+        assert!(find_pool_state(&m, RANGES, BASE, SIZE, L).is_err());
+        // A heap pointer that is not null and leads nowhere readable.
+        let mut m = memory();
+        state(&mut m, 0x200, [SIG; 4]);
+        m.write_u64(
+            DATA + 0x200 + L.pool_node + L.node_heaps,
+            0xffff_d000_0000_0000,
+        );
+        assert!(find_pool_state(&m, RANGES, BASE, SIZE, L).is_err());
+        // Two places that pass: ambiguous, none used.
+        let mut m = memory();
+        state(&mut m, 0x200, [SIG; 4]);
+        state(&mut m, 0x600, [SIG; 4]);
+        let e = find_pool_state(&m, RANGES, BASE, SIZE, L).unwrap_err();
+        assert!(e.contains("2 places fit"), "{e}");
+    }
+}
