@@ -18,6 +18,7 @@ mod fuzz;
 mod install;
 mod membench;
 mod plugins;
+mod wheel;
 
 /// A subcommand: its name, its one-line help, and whether it is available yet.
 struct Subcommand {
@@ -55,7 +56,7 @@ const SUBCOMMANDS: &[Subcommand] = &[
     },
     Subcommand {
         name: "fixtures",
-        usage: "fixtures [--out DIR] [--size N]",
+        usage: "fixtures [--out DIR] [--size N] [--fleet N]",
         help: "write the standard set of synthetic kernel dumps with their manifests",
         pending: None,
     },
@@ -79,8 +80,14 @@ const SUBCOMMANDS: &[Subcommand] = &[
     },
     Subcommand {
         name: "dist",
-        usage: "dist [--no-check]",
-        help: "build a release archive: pooldbg, its plugins, a sample dump, docs, the C header",
+        usage: "dist [--no-check] [--no-wheel]",
+        help: "build a release archive: pooldbg, its plugins, a sample dump, docs, the C header; then the wheel",
+        pending: None,
+    },
+    Subcommand {
+        name: "wheel",
+        usage: "wheel",
+        help: "build the Python wheel (maturin, PyO3 abi3) with the command plugins inside",
         pending: None,
     },
     Subcommand {
@@ -345,6 +352,7 @@ fn run(name: &str, args: &[String]) -> Result<(), String> {
         "plugins" => plugins::run(&workspace_root(), args),
         "fuzz" => fuzz::run(&workspace_root(), args),
         "dist" => dist::run(&workspace_root(), args),
+        "wheel" => wheel::run(&workspace_root(), args),
         "install" => install::run(&workspace_root(), args),
         other => Err(format!("`cargo xtask {other}` has no implementation")),
     }
