@@ -27,6 +27,7 @@ pub mod entry;
 pub mod images;
 pub mod loader;
 pub mod memdump;
+pub mod multi;
 pub mod outcome;
 pub mod progress;
 pub mod prompt;
