@@ -391,7 +391,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     run_archive(root, check)?;
     if wheel {
         eprintln!("==> the Python wheel (skip with --no-wheel)");
-        crate::wheel::build(root)?;
+        crate::wheel::build(root, false)?;
     }
     Ok(())
 }

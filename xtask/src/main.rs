@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod profiles;
+mod pytest;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -17,6 +18,7 @@ mod fixtures;
 mod fuzz;
 mod install;
 mod membench;
+mod package;
 mod plugins;
 mod wheel;
 
@@ -45,7 +47,7 @@ const SUBCOMMANDS: &[Subcommand] = &[
     Subcommand {
         name: "ci",
         usage: "ci",
-        help: "what CI runs: fmt check, clippy -D warnings, `cargo xtask test`, doc build",
+        help: "what CI runs: fmt check, clippy -D warnings, doc build, `cargo xtask package`, `cargo xtask test`",
         pending: None,
     },
     Subcommand {
@@ -86,8 +88,20 @@ const SUBCOMMANDS: &[Subcommand] = &[
     },
     Subcommand {
         name: "wheel",
-        usage: "wheel",
+        usage: "wheel [--debug]",
         help: "build the Python wheel (maturin, PyO3 abi3) with the command plugins inside",
+        pending: None,
+    },
+    Subcommand {
+        name: "pytest",
+        usage: "pytest [--venv DIR] [--release] [-- PYTEST_ARGS]",
+        help: "make a venv, install maturin/pytest/dask from PyPI, build and install the wheel, run pytest",
+        pending: None,
+    },
+    Subcommand {
+        name: "package",
+        usage: "package",
+        help: "`cargo package` (verified) every publishable crate: each builds on its own from its .crate",
         pending: None,
     },
     Subcommand {
@@ -320,6 +334,8 @@ fn run_ci() -> Result<(), String> {
         "cargo doc --workspace --no-deps (RUSTDOCFLAGS=-D warnings)",
         doc,
     )?;
+    // Every publishable crate packages and builds on its own (issue #22).
+    package::run(&workspace_root(), &[])?;
     // Last, so that the run closes on the tests' summary line.
     eprintln!("==> cargo xtask test (the README's test command)");
     run_test(&[])
@@ -351,7 +367,9 @@ fn run(name: &str, args: &[String]) -> Result<(), String> {
         "fuzz" => fuzz::run(&workspace_root(), args),
         "dist" => dist::run(&workspace_root(), args),
         "wheel" => wheel::run(&workspace_root(), args),
+        "pytest" => pytest::run(&workspace_root(), args),
         "install" => install::run(&workspace_root(), args),
+        "package" => package::run(&workspace_root(), args),
         other => Err(format!("`cargo xtask {other}` has no implementation")),
     }
 }

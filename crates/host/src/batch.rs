@@ -364,9 +364,10 @@ pub fn run(args: &BatchArgs, options: &Options, open: &Opener<'_>) -> u8 {
         }
     };
 
-    let plugins = PluginSet::discover(crate::loader::SearchPath::from_environment(
-        &options.plugin_dir,
-    ));
+    let plugins = PluginSet::discover_with(
+        crate::loader::SearchPath::from_environment(&options.plugin_dir),
+        options.allow_override,
+    );
     let bar = (!options.quiet && std::io::stderr().is_terminal()).then(|| {
         let b = indicatif::ProgressBar::new_spinner();
         b.set_style(

@@ -271,11 +271,8 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
             }
             (sent, kept) => sent.or(kept),
         };
-        for (level, message) in outcome.logs {
-            if level <= plugin_sdk::LogLevel::Warn {
-                eprintln!("{name}: {message}");
-            }
-        }
+        // The plugin's log lines were printed as they came (Target::log: warnings and errors,
+        // everything with POOLDBG_LOG set); not again here (issue #22).
         result
     }
 

@@ -22,6 +22,7 @@
 pub mod batch;
 pub mod bridge;
 pub mod cli;
+pub mod crashguard;
 pub mod dispatch;
 pub mod entry;
 pub mod images;

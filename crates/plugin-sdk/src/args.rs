@@ -20,7 +20,7 @@
 //! [`CommandError::Usage`](crate::CommandError::Usage).
 //!
 //! ```
-//! use plugin_sdk::args::{parse_number, parse_range};
+//! use pooldbg_plugin_sdk::args::{parse_number, parse_range};
 //! assert_eq!(parse_number("0n10").unwrap(), 10);
 //! assert_eq!(parse_number("fffff800`02a00000").unwrap(), 0xfffff800_02a00000);
 //! assert!(parse_number("1`0000000000000000").is_err());
