@@ -1723,26 +1723,22 @@ mod partition_tests {
         partition(&mut m, 0x440, 0x1f00);
         let e = find_system_partition(&m, RANGES, layout(), EXACT).unwrap_err();
         assert!(e.contains("0x2000 pages in its runs"), "{e}");
-        // More available pages than physical pages.
-        let mut m = memory();
-        partition(&mut m, 0x440, 0x2000);
-        m.write_u64(DATA + 0x440 + VP + 0xc0, 0x2001);
-        assert!(find_system_partition(&m, RANGES, layout(), EXTENT).is_err());
-        // Commit above its limit.
-        let mut m = memory();
-        partition(&mut m, 0x440, 0x2000);
-        m.write_u64(DATA + 0x440 + VP + 0x228, 0x20000);
-        assert!(find_system_partition(&m, RANGES, layout(), EXACT).is_err());
-        // A paging file that is no kernel pointer.
-        let mut m = memory();
-        partition(&mut m, 0x440, 0x2000);
-        m.write_u64(DATA + 0x440 + VP + 0x20, 0x1000);
-        assert!(find_system_partition(&m, RANGES, layout(), EXACT).is_err());
-        // The highest page beyond what the dump describes.
-        let mut m = memory();
-        partition(&mut m, 0x440, 0x2000);
-        m.write_u64(DATA + 0x440 + VP + 8, 0x2400);
-        assert!(find_system_partition(&m, RANGES, layout(), EXTENT).is_err());
+        // One field off each time: more available pages than physical pages, commit above its
+        // limit, a paging file that is no kernel pointer, the highest page beyond the dump.
+        for (off, v, phys) in [
+            (0xc0, 0x2001, EXTENT),
+            (0x228, 0x2_0000, EXACT),
+            (0x20, 0x1000, EXACT),
+            (8, 0x2400, EXTENT),
+        ] {
+            let mut m = memory();
+            partition(&mut m, 0x440, 0x2000);
+            m.write_u64(DATA + 0x440 + VP + off, v);
+            assert!(
+                find_system_partition(&m, RANGES, layout(), phys).is_err(),
+                "Vp+{off:#x} = {v:#x}"
+            );
+        }
         // Without exact runs, fewer pages than half the span: refused.
         let mut m = memory();
         partition(&mut m, 0x440, 0x1000);
