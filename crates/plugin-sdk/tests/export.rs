@@ -252,6 +252,7 @@ fn host(full: bool) -> abi::HostApi {
         progress: Some(progress),
         find_tag_in_images: Some(find_tag_in_images),
         emit_text: Some(emit_text),
+        present_pages: None,
     }
 }
 
