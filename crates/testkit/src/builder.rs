@@ -726,7 +726,7 @@ fn scatter_nonpaged_pages(b: &KernelBuilder, pool: &mut PoolPlans) {
     if pages < 2 {
         return;
     }
-    let stride = ((span - PAGE) / (pages - 1) & !0x1f_ffff).max(0x20_0000);
+    let stride = ((span.saturating_sub(PAGE) / (pages - 1)) & !0x1f_ffff).max(0x20_0000);
     for blk in pool
         .classic
         .placed
