@@ -218,8 +218,6 @@ fn run_test(extra: &[String]) -> Result<(), String> {
 /// Tests CI may skip (by libtest name, `module::test`): a tool CI images need not have. Any
 /// other skip under `CI=true` fails `cargo xtask test`.
 const EXPECTED_SKIPS: &[&str] = &[
-    // Needs clang and lld-link to make a PDB.
-    "a_clang_made_pdb_gives_types_fields_globals_and_its_identity",
     // Needs Python and network for Volatility 3 in a venv.
     "volatility_and_kdmp_parser_read_the_x64_fixtures",
 ];

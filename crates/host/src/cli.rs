@@ -153,6 +153,42 @@ pub enum Sub {
     },
     /// List the plugins found, with their commands, and the files rejected with the reason.
     Plugins,
+    /// `diff OLD NEW [MORE…]`: the change in pool use per tag (or driver) and pool type between
+    /// dumps of one machine, sorted by growth; a trend per key with three or more dumps.
+    Diff {
+        /// The dumps, oldest first.
+        #[arg(required = true, num_args = 2..)]
+        dumps: Vec<PathBuf>,
+        /// Key rows by tag (default) or by owning driver.
+        #[arg(long, value_enum, default_value_t)]
+        by: DiffBy,
+    },
+    /// `report DUMP [OLD_DUMP] -o FILE.html`: one self-contained HTML page (gauges, top tags and
+    /// drivers, fragmentation, pool map, warnings, sources; growth with an older dump).
+    Report {
+        /// The dump.
+        dump: PathBuf,
+        /// An older dump of the same machine (adds the growth charts).
+        old: Option<PathBuf>,
+        /// The HTML file to write.
+        #[arg(
+            short = 'o',
+            long = "output",
+            value_name = "FILE.html",
+            required = true
+        )]
+        output: PathBuf,
+    },
+}
+
+/// `diff --by`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum DiffBy {
+    /// Pool tags.
+    #[default]
+    Tag,
+    /// Owning drivers (pooltag owners, then driver images holding unknown tags).
+    Driver,
 }
 
 impl Sub {
@@ -197,7 +233,7 @@ impl Sub {
             Sub::Pool { dump, args } => (dump.clone(), with("!pool", args)),
             Sub::Frag { dump, args } => (dump.clone(), with("!frag", args)),
             Sub::Poolfind { dump, args } => (dump.clone(), with("!poolfind", args)),
-            Sub::Plugins => return None,
+            Sub::Plugins | Sub::Diff { .. } | Sub::Report { .. } => return None,
         })
     }
 }
@@ -244,6 +280,11 @@ pub fn main_with(
             let set = PluginSet::discover(SearchPath::from_environment(&options.plugin_dir));
             print!("{}", set.render());
             return ExitCode::SUCCESS;
+        }
+        Some(sub @ (Sub::Diff { .. } | Sub::Report { .. }))
+            if cli.z.is_none() && cli.dump.is_none() && cli.commands.is_none() =>
+        {
+            return crate::multi::run_sub(sub, open, &options);
         }
         Some(_) if cli.z.is_some() || cli.dump.is_some() || cli.commands.is_some() => {
             return usage_error("a subcommand takes the dump after its name: pooldbg info DUMP");
@@ -331,12 +372,16 @@ pub fn main_with(
         renderer.declare(&dispatcher.declared_columns(cmd));
         let result = {
             let _progress = progress.then(|| CommandProgress::start(cmd));
-            let mut sink = Streaming {
-                renderer: &mut *renderer,
-                progress,
-                quiet_sent: false,
-            };
-            dispatcher.run_into(cmd, &mut sink)
+            if let Some(r) = crate::multi::run_dot(cmd, view.as_ref(), open, &options, &plugins) {
+                r
+            } else {
+                let mut sink = Streaming {
+                    renderer: &mut *renderer,
+                    progress,
+                    quiet_sent: false,
+                };
+                dispatcher.run_into(cmd, &mut sink)
+            }
         };
         let ok = result.is_ok();
         if begun.and_then(|()| renderer.finish(&result)).is_err() {

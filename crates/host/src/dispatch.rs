@@ -96,6 +96,16 @@ pub const HOST_COMMANDS: &[(&str, &str, &str)] = &[
         "!pte ADDR",
         "the page-table walk of a virtual address",
     ),
+    (
+        ".diff",
+        crate::multi::DIFF_USAGE,
+        "pool use change per tag or driver from older dumps to this one",
+    ),
+    (
+        ".report",
+        crate::multi::REPORT_USAGE,
+        "one self-contained HTML report of this dump (growth with an older one)",
+    ),
     (".help", ".help", "this list"),
     ("q", "q | qq | .quit", "quit (at the prompt, or ending -c)"),
 ];

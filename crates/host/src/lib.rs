@@ -25,6 +25,7 @@ pub mod dispatch;
 pub mod images;
 pub mod loader;
 pub mod memdump;
+pub mod multi;
 pub mod outcome;
 pub mod progress;
 pub mod prompt;

@@ -51,6 +51,24 @@ pub fn field_order(command: &str) -> &'static [&'static str] {
             "missing_pages",
         ],
         "lm" => &["name", "base", "size", "path", "module"],
+        // `pooldbg diff` and `.diff` (CONTRACT.md, docs/DIFF_REPORT.md).
+        "diff" | ".diff" => &[
+            "tag",
+            "driver",
+            "nonpaged_allocs_delta",
+            "nonpaged_bytes_delta",
+            "paged_allocs_delta",
+            "paged_bytes_delta",
+            "bytes_delta",
+            "trend",
+            "nonpaged_allocs",
+            "nonpaged_bytes",
+            "paged_allocs",
+            "paged_bytes",
+            "binary",
+            "tags",
+            "attribution",
+        ],
         "db" | "dd" | "dq" | "!db" | "!dd" | "!dq" => &["address", "values", "ascii", "unreadable"],
         "!pte" => &[
             "level",
@@ -128,6 +146,24 @@ pub fn take_text(summary: &mut Option<Value>) -> Option<Vec<String>> {
         *summary = None;
     }
     Some(lines)
+}
+
+/// One result as `--format json` prints it (CONTRACT.md "Output"): `{"command", "args", "schema",
+/// "target", "sources", "rows", "summary", "warnings"}`, or `{"command", "error"}` when it failed.
+pub fn result_object(r: &CommandResult, target: &Value, sources: &Value) -> Value {
+    match &r.error {
+        Some(e) => json!({"command": r.command, "error": e}),
+        None => json!({
+            "command": r.command,
+            "args": r.args,
+            "schema": SCHEMA,
+            "target": target,
+            "sources": sources,
+            "rows": r.rows,
+            "summary": r.summary,
+            "warnings": r.warnings,
+        }),
+    }
 }
 
 /// How many rows CSV looks at before it writes its header: the columns are those of the first

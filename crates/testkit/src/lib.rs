@@ -86,6 +86,7 @@ pub mod golden;
 mod layout;
 pub mod manifest;
 pub mod memory;
+pub mod pairs;
 pub mod profile;
 pub mod rng;
 mod segheap;

@@ -28,6 +28,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bydriver;
 pub mod common;
 pub mod error;
 pub mod frag;

@@ -15,6 +15,9 @@ use crate::scan;
 /// The columns of `!poolused`'s rows, in order (docs/CONTRACT.md "Fields"); the plugin declares
 /// them (`Command::columns`), the host's CSV and tables follow them.
 pub const COLUMNS: &[&str] = &[
+    // `driver`, `tags` and `attribution`: the per-driver view's rows (flag 0x200), which have no
+    // `tag`; only the columns present in a result are written.
+    "driver",
     "tag",
     "nonpaged_allocs",
     "nonpaged_frees",
@@ -25,15 +28,21 @@ pub const COLUMNS: &[&str] = &[
     "binary",
     "description",
     "tag_source",
+    "tags",
+    "attribution",
 ];
 
 /// The usage line.
-pub const USAGE: &str = "!poolused [FLAGS [TAG]]  (flags: 1 verbose, 2 sort by nonpaged, 4 sort by paged, 8 session pool, 100 driver images holding unknown tags)";
+pub const USAGE: &str = "!poolused [FLAGS [TAG]]  (flags: 1 verbose, 2 sort by nonpaged, 4 sort by paged, 8 session pool, 100 driver images holding unknown tags, 200 by driver)";
 
 /// pooldbg's own flag: for every tag pooltag.txt does not know, list the loaded driver images that
 /// hold its bytes. WinDbg documents bits 0-3 (1, 2, 4, 8); 0x10-0x80 are left free in case its
 /// undocumented bits live there, so ours is bit 8.
 pub const FLAG_IMAGES: u64 = 0x100;
+
+/// pooldbg's own flag: the per-driver view (tags folded into their owning drivers, with
+/// [`FLAG_IMAGES`]'s search for unknown tags; `crate::bydriver`).
+pub const FLAG_DRIVERS: u64 = 0x200;
 
 /// The most candidates listed on one text line (JSON lists them all).
 const MAX_TEXT_CANDIDATES: usize = 8;
@@ -62,6 +71,8 @@ pub struct Args {
     pub tag: Option<TagPattern>,
     /// Flag 0x100 ([`FLAG_IMAGES`]): driver-image candidates for unknown tags.
     pub images: bool,
+    /// Flag 0x200 ([`FLAG_DRIVERS`]): rows per driver.
+    pub drivers: bool,
 }
 
 impl Args {
@@ -87,7 +98,8 @@ impl Args {
             },
             session: flags & 8 != 0,
             tag,
-            images: flags & FLAG_IMAGES != 0,
+            images: flags & (FLAG_IMAGES | FLAG_DRIVERS) != 0,
+            drivers: flags & FLAG_DRIVERS != 0,
         })
     }
 }
@@ -506,6 +518,7 @@ fn render(
     } else {
         "  Pool Used:".into()
     });
+    let table_head = text.len();
     if args.verbose {
         text.push("                 NonPaged                              Paged".into());
         text.push(format!(
@@ -518,6 +531,7 @@ fn render(
     }
     let mut total = TrackerEntry::default();
     let mut search = ImageSearch::default();
+    let mut tag_rows = Vec::new();
     for e in &entries {
         add(&mut total, e);
         let o = owner(target, e.tag);
@@ -545,7 +559,11 @@ fn render(
         {
             r.insert("image_candidates".into(), candidates);
         }
-        out.row(row);
+        if args.drivers {
+            tag_rows.push(row);
+        } else {
+            out.row(row);
+        }
         let owner_text = o.poolused_text(tag);
         // WinDbg separates the last count from the description with a TAB (so `cut -f2` takes
         // the descriptions); the seed's sample lost it in copy.
@@ -605,6 +623,21 @@ fn render(
             ));
         }
     }
+    if args.drivers {
+        text.truncate(table_head);
+        if let Some(l) = text.last_mut() {
+            l.push_str(" by driver");
+            *l = l.replace(": by driver", " by driver:");
+        }
+        crate::bydriver::emit(
+            tag_rows,
+            args.sort,
+            args.verbose,
+            &mut text,
+            &mut fields,
+            out,
+        )?;
+    }
     let _ = layout;
     for w in warnings {
         out.warn(w);
@@ -620,7 +653,7 @@ pub fn display_tag(raw: u32) -> String {
 
 /// The number columns of a `!poolused` line: outstanding allocations and bytes per pool, with
 /// the allocation and free counts before them when verbose (flag 1).
-fn count_columns(e: &TrackerEntry, verbose: bool) -> String {
+pub(crate) fn count_columns(e: &TrackerEntry, verbose: bool) -> String {
     if verbose {
         format!(
             "{:>8} {:>8} {:>8} {:>8}  {:>8} {:>8} {:>8} {:>8}",
