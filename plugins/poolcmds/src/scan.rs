@@ -288,7 +288,9 @@ pub const PROGRESS_LABEL: &str = "scanning pool pages";
 /// Pages between two progress reports (16 MiB).
 const PROGRESS_EVERY: u64 = 4096;
 
-/// Scans every page of `regions` (skipping the big allocations in `skip`) on all cores (rayon's
+/// Scans the pages of `regions` — only the present ones when the target walks its page tables
+/// ([`Target::present_pages`], counted in [`Scan::page_tables`]), else every page — (skipping the
+/// big allocations in `skip`) on all cores (rayon's
 /// current pool: the global one, or the one the caller `install`s), checking
 /// `target.is_cancelled()` before every batch of 64 pages and reporting pages done through
 /// [`Target::progress`] (label [`PROGRESS_LABEL`]). Blocks that `keep` rejects are dropped early.
