@@ -103,6 +103,7 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
         }
     }
     let mut found_scan = 0usize;
+    let mut page_tables: Option<plugin_sdk::PageCounts> = None;
     let mut scanned_pages = 0u64;
     if layout.is_segment_heap() {
         let f = crate::segheap::poolfind(target, &layout, &pattern, want_paged, &skip, out)?;
@@ -141,6 +142,9 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
                 },
             )?;
             scanned_pages += s.pool_pages;
+            if let Some(c) = &s.page_tables {
+                page_tables.get_or_insert_with(Default::default).add(c);
+            }
             if let Some(line) = s.classification() {
                 out.warn(format!("{} pool: {line}", r.name()));
             }
@@ -170,6 +174,18 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
     f.insert("big_page_table_matches".into(), json!(found_big));
     f.insert("scan_matches".into(), json!(found_scan));
     f.insert("pool_pages_scanned".into(), json!(scanned_pages));
+    // How the page tables classified the searched regions' pages (absent: every page was read).
+    if let Some(c) = page_tables {
+        f.insert(
+            "page_tables".into(),
+            json!({
+                "present": c.present(), "valid": c.valid, "transition": c.transition,
+                "large": c.large, "paged_out": c.paged_out, "demand_zero": c.demand_zero,
+                "prototype": c.prototype, "not_mapped": c.absent,
+                "table_not_in_dump": c.table_not_in_dump, "bad": c.bad,
+            }),
+        );
+    }
     out.set_summary(serde_json::Value::Object(f));
     Ok(())
 }

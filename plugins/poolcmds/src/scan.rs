@@ -215,9 +215,15 @@ pub struct Scan {
 
 impl Scan {
     /// One line saying how the page tables classified the regions' pages (for the output's
-    /// warnings), or `None` when the scan read every page in turn.
+    /// warnings), when some pool may be missing from the scan for it (pages paged out, under a
+    /// page table not in the dump, or under a bad entry); `None` when nothing was lost that way
+    /// (demand-zero and unmapped pages hold no pool) or the scan read every page in turn. The
+    /// counts themselves are in [`Scan::page_tables`] (JSON summaries).
     pub fn classification(&self) -> Option<String> {
         let c = self.page_tables?;
+        if c.paged_out == 0 && c.table_not_in_dump == 0 && c.bad == 0 {
+            return None;
+        }
         Some(format!(
             "pages found from the page tables: {} present ({} valid, {} transition, {} in large pages) scanned; not scanned: {} paged out, {} demand zero, {} prototype, {} under page tables not in the dump, {} under bad entries; {} not mapped",
             c.present(),
@@ -698,6 +704,11 @@ mod tests {
         assert_eq!(c.paged_out, 1);
         let line = s.classification().unwrap();
         assert!(line.contains("1 paged out"), "{line}");
+        // Nothing lost: no line (the counts stay in `page_tables`).
+        let t = t.with_virtual(paged_out, &[0u8; 8]);
+        let s = scan_pages(&t, &l, &regions, &[], &|_| true).unwrap();
+        assert_eq!(s.classification(), None);
+        assert_eq!(s.page_tables.unwrap().paged_out, 0);
         // Without page tables the same region is cut at 64 GiB and its far pages are missed.
         let old = MemoryTarget::new(t.info())
             .with_symbol("MmNonPagedPoolStart", 0x1000, Source::Kdbg)
