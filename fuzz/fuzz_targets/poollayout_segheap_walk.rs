@@ -41,10 +41,10 @@ fn image(data: &[u8]) {
     let key = u64::from_le_bytes(data[1..9].try_into().unwrap_or([0; 8]));
     let mem = &data[9..];
     let base = if layout.pointer_size() == 4 { BASE & 0xffff_ffff } else { BASE };
-    let mut read = |va: u64, buf: &mut [u8]| -> Result<(), String> {
+    let mut read = |va: u64, buf: &mut [u8]| -> Result<(), poollayout::ReadFault> {
         let off = va.wrapping_sub(base);
         if off >= 1 << 24 {
-            return Err(format!("{va:#x} outside the image"));
+            return Err(poollayout::ReadFault::not_in_dump(va));
         }
         for (i, b) in buf.iter_mut().enumerate() {
             *b = mem[(off as usize + i) % mem.len()];

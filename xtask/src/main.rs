@@ -17,6 +17,7 @@ mod fixtures;
 mod fuzz;
 mod install;
 mod membench;
+mod package;
 mod plugins;
 
 /// A subcommand: its name, its one-line help, and whether it is available yet.
@@ -44,7 +45,7 @@ const SUBCOMMANDS: &[Subcommand] = &[
     Subcommand {
         name: "ci",
         usage: "ci",
-        help: "what CI runs: fmt check, clippy -D warnings, `cargo xtask test`, doc build",
+        help: "what CI runs: fmt check, clippy -D warnings, doc build, `cargo xtask package`, `cargo xtask test`",
         pending: None,
     },
     Subcommand {
@@ -81,6 +82,12 @@ const SUBCOMMANDS: &[Subcommand] = &[
         name: "dist",
         usage: "dist [--no-check]",
         help: "build a release archive: pooldbg, its plugins, a sample dump, docs, the C header",
+        pending: None,
+    },
+    Subcommand {
+        name: "package",
+        usage: "package",
+        help: "`cargo package` (verified) every publishable crate: each builds on its own from its .crate",
         pending: None,
     },
     Subcommand {
@@ -313,6 +320,8 @@ fn run_ci() -> Result<(), String> {
         "cargo doc --workspace --no-deps (RUSTDOCFLAGS=-D warnings)",
         doc,
     )?;
+    // Every publishable crate packages and builds on its own (issue #22).
+    package::run(&workspace_root(), &[])?;
     // Last, so that the run closes on the tests' summary line.
     eprintln!("==> cargo xtask test (the README's test command)");
     run_test(&[])
@@ -344,6 +353,7 @@ fn run(name: &str, args: &[String]) -> Result<(), String> {
         "fuzz" => fuzz::run(&workspace_root(), args),
         "dist" => dist::run(&workspace_root(), args),
         "install" => install::run(&workspace_root(), args),
+        "package" => package::run(&workspace_root(), args),
         other => Err(format!("`cargo xtask {other}` has no implementation")),
     }
 }

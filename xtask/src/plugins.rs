@@ -46,6 +46,12 @@ pub struct Workspace {
 
 /// Reads `cargo metadata --no-deps` for the workspace at `root`.
 pub fn workspace(root: &Path) -> Result<Workspace, String> {
+    let meta = cargo_metadata(root)?;
+    from_metadata(&meta, root)
+}
+
+/// `cargo metadata --no-deps` of the workspace at `root`, parsed (also used by `cargo xtask package`).
+pub fn cargo_metadata(root: &Path) -> Result<serde_json::Value, String> {
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(root)
         .args(["metadata", "--no-deps", "--format-version", "1"])
@@ -58,9 +64,7 @@ pub fn workspace(root: &Path) -> Result<Workspace, String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| format!("cargo metadata: not JSON: {e}"))?;
-    from_metadata(&meta, root)
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata: not JSON: {e}"))
 }
 
 /// The part of [`workspace`] that reads the JSON (`root` is the workspace root).
@@ -308,9 +312,9 @@ mod tests {
                  "manifest_path": root.join("plugins/vm/Cargo.toml"),
                  "targets": [{"name": "pooldbg_vm", "crate_types": ["cdylib", "rlib"]},
                              {"name": "vm", "crate_types": ["bin"]}]},
-                {"name": "poolcmds", "version": "0.1.0",
+                {"name": "pooldbg-commands", "version": "0.1.0",
                  "manifest_path": root.join("plugins/poolcmds/Cargo.toml"),
-                 "targets": [{"name": "poolcmds", "crate_types": ["lib"]}]},
+                 "targets": [{"name": "pooldbg_commands", "crate_types": ["lib"]}]},
                 {"name": "pooldbg-example-hello", "version": "0.1.0",
                  "manifest_path": root.join("plugins/examples/hello-rust/Cargo.toml"),
                  "targets": [{"name": "pooldbg_example_hello", "crate_types": ["cdylib"]}]},
@@ -346,7 +350,7 @@ mod tests {
         assert!(
             !names
                 .iter()
-                .any(|n| n.contains("example") || *n == "poolcmds"),
+                .any(|n| n.contains("example") || *n == "pooldbg-commands"),
             "{names:?}"
         );
         assert!(!ws.version.is_empty());

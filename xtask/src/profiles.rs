@@ -1,5 +1,5 @@
 //! `cargo xtask profiles import DIR | import-structs FILE | verify DIR`: the embedded per-build
-//! kernel profiles in `data/profiles/`.
+//! kernel profiles in `crates/ntkernel/profiles/`.
 //!
 //! * `import DIR` reads a Volatility symbol folder (`DIR/INDEX.txt` names each build's version; the
 //!   ISF files are found by GUID and age in any layout `--symbols` accepts) and writes one profile per
@@ -23,7 +23,7 @@ use ntkernel::{Arch, PdbId, fallback, locate};
 
 /// `cargo xtask profiles ...`.
 pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
-    let out_dir = root.join("data").join("profiles");
+    let out_dir = root.join("crates").join("ntkernel").join("profiles");
     match args {
         [cmd, dir] if cmd == "import" => {
             let n = import(Path::new(dir), &out_dir)?;
@@ -148,7 +148,7 @@ fn write_index(out_dir: &Path) -> Result<(), String> {
     for n in names {
         let _ = writeln!(
             s,
-            "    (\"{n}\", include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/../../data/profiles/{n}\"))),"
+            "    (\"{n}\", include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/profiles/{n}\"))),"
         );
     }
     s.push_str("]\n");

@@ -17,7 +17,7 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
-use dumpfile::{Dump, PhysicalMemory};
+use pooldbg_dumpfile::{Dump, PhysicalMemory};
 
 #[path = "../tests/support/mod.rs"]
 mod support;

@@ -17,7 +17,7 @@
 //! not an error. A truncated dump opens; [`Dump::missing_bytes`] says how much is gone.
 //!
 //! ```
-//! use dumpfile::{Dump, PhysicalMemory, ReadStatus};
+//! use pooldbg_dumpfile::{Dump, PhysicalMemory, ReadStatus};
 //! // A 2-page raw image: page 1 is filled with 0xAB.
 //! let mut image = vec![0u8; 0x2000];
 //! image[0x1000..].fill(0xAB);

@@ -5,7 +5,7 @@
 
 mod support;
 
-use dumpfile::{
+use pooldbg_dumpfile::{
     Bitness, Dump, DumpError, DumpKind, DumpType, OpenOptions, PhysicalMemory, ReadStatus,
 };
 use support::*;
@@ -441,7 +441,7 @@ mod fuzzish {
     }
 }
 
-/// Writes the fuzz seeds (`cargo test -p dumpfile --test containers -- --ignored`): each is one
+/// Writes the fuzz seeds (`cargo test -p pooldbg-dumpfile --test containers -- --ignored`): each is one
 /// of the hand-built dumps above, checked to open before it is written.
 #[test]
 #[ignore = "writes fuzz/seeds; run by hand when the builders change"]

@@ -3,7 +3,7 @@
 // Test and benchmark scaffolding: a failed fixture step should stop the run loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use dumpfile::{Bitness, Dump, DumpKind, DumpType, PhysicalMemory, ReadStatus};
+use pooldbg_dumpfile::{Bitness, Dump, DumpKind, DumpType, PhysicalMemory, ReadStatus};
 
 fn open() -> Option<Dump> {
     let path = testdata::require("data/dumps/triage_x64.dmp")?;

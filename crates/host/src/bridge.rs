@@ -55,6 +55,8 @@ struct State<'a> {
     error: Option<String>,
     /// The first bad JSON text the plugin passed, described.
     bad_json: Option<String>,
+    /// The first warning that was not UTF-8, described (refused as a row that is not UTF-8 is).
+    bad_warning: Option<String>,
     rows_seen: usize,
 }
 
@@ -485,8 +487,19 @@ unsafe extern "C" fn cb_add_warning(ctx: *mut abi::HostContext, message: abi::St
     // SAFETY: forwarded from the plugin.
     unsafe {
         with_ctx(ctx, (), (), |c| {
-            let text = message_text(message);
-            lock(&c.state).warnings.push(text);
+            let mut s = lock(&c.state);
+            match message.as_bytes().map(std::str::from_utf8) {
+                Some(Ok(text)) => s.warnings.push(text.to_string()),
+                Some(Err(e)) => {
+                    if s.bad_warning.is_none() {
+                        s.bad_warning =
+                            Some(format!("warning {}: not UTF-8 ({e})", s.warnings.len() + 1));
+                    }
+                }
+                None => s
+                    .warnings
+                    .push("(a warning with a null pointer)".to_string()),
+            }
         })
     }
 }
@@ -507,6 +520,25 @@ unsafe extern "C" fn cb_emit_text(ctx: *mut abi::HostContext, line: abi::Str) {
             }
         })
     }
+}
+
+/// `text` as a JSON string literal (quotes included); invalid UTF-8 becomes U+FFFD.
+pub fn json_string_literal(text: &[u8]) -> String {
+    Value::String(String::from_utf8_lossy(text).into_owned()).to_string()
+}
+
+unsafe extern "C" fn cb_json_string(text: abi::Str, out: *mut u8, capacity: usize) -> usize {
+    // SAFETY: the plugin passes a string valid for this call (abi::Str's contract).
+    let Some(bytes) = (unsafe { text.as_bytes() }) else {
+        return 0;
+    };
+    let literal = json_string_literal(bytes);
+    if literal.len() <= capacity && !out.is_null() {
+        // SAFETY: the plugin gave `capacity` writable bytes at `out`; we write `literal.len()`,
+        // at most that.
+        unsafe { std::ptr::copy_nonoverlapping(literal.as_ptr(), out, literal.len()) };
+    }
+    literal.len()
 }
 
 unsafe extern "C" fn cb_set_error(ctx: *mut abi::HostContext, message: abi::Str) {
@@ -651,6 +683,7 @@ pub static HOST_API: abi::HostApi = abi::HostApi {
     progress: Some(cb_progress),
     find_tag_in_images: Some(cb_find_tag_in_images),
     emit_text: Some(cb_emit_text),
+    json_string: Some(cb_json_string),
     present_pages: Some(cb_present_pages),
 };
 
@@ -696,13 +729,16 @@ pub fn run_command_into<'a>(
 ) -> CommandOutcome {
     let ctx = HostCtx::new(target, cancel);
     lock(&ctx.state).sink = sink;
-    // SAFETY: calling the plugin's run with the host table, a context valid for the whole call
-    // (callbacks only make shared references to it) and an argument string that outlives it.
-    let status = unsafe { (plugin.run)(&HOST_API, ctx.as_raw(), index, abi::Str::new(args)) };
     let name = plugin
         .commands
         .get(index as usize)
         .map_or("?", |c| c.name.as_str());
+    // A crash inside the plugin names it and the command before the process ends.
+    let guard = crate::crashguard::enter(&plugin.name, &plugin.path, name);
+    // SAFETY: calling the plugin's run with the host table, a context valid for the whole call
+    // (callbacks only make shared references to it) and an argument string that outlives it.
+    let status = unsafe { (plugin.run)(&HOST_API, ctx.as_raw(), index, abi::Str::new(args)) };
+    drop(guard);
     ctx.finish(status, &format!("plugin {} (!{name})", plugin.name))
 }
 
@@ -745,6 +781,8 @@ impl<'a> HostCtx<'a> {
         let state = self.state.into_inner().unwrap_or_else(|p| p.into_inner());
         let error = if let Some(bad) = state.bad_json {
             Some(format!("{who} emitted invalid JSON: {bad}"))
+        } else if let Some(bad) = state.bad_warning {
+            Some(format!("{who} emitted an invalid warning: {bad}"))
         } else if status == abi::STATUS_OK {
             None
         } else if status == abi::STATUS_CANCELLED {
@@ -797,6 +835,7 @@ mod tests {
         .with_virtual_status(0x80700000, ReadStatus::NotInDump)
         .with_physical(0x1000, &[7; 16])
         .with_symbol("MmPagedPoolEnd", 0x80500000, Source::Kdbg)
+        .with_symbol("ExPoolState", 0x80510000, Source::Found)
         .with_type_size("_POOL_HEADER", 8, Source::EmbeddedProfile)
         .with_field(
             "_POOL_HEADER",
@@ -864,6 +903,10 @@ mod tests {
         let ((), _) = loopback(&t, None, |ht| {
             let s = ht.symbol_address("nt!MmPagedPoolEnd").unwrap();
             assert_eq!((s.value, s.source), (0x80500000, Source::Kdbg));
+            // Found without symbols keeps its own code (SOURCE_FOUND), not "guessed".
+            let s = ht.symbol_address("nt!ExPoolState").unwrap();
+            assert_eq!((s.value, s.source), (0x80510000, Source::Found));
+            assert_eq!(s.source.name(), "found without symbols");
             assert!(ht.symbol_address("Nope").is_none());
             let s = ht.type_size("_POOL_HEADER").unwrap();
             assert_eq!((s.value, s.source), (8, Source::EmbeddedProfile));
@@ -1031,5 +1074,67 @@ mod tests {
             assert_eq!(ht.read_u32(0).unwrap_err().status, ReadStatus::Error);
             assert!(ht.symbol_address("x").is_none());
         });
+    }
+
+    #[test]
+    fn json_string_escapes_as_json_requires_and_reports_the_size_first() {
+        let f = HOST_API.json_string.unwrap();
+        let text = "a\"b\\c\n\u{1}é";
+        // SAFETY: the string outlives the calls; a null buffer with capacity 0 is not written.
+        let need = unsafe { f(abi::Str::new(text), std::ptr::null_mut(), 0) };
+        let want = serde_json::to_string(text).unwrap();
+        assert_eq!(need, want.len());
+        assert_eq!(want, "\"a\\\"b\\\\c\\n\\u0001é\"");
+        let mut small = vec![b'#'; need - 1];
+        // SAFETY: `small` has `small.len()` writable bytes.
+        let got = unsafe { f(abi::Str::new(text), small.as_mut_ptr(), small.len()) };
+        assert_eq!(got, need);
+        assert!(small.iter().all(|&b| b == b'#'), "written though too small");
+        let mut buf = vec![0u8; need + 4];
+        // SAFETY: as above.
+        let got = unsafe { f(abi::Str::new(text), buf.as_mut_ptr(), buf.len()) };
+        assert_eq!(&buf[..got], want.as_bytes());
+        // Not UTF-8: U+FFFD, so the row stays valid.
+        let bad = [b'x', 0xff];
+        let s = abi::Str {
+            ptr: bad.as_ptr(),
+            len: bad.len(),
+        };
+        // SAFETY: as above.
+        let got = unsafe { f(s, buf.as_mut_ptr(), buf.len()) };
+        assert_eq!(&buf[..got], "\"x\u{fffd}\"".as_bytes());
+        // A null pointer with a length: 0, nothing written.
+        let null = abi::Str {
+            ptr: std::ptr::null(),
+            len: 3,
+        };
+        // SAFETY: the callee checks the null pointer.
+        assert_eq!(unsafe { f(null, buf.as_mut_ptr(), buf.len()) }, 0);
+    }
+
+    #[test]
+    fn a_warning_that_is_not_utf8_fails_the_command_and_earlier_warnings_stay() {
+        let t = target();
+        let ctx = HostCtx::new(&t, None);
+        let add = HOST_API.add_warning.unwrap();
+        let bad = [b'o', b'k', 0xc3];
+        // SAFETY: a live context and strings valid for each call.
+        unsafe {
+            add(ctx.as_raw(), abi::Str::new("first"));
+            add(
+                ctx.as_raw(),
+                abi::Str {
+                    ptr: bad.as_ptr(),
+                    len: bad.len(),
+                },
+            );
+        }
+        let out = ctx.finish(abi::STATUS_OK, "plugin p (!c)");
+        assert_eq!(out.warnings, vec!["first".to_string()]);
+        let e = out.error.unwrap();
+        assert!(
+            e.starts_with("plugin p (!c) emitted an invalid warning: warning 2: not UTF-8"),
+            "{e}"
+        );
     }
 }

@@ -74,6 +74,10 @@ pub struct Options {
     /// Also look for plugins in DIR (repeatable; searched first, earlier wins on a duplicate).
     #[arg(long = "plugin-dir", value_name = "DIR", global = true)]
     pub plugin_dir: Vec<PathBuf>,
+    /// Let a plugin from --plugin-dir or POOLDBG_PLUGIN_PATH replace a command shipped with
+    /// pooldbg (refused by default, naming both files).
+    #[arg(long = "allow-override", global = true)]
+    pub allow_override: bool,
     /// No progress bars.
     #[arg(short = 'q', long = "quiet", global = true)]
     pub quiet: bool,
@@ -277,8 +281,16 @@ pub fn main_with(
     let options = cli.options.clone();
     let (dump, commands, echo) = match &cli.sub {
         Some(Sub::Plugins) => {
-            let set = PluginSet::discover(SearchPath::from_environment(&options.plugin_dir));
-            print!("{}", set.render());
+            let set = PluginSet::discover_with(
+                SearchPath::from_environment(&options.plugin_dir),
+                options.allow_override,
+            );
+            if options.format.is_machine() {
+                // JSON (and JSON Lines, CSV: one JSON document) for scripts.
+                println!("{}", set.to_json());
+            } else {
+                print!("{}", set.render());
+            }
             return ExitCode::SUCCESS;
         }
         Some(sub @ (Sub::Diff { .. } | Sub::Report { .. }))
@@ -323,7 +335,11 @@ pub fn main_with(
             return ExitCode::from(exit::FAILED);
         }
     };
-    let plugins = PluginSet::discover(SearchPath::from_environment(&options.plugin_dir));
+    let plugins = PluginSet::discover_with(
+        SearchPath::from_environment(&options.plugin_dir),
+        options.allow_override,
+    );
+    crate::crashguard::set_json_stdout(matches!(options.format, Format::Json | Format::Jsonl));
     let cancel = view.cancel_flag();
     let header = (!view.symbols_exact()).then(|| format!("symbols: {}", view.symbol_source()));
     // A terminal sees each line as it is written; a pipe or file gets them in blocks (stdout

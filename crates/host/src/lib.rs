@@ -21,6 +21,7 @@
 
 pub mod bridge;
 pub mod cli;
+pub mod crashguard;
 pub mod dispatch;
 pub mod images;
 pub mod loader;

@@ -354,6 +354,10 @@ impl<W: Write, E: Write> Renderer<W, E> {
 
     fn text_end(&mut self, cur: &mut Current, r: &CommandResult) -> io::Result<()> {
         if let Some(e) = &r.error {
+            // Warnings emitted before the failure are kept (issue #22).
+            for w in &r.warnings {
+                writeln!(self.out, "warning: {w}")?;
+            }
             return self.error_to_err(&cur.command, e);
         }
         match (&r.text, cur.lines_seen) {
@@ -415,7 +419,11 @@ impl<W: Write, E: Write> Renderer<W, E> {
         if let Some(e) = &r.error
             && cur.json_rows.is_none()
         {
-            return writeln!(self.out, "{}", json!({"command": cur.command, "error": e}));
+            let mut v = json!({"command": cur.command, "error": e});
+            if !r.warnings.is_empty() {
+                v["warnings"] = json!(r.warnings);
+            }
+            return writeln!(self.out, "{v}");
         }
         for row in &r.rows {
             self.json_row(cur, row)?;
@@ -458,6 +466,7 @@ impl<W: Write, E: Write> Renderer<W, E> {
             self.jsonl_row(&cur.command, row)?;
         }
         if let Some(e) = &r.error {
+            self.warnings_to_err(r)?;
             writeln!(self.out, "{}", json!({"command": cur.command, "error": e}))?;
             return Ok(());
         }
@@ -524,6 +533,7 @@ impl<W: Write, E: Write> Renderer<W, E> {
         if let Some(e) = &r.error
             && cur.csv_cols.is_none()
         {
+            self.warnings_to_err(r)?;
             return self.error_to_err(&cur.command, e);
         }
         for row in &r.rows {
@@ -716,6 +726,30 @@ mod tests {
         }
         let (o, e) = r.into_inner();
         (String::from_utf8(o).unwrap(), String::from_utf8(e).unwrap())
+    }
+
+    #[test]
+    fn warnings_emitted_before_a_failure_are_kept_in_every_format() {
+        let failed = CommandResult {
+            rows: vec![],
+            warnings: vec!["half the pages were missing".into()],
+            error: Some("gave up".into()),
+            ..result()
+        };
+        let (o, e) = render(Format::Text, std::slice::from_ref(&failed));
+        assert!(o.contains("warning: half the pages were missing"), "{o}");
+        assert!(e.contains("error: !frag: gave up"), "{e}");
+        let (o, _) = render(Format::Json, std::slice::from_ref(&failed));
+        let v: Value =
+            serde_json::from_str(o.lines().rfind(|l| l.contains("error")).unwrap()).unwrap();
+        assert_eq!(v["warnings"], json!(["half the pages were missing"]), "{o}");
+        for format in [Format::Jsonl, Format::Csv] {
+            let (_, e) = render(format, std::slice::from_ref(&failed));
+            assert!(
+                e.contains("warning: !frag: half the pages were missing"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

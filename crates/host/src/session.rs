@@ -647,11 +647,10 @@ fn source_of(source: &ntkernel::symbols::Source) -> Source {
             Source::UserSymbols
         }
         ntkernel::symbols::Source::Embedded(_) => Source::EmbeddedProfile,
-        // Found without symbols: validated, but not named by symbols; the ABI has no code of its
-        // own for it yet, so plugins see a guess (the notes and the header line say how).
-        ntkernel::symbols::Source::Guessed(_) | ntkernel::symbols::Source::Found(_) => {
-            Source::Guessed
-        }
+        ntkernel::symbols::Source::Guessed(_) => Source::Guessed,
+        // Found without symbols: validated, but not named by symbols (`SOURCE_FOUND`; the notes
+        // say where each was found and how it was checked).
+        ntkernel::symbols::Source::Found(_) => Source::Found,
         ntkernel::symbols::Source::Kdbg => Source::Kdbg,
     }
 }

@@ -340,6 +340,11 @@ fn the_c_example_loads_and_runs() {
     assert_eq!(row["kernel_magic_status"], "ok");
     assert_eq!(row["peek_value"], "0x1122334455667788");
     assert_eq!(row["loaded_module_list_source"], "user symbols");
+    // The argument comes back escaped by the host's json_string.
+    assert_eq!(row["args"], "fffff80002b00000");
+    let outcome = run_command(plugin, index, &t, "1000 \"quoted\" \\ \n", None);
+    assert!(outcome.is_ok(), "{:?}", outcome.error);
+    assert_eq!(outcome.rows[0]["args"], "1000 \"quoted\" \\ \n");
 
     // A paged-out address: the status and the page file come through the batch.
     let outcome = run_command(plugin, index, &t, "fffff80002c00010", None);
@@ -618,4 +623,195 @@ fn the_binary_searches_flags_then_the_environment() {
         ),
         "{listing}"
     );
+}
+
+/// A small testkit dump, written once per test run under target/tmp.
+fn small_dump() -> &'static Path {
+    static DUMP: OnceLock<PathBuf> = OnceLock::new();
+    DUMP.get_or_init(|| {
+        let p = testkit::profile("win7sp1-x64").unwrap();
+        let kernel = testkit::KernelBuilder::standard(p)
+            .seed(1)
+            .memory_mib(32)
+            .build()
+            .unwrap();
+        let dir = root()
+            .join("target/tmp")
+            .join(format!("plugins-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("win7.dmp");
+        testkit::write_with_manifest(
+            &kernel,
+            testkit::Container::Full,
+            &path,
+            &testkit::WriteOptions::default(),
+        )
+        .unwrap();
+        path
+    })
+}
+
+#[test]
+fn an_outside_plugin_cannot_silently_replace_a_shipped_command() {
+    // The Rust example is built next to the binary: it is shipped, and provides !hello.
+    rust_example();
+    let shipped = profile_dir().join(lib_file("pooldbg_example_hello"));
+    let dir = TempDir::new("shadow");
+    let evil = negative(
+        &dir.0,
+        "pooldbg_evil",
+        &["-DPLUGIN_NAME=\"evil\"", "-DCOMMAND_NAME=\"hello\""],
+    );
+    let list = |extra: &[&str]| -> serde_json::Value {
+        let out = Command::new(exe())
+            .arg("--plugin-dir")
+            .arg(&dir.0)
+            .args(extra)
+            .args(["plugins", "--format", "json"])
+            .env_remove("POOLDBG_PLUGIN_PATH")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", String::from_utf8_lossy(&out.stdout)))
+    };
+    let provider = |v: &serde_json::Value, command: &str| -> String {
+        v["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| {
+                p["commands"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c["name"] == command)
+            })
+            .map(|p| p["path"].as_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    let reason = |v: &serde_json::Value, path: &Path| -> String {
+        v["rejected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["path"] == path.display().to_string())
+            .map(|r| r["reason"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("{} not rejected: {v}", path.display()))
+    };
+
+    // By default the shipped plugin keeps !hello even though --plugin-dir is searched first, and
+    // the refusal names the outside file (as the rejected one) and the shipped file.
+    let v = list(&[]);
+    assert_eq!(provider(&v, "hello"), shipped.display().to_string(), "{v}");
+    let why = reason(&v, &evil);
+    assert!(
+        why.starts_with("refused: !hello is a shipped command"),
+        "{why}"
+    );
+    assert!(why.contains(&shipped.display().to_string()), "{why}");
+    assert!(why.contains("--allow-override"), "{why}");
+
+    // With --allow-override the outside plugin wins, and the listing says so.
+    let v = list(&["--allow-override"]);
+    assert_eq!(provider(&v, "hello"), evil.display().to_string(), "{v}");
+    let why = reason(&v, &shipped);
+    assert!(
+        why.starts_with("overridden: !hello is taken by plugin evil"),
+        "{why}"
+    );
+
+    // The text listing says the same.
+    let out = Command::new(exe())
+        .arg("--plugin-dir")
+        .arg(&dir.0)
+        .arg("plugins")
+        .env_remove("POOLDBG_PLUGIN_PATH")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "{}: refused: !hello is a shipped command",
+            evil.display()
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_crashing_plugin_is_named_before_the_process_ends() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let dir = TempDir::new("crash");
+    let lib = negative(
+        &dir.0,
+        "pooldbg_crashy",
+        &["-DPLUGIN_NAME=\"crashy\"", "-DCOMMAND_NAME=\"crash\""],
+    );
+    let dump = small_dump();
+    for (how, signal, name) in [("segv", 11, "SIGSEGV"), ("abort", 6, "SIGABRT")] {
+        for format in ["text", "jsonl", "json"] {
+            let out = Command::new(exe())
+                .arg("--plugin-dir")
+                .arg(&dir.0)
+                .args(["--format", format, "-q", "-z"])
+                .arg(dump)
+                .args(["-c", &format!("!crash {how}")])
+                .env_remove("POOLDBG_PLUGIN_PATH")
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            // The process still ends by the signal (exit 128+N in a shell, a core where enabled).
+            assert_eq!(out.status.signal(), Some(signal), "{how} {format}: {err}");
+            assert!(
+                err.contains(&format!(
+                    "pooldbg: fatal: plugin crashy ({}) crashed while running !crash: signal {name}",
+                    lib.display()
+                )),
+                "{how} {format}: {err}"
+            );
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            if format == "text" {
+                assert!(!stdout.contains("\"error\""), "{stdout}");
+                continue;
+            }
+            // A JSON stream ends with an error object on a line of its own.
+            let last = stdout.lines().rfind(|l| !l.is_empty()).unwrap_or_default();
+            let v: serde_json::Value = serde_json::from_str(last)
+                .unwrap_or_else(|e| panic!("{how} {format}: last line not JSON ({e}): {stdout}"));
+            assert_eq!(v["command"], "!crash");
+            assert!(
+                v["error"].as_str().unwrap().contains(&format!(
+                    "plugin crashy ({}) crashed while running !crash: signal {name}",
+                    lib.display()
+                )),
+                "{v}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_hosts_json_string_helper_lets_a_c_plugin_emit_any_text() {
+    let dir = TempDir::new("escape");
+    negative(&dir.0, "pooldbg_escape", &["-DCOMMAND_NAME=\"esc\""]);
+    let set = discover(&[&dir.0]);
+    let (p, i) = set.find("esc").unwrap();
+    let t = target();
+    for text in [
+        "plain",
+        "a \"quote\"",
+        "back\\slash",
+        "tab\tnew\nline\u{1}",
+        "é ✓",
+        "",
+    ] {
+        let outcome = run_command(p, i, &t, &format!("escape {text}"), None);
+        assert!(outcome.is_ok(), "{text:?}: {:?}", outcome.error);
+        assert_eq!(outcome.rows[0]["escaped"], text);
+        assert_eq!(
+            outcome.rows[0]["need"],
+            serde_json::to_string(text).unwrap().len()
+        );
+    }
 }

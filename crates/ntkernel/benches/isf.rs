@@ -1,15 +1,15 @@
 //! Loading one real ISF file (`.json.xz`) and answering 50 lookups, against a baseline measured in
 //! the same run: the same file's plain xz decompression plus `serde_json::from_slice` into a
 //! `serde_json::Value` (what any ISF reader has to do at least). Also: parsing every embedded
-//! profile. Run: `nice cargo bench -p ntkernel --bench isf`.
+//! profile. Run: `nice cargo bench -p pooldbg-ntkernel --bench isf`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Read;
 use std::path::PathBuf;
 
-use ntkernel::isf::IsfFile;
-use ntkernel::profile::{Profile, embedded_files};
+use pooldbg_ntkernel::isf::IsfFile;
+use pooldbg_ntkernel::profile::{Profile, embedded_files};
 
 fn main() {
     divan::main();

@@ -2,7 +2,7 @@
 //! `size_without_profiles` (both `--release`) to see what the profiles add.
 
 fn main() {
-    let n = ntkernel::profile::embedded().len();
-    let k = ntkernel::kdbg::Kdbg::from_bytes(0, &[0u8; 0x40], true).is_err();
+    let n = pooldbg_ntkernel::profile::embedded().len();
+    let k = pooldbg_ntkernel::kdbg::Kdbg::from_bytes(0, &[0u8; 0x40], true).is_err();
     println!("{n} profiles, {k}");
 }

@@ -2,6 +2,6 @@
 
 fn main() {
     let n = std::env::args().count();
-    let k = ntkernel::kdbg::Kdbg::from_bytes(0, &[0u8; 0x40], true).is_err();
+    let k = pooldbg_ntkernel::kdbg::Kdbg::from_bytes(0, &[0u8; 0x40], true).is_err();
     println!("{n} profiles, {k}");
 }

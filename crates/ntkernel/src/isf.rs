@@ -8,6 +8,7 @@
 //! (`volatility3/schemas/schema-6.2.0.json`).
 
 use std::collections::HashMap;
+#[cfg(feature = "liblzma")]
 use std::io::Read;
 use std::path::Path;
 
@@ -225,6 +226,21 @@ pub(crate) fn decompress_if_xz(raw: &[u8], name: &str) -> Result<Vec<u8>, IsfErr
     if !raw.starts_with(XZ_MAGIC) {
         return Ok(raw.to_vec());
     }
+    #[cfg(not(feature = "liblzma"))]
+    {
+        Err(IsfError::Xz {
+            path: name.to_string(),
+            source: std::io::Error::other(
+                "xz-compressed ISF is not supported by this build (pooldbg-ntkernel feature `liblzma`)",
+            ),
+        })
+    }
+    #[cfg(feature = "liblzma")]
+    decompress_xz(raw, name)
+}
+
+#[cfg(feature = "liblzma")]
+fn decompress_xz(raw: &[u8], name: &str) -> Result<Vec<u8>, IsfError> {
     let mut out = Vec::new();
     liblzma::read::XzDecoder::new(raw)
         .take(MAX_ISF_BYTES + 1)

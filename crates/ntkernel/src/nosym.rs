@@ -982,6 +982,147 @@ pub fn find_pool_state(
     }
 }
 
+/// The `MiState.Vs.SystemVaRegions[]` facts [`find_mi_state`] checks (from the nearest build's
+/// layouts and poollayout's `_MI_ASSIGNED_REGION_TYPES` indexes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MiStateLayout {
+    /// `_MI_SYSTEM_INFORMATION.Vs` + `_MI_VISIBLE_STATE.SystemVaRegions`.
+    pub regions: u64,
+    /// `sizeof(_MI_SYSTEM_VA_ASSIGNMENT)` (16 on x64: `BaseAddress`, `NumberOfBytes`).
+    pub entry: u64,
+    /// `_MI_SYSTEM_VA_ASSIGNMENT.BaseAddress`.
+    pub base: u64,
+    /// `_MI_SYSTEM_VA_ASSIGNMENT.NumberOfBytes`.
+    pub bytes: u64,
+    /// `AssignedRegionNonPagedPool`.
+    pub nonpaged: u64,
+    /// `AssignedRegionPagedPool`.
+    pub paged: u64,
+}
+
+/// The largest region a `_MI_SYSTEM_VA_ASSIGNMENT` may describe here (64 TiB, poollayout's bound).
+const MAX_VA_REGION: u64 = 64 << 40;
+
+/// `MiState.Vs.SystemVaRegions[0..=max(nonpaged, paged)]` at `s`, each `(base, bytes)`, when every
+/// entry is empty (both words 0) or a page-aligned kernel-space range of 1 page..64 TiB, the two
+/// pool entries are not empty, and no two ranges overlap. `None` otherwise.
+fn va_regions_at(mem: &dyn KernelMemory, s: u64, l: MiStateLayout) -> Option<Vec<(u64, u64)>> {
+    let count = l.nonpaged.max(l.paged) + 1;
+    let mut out = Vec::new();
+    for i in 0..count {
+        let e = s
+            .checked_add(l.regions)?
+            .checked_add(i.checked_mul(l.entry)?)?;
+        let base = read_u64(mem, e.checked_add(l.base)?)?;
+        let bytes = read_u64(mem, e.checked_add(l.bytes)?)?;
+        if base == 0 && bytes == 0 {
+            out.push((0, 0));
+            continue;
+        }
+        let ok = base >= 0xFFFF_8000_0000_0000
+            && base & 0xfff == 0
+            && bytes & 0xfff == 0
+            && (0x1000..=MAX_VA_REGION).contains(&bytes)
+            && base.checked_add(bytes - 1).is_some();
+        if !ok {
+            return None;
+        }
+        out.push((base, bytes));
+    }
+    let pool = |i: u64| out.get(i as usize).copied().filter(|&(_, n)| n != 0);
+    pool(l.nonpaged)?;
+    pool(l.paged)?;
+    let mut used: Vec<(u64, u64)> = out.iter().copied().filter(|&(_, n)| n != 0).collect();
+    used.sort_unstable();
+    if used.windows(2).any(|w| w[0].0 + (w[0].1 - 1) >= w[1].0) {
+        return None;
+    }
+    Some(out)
+}
+
+/// `MiState` (`_MI_SYSTEM_INFORMATION`, 1607+): a place `S` of the data sections whose
+/// `Vs.SystemVaRegions[]` validates (`va_regions_at`) and whose pool regions hold the pool's big
+/// allocations: of the in-use `Va`s of the big-page table (found or named: `big_vas`), at least one,
+/// and at least 9 in 10, lie in the nonpaged or paged region (big allocations are pool pages:
+/// pool-internals.md §4.3). A place that merely repeats the array shifted by one entry names other
+/// regions (system PTEs, the PFN database…) as the pool and fails that check. Two places that pass:
+/// refused. Without big-page `Va`s nothing is searched (the regions alone are too weak).
+pub fn find_mi_state(
+    mem: &dyn KernelMemory,
+    ranges: &[(u64, u64)],
+    l: MiStateLayout,
+    big_vas: &[u64],
+) -> Result<Located, String> {
+    if l.entry < 16 || l.entry > 0x40 || l.nonpaged.max(l.paged) > 64 {
+        return Err(format!(
+            "MiState not searched for: _MI_SYSTEM_VA_ASSIGNMENT layout (size {:#x}, pool indexes {}/{}) is not plausible",
+            l.entry, l.nonpaged, l.paged
+        ));
+    }
+    if big_vas.is_empty() {
+        return Err("MiState not found without symbols: no in-use big pool allocation is known to check the pool regions against".into());
+    }
+    let mut hits = Vec::new();
+    each_word(mem, ranges, 8, |s, _| {
+        let Some(regions) = va_regions_at(mem, s, l) else {
+            return;
+        };
+        let (np, pp) = (regions[l.nonpaged as usize], regions[l.paged as usize]);
+        let inside = |(b, n): (u64, u64), va: u64| va >= b && va - b < n;
+        let held = big_vas
+            .iter()
+            .filter(|&&va| inside(np, va) || inside(pp, va))
+            .count();
+        if held >= 1 && held * 10 >= big_vas.len() * 9 {
+            hits.push(s);
+        }
+    });
+    match hits.as_slice() {
+        [s] => Ok(Located {
+            name: "MiState",
+            va: *s,
+            value: *s,
+        }),
+        [] => Err("MiState not found without symbols: no place in the kernel's data sections holds a well-formed Vs.SystemVaRegions[] (kernel-space, page-aligned, disjoint ranges) whose pool regions hold the big pool allocations".into()),
+        many => Err(format!(
+            "MiState not found without symbols: {} places fit ({}); none is used",
+            many.len(),
+            many.iter()
+                .take(MAX_REPORTED)
+                .map(|a| format!("{a:#x}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// The in-use `Va`s (bit 0 clear, page-aligned, kernel space) of a big-page table of `n` entries of
+/// `entry` bytes at `table` (`Va` at +0), at most `max` of them.
+pub fn big_page_vas(
+    mem: &dyn KernelMemory,
+    table: u64,
+    n: u64,
+    entry: u64,
+    max: usize,
+) -> Vec<u64> {
+    let mut out = Vec::new();
+    if entry < 8 || n > 1 << 24 {
+        return out;
+    }
+    for i in 0..n {
+        let Some(va) = table.checked_add(i * entry).and_then(|a| read_u64(mem, a)) else {
+            continue;
+        };
+        if va & 1 == 0 && va & 0xfff == 0 && va >= 0xFFFF_8000_0000_0000 {
+            out.push(va);
+            if out.len() >= max {
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// Globals found here, as a symbol source ([`Source::Found`]).
 #[derive(Debug, Clone, Default)]
 pub struct FoundSymbols {
@@ -1222,5 +1363,124 @@ mod seed_tests {
         };
         let (b, n) = find_big_page_table(&m, &w, layout, &[heap]).unwrap();
         assert_eq!((b.value, n.value), (heap + 0x3000, 0x40));
+    }
+}
+
+#[cfg(test)]
+mod mi_state_tests {
+    use super::*;
+    use crate::memory::SparseMemory;
+
+    const DATA: u64 = 0xfffff804_7be00000;
+    const REGIONS: u64 = 0x1c0;
+
+    fn layout(nonpaged: u64, paged: u64) -> MiStateLayout {
+        MiStateLayout {
+            regions: REGIONS,
+            entry: 0x10,
+            base: 0,
+            bytes: 8,
+            nonpaged,
+            paged,
+        }
+    }
+
+    /// A data page with `SystemVaRegions[]` of `MiState` at `DATA + at` holding `regions`.
+    fn mi_state(m: &mut SparseMemory, at: u64, regions: &[(u64, u64)]) {
+        for (i, &(b, n)) in regions.iter().enumerate() {
+            let e = DATA + at + REGIONS + 0x10 * i as u64;
+            m.write_u64(e, b);
+            m.write_u64(e + 8, n);
+        }
+    }
+
+    /// Every region filled (a real kernel's array): region 0 nonpaged, 1 paged, then others.
+    fn full() -> Vec<(u64, u64)> {
+        let mut v = vec![
+            (0xffff_c000_0000_0000, 0x80_0000_0000),
+            (0xffff_d000_0000_0000, 0x80_0000_0000),
+        ];
+        for k in 0..6u64 {
+            v.push((0xffff_e000_0000_0000 + (k << 40), 0x10_0000_0000));
+        }
+        v
+    }
+
+    #[test]
+    fn mi_state_is_the_place_whose_pool_regions_hold_the_big_allocations() {
+        let mut m = SparseMemory::new();
+        m.write(DATA, &[0u8; 0x2000]);
+        mi_state(&mut m, 0x100, &full());
+        // Big allocations in both pools: only the true place names regions 0 and 1 as the pool.
+        // Places shifted by whole entries also pass the region checks (every entry is well
+        // formed) but name other regions as the pool: refused by the big-page check.
+        let big = [
+            0xffff_c000_0010_0000,
+            0xffff_d000_0020_0000,
+            0xffff_c000_0040_0000,
+        ];
+        let ranges = [(DATA, DATA + 0x2000)];
+        let l = find_mi_state(&m, &ranges, layout(0, 1), &big).unwrap();
+        assert_eq!((l.name, l.va), ("MiState", DATA + 0x100));
+        // Without big allocations nothing is searched; with some outside every pool: not found.
+        assert!(find_mi_state(&m, &ranges, layout(0, 1), &[]).is_err());
+        let e = find_mi_state(&m, &ranges, layout(0, 1), &[0xffff_e000_0000_0000]).unwrap_err();
+        assert!(e.contains("not found"), "{e}");
+    }
+
+    #[test]
+    fn decoys_are_refused() {
+        let big = [0xffff_c000_0010_0000u64, 0xffff_d000_0020_0000];
+        let ranges = [(DATA, DATA + 0x2000)];
+        // Overlapping pool regions: not an MiState.
+        let mut m = SparseMemory::new();
+        m.write(DATA, &[0u8; 0x2000]);
+        mi_state(
+            &mut m,
+            0x100,
+            &[
+                (0xffff_c000_0000_0000, 0x2000_0000_0000),
+                (0xffff_d000_0000_0000, 0x1000),
+            ],
+        );
+        assert!(find_mi_state(&m, &ranges, layout(0, 1), &big).is_err());
+        // A user-space or unaligned base: refused.
+        let mut m = SparseMemory::new();
+        m.write(DATA, &[0u8; 0x2000]);
+        mi_state(
+            &mut m,
+            0x100,
+            &[(0x7ff0_0000_0000, 0x1000), (0xffff_d000_0000_0000, 0x1000)],
+        );
+        assert!(find_mi_state(&m, &ranges, layout(0, 1), &big).is_err());
+        // Two copies of a valid array: ambiguous, none used.
+        let mut m = SparseMemory::new();
+        m.write(DATA, &[0u8; 0x2000]);
+        mi_state(&mut m, 0x100, &full()[..2]);
+        mi_state(&mut m, 0x800, &full()[..2]);
+        let e = find_mi_state(&m, &ranges, layout(0, 1), &big).unwrap_err();
+        assert!(e.contains("2 places fit"), "{e}");
+        // 20348+ indexes (1, 2) with region 0 empty, as testkit writes it: found.
+        let mut m = SparseMemory::new();
+        m.write(DATA, &[0u8; 0x2000]);
+        mi_state(&mut m, 0x100, &[(0, 0), full()[0], full()[1]]);
+        let l = find_mi_state(&m, &ranges, layout(1, 2), &big).unwrap();
+        assert_eq!(l.va, DATA + 0x100);
+    }
+
+    #[test]
+    fn big_page_vas_keep_in_use_kernel_pages() {
+        let mut m = SparseMemory::new();
+        let t = 0xffffa000_00000000u64;
+        m.write(t, &[0u8; 0x100]);
+        m.write_u64(t, 0xffff_c000_0010_0000);
+        m.write_u64(t + 0x18, 0xffff_c000_0020_0001); // free
+        m.write_u64(t + 0x30, 1); // empty
+        m.write_u64(t + 0x48, 0xffff_d000_0030_0000);
+        assert_eq!(
+            big_page_vas(&m, t, 8, 0x18, 16),
+            vec![0xffff_c000_0010_0000, 0xffff_d000_0030_0000]
+        );
+        assert_eq!(big_page_vas(&m, t, 8, 0x18, 1).len(), 1);
     }
 }

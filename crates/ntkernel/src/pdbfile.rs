@@ -3,14 +3,21 @@
 //! union's size and fields (bit fields and embedded structures resolved), and the RVA of every public
 //! and global data symbol. The whole file is indexed once; the `pdb` crate's borrowing types do not
 //! outlive the load.
+//!
+//! Built with the crate's `pdb` feature (on by default); without it [`PdbFile::load`] answers
+//! [`PdbError::NotBuilt`].
 
+#[cfg(feature = "pdb")]
 use std::fs::File;
 use std::path::Path;
 
+#[cfg(feature = "pdb")]
 use pdb::{FallibleIterator, SymbolData, TypeData, TypeFinder, TypeIndex};
 
 use crate::PdbId;
-use crate::symbols::{Bits, FieldDef, TypeDef, TypeTable};
+use crate::symbols::TypeTable;
+#[cfg(feature = "pdb")]
+use crate::symbols::{Bits, FieldDef, TypeDef};
 
 /// Why a PDB could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +30,14 @@ pub enum PdbError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// This build has no PDB reader (the `pdb` feature is off).
+    #[error("{path}: PDB files are not supported by this build (pooldbg-ntkernel feature `pdb`)")]
+    NotBuilt {
+        /// The file.
+        path: String,
+    },
     /// The `pdb` crate refused the file.
+    #[cfg(feature = "pdb")]
     #[error("{path}: not a usable PDB: {source}")]
     Pdb {
         /// The file.
@@ -45,8 +59,21 @@ pub struct PdbFile {
 }
 
 /// Field lists longer than this (following continuations) are cut; no real type comes near it.
+#[cfg(feature = "pdb")]
 const MAX_FIELDS: usize = 65_536;
 
+#[cfg(not(feature = "pdb"))]
+impl PdbFile {
+    /// Loads and indexes a PDB file: in this build (no `pdb` feature), always
+    /// [`PdbError::NotBuilt`].
+    pub fn load(path: &Path) -> Result<PdbFile, PdbError> {
+        Err(PdbError::NotBuilt {
+            path: path.display().to_string(),
+        })
+    }
+}
+
+#[cfg(feature = "pdb")]
 impl PdbFile {
     /// Loads and indexes a PDB file.
     pub fn load(path: &Path) -> Result<PdbFile, PdbError> {
@@ -136,6 +163,7 @@ impl PdbFile {
     }
 }
 
+#[cfg(feature = "pdb")]
 fn collect_fields(
     finder: &TypeFinder<'_>,
     mut index: TypeIndex,
@@ -169,6 +197,7 @@ fn collect_fields(
 }
 
 /// The bit range and embedded type name of a member's type (modifiers looked through).
+#[cfg(feature = "pdb")]
 fn describe(finder: &TypeFinder<'_>, mut index: TypeIndex) -> (Option<Bits>, Option<String>) {
     for _ in 0..8 {
         match finder.find(index).map(|t| t.parse()) {
@@ -191,6 +220,7 @@ fn describe(finder: &TypeFinder<'_>, mut index: TypeIndex) -> (Option<Bits>, Opt
 }
 
 /// The sizes of the base types, under the names ISF files use.
+#[cfg(feature = "pdb")]
 fn base_sizes(table: &mut TypeTable, is_64bit: bool) {
     let ptr = if is_64bit { 8 } else { 4 };
     for (n, s) in [

@@ -570,7 +570,9 @@ fn pool_tables_without_symbols(
     };
     let need_state =
         identity.build.is_some_and(|b| b >= 18362) && stack.global("ExPoolState").is_none();
-    if !need_tracker && !need_big && !need_tag_tables && !need_state {
+    let need_mi_state =
+        identity.build.is_some_and(|b| b >= 14393) && stack.global("MiState").is_none();
+    if !need_tracker && !need_big && !need_tag_tables && !need_state && !need_mi_state {
         return;
     }
     let size = identity
@@ -672,9 +674,71 @@ fn pool_tables_without_symbols(
             ),
         }
     }
+    // MiState (1607+): its Vs.SystemVaRegions[] hold the pool ranges (poollayout::regions) and
+    // `!vm` reads figures from it. Checked against the big-page table's in-use allocations.
+    if need_mi_state {
+        match mi_state_without_symbols(mem, identity, stack, &found, &layout, (base, size)) {
+            Ok(l) => say(&l, &mut found, notes),
+            Err(e) => notes.push(format!("symbols: {e}")),
+        }
+    }
     if !found.globals.is_empty() {
         stack.push(Box::new(found));
     }
+}
+
+/// `MiState` by [`crate::nosym::find_mi_state`], with the nearest build's layouts and the big-page
+/// table (found above or named by a symbol source).
+fn mi_state_without_symbols(
+    mem: &dyn KernelMemory,
+    identity: &Identity,
+    stack: &SymbolStack,
+    found: &crate::nosym::FoundSymbols,
+    layout: &crate::nosym::PoolTableLayout,
+    (base, size): (u64, u64),
+) -> Result<crate::nosym::Located, String> {
+    use crate::nosym;
+    let build = identity.build.unwrap_or(0);
+    let ((nonpaged, paged), _) =
+        poollayout::regions::assigned_region_indexes(build).ok_or_else(|| {
+            format!(
+                "MiState not searched for: the region indexes of build {build} are not established"
+            )
+        })?;
+    let f = |t: &str, n: &str| {
+        stack
+            .field(t, n)
+            .map(|a| a.value.offset)
+            .ok_or_else(|| format!("MiState not searched for: {t}.{n} is not known"))
+    };
+    let l = nosym::MiStateLayout {
+        regions: f("_MI_SYSTEM_INFORMATION", "Vs")? + f("_MI_VISIBLE_STATE", "SystemVaRegions")?,
+        entry: stack
+            .type_size("_MI_SYSTEM_VA_ASSIGNMENT")
+            .map_or(0x10, |a| a.value),
+        base: f("_MI_SYSTEM_VA_ASSIGNMENT", "BaseAddress")?,
+        bytes: f("_MI_SYSTEM_VA_ASSIGNMENT", "NumberOfBytes")?,
+        nonpaged,
+        paged,
+    };
+    let global = |name: &str| {
+        found
+            .globals
+            .get(name)
+            .copied()
+            .or_else(|| stack.global(name).and_then(|a| a.value.to_va(base)))
+    };
+    let (Some(tv), Some(nv)) = (global("PoolBigPageTable"), global("PoolBigPageTableSize")) else {
+        return Err("MiState not searched for: the big-page table is not known".into());
+    };
+    let read = |va: u64| {
+        read_ptr(mem, va, true).map_err(|e| {
+            format!("MiState not searched for: the big-page table word at {va:#x}: {e}")
+        })
+    };
+    let (table, n) = (read(tv)?, read(nv)?);
+    let vas = nosym::big_page_vas(mem, table, n, layout.big_entry, 4096);
+    nosym::find_mi_state(mem, &nosym::data_ranges(mem, base, size), l, &vas)
 }
 
 /// Options for [`Kernel::open`].

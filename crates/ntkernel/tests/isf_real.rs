@@ -3,10 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ntkernel::PdbId;
-use ntkernel::isf::IsfFile;
-use ntkernel::locate::{self, LocateError};
-use ntkernel::symbols::{Source, SymbolSource};
+use pooldbg_ntkernel::PdbId;
+use pooldbg_ntkernel::isf::IsfFile;
+use pooldbg_ntkernel::locate::{self, LocateError};
+use pooldbg_ntkernel::symbols::{Source, SymbolSource};
 
 const FIELDS: &[(&str, &str)] = &[
     ("_POOL_HEADER", "BlockSize"),

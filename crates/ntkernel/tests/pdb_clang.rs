@@ -11,10 +11,10 @@ use std::process::Command;
 mod common;
 
 use common::map_image;
-use ntkernel::locate;
-use ntkernel::pdbfile::PdbFile;
-use ntkernel::pe;
-use ntkernel::symbols::{Bits, Source, SymbolSource};
+use pooldbg_ntkernel::locate;
+use pooldbg_ntkernel::pdbfile::PdbFile;
+use pooldbg_ntkernel::pe;
+use pooldbg_ntkernel::symbols::{Bits, Source, SymbolSource};
 
 const SOURCE: &str = r#"
 struct _LIST_ENTRY { struct _LIST_ENTRY *Flink; struct _LIST_ENTRY *Blink; };
@@ -149,7 +149,7 @@ fn a_clang_made_pdb_gives_types_fields_globals_and_its_identity() {
         );
     }
     let mut v = [0u8; 8];
-    use ntkernel::memory::KernelMemory;
+    use pooldbg_ntkernel::memory::KernelMemory;
     mem.read_virtual(base + t.globals["PoolTrackTableSize"], &mut v)
         .unwrap();
     assert_eq!(u64::from_le_bytes(v), 0x2000);

@@ -1,7 +1,7 @@
-//! The per-build facts of `ntkernel::poolva` against every real ISF file: which pool-range globals
+//! The per-build facts of `pooldbg_ntkernel::poolva` against every real ISF file: which pool-range globals
 //! each build has, and the `_MI_ASSIGNED_REGION_TYPES` values behind the `SystemVaRegions` index.
 
-use ntkernel::poolva::assigned_region_indexes;
+use pooldbg_ntkernel::poolva::assigned_region_indexes;
 use testdata::isf::{Isf, index};
 
 #[test]

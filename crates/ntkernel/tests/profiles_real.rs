@@ -4,9 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ntkernel::isf::IsfFile;
-use ntkernel::profile::{self, Mode, compare, parse_version};
-use ntkernel::{Arch, PdbId, fallback};
+use pooldbg_ntkernel::isf::IsfFile;
+use pooldbg_ntkernel::profile::{self, Mode, compare, parse_version};
+use pooldbg_ntkernel::{Arch, PdbId, fallback};
 
 #[test]
 fn every_real_isf_has_an_equal_embedded_profile() {

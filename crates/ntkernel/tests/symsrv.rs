@@ -24,12 +24,12 @@ use testdata::symserver::{Route, Server};
 
 mod common;
 
-use ntkernel::memory::SparseMemory;
-use ntkernel::pdbfile::PdbFile;
-use ntkernel::symbols::Source;
-use ntkernel::symsrv::{self, FetchConfig, FetchError};
-use ntkernel::target::ProgressHook;
-use ntkernel::{Arch, DumpFacts, Kernel, PdbId, SymbolOptions};
+use pooldbg_ntkernel::memory::SparseMemory;
+use pooldbg_ntkernel::pdbfile::PdbFile;
+use pooldbg_ntkernel::symbols::Source;
+use pooldbg_ntkernel::symsrv::{self, FetchConfig, FetchError};
+use pooldbg_ntkernel::target::ProgressHook;
+use pooldbg_ntkernel::{Arch, DumpFacts, Kernel, PdbId, SymbolOptions};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

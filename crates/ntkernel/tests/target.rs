@@ -4,13 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ntkernel::kdbg::{KdbgKeys, OWNER_TAG};
-use ntkernel::memory::SparseMemory;
-use ntkernel::modules::WalkEnd;
-use ntkernel::pe::build_test_image;
-use ntkernel::profile::{self, Profile};
-use ntkernel::symbols::Source;
-use ntkernel::{Arch, DumpFacts, Kernel, PdbId, SymbolOptions};
+use pooldbg_ntkernel::kdbg::{KdbgKeys, OWNER_TAG};
+use pooldbg_ntkernel::memory::SparseMemory;
+use pooldbg_ntkernel::modules::WalkEnd;
+use pooldbg_ntkernel::pe::build_test_image;
+use pooldbg_ntkernel::profile::{self, Profile};
+use pooldbg_ntkernel::symbols::Source;
+use pooldbg_ntkernel::{Arch, DumpFacts, Kernel, PdbId, SymbolOptions};
 
 const BASE: u64 = 0xfffff804_7ba00000;
 const POOL_TRACK_TABLE_VALUE: u64 = 0xffffa201_23400000;
@@ -260,8 +260,9 @@ fn a_raw_image_is_identified_by_scanning_then_its_kdbg_decoded_by_profile() {
         .unwrap();
     let s = synth(p, p.pdb.as_ref().unwrap(), true, true);
     // A raw image: no header facts but the architecture; the kernel is found by scanning.
-    let hit = ntkernel::scan::find_kernel(&s.mem, BASE - 0x800000, BASE + 0x800000, 0x200000, 64)
-        .unwrap();
+    let hit =
+        pooldbg_ntkernel::scan::find_kernel(&s.mem, BASE - 0x800000, BASE + 0x800000, 0x200000, 64)
+            .unwrap();
     assert_eq!(hit.base, BASE);
     let facts = DumpFacts {
         arch: Some(Arch::X64),

@@ -4,10 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use ntkernel::kdbg::Kdbg;
-use ntkernel::memory::SparseMemory;
-use ntkernel::symbols::Source;
-use ntkernel::{Arch, DumpFacts, Kernel, SymbolOptions, profile};
+use pooldbg_ntkernel::kdbg::Kdbg;
+use pooldbg_ntkernel::memory::SparseMemory;
+use pooldbg_ntkernel::symbols::Source;
+use pooldbg_ntkernel::{Arch, DumpFacts, Kernel, SymbolOptions, profile};
 
 /// KdDebuggerDataBlock of the dump (README).
 const KDBG_VA: u64 = 0xfffff804_7c600b20;

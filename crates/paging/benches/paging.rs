@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::sync::LazyLock;
 
 use dumpfile::Dump;
-use paging::{AddressSpace, Mode, PagingConfig};
+use pooldbg_paging::{AddressSpace, Mode, PagingConfig};
 
 const BITS: u64 = 1 << 18; // 1 GiB of pages, all present
 const MAPPED: u64 = 16384; // 64 MiB

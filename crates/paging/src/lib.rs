@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use dumpfile::Dump;
-//! use paging::{AddressSpace, Mode, PagingConfig};
+//! use pooldbg_paging::{AddressSpace, Mode, PagingConfig};
 //! // A 4-page raw image holding x64 tables: PML4 at 0x0, PDPT 0x1000, PD 0x2000, PT 0x3000 whose
 //! // entry 0 maps VA 0 onto the PT page itself.
 //! let mut img = vec![0u8; 0x4000];

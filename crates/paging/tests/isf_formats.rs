@@ -3,7 +3,7 @@
 // Test and benchmark scaffolding: a failed fixture step should stop the run loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use paging::{Bits, PteFormat};
+use pooldbg_paging::{Bits, PteFormat};
 use testdata::isf::{Isf, index};
 
 fn bits(isf: &Isf, ty: &str, field: &str) -> Bits {

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use dumpfile::Dump;
-use paging::*;
+use pooldbg_paging::*;
 
 /// A raw physical image being filled with tables.
 struct Img(Vec<u8>);
@@ -495,7 +495,7 @@ mod fuzzish {
     }
 }
 
-/// Writes the `paging_translate` fuzz seeds (`cargo test -p paging --test modes -- --ignored`):
+/// Writes the `paging_translate` fuzz seeds (`cargo test -p pooldbg-paging --test modes -- --ignored`):
 /// mode byte, address, then an image whose top table is at 0.
 #[test]
 #[ignore = "writes fuzz/seeds; run by hand when the images change"]

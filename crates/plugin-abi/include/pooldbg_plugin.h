@@ -44,12 +44,15 @@ extern "C" {
 #define POOLDBG_READ_PAGED_OUT 3u
 #define POOLDBG_READ_ERROR 4u
 
-/* PooldbgLookup.source: which source answered. */
+/* PooldbgLookup.source: which source answered. Codes are only appended: treat a code you do not
+ * know as POOLDBG_SOURCE_GUESSED (it still answered), never as "not found". */
 #define POOLDBG_SOURCE_NONE 0u
 #define POOLDBG_SOURCE_USER_SYMBOLS 1u
 #define POOLDBG_SOURCE_EMBEDDED_PROFILE 2u
 #define POOLDBG_SOURCE_KDBG 3u
 #define POOLDBG_SOURCE_GUESSED 4u
+/* Appended in ABI 1: found without symbols (located by a search of the dump's data, validated). */
+#define POOLDBG_SOURCE_FOUND 5u
 
 /* PooldbgTargetInfo.arch */
 #define POOLDBG_ARCH_UNKNOWN 0u
@@ -170,6 +173,13 @@ typedef struct PooldbgImageHit {
 typedef uint32_t (*PooldbgFindTagInImagesFn)(PooldbgHostContext *ctx, uint32_t tag,
                                              const PooldbgImageHit **hits, size_t *count);
 
+/* Writes `text` as one JSON string literal, quotes included, into `out` (no NUL added): `"`, `\`
+ * and U+0000..U+001F are escaped as JSON requires; bytes that are not valid UTF-8 become U+FFFD.
+ * Returns the bytes the whole literal takes (>= 2) and writes only if that is <= `capacity` (pass
+ * 0 to learn the size, as with snprintf); returns 0 for a null `text.ptr` with a non-zero length.
+ * No context: callable from any thread. Use it for every text you put in a row. */
+typedef size_t (*PooldbgJsonStringFn)(PooldbgStr text, uint8_t *out, size_t capacity);
+
 /* One stretch of present pages: `len` bytes from `va`, both page-aligned. */
 typedef struct PooldbgPageRun {
     uint64_t va;
@@ -221,6 +231,8 @@ typedef struct PooldbgHostApi {
     /* One line of the command's own text layout (WinDbg's): printed at once in text mode,
        dropped by machine formats; the host copies it. Any thread; order of calls kept. */
     PooldbgMessageFn emit_text;
+    /* Escapes a text as a JSON string literal (PooldbgJsonStringFn). */
+    PooldbgJsonStringFn json_string;
     /* The present pages of a virtual range, from the page tables. */
     PooldbgPresentPagesFn present_pages;
 } PooldbgHostApi;

@@ -89,6 +89,14 @@ pub const SOURCE_EMBEDDED_PROFILE: u32 = 2;
 pub const SOURCE_KDBG: u32 = 3;
 /// A documented heuristic or a neighbouring build's profile: treat it as a guess.
 pub const SOURCE_GUESSED: u32 = 4;
+/// Appended in ABI 1: found without symbols. A global the host located by searching the dump's
+/// data and kept only because the structure it leads to validated (docs/NO_SYMBOLS.md): stronger
+/// than a guess, weaker than a symbol. Hosts older than this code never send it.
+///
+/// Source codes are only appended. A plugin must treat a code it does not know as
+/// [`SOURCE_GUESSED`] (the weakest source that still answered), never as "not found": that is how a
+/// plugin built before a code was appended keeps working with a newer host.
+pub const SOURCE_FOUND: u32 = 5;
 
 // ----- architectures (TargetInfo::arch) -------------------------------------------------------------
 
@@ -385,6 +393,16 @@ pub type FindTagInImagesFn = unsafe extern "C" fn(
     count: *mut usize,
 ) -> u32;
 
+/// Writes `text` as one JSON string literal, quotes included, into `out` (no NUL is added), for C
+/// plugins that build their rows with `snprintf`: `"`, `\\` and the control characters U+0000 to
+/// U+001F are escaped as JSON requires (`\\"`, `\\\\`, `\\n`, `\\u0001`, ...); a byte that is not
+/// part of valid UTF-8 becomes U+FFFD (the host refuses rows that are not UTF-8). Returns the number
+/// of bytes the whole literal takes (at least 2), and writes only when that is at most `capacity`
+/// (call with `capacity` 0 to learn the size, as with `snprintf`). Returns 0, writing nothing, when
+/// `text` has a null pointer and a non-zero length. Needs no context: callable from any thread, at
+/// any time. Appended in ABI 1 (check [`HostApi::struct_size`]).
+pub type JsonStringFn = unsafe extern "C" fn(text: Str, out: *mut u8, capacity: usize) -> usize;
+
 /// One stretch of present pages ([`HostApi::present_pages`]): `len` bytes from `va`, both
 /// page-aligned.
 #[repr(C)]
@@ -522,6 +540,9 @@ pub struct HostApi {
     /// `summary.text`), so its memory does not grow with its output. Callable from any thread
     /// (lines keep the order of the calls). Appended in ABI 1 (check [`HostApi::struct_size`]).
     pub emit_text: Option<MessageFn>,
+    /// Escapes a text as a JSON string literal (a [`JsonStringFn`]), so that C plugins emit valid
+    /// rows. Appended in ABI 1 (check [`HostApi::struct_size`]).
+    pub json_string: Option<JsonStringFn>,
     /// The present pages of a virtual range, from the page tables ([`PresentPagesFn`]).
     /// Appended in ABI 1 (check [`HostApi::struct_size`]).
     pub present_pages: Option<PresentPagesFn>,
@@ -544,8 +565,9 @@ const _: () = {
     assert!(core::mem::size_of::<TargetInfo>() == 64);
     assert!(core::mem::size_of::<TagInfo>() == 48);
     assert!(core::mem::size_of::<ImageHit>() == 24);
-    assert!(core::mem::size_of::<HostApi>() == 8 + 17 * 8);
-    assert!(core::mem::offset_of!(HostApi, present_pages) == 8 + 16 * 8);
+    assert!(core::mem::size_of::<HostApi>() == 8 + 18 * 8);
+    assert!(core::mem::offset_of!(HostApi, json_string) == 8 + 16 * 8);
+    assert!(core::mem::offset_of!(HostApi, present_pages) == 8 + 17 * 8);
     assert!(core::mem::size_of::<PageRun>() == 16);
     assert!(core::mem::size_of::<PageCounts>() == 72);
     assert!(core::mem::offset_of!(HostApi, emit_text) == 8 + 15 * 8);

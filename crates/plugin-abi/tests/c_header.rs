@@ -10,7 +10,7 @@ use std::mem::{offset_of, size_of};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use plugin_abi::*;
+use pooldbg_plugin_abi::*;
 
 /// `(C expression, value Rust says it must have)`.
 fn facts() -> Vec<(String, u64)> {
@@ -38,7 +38,8 @@ fn facts() -> Vec<(String, u64)> {
     layout!(HostApi => "PooldbgHostApi" {
         struct_size, abi_version, read_physical, read_virtual, symbol_address, type_size,
         field_offset, target_info, pool_tag, log, is_cancelled, emit_row, set_summary,
-        add_warning, set_error, progress, find_tag_in_images, emit_text, present_pages
+        add_warning, set_error, progress, find_tag_in_images, emit_text, json_string,
+        present_pages
     });
     layout!(PageRun => "PooldbgPageRun" { va, len });
     layout!(PageCounts => "PooldbgPageCounts" {
@@ -69,6 +70,7 @@ fn facts() -> Vec<(String, u64)> {
         SOURCE_EMBEDDED_PROFILE,
         SOURCE_KDBG,
         SOURCE_GUESSED,
+        SOURCE_FOUND,
         ARCH_UNKNOWN,
         ARCH_X86,
         ARCH_X86_PAE,

@@ -177,7 +177,8 @@ fn sourced(status: u32, l: &abi::Lookup) -> Option<Sourced<u64>> {
     }
     Some(Sourced {
         value: l.value,
-        // A host that answers without naming a source is treated as guessing.
+        // A host that answers without naming a source, or with a code appended after this SDK
+        // was built, is treated as guessing (plugin-abi `SOURCE_FOUND`: codes only grow).
         source: Source::from_abi(l.source).unwrap_or(Source::Guessed),
     })
 }
@@ -380,5 +381,44 @@ impl Target for HostTarget<'_> {
             counts,
             next: next.min(end.max(start)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(source: u32) -> abi::Lookup {
+        abi::Lookup {
+            value: 0x1234,
+            source,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn every_source_code_reads_back_and_unknown_codes_read_as_guesses() {
+        for s in [
+            Source::UserSymbols,
+            Source::EmbeddedProfile,
+            Source::Kdbg,
+            Source::Guessed,
+            Source::Found,
+        ] {
+            let got = sourced(abi::STATUS_OK, &lookup(s.to_abi())).map(|x| x.source);
+            assert_eq!(got, Some(s));
+        }
+        assert_eq!(abi::SOURCE_FOUND, 5);
+        // A code appended after this SDK (as SOURCE_FOUND was for SDKs before it): still an
+        // answer, read as the weakest source, never as "not found".
+        let got = sourced(abi::STATUS_OK, &lookup(abi::SOURCE_FOUND + 1)).unwrap();
+        assert_eq!((got.value, got.source), (0x1234, Source::Guessed));
+        assert!(sourced(abi::STATUS_NOT_FOUND, &lookup(abi::SOURCE_FOUND)).is_none());
+    }
+
+    #[test]
+    fn only_symbols_are_exact() {
+        assert!(Source::Kdbg.is_exact() && Source::UserSymbols.is_exact());
+        assert!(!Source::Found.is_exact() && !Source::Guessed.is_exact());
     }
 }

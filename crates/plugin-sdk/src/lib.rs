@@ -10,7 +10,7 @@
 //! plain function that tests can call with the in-memory [`MemoryTarget`], no FFI involved.
 //!
 //! ```
-//! use plugin_sdk::{Command, CommandError, Output, Target, TargetExt};
+//! use pooldbg_plugin_sdk::{Command, CommandError, Output, Target, TargetExt};
 //! use serde_json::json;
 //!
 //! struct KernelMagic;
@@ -23,16 +23,16 @@
 //!         let base = target.info().kernel_base;
 //!         let mut magic = [0u8; 2];
 //!         target.read_virtual_exact(base, &mut magic)?;
-//!         out.row(json!({ "base": plugin_sdk::hex(base), "magic": String::from_utf8_lossy(&magic) }));
+//!         out.row(json!({ "base": pooldbg_plugin_sdk::hex(base), "magic": String::from_utf8_lossy(&magic) }));
 //!         Ok(())
 //!     }
 //! }
 //!
 //! // In a plugin's lib.rs (crate-type = ["cdylib"]):
-//! // plugin_sdk::export_plugin!(name: "kmagic", version: "0.1.0", commands: [KernelMagic]);
+//! // pooldbg_plugin_sdk::export_plugin!(name: "kmagic", version: "0.1.0", commands: [KernelMagic]);
 //!
 //! // In a test, no FFI:
-//! let target = plugin_sdk::MemoryTarget::new(plugin_sdk::TargetInfo {
+//! let target = pooldbg_plugin_sdk::MemoryTarget::new(pooldbg_plugin_sdk::TargetInfo {
 //!     kernel_base: 0xfffff800_02a00000,
 //!     ..Default::default()
 //! })
@@ -165,7 +165,7 @@ pub fn hex(value: u64) -> String {
 /// Use it once, at the root of a `cdylib` crate:
 ///
 /// ```text
-/// plugin_sdk::export_plugin! {
+/// pooldbg_plugin_sdk::export_plugin! {
 ///     name: "hello",
 ///     version: env!("CARGO_PKG_VERSION"),
 ///     commands: [Hello, Goodbye::default()],

@@ -24,7 +24,7 @@ enum Page {
 /// be given another status (e.g. paged out) with [`MemoryTarget::with_virtual_status`].
 ///
 /// ```
-/// use plugin_sdk::{MemoryTarget, ReadStatus, Source, Target, TargetExt, TargetInfo};
+/// use pooldbg_plugin_sdk::{MemoryTarget, ReadStatus, Source, Target, TargetExt, TargetInfo};
 ///
 /// let t = MemoryTarget::new(TargetInfo::default())
 ///     .with_virtual(0x1000, &[1, 2, 3, 4])

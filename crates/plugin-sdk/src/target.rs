@@ -14,6 +14,10 @@ pub enum Source {
     Kdbg,
     /// A documented heuristic or a neighbouring build: a guess.
     Guessed,
+    /// Found without symbols: located by a search of the dump's own data and kept because the
+    /// structure it leads to validated (docs/NO_SYMBOLS.md). Not named by any symbol, so not
+    /// exact, but checked: stronger than [`Source::Guessed`].
+    Found,
 }
 
 impl Source {
@@ -24,28 +28,44 @@ impl Source {
             Source::EmbeddedProfile => abi::SOURCE_EMBEDDED_PROFILE,
             Source::Kdbg => abi::SOURCE_KDBG,
             Source::Guessed => abi::SOURCE_GUESSED,
+            Source::Found => abi::SOURCE_FOUND,
         }
     }
 
-    /// From an ABI code; `None` for [`abi::SOURCE_NONE`] and unknown codes.
+    /// From an ABI code; `None` for [`abi::SOURCE_NONE`] and unknown codes (a lookup that answered
+    /// with a code appended after this SDK was built is read as [`Source::Guessed`] by the
+    /// host-backed target, as the ABI asks).
     pub fn from_abi(code: u32) -> Option<Source> {
         match code {
             abi::SOURCE_USER_SYMBOLS => Some(Source::UserSymbols),
             abi::SOURCE_EMBEDDED_PROFILE => Some(Source::EmbeddedProfile),
             abi::SOURCE_KDBG => Some(Source::Kdbg),
             abi::SOURCE_GUESSED => Some(Source::Guessed),
+            abi::SOURCE_FOUND => Some(Source::Found),
             _ => None,
         }
     }
 
-    /// A short name for output: `"user symbols"`, `"embedded profile"`, `"kdbg"`, `"guessed"`.
+    /// A short name for output: `"user symbols"`, `"embedded profile"`, `"kdbg"`, `"guessed"`,
+    /// `"found without symbols"`.
     pub fn name(self) -> &'static str {
         match self {
             Source::UserSymbols => "user symbols",
             Source::EmbeddedProfile => "embedded profile",
             Source::Kdbg => "kdbg",
             Source::Guessed => "guessed",
+            Source::Found => "found without symbols",
         }
+    }
+
+    /// Does a symbol (the user's, the embedded profile's, or the KDBG's) name this answer? `false`
+    /// for a guess and for an answer found without symbols: output names such sources
+    /// (docs/CONTRACT.md, the `symbols:` line).
+    pub fn is_exact(self) -> bool {
+        matches!(
+            self,
+            Source::UserSymbols | Source::EmbeddedProfile | Source::Kdbg
+        )
     }
 }
 

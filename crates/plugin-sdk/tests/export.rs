@@ -6,8 +6,8 @@
 
 use std::sync::Mutex;
 
-use plugin_sdk::abi;
-use plugin_sdk::{Command, CommandError, Output, Target, TargetExt, export_plugin, hex};
+use pooldbg_plugin_sdk::abi;
+use pooldbg_plugin_sdk::{Command, CommandError, Output, Target, TargetExt, export_plugin, hex};
 use serde_json::json;
 
 struct Peek;
@@ -252,6 +252,7 @@ fn host(full: bool) -> abi::HostApi {
         progress: Some(progress),
         find_tag_in_images: Some(find_tag_in_images),
         emit_text: Some(emit_text),
+        json_string: None,
         present_pages: None,
     }
 }

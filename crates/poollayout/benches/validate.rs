@@ -5,14 +5,14 @@
 //! The pages are generated in memory (no I/O): each 4 KiB page is filled with a realistic mix of block sizes
 //! (mostly small allocations, some medium, a few near-page ones), allocated and free, with plausible tags.
 //! `check_page` follows and validates each page's header chain; the baseline sums the same bytes as `u64`s.
-//! Run: `nice cargo bench -p poollayout --bench validate`.
+//! Run: `nice cargo bench -p pooldbg-poollayout --bench validate`.
 
 use std::hint::black_box;
 use std::sync::OnceLock;
 
 use divan::Bencher;
 use divan::counter::BytesCount;
-use poollayout::{Arch, HeaderFormat, Layout};
+use pooldbg_poollayout::{Arch, HeaderFormat, Layout};
 
 const TOTAL: usize = 1 << 30;
 const PAGE: usize = 4096;

@@ -63,6 +63,23 @@ pub struct ReadFault {
     pub message: String,
 }
 
+impl ReadFault {
+    /// A fault of `kind` at `address`, worded `"{address:#x}: {kind}"` (for readers with no wording
+    /// of their own, and tests).
+    pub fn new(address: u64, kind: FaultKind) -> ReadFault {
+        ReadFault {
+            address,
+            kind,
+            message: format!("{address:#x}: {}", kind.name()),
+        }
+    }
+
+    /// [`ReadFault::new`] with [`FaultKind::NotInDump`].
+    pub fn not_in_dump(address: u64) -> ReadFault {
+        ReadFault::new(address, FaultKind::NotInDump)
+    }
+}
+
 /// The reason of a [`ReadFault`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultKind {

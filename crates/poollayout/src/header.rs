@@ -57,7 +57,7 @@ impl Layout {
     /// Decodes the `_POOL_HEADER` at the start of `bytes`.
     ///
     /// ```
-    /// use poollayout::{Arch, Layout};
+    /// use pooldbg_poollayout::{Arch, Layout};
     /// let l = Layout::for_build(Arch::X64, 7601).unwrap();
     /// let raw = [0u8, 0, 4, 2, b'T', b'e', b's', b't', 0, 0, 0, 0, 0, 0, 0, 0];
     /// let h = l.decode_header(&raw).unwrap();

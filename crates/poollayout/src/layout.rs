@@ -399,7 +399,7 @@ pub enum Confidence {
 /// The layout of every pool structure for one (architecture, build).
 ///
 /// ```
-/// use poollayout::{Arch, Layout};
+/// use pooldbg_poollayout::{Arch, Layout};
 /// let l = Layout::for_build(Arch::X64, 7601).unwrap();
 /// assert_eq!(l.header_size(), 16);
 /// assert_eq!(l.family().tracker.unwrap().size, 0x28);

@@ -22,7 +22,7 @@
 //!   (the host over its symbols, the pool commands over their `Target`); a failed read is a [`ReadFault`].
 //!
 //! ```
-//! use poollayout::{Arch, Layout};
+//! use pooldbg_poollayout::{Arch, Layout};
 //!
 //! let layout = Layout::for_build(Arch::X64, 19041)?;
 //! let tracker = layout.tracker()?; // 0x38-byte entries on 2004
@@ -31,7 +31,7 @@
 //! entry[0x10] = 7; // NonPagedAllocs
 //! let e = layout.decode_tracker(&entry)?;
 //! assert_eq!((e.tag.to_string(), e.nonpaged_allocs), ("Proc".to_string(), 7));
-//! # Ok::<(), poollayout::Error>(())
+//! # Ok::<(), pooldbg_poollayout::Error>(())
 //! ```
 //!
 //! Every fact's source is named next to it and in docs/POOL_LAYOUTS.md.

@@ -9,7 +9,7 @@ use core::fmt;
 /// bit 0 = paged, 0x4 = cache aligned, 0x20 = session, 0x200 = NX.
 ///
 /// ```
-/// use poollayout::PoolType;
+/// use pooldbg_poollayout::PoolType;
 /// assert_eq!(PoolType(1).name(), "PagedPool");
 /// assert_eq!(PoolType(0x200).name(), "NonPagedPoolNx");
 /// assert_eq!(PoolType(0x21).region(), "Paged session pool");

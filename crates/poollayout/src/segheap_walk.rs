@@ -22,19 +22,19 @@
 //! holds it.
 //!
 //! ```
-//! use poollayout::{Arch, Layout, segheap_walk::SegPool};
+//! use pooldbg_poollayout::{Arch, Layout, segheap_walk::SegPool};
 //!
 //! let layout = Layout::for_build(Arch::X64, 19041)?;
 //! // A reader over nothing: the walk reports what it could not read instead of panicking.
-//! let mut read = |va: u64, _buf: &mut [u8]| Err(format!("{va:#x} is not in this image"));
+//! let mut read = |va: u64, _buf: &mut [u8]| Err(pooldbg_poollayout::ReadFault::not_in_dump(va));
 //! let e = SegPool::read(&layout, 0xfffff800_12345000, &mut read).unwrap_err();
 //! assert!(e.to_string().contains("0xfffff80012345000"));
-//! # Ok::<(), poollayout::Error>(())
+//! # Ok::<(), pooldbg_poollayout::Error>(())
 //! ```
 
 use std::collections::HashSet;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ReadFault, Result};
 use crate::layout::Layout;
 use crate::pooltype::PoolType;
 use crate::segheap::{
@@ -55,7 +55,7 @@ pub const MAX_SUBSEGMENTS: usize = 1 << 20;
 pub const MAX_SUBSEGMENT_BYTES: u64 = 16 << 20;
 
 /// A reader of virtual memory: fills the whole buffer from `address` or says why not.
-pub type Reader<'a> = dyn FnMut(u64, &mut [u8]) -> core::result::Result<(), String> + 'a;
+pub type Reader<'a> = dyn FnMut(u64, &mut [u8]) -> core::result::Result<(), ReadFault> + 'a;
 
 /// The pool type of each `_EX_HEAP_POOL_NODE.Heaps[]` slot (MemProcFS `vmmwinpool.c`: `[0]`
 /// NonPaged, `[1]` NonPagedNx, `[2]` and `[3]` Paged).
@@ -422,7 +422,7 @@ impl SegPool {
         layout: &Layout,
         address: u64,
         read: &mut Reader<'_>,
-    ) -> core::result::Result<Located, String> {
+    ) -> core::result::Result<Located, WalkError> {
         let mut weak: Vec<(usize, usize, u64, Vec<u8>)> = Vec::new();
         let mut tried = Vec::new();
         for (hi, h) in self.heaps.iter().enumerate() {
@@ -440,7 +440,7 @@ impl SegPool {
                 if layout.is_kernel_address(v) {
                     weak.push((hi, ci, seg, bytes));
                 } else {
-                    tried.push(format!("{seg:#x}"));
+                    tried.push(seg);
                 }
             }
         }
@@ -450,22 +450,15 @@ impl SegPool {
             if list.contains(seg) {
                 return self.range_of(layout, (*hi, *ci), *seg, bytes, address, false);
             }
-            tried.push(format!("{seg:#x}"));
+            tried.push(*seg);
         }
-        tried.sort();
+        tried.sort_unstable();
         tried.dedup();
-        Err(format!(
-            "{address:#x} is in no page segment of the {} segment heap(s){}",
-            self.heaps.len(),
-            if tried.is_empty() {
-                " (no candidate segment could be read)".to_string()
-            } else {
-                format!(
-                    " (candidate segment(s) {} fail the signature check)",
-                    tried.join(", ")
-                )
-            }
-        ))
+        Err(WalkError::NotInSegment {
+            address,
+            heaps: self.heaps.len(),
+            failed_candidates: tried,
+        })
     }
 
     fn range_of(
@@ -476,14 +469,13 @@ impl SegPool {
         bytes: &[u8],
         address: u64,
         by_signature: bool,
-    ) -> core::result::Result<Located, String> {
+    ) -> core::result::Result<Located, WalkError> {
         let c = &self.heaps[heap].decoded.seg_contexts[ctx];
         let ranges = layout
             .page_ranges(bytes, segment, c)
-            .map_err(|e| format!("page segment {segment:#x}: {e}"))?;
-        let range = *range_containing(&ranges, address).ok_or_else(|| {
-            format!("{address:#x} is in page segment {segment:#x} but in none of its ranges (it may be its descriptor array)")
-        })?;
+            .map_err(|source| WalkError::PageSegment { segment, source })?;
+        let range = *range_containing(&ranges, address)
+            .ok_or(WalkError::NotInRange { address, segment })?;
         Ok(Located {
             heap,
             ctx,
@@ -598,6 +590,91 @@ pub fn subsegment_extent(
     (n > 0 && n <= range_length).then_some(n)
 }
 
+/// Why an address could not be placed in the segment-heap pool, or a range could not be read as a
+/// subsegment: typed, each naming the address (and the read fault where a read failed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WalkError {
+    /// No page segment of any heap holds the address.
+    #[error(
+        "{address:#x} is in no page segment of the {heaps} segment heap(s){}",
+        candidates_text(failed_candidates)
+    )]
+    NotInSegment {
+        /// The address asked about.
+        address: u64,
+        /// How many heaps were searched.
+        heaps: usize,
+        /// Candidate segments (`address & SegmentMask`) that were read but fail the signature check.
+        failed_candidates: Vec<u64>,
+    },
+    /// The page segment's range descriptors did not decode.
+    #[error("page segment {segment:#x}: {source}")]
+    PageSegment {
+        /// The page segment.
+        segment: u64,
+        /// The decode error.
+        source: Error,
+    },
+    /// The address is in a page segment but in none of its ranges.
+    #[error(
+        "{address:#x} is in page segment {segment:#x} but in none of its ranges (it may be its descriptor array)"
+    )]
+    NotInRange {
+        /// The address asked about.
+        address: u64,
+        /// The page segment holding it.
+        segment: u64,
+    },
+    /// A large-allocation range (`RangeFlags` 3): its blocks are in the big page table.
+    #[error("range {:#x} (+{:#x}) is a large allocation range (RangeFlags 3): its blocks are in the big page table", .0.address, .0.length)]
+    LargeRange(PageRange),
+    /// A range that holds no subsegment (free or uncommitted).
+    #[error("range {:#x} (+{:#x}) holds no subsegment (RangeFlags {}: free or uncommitted)", .0.address, .0.length, range_flags(.0))]
+    NoSubsegment(PageRange),
+    /// The subsegment's length is 0 or above [`MAX_SUBSEGMENT_BYTES`].
+    #[error("{} subsegment {address:#x} claims {length:#x} bytes, expected 1..={MAX_SUBSEGMENT_BYTES:#x}: not read", kind.label())]
+    SubsegmentSize {
+        /// VS or LFH.
+        kind: SubKind,
+        /// Start of the range.
+        address: u64,
+        /// The length claimed.
+        length: u64,
+    },
+    /// The subsegment's first page could not be read.
+    #[error("{} subsegment {address:#x}: its header page is {}", kind.label(), fault.kind.name())]
+    HeaderUnreadable {
+        /// VS or LFH.
+        kind: SubKind,
+        /// Start of the subsegment.
+        address: u64,
+        /// The reader's fault.
+        fault: ReadFault,
+    },
+}
+
+fn candidates_text(tried: &[u64]) -> String {
+    if tried.is_empty() {
+        " (no candidate segment could be read)".to_string()
+    } else {
+        let list: Vec<String> = tried.iter().map(|s| format!("{s:#x}")).collect();
+        format!(
+            " (candidate segment(s) {} fail the signature check)",
+            list.join(", ")
+        )
+    }
+}
+
+fn range_flags(r: &PageRange) -> u8 {
+    match r.kind {
+        RangeKind::Other(f) => f,
+        RangeKind::Vs => 15,
+        RangeKind::Lfh => 11,
+        RangeKind::Large => 3,
+    }
+}
+
 /// Reads a VS or LFH subsegment, bounded by [`MAX_SUBSEGMENT_BYTES`]: its header first, then the
 /// bytes up to the end the header gives ([`subsegment_extent`]; the whole range when it does not
 /// decode). Unreadable pages inside are zero and listed: a VS subsegment may have decommitted pages
@@ -608,41 +685,30 @@ pub fn read_subsegment(
     keys: &HeapKeys,
     range: &PageRange,
     read: &mut Reader<'_>,
-) -> core::result::Result<SubsegmentBytes, String> {
+) -> core::result::Result<SubsegmentBytes, WalkError> {
     let kind = match range.kind {
         RangeKind::Vs => SubKind::Vs,
         RangeKind::Lfh => SubKind::Lfh,
-        RangeKind::Large => {
-            return Err(format!(
-                "range {:#x} (+{:#x}) is a large allocation range (RangeFlags 3): its blocks are in the big page table",
-                range.address, range.length
-            ));
-        }
-        RangeKind::Other(f) => {
-            return Err(format!(
-                "range {:#x} (+{:#x}) holds no subsegment (RangeFlags {f}: free or uncommitted)",
-                range.address, range.length
-            ));
-        }
+        RangeKind::Large => return Err(WalkError::LargeRange(*range)),
+        RangeKind::Other(_) => return Err(WalkError::NoSubsegment(*range)),
     };
     if range.length == 0 || range.length > MAX_SUBSEGMENT_BYTES {
-        return Err(format!(
-            "{} subsegment {:#x} claims {:#x} bytes, expected 1..={MAX_SUBSEGMENT_BYTES:#x}: not read",
-            kind.label(),
-            range.address,
-            range.length
-        ));
+        return Err(WalkError::SubsegmentSize {
+            kind,
+            address: range.address,
+            length: range.length,
+        });
     }
     let len = range.length as usize;
     let a = range.address;
     let first = (0x1000 - (a & 0xfff) as usize).min(len);
     let mut head = vec![0u8; first];
-    if read(a, &mut head).is_err() {
-        return Err(format!(
-            "{} subsegment {:#x}: its header page is not in the dump",
-            kind.label(),
-            a
-        ));
+    if let Err(fault) = read(a, &mut head) {
+        return Err(WalkError::HeaderUnreadable {
+            kind,
+            address: a,
+            fault,
+        });
     }
     let extent = subsegment_extent(layout, kind, &head, a, keys, len).unwrap_or(len);
     let (bytes, missing_pages) = if extent <= first {
@@ -1025,7 +1091,7 @@ mod tests {
         let mut read = |va: u64, buf: &mut [u8]| {
             let off = va.wrapping_sub(VA) as usize;
             if (off < 0x2000 && off + buf.len() > 0x1000) || off + buf.len() > 0x3000 {
-                return Err(format!("{va:#x} not in dump"));
+                return Err(ReadFault::not_in_dump(va));
             }
             buf.copy_from_slice(&img[off..off + buf.len()]);
             Ok(())
@@ -1052,7 +1118,7 @@ mod tests {
         assert_eq!(got, vec![(0x100, true), (0x2000, false), (0xed0, true)]);
         let w = walk_subsegment(&l, &keys, &b).unwrap();
         assert_eq!(w.blocks.len(), 3);
-        let mut none = |_: u64, _: &mut [u8]| Err("absent".to_string());
+        let mut none = |va: u64, _: &mut [u8]| Err(ReadFault::not_in_dump(va));
         assert!(read_subsegment(&l, &keys, &range, &mut none).is_err());
         let large = PageRange {
             kind: RangeKind::Large,
@@ -1064,7 +1130,7 @@ mod tests {
     #[test]
     fn an_unreadable_pool_state_is_an_error_naming_it() {
         let l = Layout::for_build(Arch::X64, 19041).unwrap();
-        let mut read = |_: u64, _: &mut [u8]| Err("absent".to_string());
+        let mut read = |va: u64, _: &mut [u8]| Err(ReadFault::not_in_dump(va));
         let e = SegPool::read(&l, 0xfffff800_00001000, &mut read).unwrap_err();
         assert!(e.to_string().contains("ExPoolState"), "{e}");
         let classic = Layout::for_build(Arch::X64, 7601).unwrap();

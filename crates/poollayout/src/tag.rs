@@ -13,7 +13,7 @@ pub const PROTECTED_BIT: u32 = 0x8000_0000;
 /// written as `\xNN`; width and alignment flags apply (`{:<6}`).
 ///
 /// ```
-/// use poollayout::Tag;
+/// use pooldbg_poollayout::Tag;
 /// assert_eq!(Tag::from_bytes(*b"Proc").to_string(), "Proc");
 /// assert_eq!(Tag(0xe36f7250).to_string(), "Proc"); // protected bit masked
 /// assert_eq!(Tag::from_bytes(*b"Mm\x00 ").to_string(), "Mm\\x00 ");

@@ -211,7 +211,7 @@ impl Layout {
     /// the page), as `!pool` does. The walk is bounded by the page length.
     ///
     /// ```
-    /// use poollayout::{Arch, Layout};
+    /// use pooldbg_poollayout::{Arch, Layout};
     /// let l = Layout::for_build(Arch::X64, 7601).unwrap();
     /// let mut page = vec![0u8; 4096];
     /// // one allocated block of 0x40 bytes, then a free block filling the page

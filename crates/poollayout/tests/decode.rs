@@ -2,8 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use poollayout::table::FAMILIES;
-use poollayout::{Arch, BlockState, Confidence, Error, Layout, PoolType, Tag};
+use pooldbg_poollayout::table::FAMILIES;
+use pooldbg_poollayout::{Arch, BlockState, Confidence, Error, Layout, PoolType, Tag};
 
 #[test]
 fn table_ranges_do_not_overlap_and_hold_their_verified_builds() {
@@ -91,7 +91,7 @@ fn pool_type_byte_per_era() {
     let xp = Layout::for_build(Arch::X86, 2600).unwrap();
     let w7 = Layout::for_build(Arch::X64, 7601).unwrap();
     let w10 = Layout::for_build(Arch::X64, 19041).unwrap();
-    let h = |t: u8| poollayout::PoolHeader {
+    let h = |t: u8| pooldbg_poollayout::PoolHeader {
         pool_type: t,
         block_size: 1,
         ..Default::default()
@@ -108,7 +108,7 @@ fn pool_type_byte_per_era() {
     assert_eq!(w7.header_state(&h(0)), Some(BlockState::Free));
     // 19H1+: informational.
     assert_eq!(w10.header_state(&h(2)), None);
-    let ca = poollayout::PoolHeader {
+    let ca = pooldbg_poollayout::PoolHeader {
         pool_type: 4,
         previous_size: 3,
         ..Default::default()

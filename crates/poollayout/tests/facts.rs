@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashMap;
 
 use common::{Facts, check};
-use poollayout::{Arch, Layout};
+use pooldbg_poollayout::{Arch, Layout};
 
 /// vol2 profile name → (arch, build).
 fn profile_build(p: &str) -> (Arch, u32) {

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Facts, check};
-use poollayout::{Arch, Confidence, Layout};
+use pooldbg_poollayout::{Arch, Confidence, Layout};
 use testdata::isf::{Isf, index};
 
 struct IsfFacts(Isf);

@@ -4,8 +4,8 @@
 
 mod encode;
 
-use poollayout::table::FAMILIES;
-use poollayout::{Arch, HeaderFormat, Layout, PoolHeader, SegContext, Tag};
+use pooldbg_poollayout::table::FAMILIES;
+use pooldbg_poollayout::{Arch, HeaderFormat, Layout, PoolHeader, SegContext, Tag};
 use proptest::prelude::*;
 
 fn any_layout() -> impl Strategy<Value = Layout> {
@@ -66,7 +66,7 @@ proptest! {
         prop_assert_eq!(w.blocks.len(), units.len());
         prop_assert_eq!(l.check_page(&page), Ok(units.len()));
         for (b, f) in w.blocks.iter().zip(&free) {
-            prop_assert_eq!(b.state == poollayout::BlockState::Free, *f);
+            prop_assert_eq!(b.state == pooldbg_poollayout::BlockState::Free, *f);
         }
     }
 

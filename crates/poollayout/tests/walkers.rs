@@ -4,7 +4,7 @@
 
 mod encode;
 
-use poollayout::{
+use pooldbg_poollayout::{
     Arch, BlockState, HeaderError, Layout, PoolHeader, PoolType, RangeKind, SegContext, Tag,
 };
 
@@ -179,7 +179,8 @@ fn vs_subsegment(l: &Layout, base: u64, sizes: &[(usize, bool)], len: usize) -> 
     for &(sz, alloc) in sizes {
         let c = encode::vs_chunk(l.arch(), base + off as u64, HEAP_KEY, sz, prev, alloc, 0);
         b[off..off + c.len()].copy_from_slice(&c);
-        let (h, _) = poollayout::vs_pool_header(base + off as u64, sz, s.vs_chunk_header_size);
+        let (h, _) =
+            pooldbg_poollayout::vs_pool_header(base + off as u64, sz, s.vs_chunk_header_size);
         let ho = (h - base) as usize;
         let ph = PoolHeader {
             block_size: 1,
@@ -256,15 +257,15 @@ fn vs_subsegments_decode_with_the_heap_key() {
 fn vs_pool_header_moves_to_the_next_page_when_the_block_straddles() {
     // MemProcFS rule: block < 0xff0 and (block & 0xfff) + size > 0x1040.
     assert_eq!(
-        poollayout::vs_pool_header(0x1f00, 0x200, 0x10),
+        pooldbg_poollayout::vs_pool_header(0x1f00, 0x200, 0x10),
         (0x2000, 0x1f0 - 0xf0)
     );
     assert_eq!(
-        poollayout::vs_pool_header(0x1000, 0x200, 0x10),
+        pooldbg_poollayout::vs_pool_header(0x1000, 0x200, 0x10),
         (0x1010, 0x1f0)
     );
     assert_eq!(
-        poollayout::vs_pool_header(0x1fe0, 0x60, 0x10),
+        pooldbg_poollayout::vs_pool_header(0x1fe0, 0x60, 0x10),
         (0x1ff0, 0x50)
     );
 }
@@ -369,9 +370,9 @@ fn page_ranges_follow_unit_sizes() {
         ctx2.segment_of(0xffff_9a00_0000_7123),
         0xffff_9a00_0000_0000
     );
-    let hit = poollayout::range_containing(&r, 0xffff_9a00_0000_7123).unwrap();
+    let hit = pooldbg_poollayout::range_containing(&r, 0xffff_9a00_0000_7123).unwrap();
     assert_eq!(hit.kind, RangeKind::Vs);
-    assert!(poollayout::range_containing(&r, 0xffff_9a00_0000_0100).is_none());
+    assert!(pooldbg_poollayout::range_containing(&r, 0xffff_9a00_0000_0100).is_none());
     set(&mut seg, 6, 15, 0);
     assert!(l.page_ranges(&seg, 0, &ctx).is_err());
 }

@@ -5,7 +5,7 @@
 //! tool can call it with results it holds or has saved.
 //!
 //! ```
-//! use poolreport::{By, PoolUsage, diff};
+//! use pooldbg_poolreport::{By, PoolUsage, diff};
 //! use serde_json::json;
 //!
 //! let old = json!({"command": "!poolused", "target": {"build": 7601},

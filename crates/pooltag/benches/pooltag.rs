@@ -7,7 +7,7 @@
 //!   million keys) against `tagdb` (one layer: the SDK file) and `layered` (SDK file over embedded,
 //!   as pooldbg runs with `--pooltag`).
 //!
-//! Run: `nice cargo bench -p pooltag`. Without ../shared/data the embedded file stands in for the SDK
+//! Run: `nice cargo bench -p pooldbg-pooltag`. Without ../shared/data the embedded file stands in for the SDK
 //! copy (a note is printed).
 
 use std::collections::HashMap;
@@ -15,7 +15,7 @@ use std::hint::black_box;
 use std::sync::OnceLock;
 
 use divan::Bencher;
-use pooltag::{Source, Tag, TagDb, TagLookup};
+use pooldbg_pooltag::{Source, Tag, TagDb, TagLookup};
 
 fn main() {
     divan::main();
@@ -28,7 +28,7 @@ fn sdk() -> &'static [u8] {
             Some(p) => std::fs::read(p).unwrap_or_default(),
             None => {
                 eprintln!("note: SDK copy missing, benchmarking the embedded file instead");
-                pooltag::EMBEDDED_POOLTAG.as_bytes().to_vec()
+                pooldbg_pooltag::EMBEDDED_POOLTAG.as_bytes().to_vec()
             }
         }
     })
@@ -48,7 +48,7 @@ mod parse {
     fn parse_bytes(b: Bencher) {
         let data = sdk();
         b.counter(divan::counter::BytesCount::new(data.len()))
-            .bench(|| pooltag::parse_bytes(black_box(data)));
+            .bench(|| pooldbg_pooltag::parse_bytes(black_box(data)));
     }
 
     #[divan::bench]

@@ -1,10 +1,10 @@
-//! Derives the project's `data/pooltag.txt` from the real pooltag.txt copies in `../shared/data/pooltag`.
+//! Derives the project's `crates/pooltag/data/pooltag.txt` from the real pooltag.txt copies in `../shared/data/pooltag`.
 //!
 //! Only facts are taken: a tag and the binary that owns it. Descriptions are never copied (the real
 //! files are Microsoft-copyrighted text); every description in the output is empty.
 //!
 //! ```text
-//! cargo run -p pooltag --example derive_embedded -- data/pooltag.txt
+//! cargo run -p pooldbg-pooltag --example derive_embedded -- crates/pooltag/data/pooltag.txt
 //! ```
 //!
 //! Rules: the files are read newest first (Windows SDK 10.0.25967, PoolMonXv2 2020, PoolMonX 2018,
@@ -47,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut files = Vec::new();
     for (dir, _) in SOURCES {
         let path = shared.join("data/pooltag").join(dir).join("pooltag.txt");
-        let parsed = pooltag::parse_bytes(&std::fs::read(&path)?);
+        let parsed = pooldbg_pooltag::parse_bytes(&std::fs::read(&path)?);
         let mut owners: HashMap<String, Vec<String>> = HashMap::new();
         let mut order = Vec::new();
         for e in parsed.entries {
@@ -113,7 +113,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     writeln!(
         text,
-        "// Regenerate: cargo run -p pooltag --example derive_embedded -- data/pooltag.txt"
+        "// Regenerate: cargo run -p pooldbg-pooltag --example derive_embedded -- crates/pooltag/data/pooltag.txt"
     )?;
     writeln!(
         text,
@@ -123,7 +123,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     writeln!(text)?;
     text.push_str(&body);
     // The output must read back with no warning and give the same facts.
-    let back = pooltag::parse(&text);
+    let back = pooldbg_pooltag::parse(&text);
     if !back.warnings.is_empty() || back.entries.len() != lines {
         return Err(format!("output does not read back: {:?}", back.warnings).into());
     }

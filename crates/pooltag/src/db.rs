@@ -11,7 +11,7 @@ use crate::tag::Tag;
 /// Where a [`TagDb`] came from: the layer that named a tag.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Source {
-    /// The project's own `data/pooltag.txt`, compiled in.
+    /// The project's own `crates/pooltag/data/pooltag.txt`, compiled in.
     Embedded,
     /// A file given on the command line (`--pooltag FILE`).
     File(PathBuf),

@@ -41,9 +41,9 @@ impl std::fmt::Display for NotSearched {
 /// hit. Modules with no hit are left out; the rest come most hits first, then by name.
 ///
 /// ```
-/// let tag: pooltag::Tag = "Mine".parse().unwrap();
+/// let tag: pooldbg_pooltag::Tag = "Mine".parse().unwrap();
 /// let images: [(&str, &[u8]); 2] = [("a.sys", b"..Mine..Mine"), ("b.sys", b"nothing")];
-/// let c = pooltag::find_tag_in_images(tag, images).unwrap();
+/// let c = pooldbg_pooltag::find_tag_in_images(tag, images).unwrap();
 /// assert_eq!((c[0].module.as_str(), c[0].hits), ("a.sys", 2));
 /// assert_eq!(c.len(), 1);
 /// ```

@@ -3,7 +3,7 @@
 //! layer named a tag, the WinDbg display form of a tag, and a search for unknown tags in driver images.
 //!
 //! ```
-//! use pooltag::{Tag, TagLookup};
+//! use pooldbg_pooltag::{Tag, TagLookup};
 //!
 //! let tags = TagLookup::embedded();
 //! let tag: Tag = "MmSt".parse().unwrap();
@@ -33,9 +33,9 @@ pub use layers::{
 pub use parse::{Entry, Parsed, TagPattern, Warning, WarningKind, parse, parse_bytes};
 pub use tag::{PROTECTED_POOL, Tag, TagParseError};
 
-/// The text of the project's own `data/pooltag.txt` (tag -> owning binary facts; descriptions empty),
+/// The text of the project's own `crates/pooltag/data/pooltag.txt` (tag -> owning binary facts; descriptions empty),
 /// compiled in. Its header says where the facts come from.
-pub const EMBEDDED_POOLTAG: &str = include_str!("../../../data/pooltag.txt");
+pub const EMBEDDED_POOLTAG: &str = include_str!("../data/pooltag.txt");
 
 /// The README's example, compiled and run as a doc test.
 #[cfg(doctest)]

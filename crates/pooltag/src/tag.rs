@@ -18,8 +18,8 @@ pub const PROTECTED_POOL: u32 = 0x8000_0000;
 /// form back to the same tag.
 ///
 /// ```
-/// use pooltag::Tag;
-/// let t = Tag::from_u32(0x6b6f6f54 | pooltag::PROTECTED_POOL); // 'Took' with the protected bit
+/// use pooldbg_pooltag::Tag;
+/// let t = Tag::from_u32(0x6b6f6f54 | pooldbg_pooltag::PROTECTED_POOL); // 'Took' with the protected bit
 /// assert_eq!(t.to_string(), "Took");
 /// assert_eq!("Ip".parse::<Tag>().unwrap().to_string(), "Ip  ");
 /// assert_eq!(Tag::from_bytes([b'A', 0, 0x7f, b' ']).to_string(), "A\\x00\\x7f ");

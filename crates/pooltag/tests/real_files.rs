@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use pooltag::{Parsed, Source, Tag, TagDb, TagLookup, WarningKind, parse_bytes};
+use pooldbg_pooltag::{Parsed, Source, Tag, TagDb, TagLookup, WarningKind, parse_bytes};
 
 const SDK: &str = "data/pooltag/windows-sdk-10.0.25967/pooltag.txt";
 const V2: &str = "data/pooltag/poolmonxv2-2020/pooltag.txt";
@@ -186,7 +186,7 @@ fn embedded_database_reads_clean_and_is_large() {
     assert_eq!(db.lookup(tag("Irp")).next().unwrap().binary, "<unknown>");
     assert_eq!(db.lookup(tag("File")).next().unwrap().binary, "<unknown>");
     // The header names where the facts come from.
-    let head: String = pooltag::EMBEDDED_POOLTAG.lines().take(20).collect();
+    let head: String = pooldbg_pooltag::EMBEDDED_POOLTAG.lines().take(20).collect();
     assert!(head.contains("Windows SDK 10.0.25967"), "{head}");
     assert!(head.contains("derive_embedded"), "{head}");
     assert_eq!(db.lookup(tag("ReMo")).next().unwrap().binary, "refs.sys");
@@ -216,7 +216,7 @@ fn embedded_facts_come_from_the_real_files() {
         );
     }
     // And no line of the embedded file carries a real description.
-    for line in pooltag::EMBEDDED_POOLTAG.lines() {
+    for line in pooldbg_pooltag::EMBEDDED_POOLTAG.lines() {
         let Some((_, rest)) = line.split_once(" - ") else {
             continue;
         };
@@ -235,10 +235,10 @@ fn sdk_file_over_the_embedded_layer() {
     let Some(path) = testdata::require(SDK) else {
         return;
     };
-    let opts = pooltag::LoadOptions {
+    let opts = pooldbg_pooltag::LoadOptions {
         files: vec![path.clone()],
         env: None,
-        windbg: pooltag::WinDbgSearch::Off,
+        windbg: pooldbg_pooltag::WinDbgSearch::Off,
         embedded: true,
     };
     let (lookup, notes) = TagLookup::load(&opts).unwrap();

@@ -1,6 +1,6 @@
 //! Properties: any tag survives its display form; any well-formed file reads back line for line.
 
-use pooltag::{Source, Tag, TagDb, parse};
+use pooldbg_pooltag::{Source, Tag, TagDb, parse};
 use proptest::prelude::*;
 
 proptest! {

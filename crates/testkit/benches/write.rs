@@ -1,12 +1,12 @@
 //! Building + writing a 1 GiB machine as a full dump and as a bitmap (FDMP) dump, against writing the
 //! same number of bytes with `std::fs::write` in the same run (the baseline).
 //!
-//! `cargo bench -p testkit` (run it under `nice`). Quote results as ratios to the baseline.
+//! `cargo bench -p pooldbg-testkit` (run it under `nice`). Quote results as ratios to the baseline.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 use divan::Bencher;
-use testkit::{Container, KernelBuilder, WriteOptions, write_file};
+use pooldbg_testkit::{Container, KernelBuilder, WriteOptions, write_file};
 
 fn main() {
     divan::main();
@@ -21,7 +21,7 @@ fn out(name: &str) -> std::path::PathBuf {
 }
 
 fn build_and_write(container: Container, name: &str) -> u64 {
-    let p = testkit::profile("win10-1809-x64").expect("profile");
+    let p = pooldbg_testkit::profile("win10-1809-x64").expect("profile");
     let k = KernelBuilder::standard(p)
         .memory_mib(MIB)
         .build()
@@ -32,7 +32,7 @@ fn build_and_write(container: Container, name: &str) -> u64 {
 
 /// Size of the full dump of the 1 GiB machine (header + every page of the runs).
 fn full_size() -> u64 {
-    let p = testkit::profile("win10-1809-x64").expect("profile");
+    let p = pooldbg_testkit::profile("win10-1809-x64").expect("profile");
     let k = KernelBuilder::new(p)
         .memory_mib(MIB)
         .build()

@@ -6,7 +6,7 @@
 //! ```no_run
 //! // in a test of a plugin crate:
 //! let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
-//! testkit::golden::check(dir, "win7sp1-x64.txt", "sources: ...\n");
+//! pooldbg_testkit::golden::check(dir, "win7sp1-x64.txt", "sources: ...\n");
 //! ```
 
 use std::path::Path;

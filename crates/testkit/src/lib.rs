@@ -19,7 +19,7 @@
 //! # Example: a dump for a plugin's test
 //!
 //! ```
-//! use testkit::{Container, KernelBuilder, PoolKind, WriteOptions, profile};
+//! use pooldbg_testkit::{Container, KernelBuilder, PoolKind, WriteOptions, profile};
 //!
 //! let p = profile("win7sp1-x64").expect("a known profile");
 //! let kernel = KernelBuilder::new(p)
@@ -41,7 +41,7 @@
 //! let dir = std::env::temp_dir().join("testkit-doc-example");
 //! std::fs::create_dir_all(&dir)?;
 //! let dump = dir.join("win7.dmp");
-//! let info = testkit::write_with_manifest(
+//! let info = pooldbg_testkit::write_with_manifest(
 //!     &kernel,
 //!     Container::Bitmap { full: false, dump_type: 5 },
 //!     &dump,
@@ -55,7 +55,7 @@
 //! # Example: the segment heap (Windows 10 2004+, 11)
 //!
 //! ```
-//! use testkit::{Fault, KernelBuilder, PoolKind, profile};
+//! use pooldbg_testkit::{Fault, KernelBuilder, PoolKind, profile};
 //!
 //! let k = KernelBuilder::new(profile("win11-21h2-x64").expect("a known profile"))
 //!     .alloc(b"NxSm", 0x30, PoolKind::NonPagedNx) // an LFH block of the NX heap
@@ -65,7 +65,7 @@
 //! let sh = k.manifest.segment_heap.as_ref().expect("a segment-heap build");
 //! assert!(sh.lfh_blocks.iter().any(|b| b.tag == "NxSm" && b.state == "allocated"));
 //! assert!(sh.vs_chunks.iter().any(|c| c.tag == "Vs  " && c.error.is_some()));
-//! # Ok::<(), testkit::BuildError>(())
+//! # Ok::<(), pooldbg_testkit::BuildError>(())
 //! ```
 //!
 //! # Determinism

@@ -9,9 +9,9 @@ mod common;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use common::{FileImage, Phys, decode_container, u32_at, u64_at, vread};
-use testkit::{Arch, Container, KernelBuilder, PROFILES, WriteOptions, write_vec};
+use pooldbg_testkit::{Arch, Container, KernelBuilder, PROFILES, WriteOptions, write_vec};
 
-fn expected_page(k: &testkit::Kernel, pfn: u64, crash: bool) -> Vec<u8> {
+fn expected_page(k: &pooldbg_testkit::Kernel, pfn: u64, crash: bool) -> Vec<u8> {
     let mut page = k
         .memory
         .page(pfn)
@@ -66,7 +66,7 @@ fn every_profile_and_container_round_trips() {
             assert_eq!(img.map.len() as u64, want, "{} {}", p.name, c.slug());
             for pfn in 0..k.memory.end_pfn() + 2 {
                 assert_eq!(
-                    testkit::expected_page(&k, c, pfn),
+                    pooldbg_testkit::expected_page(&k, c, pfn),
                     img.page(pfn),
                     "{} {} expected_page({pfn:#x})",
                     p.name,
@@ -153,7 +153,7 @@ fn digest(b: &[u8]) -> u64 {
 #[test]
 fn same_seed_same_bytes() {
     for name in ["win7sp1-x64", "xpsp3-x86", "win10-1809-x64"] {
-        let p = testkit::profile(name).unwrap();
+        let p = pooldbg_testkit::profile(name).unwrap();
         let a = KernelBuilder::standard(p)
             .seed(42)
             .memory_mib(16)
@@ -192,7 +192,7 @@ fn same_seed_same_bytes() {
 
 #[test]
 fn randomised_self_map_and_kernel_base_follow_the_seed() {
-    let p = testkit::profile("win10-1607-x64").unwrap();
+    let p = pooldbg_testkit::profile("win10-1607-x64").unwrap();
     let mut maps = std::collections::BTreeSet::new();
     for seed in 0..8 {
         let k = KernelBuilder::new(p).seed(seed).build().unwrap();
@@ -201,7 +201,7 @@ fn randomised_self_map_and_kernel_base_follow_the_seed() {
         maps.insert(i);
     }
     assert!(maps.len() > 1, "1607+ randomises the self-map");
-    let w7 = testkit::profile("win7sp1-x64").unwrap();
+    let w7 = pooldbg_testkit::profile("win7sp1-x64").unwrap();
     let k = KernelBuilder::new(w7).seed(5).build().unwrap();
     assert_eq!(k.manifest.profile.self_map_index, 0x1ed);
     assert_eq!(k.manifest.profile.pte_base.0, 0xffff_f680_0000_0000);
@@ -209,7 +209,7 @@ fn randomised_self_map_and_kernel_base_follow_the_seed() {
 
 #[test]
 fn truncation_is_a_write_option() {
-    let p = testkit::profile("win7sp1-x64").unwrap();
+    let p = pooldbg_testkit::profile("win7sp1-x64").unwrap();
     let k = KernelBuilder::standard(p).memory_mib(16).build().unwrap();
     let (full, _) = write_vec(&k, Container::Full, &WriteOptions::default()).unwrap();
     let (cut, info) = write_vec(
@@ -229,13 +229,14 @@ fn truncation_is_a_write_option() {
 #[test]
 fn multi_gib_images_are_sparse() {
     use std::os::unix::fs::MetadataExt;
-    let p = testkit::profile("win10-1809-x64").unwrap();
+    let p = pooldbg_testkit::profile("win10-1809-x64").unwrap();
     let k = KernelBuilder::standard(p).memory_mib(4096).build().unwrap();
     let dir = std::env::temp_dir().join(format!("testkit-sparse-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("big.dmp");
     let info =
-        testkit::write_with_manifest(&k, Container::Full, &path, &WriteOptions::default()).unwrap();
+        pooldbg_testkit::write_with_manifest(&k, Container::Full, &path, &WriteOptions::default())
+            .unwrap();
     let md = std::fs::metadata(&path).unwrap();
     assert_eq!(md.len(), info.file_size);
     assert!(md.len() > 4000 * 1024 * 1024);

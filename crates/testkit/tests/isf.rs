@@ -3,11 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
-use testdata::isf::{Isf, index};
-use testkit::profile::{
+use pooldbg_testkit::profile::{
     BigKind, BitmapRef, DescCounters, Globals, PROFILES, PoolHeaderKind, Profile, SegHeapLayout,
     VmSource,
 };
+use testdata::isf::{Isf, index};
 
 fn load(p: &Profile) -> Option<Isf> {
     let idx = index()?;
@@ -184,8 +184,11 @@ fn x64_profiles_match_their_isf() {
 
 #[test]
 fn self_map_rule_follows_the_release() {
-    for p in PROFILES.iter().filter(|p| p.arch == testkit::Arch::X64) {
-        let randomised = p.self_map == testkit::profile::SelfMap::Randomised;
+    for p in PROFILES
+        .iter()
+        .filter(|p| p.arch == pooldbg_testkit::Arch::X64)
+    {
+        let randomised = p.self_map == pooldbg_testkit::profile::SelfMap::Randomised;
         assert_eq!(randomised, p.build >= 14393, "{}", p.name);
     }
 }

@@ -7,10 +7,12 @@
 mod common;
 
 use common::{Mem, Miss, Phys, u32_at, u64_at, vptr, vread};
-use testkit::{Arch, Fault, Kernel, KernelBuilder, PROFILES, PoolKind, decode_kdbg, guid_bytes};
+use pooldbg_testkit::{
+    Arch, Fault, Kernel, KernelBuilder, PROFILES, PoolKind, decode_kdbg, guid_bytes,
+};
 
 fn build(name: &str) -> Kernel {
-    let p = testkit::profile(name).unwrap();
+    let p = pooldbg_testkit::profile(name).unwrap();
     KernelBuilder::standard(p)
         .seed(3)
         .memory_mib(32)
@@ -18,7 +20,7 @@ fn build(name: &str) -> Kernel {
         .unwrap()
 }
 
-fn hex(s: &testkit::manifest::Hex) -> u64 {
+fn hex(s: &pooldbg_testkit::manifest::Hex) -> u64 {
     s.0
 }
 
@@ -149,13 +151,17 @@ fn every_profile_reads_back() {
             while off < 0x1000 {
                 let h = &bytes[off as usize..];
                 let (ps, bs, ty) = match p.header {
-                    testkit::profile::PoolHeaderKind::X64 => (h[0] as u64, h[2] as u64, h[3]),
-                    testkit::profile::PoolHeaderKind::X86 => {
+                    pooldbg_testkit::profile::PoolHeaderKind::X64 => {
+                        (h[0] as u64, h[2] as u64, h[3])
+                    }
+                    pooldbg_testkit::profile::PoolHeaderKind::X86 => {
                         let w0 = u32_at(h, 0) & 0xffff;
                         let w1 = u32_at(h, 2) & 0xffff;
                         (w0 & 0x1ff, w1 & 0x1ff, (w1 >> 9) as u8)
                     }
-                    testkit::profile::PoolHeaderKind::Nt50 => (h[0] as u64, h[3] as u64, h[2]),
+                    pooldbg_testkit::profile::PoolHeaderKind::Nt50 => {
+                        (h[0] as u64, h[3] as u64, h[2])
+                    }
                 };
                 let blk = k
                     .manifest
@@ -266,7 +272,7 @@ fn tracker_sums_are_the_manifest_poolused() {
         }
         assert_eq!(tables.len(), k.manifest.tracker_tables.len(), "{}", p.name);
         let tl = p.tracker;
-        let rdn = |b: &[u8], f: testkit::profile::F| -> u64 {
+        let rdn = |b: &[u8], f: pooldbg_testkit::profile::F| -> u64 {
             let mut x = [0u8; 8];
             x[..f.width as usize]
                 .copy_from_slice(&b[f.off as usize..f.off as usize + f.width as usize]);
@@ -280,7 +286,7 @@ fn tracker_sums_are_the_manifest_poolused() {
                 if key == 0 {
                     continue;
                 }
-                let tag = testkit::manifest::tag_string(key as u32);
+                let tag = pooldbg_testkit::manifest::tag_string(key as u32);
                 let s = sums.entry(tag).or_default();
                 for (i, f) in [
                     tl.np_allocs,
@@ -393,7 +399,7 @@ fn vm_counters_are_where_the_profile_keeps_them() {
             assert_eq!(vptr(&mem, p.arch, k.facts.dtb, va), k.memory.total_pages());
         }
         if let Some(part) = global(&k, "MiSystemPartition") {
-            let testkit::profile::VmSource::Partition { vp, physical, .. } = p.vm else {
+            let pooldbg_testkit::profile::VmSource::Partition { vp, physical, .. } = p.vm else {
                 panic!()
             };
             assert_eq!(
@@ -406,7 +412,7 @@ fn vm_counters_are_where_the_profile_keeps_them() {
 
 #[test]
 fn faults_are_injected_and_recorded() {
-    let p = testkit::profile("xpsp3-x86").unwrap();
+    let p = pooldbg_testkit::profile("xpsp3-x86").unwrap();
     let k = KernelBuilder::standard(p)
         .fault(Fault::CorruptPoolHeader { tag: *b"Irp " })
         .fault(Fault::BrokenFreeListLink)
@@ -483,7 +489,7 @@ fn poolused_counts_what_was_requested_even_when_freed_blocks_merge() {
 
 #[test]
 fn sixty_four_processors_get_sixty_five_tracker_tables() {
-    let p = testkit::profile("win10-1809-x64").unwrap();
+    let p = pooldbg_testkit::profile("win10-1809-x64").unwrap();
     let k = KernelBuilder::standard(p).processors(64).build().unwrap();
     assert_eq!(k.manifest.tracker_tables.len(), 65);
     assert_eq!(k.manifest.tracker_tables[64].processor, Some(63));
@@ -491,7 +497,7 @@ fn sixty_four_processors_get_sixty_five_tracker_tables() {
 
 #[test]
 fn big_requests_and_small_memory() {
-    let p = testkit::profile("win7sp1-x64").unwrap();
+    let p = pooldbg_testkit::profile("win7sp1-x64").unwrap();
     let k = KernelBuilder::new(p)
         .alloc(b"Huge", 0x1800, PoolKind::Paged)
         .build()
@@ -505,6 +511,6 @@ fn big_requests_and_small_memory() {
     assert_eq!(b.size, 0x2000);
     assert!(KernelBuilder::new(p).memory_mib(8).build().is_err());
     assert!(KernelBuilder::new(p).memory_mib(2 << 20).build().is_err());
-    let x86 = testkit::profile("xpsp3-x86").unwrap();
+    let x86 = pooldbg_testkit::profile("xpsp3-x86").unwrap();
     assert!(KernelBuilder::new(x86).memory_mib(4096).build().is_err());
 }

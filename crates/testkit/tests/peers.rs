@@ -16,7 +16,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use testkit::{Container, Kernel, KernelBuilder, PROFILES, WriteOptions, write_with_manifest};
+use pooldbg_testkit::{
+    Container, Kernel, KernelBuilder, PROFILES, WriteOptions, write_with_manifest,
+};
 
 fn peers_dir() -> PathBuf {
     testdata::workspace_root().join("target").join("peers")

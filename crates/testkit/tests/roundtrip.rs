@@ -4,7 +4,9 @@
 
 use dumpfile::{Dump, PhysicalMemory};
 use paging::{AddressSpace, Mode, PagingConfig, PteFormat, TranslateFault};
-use testkit::{Arch, Container, KernelBuilder, PROFILES, WriteOptions, expected_page, write_vec};
+use pooldbg_testkit::{
+    Arch, Container, KernelBuilder, PROFILES, WriteOptions, expected_page, write_vec,
+};
 
 #[test]
 fn every_page_of_every_profile_and_container_reads_back() {

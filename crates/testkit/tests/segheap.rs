@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 
 use dumpfile::{Dump, PhysicalMemory, ReadStatus};
 use paging::{AddressSpace, Mode, PagingConfig};
-use testkit::profile::{PROFILES, Profile, SegHeapLayout};
-use testkit::{
+use pooldbg_testkit::profile::{PROFILES, Profile, SegHeapLayout};
+use pooldbg_testkit::{
     Container, Fault, Kernel, KernelBuilder, PoolKind, WriteOptions, expected_page, write_vec,
 };
 
@@ -464,7 +464,7 @@ fn faults_are_injected_and_seen_by_a_reader() {
         let byte = v.rd(sub + l.lfh_block_bitmap + n / 4, 1)[0];
         assert_eq!((byte >> ((n % 4) * 2)) & 3, 0b10);
         // Faults that need the other pool model are refused.
-        let classic = testkit::profile("win10-1809-x64").unwrap();
+        let classic = pooldbg_testkit::profile("win10-1809-x64").unwrap();
         assert!(
             KernelBuilder::new(classic)
                 .fault(Fault::CorruptVsHeader { tag: *b"Thre" })

@@ -1,9 +1,9 @@
 //! `KernelBuilder::withhold_profile`: the kernel names no real PDB and its globals moved.
 
-use testkit::builder::WITHHELD_SHIFT;
-use testkit::{KernelBuilder, profile};
+use pooldbg_testkit::builder::WITHHELD_SHIFT;
+use pooldbg_testkit::{KernelBuilder, profile};
 
-use testkit::builder::WITHHELD_PROFILES as WITHHELD;
+use pooldbg_testkit::builder::WITHHELD_PROFILES as WITHHELD;
 
 #[test]
 fn withheld_kernels_move_their_globals_and_name_another_pdb() {

@@ -33,7 +33,10 @@ static const char *source_name(uint32_t source) {
     case POOLDBG_SOURCE_EMBEDDED_PROFILE: return "embedded profile";
     case POOLDBG_SOURCE_KDBG: return "kdbg";
     case POOLDBG_SOURCE_GUESSED: return "guessed";
-    default: return "none";
+    case POOLDBG_SOURCE_FOUND: return "found without symbols";
+    case POOLDBG_SOURCE_NONE: return "none";
+    /* A code appended after this plugin was written: it still answered, treat it as a guess. */
+    default: return "guessed";
     }
 }
 
@@ -83,14 +86,27 @@ static uint32_t hello_c(const PooldbgHostApi *host, PooldbgHostContext *ctx, Poo
                          ? host->symbol_address(ctx, POOLDBG_STR("nt!PsLoadedModuleList"), &sym)
                          : POOLDBG_STATUS_UNSUPPORTED;
 
-    char row[512];
+    /* Text that is not ours (the argument as typed) goes into a row only escaped: the host's
+     * json_string writes it as a JSON string literal, quotes included (older hosts: null). */
+    char args_json[160];
+    size_t args_len = 0;
+    if (POOLDBG_HAS(host, json_string)) {
+        args_len = host->json_string(args, (uint8_t *)args_json, sizeof(args_json));
+    }
+    if (args_len == 0 || args_len > sizeof(args_json)) {
+        memcpy(args_json, "null", 4); /* absent, or too long for this example's buffer */
+        args_len = 4;
+    }
+
+    char row[768];
     int len = snprintf(
         row, sizeof(row),
-        "{\"build\": %" PRIu32 ", \"pointer_size\": %" PRIu32 ", \"kernel_magic_status\": \"%s\","
+        "{\"args\": %.*s, \"build\": %" PRIu32 ", \"pointer_size\": %" PRIu32 ", \"kernel_magic_status\": \"%s\","
         " \"kernel_magic\": \"%c%c\", \"peek\": \"0x%" PRIx64 "\", \"peek_status\": \"%s\","
         " \"peek_value\": \"0x%" PRIx64 "\", \"loaded_module_list\": \"0x%" PRIx64 "\","
         " \"loaded_module_list_source\": \"%s\"}",
-        info->build, info->pointer_size, read_status_name(reqs[0].status),
+        (int)args_len, args_json, info->build, info->pointer_size,
+        read_status_name(reqs[0].status),
         reqs[0].status == POOLDBG_READ_OK ? magic[0] : '?',
         reqs[0].status == POOLDBG_READ_OK ? magic[1] : '?', peek,
         read_status_name(reqs[1].status), reqs[1].status == POOLDBG_READ_OK ? value : 0,

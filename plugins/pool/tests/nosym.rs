@@ -38,19 +38,34 @@ fn rows(cmd: Cmd, s: &Session, args: &str) -> Result<Vec<serde_json::Value>, Str
 #[test]
 fn poolfind_and_pool_without_symbols_match_the_exact_profile() {
     let mut bad = Vec::new();
-    // The segment-heap builds (ExPoolState and the big page table found without symbols). The
-    // classic-pool builds (8.1, 1607) are not here yet: their pool ranges (MiState on 1607, the
-    // paged range on 8.1) are not found without symbols, and !poolfind says the range is unknown.
-    for name in ["win10-2004-x64", "win2022-x64", "win11-21h2-x64"] {
+    // The segment-heap builds (ExPoolState and the big page table found without symbols), and
+    // 1607 (classic pool: both pool ranges from MiState.Vs.SystemVaRegions[], MiState found
+    // without symbols, so every small block is scanned, not just the big allocations). 8.1 is
+    // not here: its paged range is not found without symbols.
+    for name in [
+        "win10-1607-x64",
+        "win10-2004-x64",
+        "win2022-x64",
+        "win11-21h2-x64",
+    ] {
         let exact = session(&kernel(name, false), Container::Full);
         let k = kernel(name, true);
         for c in [Container::Full, Container::Raw] {
             let what = format!("{name} {}", c.slug());
             let s = session(&k, c);
             let notes = s.notes().join("\n");
+            if name == "win10-1607-x64" {
+                assert!(
+                    notes.contains("symbols: MiState at")
+                        && notes.contains("found without symbols"),
+                    "{what}: {notes}"
+                );
+            }
             for args in ["Leak", "Ntfs 1"] {
                 let want = rows(poolcmds::poolfind::run, &exact, args).unwrap();
                 assert!(!want.is_empty(), "{what} {args}");
+                // Small blocks (found by scanning the pool ranges), not just big allocations.
+                assert!(want.iter().any(|r| r["source"] == "scan"), "{what} {args}");
                 match rows(poolcmds::poolfind::run, &s, args) {
                     Ok(got) if got == want => {}
                     Ok(got) => bad.push(format!(

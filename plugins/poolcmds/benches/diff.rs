@@ -54,7 +54,7 @@ static SESSIONS: LazyLock<[Session; 2]> = LazyLock::new(|| {
 
 fn poolused(s: &Session, args: &str) -> serde_json::Value {
     let mut out = Output::new();
-    poolcmds::poolused::run(s, args, &mut out).unwrap();
+    pooldbg_commands::poolused::run(s, args, &mut out).unwrap();
     json!({"command": "!poolused", "rows": out.rows(), "summary": out.summary()})
 }
 

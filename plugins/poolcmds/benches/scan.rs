@@ -1,4 +1,4 @@
-//! The classic pool page scan (`poolcmds::scan::scan_pages`, what `!poolfind` and `!poolused` by
+//! The classic pool page scan (`pooldbg_commands::scan::scan_pages`, what `!poolfind` and `!poolused` by
 //! scan run) on one and on two threads, over the pool ranges of a 4 GiB synthetic Server 2003 x64
 //! full dump opened from a (sparse) file, against a memcpy of the same bytes in the same run. The
 //! kernel's pool is filled with [`ALLOCS`] allocations of mixed sizes, so that most of testkit's
@@ -6,7 +6,7 @@
 //!
 //! Throughput is counted in the bytes the scan actually reads (the mapped pages of the pool
 //! ranges; unmapped pages cost a page-table walk and no copy), and the memcpy baseline copies that
-//! many bytes. `cargo bench -p poolcmds --bench scan`; the dump is written once to
+//! many bytes. `cargo bench -p pooldbg-commands --bench scan`; the dump is written once to
 //! `$TMPDIR/pooldbg-bench-scan/` (4 GiB apparent, sparse).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -15,8 +15,8 @@ use std::sync::LazyLock;
 use divan::Bencher;
 use divan::counter::BytesCount;
 use plugin_sdk::{Read, Target};
-use poolcmds::scan::{Region, regions, scan_pages};
 use pooldbg::session::{Session, SessionOptions};
+use pooldbg_commands::scan::{Region, regions, scan_pages};
 use poollayout::Layout;
 use testkit::{Container, KernelBuilder, PoolKind, WriteOptions};
 
@@ -61,7 +61,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         std::fs::rename(&tmp, &path).unwrap();
     }
     let session = Session::open(&path, &SessionOptions::default()).unwrap();
-    let layout = poolcmds::common::layout_of(&session).unwrap();
+    let layout = pooldbg_commands::common::layout_of(&session).unwrap();
     let (regions, _) = regions(&session, &layout);
     let mut read_bytes = 0;
     let mut page = vec![0u8; 0x1000];

@@ -219,7 +219,7 @@ pub fn summary_with_text(mut fields: Map<String, Value>, lines: Vec<String>) -> 
 pub fn symbols_line(sources: &[(String, Source)]) -> Option<String> {
     let weak: Vec<String> = sources
         .iter()
-        .filter(|(_, s)| matches!(s, Source::Guessed))
+        .filter(|(_, s)| !s.is_exact())
         .map(|(n, s)| format!("{n} ({})", s.name()))
         .collect();
     (!weak.is_empty()).then(|| format!("symbols: {}", weak.join(", ")))

@@ -23,7 +23,6 @@ use std::collections::{BTreeMap, HashSet};
 use plugin_sdk::{CommandError, Output, Target, TargetExt, hex};
 
 use crate::common::layout_for_kernel;
-use crate::error::fault_kind;
 use poollayout::FaultKind;
 use serde_json::{Value, json};
 
@@ -462,13 +461,14 @@ fn frag_segment_heap(
     // The walker's reader reports a message; the kind of every failed read is kept here, by the
     // page it failed at, so a missing page is called "paged out" or "not in the dump" as it is.
     let faults: RefCell<BTreeMap<u64, FaultKind>> = RefCell::new(BTreeMap::new());
-    let mut read = |va: u64, buf: &mut [u8]| -> Result<(), String> {
+    let mut read = |va: u64, buf: &mut [u8]| -> Result<(), poollayout::ReadFault> {
         target.read_virtual_exact(va, buf).map_err(|e| {
+            let fault = crate::error::fault(&e);
             let mut f = faults.borrow_mut();
             if f.len() < MAX_LIST_ENTRIES {
-                f.insert(e.fault_address & !0xfff, fault_kind(e.status));
+                f.insert(fault.address & !0xfff, fault.kind);
             }
-            e.to_string()
+            fault
         })
     };
     let pool = SegPool::read(l, st.value, &mut read)

@@ -21,7 +21,7 @@
 //! let t = MemoryTarget::new(TargetInfo { arch: Arch::X64, build: 7601, pointer_size: 8, ..Default::default() });
 //! let mut out = Output::new();
 //! // No tracker table and no pool in this empty target: a clear error.
-//! let err = poolcmds::poolused::run(&t, "", &mut out).unwrap_err();
+//! let err = pooldbg_commands::poolused::run(&t, "", &mut out).unwrap_err();
 //! assert!(err.to_string().contains("no readable pool"), "{err}");
 //! ```
 
@@ -48,12 +48,12 @@ pub use plugin_sdk as __sdk;
 /// `USAGE` and `COLUMNS`. The plugin crates are these declarations and one `export_plugin!`.
 ///
 /// ```
-/// poolcmds::command! {
+/// pooldbg_commands::command! {
 ///     /// `!frag [flags]`.
 ///     Frag, "frag", "nonpaged pool fragmentation", frag
 /// }
 /// assert_eq!(plugin_sdk::Command::name(&Frag), "frag");
-/// assert_eq!(plugin_sdk::Command::columns(&Frag), poolcmds::frag::COLUMNS);
+/// assert_eq!(plugin_sdk::Command::columns(&Frag), pooldbg_commands::frag::COLUMNS);
 /// ```
 #[macro_export]
 macro_rules! command {

@@ -23,14 +23,15 @@
 //! let t = MemoryTarget::new(TargetInfo { arch: Arch::X64, build: 19041, pointer_size: 8, ..Default::default() });
 //! let layout = poollayout::Layout::for_build(poollayout::Arch::X64, 19041).unwrap();
 //! // No nt!ExPoolState in this empty target: a plain error.
-//! let e = poolcmds::segheap::read_pool(&t, &layout).unwrap_err();
-//! assert!(e.contains("ExPoolState"), "{e}");
+//! let e = pooldbg_commands::segheap::read_pool(&t, &layout).unwrap_err();
+//! assert!(e.to_string().contains("ExPoolState"), "{e}");
 //! ```
 
 use plugin_sdk::{CommandError, Output, Target, TargetExt, hex};
-use poollayout::segheap_walk::{self, SubsegmentBytes};
+use poollayout::segheap_walk::{self, SubsegmentBytes, WalkError};
 use poollayout::{
-    BlockState, HeaderError, HeapKeys, Layout, PageRange, PoolType, Walk, WalkedBlock,
+    BlockState, FaultKind, HeaderError, HeapKeys, Layout, PageRange, PoolType, ReadFault, Walk,
+    WalkedBlock,
 };
 use rayon::prelude::*;
 use serde_json::{Map, json};
@@ -44,21 +45,24 @@ pub use poollayout::segheap_walk::{
 };
 
 /// The reader adapter: `poollayout`'s sans-I/O walker reads the target through this.
-pub fn reader(target: &dyn Target) -> impl FnMut(u64, &mut [u8]) -> Result<(), String> + '_ {
+pub fn reader(target: &dyn Target) -> impl FnMut(u64, &mut [u8]) -> Result<(), ReadFault> + '_ {
     move |va, buf| {
         target
             .read_virtual_exact(va, buf)
-            .map_err(|e| e.to_string())
+            .map_err(|e| crate::error::fault(&e))
     }
 }
 
 /// Reads `nt!ExPoolState` (found by symbol), the heap keys and every heap of the target's pool
 /// ([`SegPool::read`]). `Err` says what is missing.
-pub fn read_pool(target: &dyn Target, layout: &Layout) -> Result<SegPool, String> {
-    let (state_address, _) = symbol(target, "ExPoolState").ok_or(
-        "nt!ExPoolState is not known for this kernel: the segment-heap pool cannot be found",
-    )?;
-    SegPool::read(layout, state_address, &mut reader(target)).map_err(|e| e.to_string())
+pub fn read_pool(target: &dyn Target, layout: &Layout) -> Result<SegPool, CommandError> {
+    let (state_address, _) = symbol(target, "ExPoolState").ok_or_else(|| {
+        CommandError::NotFound(
+            "nt!ExPoolState is not known for this kernel: the segment-heap pool cannot be found"
+                .to_string(),
+        )
+    })?;
+    SegPool::read(layout, state_address, &mut reader(target)).map_err(crate::error::from_layout)
 }
 
 /// A walked subsegment with its bytes.
@@ -83,11 +87,17 @@ pub fn walk_range(
     layout: &Layout,
     keys: &HeapKeys,
     range: &PageRange,
-) -> Result<SubWalk, String> {
+) -> Result<SubWalk, CommandError> {
     let sub: SubsegmentBytes =
-        segheap_walk::read_subsegment(layout, keys, range, &mut reader(target))?;
-    let walk = segheap_walk::walk_subsegment(layout, keys, &sub)
-        .map_err(|e| format!("{} subsegment {:#x}: {e}", sub.kind.label(), sub.address))?;
+        segheap_walk::read_subsegment(layout, keys, range, &mut reader(target))
+            .map_err(walk_error)?;
+    let walk = segheap_walk::walk_subsegment(layout, keys, &sub).map_err(|e| {
+        CommandError::Failed(format!(
+            "{} subsegment {:#x}: {e}",
+            sub.kind.label(),
+            sub.address
+        ))
+    })?;
     Ok(SubWalk {
         kind: sub.kind,
         address: sub.address,
@@ -95,6 +105,20 @@ pub fn walk_range(
         missing_pages: sub.missing_pages.len(),
         walk,
     })
+}
+
+/// A segment-heap walk error as the command's error: an unreadable header page keeps its read
+/// fault's reason (a cancel stays a cancel); the rest are failures with the walker's wording.
+pub fn walk_error(e: WalkError) -> CommandError {
+    match e {
+        WalkError::HeaderUnreadable { ref fault, .. } if fault.kind == FaultKind::Cancelled => {
+            CommandError::Cancelled
+        }
+        WalkError::NotInSegment { .. } | WalkError::NotInRange { .. } => {
+            CommandError::NotFound(e.to_string())
+        }
+        other => CommandError::Failed(other.to_string()),
+    }
 }
 
 /// One block found by [`scan`].
@@ -176,7 +200,7 @@ pub fn scan(
                     pages,
                     missing: 0,
                     corrupt: true,
-                    warning: Some(e),
+                    warning: Some(e.to_string()),
                 },
             })
         })

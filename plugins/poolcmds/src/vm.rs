@@ -24,7 +24,7 @@
 //! let t = MemoryTarget::new(info)
 //!     .with_symbol("MmAvailablePages", 0xfffff800_02a00000, Source::Kdbg)
 //!     .with_virtual(0xfffff800_02a00000, &1234u64.to_le_bytes());
-//! let report = poolcmds::vm::vm(&t, 1).unwrap();
+//! let report = pooldbg_commands::vm::vm(&t, 1).unwrap();
 //! assert_eq!(report.value("available_pages"), Some(1234));
 //! assert!(report.missing.iter().any(|m| m.starts_with("physical_pages")));
 //! println!("{}", report.text().join("\n"));

@@ -9,6 +9,13 @@
 //! and architecture that exports `pooldbg_plugin_v1`. Only then is it loaded, by absolute path, and
 //! its descriptor checked. Libraries are never unloaded. The first plugin to claim a command keeps
 //! it; a later one is rejected, as is every file that fails a check, each with the reason.
+//!
+//! Shipped commands are not replaced silently (issue #22): a plugin found next to the executable
+//! (its folder, `plugins/`, `../lib/pooldbg/plugins`) is *shipped*, and keeps its commands against a
+//! plugin from `--plugin-dir` or `POOLDBG_PLUGIN_PATH` claiming the same name, which is rejected
+//! with [`RejectReason::ShadowsShipped`] naming the shipped file. Only with `--allow-override`
+//! ([`PluginSet::discover_with`]) does the outside plugin win; the shipped one is then listed as
+//! overridden, by whom.
 
 pub mod vet;
 
@@ -34,6 +41,7 @@ const MAX_TEXT: usize = 4096;
 
 /// Why a file was not loaded as a plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RejectReason {
     /// Not a shared library (text, an executable, a damaged file); the text says what it is.
     NotALibrary(String),
@@ -64,6 +72,21 @@ pub enum RejectReason {
     },
     /// The file could not be read.
     Unreadable(String),
+    /// A plugin from outside pooldbg's own folders claims a command that a shipped plugin
+    /// provides; it is refused unless `--allow-override` is given.
+    ShadowsShipped {
+        /// The command.
+        command: String,
+        /// The shipped plugin that keeps it: its name and path.
+        shipped: String,
+    },
+    /// A shipped plugin whose command was taken by an outside plugin under `--allow-override`.
+    Overridden {
+        /// The command.
+        command: String,
+        /// The plugin that took it: its name and path.
+        by: String,
+    },
 }
 
 impl fmt::Display for RejectReason {
@@ -92,6 +115,15 @@ impl fmt::Display for RejectReason {
                 "duplicate command: !{command} is already provided by {owner}"
             ),
             RejectReason::Unreadable(why) => write!(f, "cannot read the file: {why}"),
+            RejectReason::ShadowsShipped { command, shipped } => write!(
+                f,
+                "refused: !{command} is a shipped command, provided by {shipped}; this plugin \
+                 would replace it (pass --allow-override to let it)"
+            ),
+            RejectReason::Overridden { command, by } => write!(
+                f,
+                "overridden: !{command} is taken by {by} (--allow-override)"
+            ),
         }
     }
 }
@@ -138,6 +170,9 @@ pub struct LoadedPlugin {
 pub struct SearchPath {
     /// Absolute folders, in search order, without duplicates.
     pub dirs: Vec<PathBuf>,
+    /// The folders of those that come with pooldbg (next to the executable): their plugins are
+    /// shipped, and an outside plugin may not silently replace their commands.
+    pub shipped: Vec<PathBuf>,
     /// Entries that were ignored, and why (e.g. a relative `POOLDBG_PLUGIN_PATH` entry).
     pub notes: Vec<String>,
 }
@@ -181,10 +216,15 @@ impl SearchPath {
             }
         }
         if let Some(dir) = exe.and_then(Path::parent) {
-            sp.push(dir.to_path_buf());
-            sp.push(dir.join("plugins"));
+            let mut own = vec![dir.to_path_buf(), dir.join("plugins")];
             if let Some(prefix) = dir.parent() {
-                sp.push(prefix.join("lib").join("pooldbg").join("plugins"));
+                own.push(prefix.join("lib").join("pooldbg").join("plugins"));
+            }
+            for d in own {
+                sp.push(d.clone());
+                if !sp.shipped.contains(&d) {
+                    sp.shipped.push(d);
+                }
             }
         }
         sp
@@ -245,16 +285,32 @@ pub struct PluginSet {
 }
 
 impl PluginSet {
-    /// Searches `search`, vets and loads every candidate.
+    /// Searches `search`, vets and loads every candidate; shipped commands are kept against
+    /// outside plugins ([`PluginSet::discover_with`] with `allow_override` false).
     pub fn discover(search: SearchPath) -> PluginSet {
+        PluginSet::discover_with(search, false)
+    }
+
+    /// Searches `search`, vets and loads every candidate. Plugins of the shipped folders claim
+    /// their commands first, then the others in search order; with `allow_override`, the outside
+    /// plugins claim first instead (a shipped command is then replaced, and the listing says by
+    /// whom).
+    pub fn discover_with(search: SearchPath, allow_override: bool) -> PluginSet {
         let mut set = PluginSet {
             search,
             ..Default::default()
         };
+        let mut loaded: Vec<(LoadedPlugin, bool)> = Vec::new();
         let mut seen: HashSet<PathBuf> = HashSet::new();
-        let mut owners: HashMap<String, String> = RESERVED_COMMANDS
+        // Owner of each command: who (for messages) and whether a shipped plugin (None: the host).
+        let mut owners: HashMap<String, (String, Option<bool>)> = RESERVED_COMMANDS
             .iter()
-            .map(|c| (c.to_string(), "pooldbg itself (a host command)".to_string()))
+            .map(|c| {
+                (
+                    c.to_string(),
+                    ("pooldbg itself (a host command)".to_string(), None),
+                )
+            })
             .collect();
         for dir in set.search.dirs.clone() {
             for path in candidates(&dir) {
@@ -264,23 +320,45 @@ impl PluginSet {
                     continue;
                 }
                 match load(&path) {
-                    Ok(plugin) => set.admit(plugin, &mut owners),
+                    Ok(plugin) => loaded.push((plugin, set.search.shipped.contains(&dir))),
                     Err(reason) => set.rejected.push(Rejected { path, reason }),
                 }
             }
         }
+        // Who claims first: shipped plugins, unless the user allowed outside ones to override.
+        let (first, second): (Vec<_>, Vec<_>) = loaded
+            .into_iter()
+            .partition(|(_, shipped)| *shipped != allow_override);
+        for (plugin, shipped) in first.into_iter().chain(second) {
+            set.admit(plugin, shipped, allow_override, &mut owners);
+        }
         set
     }
 
-    fn admit(&mut self, plugin: LoadedPlugin, owners: &mut HashMap<String, String>) {
+    fn admit(
+        &mut self,
+        plugin: LoadedPlugin,
+        shipped: bool,
+        allow_override: bool,
+        owners: &mut HashMap<String, (String, Option<bool>)>,
+    ) {
         for c in &plugin.commands {
-            if let Some(owner) = owners.get(&c.name) {
+            if let Some((owner, owner_shipped)) = owners.get(&c.name) {
+                let command = c.name.clone();
+                let owner = owner.clone();
+                let reason = match (*owner_shipped, shipped) {
+                    (Some(true), false) => RejectReason::ShadowsShipped {
+                        command,
+                        shipped: owner,
+                    },
+                    (Some(false), true) if allow_override => {
+                        RejectReason::Overridden { command, by: owner }
+                    }
+                    _ => RejectReason::DuplicateCommand { command, owner },
+                };
                 self.rejected.push(Rejected {
                     path: plugin.path.clone(),
-                    reason: RejectReason::DuplicateCommand {
-                        command: c.name.clone(),
-                        owner: owner.clone(),
-                    },
+                    reason,
                 });
                 return;
             }
@@ -288,7 +366,10 @@ impl PluginSet {
         for c in &plugin.commands {
             owners.insert(
                 c.name.clone(),
-                format!("plugin {} ({})", plugin.name, plugin.path.display()),
+                (
+                    format!("plugin {} ({})", plugin.name, plugin.path.display()),
+                    Some(shipped),
+                ),
             );
         }
         self.plugins.push(plugin);
@@ -340,6 +421,34 @@ impl PluginSet {
             let _ = writeln!(s, "  {}: {}", r.path.display(), r.reason);
         }
         s
+    }
+
+    /// The listing as JSON (`pooldbg plugins --format json`): `search_path`, `notes`, `shipped`
+    /// (the folders whose plugins are shipped), `plugins` (name, version, path, commands with
+    /// summary, usage and columns) and `rejected` (path, reason).
+    pub fn to_json(&self) -> serde_json::Value {
+        let paths =
+            |v: &[PathBuf]| -> Vec<String> { v.iter().map(|d| d.display().to_string()).collect() };
+        serde_json::json!({
+            "search_path": paths(&self.search.dirs),
+            "shipped": paths(&self.search.shipped),
+            "notes": self.search.notes,
+            "plugins": self.plugins.iter().map(|p| serde_json::json!({
+                "name": p.name,
+                "version": p.version,
+                "path": p.path.display().to_string(),
+                "commands": p.commands.iter().map(|c| serde_json::json!({
+                    "name": c.name,
+                    "summary": c.summary,
+                    "usage": c.usage,
+                    "columns": c.columns,
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "rejected": self.rejected.iter().map(|r| serde_json::json!({
+                "path": r.path.display().to_string(),
+                "reason": r.reason.to_string(),
+            })).collect::<Vec<_>>(),
+        })
     }
 }
 
@@ -754,16 +863,21 @@ mod tests {
     fn the_first_claim_on_a_command_wins() {
         let cmds: &'static [abi::CommandDescriptor] = Box::leak(Box::new([cmd("x")]));
         let mut set = PluginSet::default();
-        let mut owners: HashMap<String, String> = RESERVED_COMMANDS
+        let mut owners: HashMap<String, (String, Option<bool>)> = RESERVED_COMMANDS
             .iter()
-            .map(|c| (c.to_string(), "pooldbg itself (a host command)".to_string()))
+            .map(|c| {
+                (
+                    c.to_string(),
+                    ("pooldbg itself (a host command)".to_string(), None),
+                )
+            })
             .collect();
         let mut first = check(&descriptor(cmds)).unwrap();
         first.path = PathBuf::from("/one");
         let mut second = first.clone();
         second.path = PathBuf::from("/two");
-        set.admit(first, &mut owners);
-        set.admit(second, &mut owners);
+        set.admit(first, false, false, &mut owners);
+        set.admit(second, false, false, &mut owners);
         assert_eq!(set.plugins.len(), 1);
         assert_eq!(set.rejected[0].path, PathBuf::from("/two"));
         assert_eq!(
@@ -775,12 +889,69 @@ mod tests {
         assert!(set.find("y").is_none());
 
         let lm: &'static [abi::CommandDescriptor] = Box::leak(Box::new([cmd("lm")]));
-        set.admit(check(&descriptor(lm)).unwrap(), &mut owners);
+        set.admit(check(&descriptor(lm)).unwrap(), true, true, &mut owners);
         assert!(
             set.rejected[1]
                 .reason
                 .to_string()
                 .contains("pooldbg itself")
         );
+    }
+
+    #[test]
+    fn an_outside_plugin_may_not_take_a_shipped_command_unless_allowed() {
+        let cmds: &'static [abi::CommandDescriptor] = Box::leak(Box::new([cmd("vm")]));
+        let mut shipped = check(&descriptor(cmds)).unwrap();
+        shipped.path = PathBuf::from("/opt/pooldbg/libpooldbg_vm.so");
+        let mut outside = shipped.clone();
+        outside.path = PathBuf::from("/home/u/plugins/libpooldbg_evil.so");
+
+        // Default: the shipped plugin claims first and keeps !vm; the outside one is refused and
+        // the message names the shipped file (not the other way round).
+        let mut set = PluginSet::default();
+        let mut owners = HashMap::new();
+        set.admit(shipped.clone(), true, false, &mut owners);
+        set.admit(outside.clone(), false, false, &mut owners);
+        assert_eq!(set.find("vm").unwrap().0.path, shipped.path);
+        assert_eq!(set.rejected[0].path, outside.path);
+        assert_eq!(
+            set.rejected[0].reason.to_string(),
+            "refused: !vm is a shipped command, provided by plugin t \
+             (/opt/pooldbg/libpooldbg_vm.so); this plugin would replace it (pass \
+             --allow-override to let it)"
+        );
+
+        // --allow-override: the outside plugin claims first; the shipped one is listed as
+        // overridden, by whom.
+        let mut set = PluginSet::default();
+        let mut owners = HashMap::new();
+        set.admit(outside.clone(), false, true, &mut owners);
+        set.admit(shipped.clone(), true, true, &mut owners);
+        assert_eq!(set.find("vm").unwrap().0.path, outside.path);
+        assert_eq!(
+            set.rejected[0].reason,
+            RejectReason::Overridden {
+                command: "vm".into(),
+                by: "plugin t (/home/u/plugins/libpooldbg_evil.so)".into()
+            }
+        );
+    }
+
+    #[test]
+    fn the_executables_folders_are_the_shipped_ones() {
+        let sp = SearchPath::new(
+            &[PathBuf::from("/extra")],
+            None,
+            Some(Path::new("/opt/pooldbg/bin/pooldbg")),
+        );
+        assert_eq!(
+            sp.shipped,
+            vec![
+                PathBuf::from("/opt/pooldbg/bin"),
+                PathBuf::from("/opt/pooldbg/bin/plugins"),
+                PathBuf::from("/opt/pooldbg/lib/pooldbg/plugins"),
+            ]
+        );
+        assert!(!sp.shipped.contains(&PathBuf::from("/extra")));
     }
 }

@@ -11,9 +11,13 @@
  *   bad-json    one good row, then text that is not JSON
  *   not-object  a row that is JSON but not an object
  *   fail        an error with a message;  fail-silent  an error status without one
+ *   segv        a row, then a write through a null pointer (a crash in plugin code)
+ *   abort       a row, then abort()
+ *   escape TEXT one row {"escaped": TEXT, "need": N} with TEXT escaped by the host's json_string
  *   anything else: one row {"plugin": PLUGIN_NAME, "args": "..."}
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pooldbg_plugin.h"
@@ -53,6 +57,36 @@ static uint32_t run(const PooldbgHostApi *host, PooldbgHostContext *ctx, uint32_
     }
     if (is(args, "fail-silent")) {
         return POOLDBG_STATUS_ERROR;
+    }
+    if (args.len >= 7 && memcmp(args.ptr, "escape ", 7) == 0) {
+        PooldbgStr text = {args.ptr + 7, args.len - 7};
+        if (!POOLDBG_HAS(host, json_string)) {
+            return POOLDBG_STATUS_UNSUPPORTED;
+        }
+        size_t need = host->json_string(text, NULL, 0);
+        char lit[256];
+        if (need < 2 || need > sizeof(lit) ||
+            host->json_string(text, (uint8_t *)lit, sizeof(lit)) != need) {
+            return POOLDBG_STATUS_ERROR;
+        }
+        char out[400];
+        int n = snprintf(out, sizeof(out), "{\"escaped\": %.*s, \"need\": %zu}", (int)need, lit,
+                         need);
+        if (n < 0 || (size_t)n >= sizeof(out)) {
+            return POOLDBG_STATUS_ERROR;
+        }
+        PooldbgStr json = {(const uint8_t *)out, (size_t)n};
+        return host->emit_row(ctx, json);
+    }
+    if (is(args, "segv")) {
+        host->emit_row(ctx, POOLDBG_STR("{\"before\": 1}"));
+        volatile int *volatile nowhere = NULL;
+        *nowhere = 1;
+        return POOLDBG_STATUS_OK;
+    }
+    if (is(args, "abort")) {
+        host->emit_row(ctx, POOLDBG_STR("{\"before\": 1}"));
+        abort();
     }
     char row[256];
     int n = snprintf(row, sizeof(row), "{\"plugin\": \"%s\", \"args\": \"%.*s\"}", PLUGIN_NAME,

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use ntkernel::memory::SparseMemory;
+use pooldbg_ntkernel::memory::SparseMemory;
 
 /// Maps a PE file into memory at `base` as the loader would (headers, then each section).
 pub fn map_image(file: &Path, base: u64) -> (SparseMemory, goblin::pe::PE<'static>) {

@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use poollayout::{
+use pooldbg_poollayout::{
     AllocationMap, BigPageDetail, DescriptorCounters, Field, HeaderFormat, Layout, Width,
 };
 
@@ -354,13 +354,13 @@ pub fn check(layout: &Layout, facts: &dyn Facts, partial: bool) -> Checker {
         let t = "_HEAP_VS_CHUNK_HEADER_SIZE";
         if facts.size(t).is_some() {
             match layout.arch() {
-                poollayout::Arch::X64 => {
+                pooldbg_poollayout::Arch::X64 => {
                     c.bits(facts, t, "MemoryCost", 0, 16);
                     c.bits(facts, t, "UnsafeSize", 16, 16);
                     c.bits(facts, t, "UnsafePrevSize", 32, 16);
                     c.bits(facts, t, "Allocated", 48, 8);
                 }
-                poollayout::Arch::X86 => {
+                pooldbg_poollayout::Arch::X86 => {
                     c.bits(facts, t, "MemoryCost", 0, 1);
                     c.bits(facts, t, "UnsafeSize", 1, 15);
                     c.bits(facts, t, "UnsafePrevSize", 16, 15);

@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use poollayout::{Arch, HeaderFormat, Layout, PoolHeader};
+use pooldbg_poollayout::{Arch, HeaderFormat, Layout, PoolHeader};
 
 /// Encodes a `_POOL_HEADER` (sizes in block units).
 pub fn header(layout: &Layout, h: &PoolHeader) -> Vec<u8> {
@@ -34,7 +34,7 @@ pub fn header(layout: &Layout, h: &PoolHeader) -> Vec<u8> {
 
 /// The PoolType byte of an allocated (or free) block of base type `paged` in this layout's era.
 pub fn pool_type_byte(layout: &Layout, paged: bool, allocated: bool) -> u8 {
-    use poollayout::PoolTypeEra::*;
+    use pooldbg_poollayout::PoolTypeEra::*;
     match layout.family().era {
         Nt5 => {
             if allocated {
@@ -65,7 +65,7 @@ pub fn page(layout: &Layout, units: &[u16], tags: &[[u8; 4]], free: &[bool]) -> 
             pool_index: 0,
             block_size: u,
             pool_type: pool_type_byte(layout, i % 3 == 1, !free[i]),
-            tag: poollayout::Tag::from_bytes(tags[i]),
+            tag: pooldbg_poollayout::Tag::from_bytes(tags[i]),
             process_billed: (layout.arch() == Arch::X64).then_some(0),
         };
         let b = header(layout, &h);

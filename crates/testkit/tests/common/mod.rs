@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 #![allow(dead_code)]
 
-use testkit::{Arch, Kernel};
+use pooldbg_testkit::{Arch, Kernel};
 
 pub const PAGE: u64 = 0x1000;
 
