@@ -696,6 +696,17 @@ fn machine() -> Value {
     })
 }
 
+/// Only the sparse-region scan (`sparse_scan` of [`all`]), with the machine it ran on.
+pub fn sparse_only(quick: bool) -> Result<Value, String> {
+    let sz = sizes(quick);
+    Ok(json!({
+        "quick": quick,
+        "machine": machine(),
+        "samples": sz.reps,
+        "sparse_scan": sparse(sz, quick)?,
+    }))
+}
+
 /// Every measurement of the run.
 pub fn all(dir: &Path, quick: bool) -> Result<Value, String> {
     let sz = sizes(quick);
