@@ -399,28 +399,27 @@ impl VmReport {
     /// assumed), then WinDbg's layout. The detail is in [`VmReport::text_verbose`], the warnings
     /// and the JSON.
     pub fn text(&self) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .notes()
-            .into_iter()
-            .map(|n| format!("note: {n}"))
-            .collect();
-        if !out.is_empty() {
-            out.push(String::new());
-        }
-        self.layout_text(&mut out);
-        out
+        self.text_with(false)
     }
 
     /// The text with `-v`: the notes, every figure's source (`sources: …`), then WinDbg's layout
     /// (the warnings follow, printed by the host).
     pub fn text_verbose(&self) -> Vec<String> {
+        self.text_with(true)
+    }
+
+    fn text_with(&self, verbose: bool) -> Vec<String> {
         let mut out: Vec<String> = self
             .notes()
             .into_iter()
             .map(|n| format!("note: {n}"))
             .collect();
-        out.push(format!("sources: {}", self.sources_line()));
-        out.push(String::new());
+        if verbose {
+            out.push(format!("sources: {}", self.sources_line()));
+        }
+        if !out.is_empty() {
+            out.push(String::new());
+        }
         self.layout_text(&mut out);
         out
     }
