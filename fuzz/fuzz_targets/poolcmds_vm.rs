@@ -1,7 +1,8 @@
 //! Any bytes as the memory behind `!vm`'s sources: `MiSystemPartition`, `MiState` and a process
 //! list on `PsActiveProcessHead` whose `_EPROCESS` blocks (19041 x64 offsets) are the input. The
 //! figures, the paging files and the process walk (bounded, cycle-checked) may fail, never panic
-//! or hang.
+//! or hang. The same bytes then stand behind a Server 2003 x86 target without symbols, whose process
+//! list is read with the fallback `_EPROCESS` offsets.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -73,5 +74,26 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(rep) = poolcmds::vm::vm(&t, flags) {
             let _ = (rep.text().len(), rep.summary(), rep.row());
         }
+    }
+    // The same bytes behind a Server 2003 x86 target without symbols: the process list is read
+    // with `EPROCESS_FALLBACK`'s offsets and checked as it goes (names, back links).
+    let info = TargetInfo {
+        arch: Arch::X86,
+        build: 3790,
+        pointer_size: 4,
+        ..Default::default()
+    };
+    let k = Source::Kdbg;
+    let mut t = MemoryTarget::new(info)
+        .with_symbol("MmAvailablePages", 0x8050_0000, k)
+        .with_symbol("PsActiveProcessHead", 0x8055_0000, k);
+    for (base, chunk) in [0x8050_0000u64, 0x8055_0000, 0x8200_0000, 0x8201_0000]
+        .iter()
+        .zip(data.chunks(quarter))
+    {
+        t = t.with_virtual(*base, chunk);
+    }
+    if let Ok(rep) = poolcmds::vm::vm(&t, 0) {
+        let _ = (rep.text(), rep.text_verbose(), rep.summary());
     }
 });

@@ -371,6 +371,7 @@ pub fn main_with(
         view.sources(),
     )
     .with_header(header)
+    .with_verbose(options.verbose)
     .with_notes(&if options.verbose {
         let notices = view.notices();
         let rest: Vec<String> = view

@@ -262,6 +262,9 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
         result.summary = outcome.summary;
         result.warnings = outcome.warnings;
         result.error = outcome.error;
+        // The text with -v first: `take_text` drops a summary left empty.
+        result.text_verbose =
+            crate::render::take_lines(&mut result.summary, plugin_sdk::VERBOSE_TEXT);
         // Lines the plugin kept in `summary.text` (the convention before `emit_text`) follow any
         // it sent one by one.
         result.text = match (outcome.text, crate::render::take_text(&mut result.summary)) {

@@ -316,7 +316,8 @@ pub fn run_sub(
         std::io::stderr(),
         Value::Null,
         Value::Null,
-    );
+    )
+    .with_verbose(options.verbose);
     let _ = renderer.render(&result);
     std::process::ExitCode::from(if ok { exit::OK } else { exit::FAILED })
 }

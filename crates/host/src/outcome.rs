@@ -18,6 +18,10 @@ pub struct CommandResult {
     /// The command's own text layout (WinDbg's), when it has one; the text renderer prints these
     /// lines instead of a generic table, the machine formats drop them.
     pub text: Option<Vec<String>>,
+    /// The command's text as printed with `-v` (the summary's `text_verbose`, docs/PLUGINS.md
+    /// "Text layouts"): when set, `text` already says what the warnings change, so the text
+    /// renderer prints the warnings only with `-v`.
+    pub text_verbose: Option<Vec<String>>,
     /// Why the command failed; `None` when it succeeded.
     pub error: Option<String>,
     /// The columns the command declared (a plugin's `Command::columns`), in order; empty: the

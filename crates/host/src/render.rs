@@ -131,17 +131,24 @@ fn ordered_columns(order: &[&str], rows: &[Value]) -> Vec<String> {
 /// the text renderer prints them, the machine formats never see them. A summary left empty
 /// becomes `None`.
 pub fn take_text(summary: &mut Option<Value>) -> Option<Vec<String>> {
+    take_lines(summary, "text")
+}
+
+/// Takes the array of strings `key` (`text`, `text_verbose`) out of an object summary; a summary
+/// left empty becomes `None`. `None` (and the summary untouched) when the member is absent or not
+/// an array of strings.
+pub fn take_lines(summary: &mut Option<Value>, key: &str) -> Option<Vec<String>> {
     let Some(Value::Object(map)) = summary else {
         return None;
     };
-    let lines = match map.get("text") {
+    let lines = match map.get(key) {
         Some(Value::Array(items)) if items.iter().all(Value::is_string) => items
             .iter()
             .filter_map(|v| v.as_str().map(str::to_string))
             .collect::<Vec<_>>(),
         _ => return None,
     };
-    map.remove("text");
+    map.remove(key);
     if map.is_empty() {
         *summary = None;
     }
@@ -222,6 +229,9 @@ pub struct Renderer<W: Write, E: Write> {
     header: Option<String>,
     /// Echo `kd> COMMAND` before each command's text.
     echo: bool,
+    /// `-v`: each command's detail too (its verbose text, the warnings it summarised, an
+    /// error's lines after the first).
+    verbose: bool,
     csv_blocks: usize,
     current: Option<Current>,
 }
@@ -237,6 +247,7 @@ impl<W: Write, E: Write> Renderer<W, E> {
             sources,
             header: None,
             echo: false,
+            verbose: false,
             csv_blocks: 0,
             current: None,
         }
@@ -257,6 +268,14 @@ impl<W: Write, E: Write> Renderer<W, E> {
         let mut h = self.header.take().map(|h| vec![h]).unwrap_or_default();
         h.extend(notes.iter().map(|n| format!("note: {n}")));
         self.header = Some(h.join("\n"));
+        self
+    }
+
+    /// `-v` in text: print each command's verbose text ([`CommandResult::text_verbose`]), the
+    /// warnings its short text summarised, and every line of an error (without it, an error's
+    /// first line, which says what matters). Machine formats always carry everything.
+    pub fn with_verbose(mut self, verbose: bool) -> Self {
+        self.verbose = verbose;
         self
     }
 
@@ -348,7 +367,19 @@ impl<W: Write, E: Write> Renderer<W, E> {
             .strip_prefix(command)
             .and_then(|rest| rest.strip_prefix(": "))
             .unwrap_or(e);
-        writeln!(self.err, "error: {command}: {e}")?;
+        // The first line says what matters; the lines after it are detail (per-figure reasons),
+        // printed with -v (issue #21: a triage dump's `!vm` error was one 1,700-character line).
+        match e.split_once('\n') {
+            Some((first, rest)) if !self.verbose => {
+                let n = rest.lines().filter(|l| !l.trim().is_empty()).count();
+                writeln!(
+                    self.err,
+                    "error: {command}: {first} (-v shows {n} more line{})",
+                    if n == 1 { "" } else { "s" }
+                )?;
+            }
+            _ => writeln!(self.err, "error: {command}: {e}")?,
+        }
         self.err.flush()
     }
 
@@ -360,7 +391,13 @@ impl<W: Write, E: Write> Renderer<W, E> {
             }
             return self.error_to_err(&cur.command, e);
         }
-        match (&r.text, cur.lines_seen) {
+        // A command with a verbose text summarised its warnings in its short text.
+        let text = match (&r.text_verbose, self.verbose) {
+            (Some(v), true) => Some(v),
+            _ => r.text.as_ref(),
+        };
+        let warnings = self.verbose || r.text_verbose.is_none();
+        match (text, cur.lines_seen) {
             (Some(lines), _) => {
                 for l in lines {
                     writeln!(self.out, "{l}")?;
@@ -384,8 +421,10 @@ impl<W: Write, E: Write> Renderer<W, E> {
                 }
             }
         }
-        for w in &r.warnings {
-            writeln!(self.out, "warning: {w}")?;
+        if warnings {
+            for w in &r.warnings {
+                writeln!(self.out, "warning: {w}")?;
+            }
         }
         Ok(())
     }
@@ -682,6 +721,7 @@ mod tests {
             summary: Some(json!({"total_bytes": 96})),
             warnings: vec!["w1".into()],
             text: None,
+            text_verbose: None,
             error: None,
             // As the frag plugin declares them (`Command::columns`).
             columns: ["index", "block_size", "fragments", "bytes"]
@@ -875,6 +915,65 @@ mod tests {
             String::from_utf8(e).unwrap(),
             "error: !vm: no pool figures\n"
         );
+    }
+
+    /// Issue #21: a command with a verbose text prints its short text and no warnings without
+    /// -v, its verbose text and every warning with it; an error's detail lines only with -v;
+    /// JSON carries everything either way.
+    #[test]
+    fn verbose_text_warnings_and_error_detail_only_with_v() {
+        let mut r = CommandResult::new("!vm", "");
+        r.text = Some(vec![
+            "note: not shown: Special Pool".into(),
+            "Total: 3".into(),
+        ]);
+        r.text_verbose = Some(vec!["sources: MmTotal (kdbg)".into(), "Total: 3".into()]);
+        r.warnings = vec!["not shown: special_pool_pages: no symbol X".into()];
+        let failed = CommandResult::failed(
+            "!vm",
+            "",
+            "!vm: no figure could be read: a triage dump\n  a: no symbol A\n  b: no symbol B",
+        );
+        let run = |verbose: bool, format: Format| {
+            let mut x = Renderer::new(format, Vec::new(), Vec::new(), json!({}), json!({}))
+                .with_verbose(verbose);
+            x.render(&r).unwrap();
+            x.render(&failed).unwrap();
+            let (o, e) = x.into_inner();
+            (String::from_utf8(o).unwrap(), String::from_utf8(e).unwrap())
+        };
+        assert_eq!(
+            run(false, Format::Text),
+            (
+                "note: not shown: Special Pool\nTotal: 3\n".into(),
+                "error: !vm: no figure could be read: a triage dump (-v shows 2 more lines)\n"
+                    .into()
+            )
+        );
+        assert_eq!(
+            run(true, Format::Text),
+            (
+                "sources: MmTotal (kdbg)\nTotal: 3\nwarning: not shown: special_pool_pages: no \
+                 symbol X\n"
+                    .into(),
+                "error: !vm: no figure could be read: a triage dump\n  a: no symbol A\n  b: no \
+                 symbol B\n"
+                    .into()
+            )
+        );
+        // JSON: the same document with or without -v, warnings and the whole error in it.
+        let (quiet, _) = run(false, Format::Json);
+        assert_eq!(quiet, run(true, Format::Json).0);
+        assert!(
+            quiet.contains("no symbol X") && quiet.contains("b: no symbol B"),
+            "{quiet}"
+        );
+        assert!(!quiet.contains("sources: MmTotal"), "{quiet}");
+        // The summary member is taken out like `text`.
+        let mut s = Some(json!({"text": ["a"], "text_verbose": ["b"], "sources": {}}));
+        assert_eq!(take_lines(&mut s, "text_verbose"), Some(vec!["b".into()]));
+        assert_eq!(take_text(&mut s), Some(vec!["a".into()]));
+        assert_eq!(s, Some(json!({"sources": {}})));
     }
 
     #[test]

@@ -54,7 +54,7 @@ mod target;
 
 pub use host_target::HostTarget;
 pub use memory::{MemoryTarget, Progress};
-pub use output::{Output, OutputStream, validate_row};
+pub use output::{Output, OutputStream, VERBOSE_TEXT, validate_row};
 pub use target::{
     Arch, BitRange, FieldOffset, ImageHit, ImageSearchError, LogLevel, PageCounts, PresentPages,
     Read, ReadError, ReadStatus, Source, Sourced, TagInfo, Target, TargetExt, TargetInfo,

@@ -13,6 +13,12 @@ pub trait OutputStream: Send {
     fn line(&mut self, line: &str) -> bool;
 }
 
+/// The summary member holding a command's text as printed with `-v` (an array of strings), beside
+/// `text`: a command that sends it has summarised in `text` what its warnings change, so the text
+/// renderer prints the warnings only with `-v`; machine formats drop both members
+/// (docs/PLUGINS.md, "Text layouts").
+pub const VERBOSE_TEXT: &str = "text_verbose";
+
 /// Collects a command's results. Rows are JSON objects (one per line of output); text lines are
 /// the command's own layout (WinDbg's); the summary is any JSON value (a TOTAL line, a region
 /// kind); warnings are sentences for the user.
@@ -130,31 +136,48 @@ impl Output {
         &self.warnings
     }
 
-    /// The command's WinDbg text layout as the host prints it in text mode: the lines sent with
-    /// [`Output::line`], the summary's `text` lines, then one `warning: ...` line per warning
-    /// (docs/PLUGINS.md, "Text layouts"). Empty when the command brings no text and has no
-    /// warnings.
+    /// The command's WinDbg text layout as the host prints it in text mode without `-v`: the
+    /// lines sent with [`Output::line`], the summary's `text` lines, then one `warning: ...` line
+    /// per warning — unless the summary also has [`VERBOSE_TEXT`] lines: the command then says in
+    /// `text` what its warnings change, and they are printed only with `-v` (docs/PLUGINS.md,
+    /// "Text layouts"). Empty when the command brings no text and has no warnings.
     pub fn render_text(&self) -> String {
+        self.render(false)
+    }
+
+    /// The text as the host prints it with `-v`: the summary's [`VERBOSE_TEXT`] lines when it has
+    /// them (else its `text` lines), then every warning.
+    pub fn render_text_verbose(&self) -> String {
+        self.render(true)
+    }
+
+    fn render(&self, verbose: bool) -> String {
         let mut s = String::new();
         for l in &self.lines {
             s.push_str(l);
             s.push('\n');
         }
-        if let Some(lines) = self
-            .summary
-            .as_ref()
-            .and_then(|v| v.get("text"))
-            .and_then(Value::as_array)
-        {
-            for l in lines {
-                s.push_str(l.as_str().unwrap_or(""));
+        let lines = |key: &str| {
+            self.summary
+                .as_ref()
+                .and_then(|v| v.get(key))
+                .and_then(Value::as_array)
+        };
+        let detailed = lines(VERBOSE_TEXT);
+        let text = match (verbose, detailed) {
+            (true, Some(d)) => Some(d),
+            _ => lines("text"),
+        };
+        for l in text.into_iter().flatten() {
+            s.push_str(l.as_str().unwrap_or(""));
+            s.push('\n');
+        }
+        if verbose || detailed.is_none() {
+            for w in &self.warnings {
+                s.push_str("warning: ");
+                s.push_str(w);
                 s.push('\n');
             }
-        }
-        for w in &self.warnings {
-            s.push_str("warning: ");
-            s.push_str(w);
-            s.push('\n');
         }
         s
     }
@@ -233,5 +256,25 @@ mod render_text_tests {
             "a  b\nTOTAL 3\nwarning: table paged out\n"
         );
         assert_eq!(Output::new().render_text(), "");
+        // Without a verbose text, -v prints the same.
+        assert_eq!(out.render_text_verbose(), out.render_text());
+    }
+
+    /// A command with a verbose text: without -v its short text and no warnings (it summarised
+    /// them); with -v the verbose lines and every warning.
+    #[test]
+    fn verbose_text_holds_the_detail() {
+        let mut out = Output::new();
+        out.set_summary(serde_json::json!({
+            "text": ["not shown: Special Pool", "Total 3"],
+            VERBOSE_TEXT: ["sources: MmTotal (kdbg)", "Total 3"],
+        }));
+        out.warn("not shown: special_pool_pages: no symbol MmSpecialPagesInUse");
+        assert_eq!(out.render_text(), "not shown: Special Pool\nTotal 3\n");
+        assert_eq!(
+            out.render_text_verbose(),
+            "sources: MmTotal (kdbg)\nTotal 3\n\
+             warning: not shown: special_pool_pages: no symbol MmSpecialPagesInUse\n"
+        );
     }
 }

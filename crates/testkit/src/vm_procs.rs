@@ -2,10 +2,21 @@
 //!
 //! `_EPROCESS` offsets (`UniqueProcessId`, `ActiveProcessLinks`, `ImageFileName` (15 bytes),
 //! `CommitCharge`, `SharedCommitCharge`) and sizes are taken from the public ntkrnlmp.pdb ISF file
-//! of each real profile's build (JPCERTCC/Windows-Symbol-Tables, `shared/data/isf`), and for XP SP3
-//! x86 from its public PDB's types (ntdiff/headers). The other profiles with synthetic symbols
-//! (2000, 2003) get no list: no source of their `_EPROCESS` offsets was at hand, and the manifest
-//! leaves `processes` out.
+//! of each real profile's build (JPCERTCC/Windows-Symbol-Tables, `shared/data/isf`), and for the
+//! profiles with synthetic symbols from public dumps of their PDB types:
+//! - XP SP3 x86: ntdiff/headers (`WinXP_SP3/x86/System32/ntdll.dll/Standalone/_EPROCESS.h`);
+//! - 2000 SP4 x86: Microsoft's `!processfields` page (learn.microsoft.com, debuggercmds
+//!   `-processfields`: its Windows 2000 sample lists `UniqueProcessId: 0x9c`,
+//!   `ActiveProcessLinks: 0xa0`, `CommitCharge: 0xbc`, `ImageFileName[0]: 0x1fc`), size 0x290 from
+//!   the `dt -a -b -v _EPROCESS` listing of 5.0.2195.7045 (forensikblog.de, 2005);
+//! - 2003 SP2 x86 (and PAE: the `PageDirectoryPte` / `Filler` union before `Session` is 8 bytes in
+//!   both kernels, so the offsets are the same): Volatility 2's `win2003_sp2_x86_vtypes.py`
+//!   (`_EPROCESS` 0x278: 0x94, 0x98, 0x164, 0xb8 `unsigned long`);
+//! - 2003 SP2 x64: Volatility 2's `win2003_sp2_x64_vtypes.py` (`_EPROCESS` 0x3e0: 0xd8, 0xe0,
+//!   0x268, 0x120 `unsigned long long`).
+//!
+//! The walker's own table (`pooldbg_commands::vm::EPROCESS_FALLBACK`) cites the same sources; it is
+//! checked against these models, so a wrong offset in one shows as a mismatch with the manifest.
 //!
 //! The list holds commit ties on purpose (WinDbg's order among equal commits is part of the
 //! output: docs/COMMANDS.md `!vm`).
@@ -22,6 +33,12 @@ fn eprocess(profile: &str) -> Option<EprocessOffsets> {
         // (WinXP_SP3/x86/System32/ntdll.dll/Standalone/_EPROCESS.h); the profile's symbols are
         // synthetic, so a reader needs its own table for these (pooldbg: EPROCESS_FALLBACK).
         "xpsp3-x86" => (0x84, 0x88, 0x174, 0xa8, None, 0x260),
+        // Microsoft's `!processfields` Windows 2000 sample; size from the 5.0.2195.7045 `dt`.
+        "win2000-x86" => (0x9c, 0xa0, 0x1fc, 0xbc, None, 0x290),
+        // Volatility 2 `win2003_sp2_x86_vtypes.py` (PAE: same offsets, see above).
+        "win2003sp2-x86" | "win2003sp2-x86pae" => (0x94, 0x98, 0x164, 0xb8, None, 0x278),
+        // Volatility 2 `win2003_sp2_x64_vtypes.py`.
+        "win2003sp2-x64" => (0xd8, 0xe0, 0x268, 0x120, None, 0x3e0),
         "win7sp1-x64" => (0x180, 0x188, 0x2e0, 0x1b8, None, 0x4f8),
         "win81-x64" => (0x2e0, 0x2e8, 0x438, 0x4d0, None, 0x700),
         "win10-1607-x64" => (0x2e8, 0x2f0, 0x450, 0x4f0, Some(0x770), 0x7c8),
@@ -103,6 +120,8 @@ impl Build {
         };
         let mut list = Vec::new();
         for (i, (&ep, &(p, n, c, sc))) in eps.iter().zip(PROCESSES).enumerate() {
+            // The System process is PID 8 on Windows 2000, 4 from XP on.
+            let p = if p == 4 && self.p.build < 2600 { 8 } else { p };
             self.s.ptr(ep + pid, p);
             let mut bytes = [0u8; 15];
             bytes[..n.len()].copy_from_slice(n.as_bytes());

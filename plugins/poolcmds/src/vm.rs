@@ -43,14 +43,18 @@ pub enum Origin {
     Located(Source),
     /// Computed from other figures (named in the path).
     Derived,
+    /// Computed from fields chosen by their names, with no public statement or debugger output
+    /// to check them against (docs/COMMANDS.md says which): a figure to read with care.
+    Inferred,
 }
 
 impl Origin {
-    /// `"embedded profile"`, `"kdbg"`, …, or `"derived"`.
+    /// `"embedded profile"`, `"kdbg"`, …, `"derived"` or `"inferred"`.
     pub fn name(self) -> &'static str {
         match self {
             Origin::Located(s) => s.name(),
             Origin::Derived => "derived",
+            Origin::Inferred => "inferred",
         }
     }
 }
@@ -390,16 +394,177 @@ impl VmReport {
         pages.wrapping_mul(self.page_size / 1024)
     }
 
-    /// The WinDbg-layout lines (no trailing newline on each).
+    /// The text without `-v` (issue #21): first, once and short, what changes the meaning of the
+    /// answer ([`VmReport::notes`]: lines left out, figures derived, inferred or guessed, offsets
+    /// assumed), then WinDbg's layout. The detail is in [`VmReport::text_verbose`], the warnings
+    /// and the JSON.
     pub fn text(&self) -> Vec<String> {
-        let mut out = vec![format!("sources: {}", self.sources_line()), String::new()];
-        match self.layout {
-            TextLayout::Classic => self.classic_text(&mut out),
-            TextLayout::Win10 => self.win10_text(&mut out),
+        self.text_with(false)
+    }
+
+    /// The text with `-v`: the notes, every figure's source (`sources: …`), then WinDbg's layout
+    /// (the warnings follow, printed by the host).
+    pub fn text_verbose(&self) -> Vec<String> {
+        self.text_with(true)
+    }
+
+    fn text_with(&self, verbose: bool) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .notes()
+            .into_iter()
+            .map(|n| format!("note: {n}"))
+            .collect();
+        if verbose {
+            out.push(format!("sources: {}", self.sources_line()));
         }
-        self.process_text(&mut out);
-        self.session_text(&mut out);
+        if !out.is_empty() {
+            out.push(String::new());
+        }
+        self.layout_text(&mut out);
         out
+    }
+
+    /// What changes the meaning of the figures, one short sentence each: the lines WinDbg would
+    /// print that are left out (by WinDbg label: no source on the build, or unreadable in this
+    /// dump), figures computed rather than read (derived), chosen by field name (inferred) or
+    /// located by a guess, and `_EPROCESS` offsets assumed without symbols.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        let (mut absent, mut unreadable) = (Vec::new(), Vec::new());
+        // In WinDbg's line order ([`COLUMNS`]); the process list and the sessions last.
+        // Only lines the target's WinDbg prints: not those of the other layout (`Shared Process`
+        // on Windows 10), nor those whose field the build's types do not have.
+        let table = match self.layout {
+            TextLayout::Classic => CLASSIC,
+            TextLayout::Win10 => WIN10,
+        };
+        let printed = |key: &str| {
+            let both = [
+                "page_files",
+                "paged_pools_pages",
+                "pool_allocation_failures",
+                "processes",
+                "sessions",
+            ];
+            (both.contains(&key) || table.iter().any(|(_, k)| *k == key))
+                && !layout_lacks(self, key)
+        };
+        let mut missing: Vec<(&str, &str)> = self
+            .shown_missing()
+            .map(|m| m.split_once(": ").unwrap_or((m.as_str(), "")))
+            .filter(|(k, _)| printed(k) || *k == "sum_system_commit_pages")
+            // The segment heap has no paged pool descriptors, and WinDbg prints no per-pool
+            // lines there either (docs/COMMANDS.md `!vm`).
+            .filter(|(k, why)| !(*k == "paged_pools_pages" && why.contains("(segment heap)")))
+            .collect();
+        missing.sort_by_key(|(k, _)| COLUMNS.iter().position(|c| c == k).unwrap_or(COLUMNS.len()));
+        for (key, why) in missing {
+            let label = self.label(key);
+            if lacks_source(why) {
+                absent.push(label);
+            } else {
+                unreadable.push(label);
+            }
+        }
+        if !absent.is_empty() {
+            notes.push(format!(
+                "not shown, no known source on this build: {} (-v: why)",
+                absent.join(", ")
+            ));
+        }
+        if !unreadable.is_empty() {
+            notes.push(format!(
+                "not shown, unreadable in this dump: {} (-v: where)",
+                unreadable.join(", ")
+            ));
+        }
+        let by = |pick: &dyn Fn(&Provenance) -> bool| -> Vec<String> {
+            self.figures
+                .iter()
+                .filter(|f| pick(&f.source))
+                .map(|f| self.label(f.key))
+                .collect()
+        };
+        let derived = by(&|p| p.origin == Origin::Derived);
+        let inferred = by(&|p| p.origin == Origin::Inferred);
+        let guessed = by(&|p| p.origin == Origin::Located(Source::Guessed));
+        let mut computed = Vec::new();
+        if !derived.is_empty() {
+            computed.push(format!("derived: {}", derived.join(", ")));
+        }
+        if !inferred.is_empty() {
+            computed.push(format!(
+                "inferred from field names, unchecked: {}",
+                inferred.join(", ")
+            ));
+        }
+        if !computed.is_empty() {
+            notes.push(computed.join("; "));
+        }
+        if !guessed.is_empty() {
+            notes.push(format!(
+                "located by a guess (no symbol names them): {}",
+                guessed.join(", ")
+            ));
+        }
+        if self.list_processes
+            && let Some(p) = &self.processes.source
+            && let Some(what) = p
+                .path
+                .split_once("[_EPROCESS offsets assumed: ")
+                .map(|(_, w)| w.trim_end_matches(']'))
+        {
+            notes.push(format!(
+                "process list read with assumed _EPROCESS offsets ({what}; no symbols give them)"
+            ));
+        }
+        notes
+    }
+
+    /// The figures left out that the warnings name (the process list's only when it was asked
+    /// for).
+    pub fn shown_missing(&self) -> impl Iterator<Item = &String> {
+        self.missing
+            .iter()
+            .filter(|m| self.list_processes || !m.starts_with("processes:"))
+    }
+
+    /// WinDbg's label of a figure (without the colon), for the notes.
+    fn label(&self, key: &str) -> String {
+        let table = match self.layout {
+            TextLayout::Classic => CLASSIC,
+            TextLayout::Win10 => WIN10,
+        };
+        let special = match key {
+            "page_files" => Some("Page File"),
+            "paged_pools_pages" => Some("PagedPool N lines"),
+            "pool_allocation_failures" => Some("pool allocation failures"),
+            "processes" => Some("process list"),
+            "sessions" => Some("sessions"),
+            "sum_system_commit_pages" => Some("Sum System Commit, Misc/Transient Commit"),
+            _ => None,
+        };
+        special
+            .or_else(|| {
+                table
+                    .iter()
+                    .chain(CLASSIC)
+                    .chain(WIN10)
+                    .find(|(l, k)| *k == key && !l.is_empty())
+                    .map(|(l, _)| l.trim_end_matches(':'))
+            })
+            .unwrap_or(key)
+            .to_string()
+    }
+
+    /// The WinDbg-layout lines (no trailing newline on each).
+    fn layout_text(&self, out: &mut Vec<String>) {
+        match self.layout {
+            TextLayout::Classic => self.classic_text(out),
+            TextLayout::Win10 => self.win10_text(out),
+        }
+        self.process_text(out);
+        self.session_text(out);
     }
 
     /// `!vm 4`: the published samples' block (Windows Internals 7th ed. part 1, "Viewing session
@@ -641,7 +806,8 @@ impl VmReport {
         Value::Object(m)
     }
 
-    /// The summary: `sources` (key → source), `processes` (without flag 1) and `text`.
+    /// The summary: `sources` (key → source), `processes` (without flag 1), `text` and
+    /// `text_verbose` (the host keeps both out of the machine formats).
     pub fn summary(&self) -> Value {
         let mut sources = Map::new();
         for f in &self.figures {
@@ -700,6 +866,7 @@ impl VmReport {
         }
         m.insert("sources".into(), Value::Object(sources));
         m.insert("text".into(), json!(self.text()));
+        m.insert(plugin_sdk::VERBOSE_TEXT.into(), json!(self.text_verbose()));
         Value::Object(m)
     }
 }
@@ -826,6 +993,21 @@ fn or_else(first: Found, then: impl FnOnce() -> Found) -> Found {
         Ok(v) => Ok(v),
         Err(e) => then().map_err(|e2| e.and(e2)),
     }
+}
+
+/// Is a figure's reason for being left out that the target has no known source for it (no symbol,
+/// no offset, no established source), rather than something this dump does not let be read: a read
+/// that failed (`cannot read …`, [`plugin_sdk::ReadError`]), a list that loops or holds more than
+/// its bound, a count or link other than expected, offsets that do not fit?
+fn lacks_source(why: &str) -> bool {
+    const UNREADABLE: &[&str] = &[
+        "cannot read ",
+        "loops",
+        "more than",
+        "expected",
+        "do not fit",
+    ];
+    !UNREADABLE.iter().any(|m| why.contains(m))
 }
 
 /// A figure WinDbg prints on Windows 10/11 for which no public symbol is known to hold the value;
@@ -1122,10 +1304,27 @@ pub fn vm(target: &dyn Target, flags: u64) -> Result<VmReport, CommandError> {
         run(key, f.as_ref(), &mut rep);
     }
     if rep.figures.is_empty() {
-        return Err(CommandError::msg(format!(
-            "!vm: no figure could be read ({})",
-            rep.missing.join("; ")
-        )));
+        // The first line says what matters; one line per figure follows (the host prints them
+        // with -v; JSON keeps the whole message).
+        let why = if info.dump_type.contains("triage") {
+            "a triage dump holds none of the memory manager's pages (its header, a KDBG copy and \
+             a few data blocks only)"
+                .to_string()
+        } else if rep
+            .missing
+            .iter()
+            .all(|m| lacks_source(m.split_once(": ").map_or("", |(_, w)| w)))
+        {
+            format!("no symbol or KDBG pointer locates its globals on build {b}")
+        } else {
+            "none of its globals is readable in this dump".to_string()
+        };
+        let mut msg = format!("!vm: no figure could be read: {why}");
+        for m in &rep.missing {
+            msg.push_str("\n  ");
+            msg.push_str(m);
+        }
+        return Err(CommandError::msg(msg));
     }
     // The process list: read for `Total Private` too, shown without flag 1.
     match processes(&r, target) {
@@ -1152,10 +1351,15 @@ pub fn vm(target: &dyn Target, flags: u64) -> Result<VmReport, CommandError> {
                                 .list
                                 .iter()
                                 .fold(0u64, |s, x| s.wrapping_add(x.commit_pages)),
-                            source: Provenance::derived(
-                                "sum of _MM_SESSION_SPACE.CommittedPages over the processes' \
-                                 sessions (inferred from the field name)",
-                            ),
+                            // No public counter holds it (docs/COMMANDS.md `!vm` (4): every
+                            // global and field named *Session*Commit* was looked for); the
+                            // session space's own commit counter, chosen by its name.
+                            source: Provenance {
+                                path: "sum of _MM_SESSION_SPACE.CommittedPages over the \
+                                       processes' sessions"
+                                    .into(),
+                                origin: Origin::Inferred,
+                            },
                         });
                     }
                     rep.sessions = sess;
@@ -1551,6 +1755,7 @@ fn processes(r: &Reader<'_>, t: &dyn Target) -> Result<(Vec<Process>, Provenance
     let mut at = r
         .read(head.value, 0)
         .map_err(|e| NotFound(format!("PsActiveProcessHead at {:#x}: {e}", head.value)))?;
+    let mut prev = head.value;
     while at != head.value {
         if out.len() >= MAX_PROCESSES {
             return Err(NotFound(format!(
@@ -1571,6 +1776,27 @@ fn processes(r: &Reader<'_>, t: &dyn Target) -> Result<(Vec<Process>, Provenance
         t.read_virtual_exact(ep.wrapping_add(name_off), &mut name)
             .map_err(|e| NotFound(format!("_EPROCESS at {ep:#x}: ImageFileName: {e}")))?;
         let end = name.iter().position(|&c| c == 0).unwrap_or(name.len());
+        if let Some(what) = assumed {
+            // Offsets taken from a table, not the target's symbols: check that they fit (a name
+            // of printable characters, a back link to the entry before) before trusting them.
+            let back = rd(
+                links.wrapping_add(u64::from(r.ptr)),
+                "ActiveProcessLinks.Blink",
+            )?;
+            if end == 0 || !name[..end].iter().all(|c| (0x20..0x7f).contains(c)) {
+                return Err(NotFound(format!(
+                    "_EPROCESS at {ep:#x}: ImageFileName at +{name_off:#x} is {:02x?}, not a \
+                     name: the assumed offsets ({what}) do not fit this kernel",
+                    &name[..]
+                )));
+            }
+            if back != prev {
+                return Err(NotFound(format!(
+                    "_EPROCESS at {ep:#x}: ActiveProcessLinks.Blink is {back:#x}, expected \
+                     {prev:#x}: the assumed offsets ({what}) do not fit this kernel"
+                )));
+            }
+        }
         out.push(Process {
             pid: rd(pid_off, "UniqueProcessId")?,
             image_name: name[..end].iter().map(|&c| char::from(c)).collect(),
@@ -1585,6 +1811,7 @@ fn processes(r: &Reader<'_>, t: &dyn Target) -> Result<(Vec<Process>, Provenance
                 None => None,
             },
         });
+        prev = at;
         at = rd(links, "ActiveProcessLinks.Flink")?;
     }
     out.reverse();
@@ -1653,10 +1880,51 @@ fn sessions(r: &Reader<'_>, procs: &[Process]) -> Result<Option<Sessions>, NotFo
 /// `_EPROCESS` offsets for builds whose symbols are often missing (no embedded profile), used only
 /// when the symbols lack the fields: (build, pointer size, `UniqueProcessId`,
 /// `ActiveProcessLinks`, `ImageFileName`, `CommitCharge`, what the output says was assumed).
-/// XP SP3 x86: the public ntoskrnl PDB types as dumped in ntdiff/headers
-/// (`WinXP_SP3/x86/.../_EPROCESS.h`: 0x84, 0x88, 0x174 `UCHAR[16]`, 0xa8 `ULONG`).
-pub const EPROCESS_FALLBACK: &[(u32, u32, u64, u64, u64, u64, &str)] =
-    &[(2600, 4, 0x84, 0x88, 0x174, 0xa8, "XP SP3 x86 public PDB")];
+/// `CommitCharge` is pointer-sized in each (`ULONG` on x86, `ULONGLONG` on x64).
+///
+/// - 2000 (2195) x86: Microsoft's `!processfields` page (learn.microsoft.com, debuggercmds
+///   `-processfields`), whose Windows 2000 sample lists `UniqueProcessId: 0x9c`,
+///   `ActiveProcessLinks: 0xa0`, `CommitCharge: 0xbc`, `ImageFileName[0]: 0x1fc`;
+/// - XP SP3 (2600) x86: the public ntoskrnl PDB types as dumped in ntdiff/headers
+///   (`WinXP_SP3/x86/.../_EPROCESS.h`: 0x84, 0x88, 0x174 `UCHAR[16]`, 0xa8 `ULONG`);
+/// - Server 2003 SP2 (3790) x86, PAE too (the `PageDirectoryPte`/`Filler` union is 8 bytes in
+///   both kernels): Volatility 2's `win2003_sp2_x86_vtypes.py` (0x94, 0x98, 0x164, 0xb8);
+/// - Server 2003 SP2 (3790) x64: Volatility 2's `win2003_sp2_x64_vtypes.py` (0xd8, 0xe0, 0x268,
+///   0x120).
+///
+/// 2003 before SP1 kept the same size with a different layout (Geoff Chappell's EPROCESS
+/// notes), so the walk checks what it reads with these offsets (names printable, the list's
+/// back links consistent) and names the table when they do not fit.
+pub const EPROCESS_FALLBACK: &[(u32, u32, u64, u64, u64, u64, &str)] = &[
+    (
+        2195,
+        4,
+        0x9c,
+        0xa0,
+        0x1fc,
+        0xbc,
+        "Windows 2000 x86, Microsoft's !processfields sample",
+    ),
+    (2600, 4, 0x84, 0x88, 0x174, 0xa8, "XP SP3 x86 public PDB"),
+    (
+        3790,
+        4,
+        0x94,
+        0x98,
+        0x164,
+        0xb8,
+        "Server 2003 SP2 x86 public PDB, as in Volatility",
+    ),
+    (
+        3790,
+        8,
+        0xd8,
+        0xe0,
+        0x268,
+        0x120,
+        "Server 2003 SP2 x64 public PDB, as in Volatility",
+    ),
+];
 
 /// `!vm [flags]` usage.
 pub const USAGE: &str = "!vm [flags]   bit 0 (1) omits the process list, bit 2 (4) adds the sessions; \
@@ -1680,10 +1948,7 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
     let rep = vm(target, flags)?;
     out.row(rep.row());
     out.set_summary(rep.summary());
-    for m in &rep.missing {
-        if m.starts_with("processes:") && !rep.list_processes {
-            continue;
-        }
+    for m in rep.shown_missing() {
         out.warn(format!("not shown: {m}"));
     }
     Ok(())
@@ -1838,7 +2103,151 @@ mod tests {
     fn nothing_readable_is_an_error_naming_why() {
         let t = MemoryTarget::new(info(Arch::X64, 7601, 8));
         let e = vm(&t, 0).unwrap_err().to_string();
-        assert!(e.contains("no symbol MmNumberOfPhysicalPages"), "{e}");
+        // One short line first (what the text prints without -v), then a line per figure.
+        let (first, rest) = e.split_once('\n').unwrap();
+        assert_eq!(
+            first,
+            "!vm: no figure could be read: no symbol or KDBG pointer locates its globals on \
+             build 7601"
+        );
+        assert!(
+            rest.lines()
+                .any(|l| l.starts_with("  physical_pages: no symbol MmNumberOfPhysicalPages")),
+            "{e}"
+        );
+        // A triage dump whose globals are located but not in the dump says so.
+        let mut i = info(Arch::X64, 7601, 8);
+        i.dump_type = "triage".into();
+        let t =
+            MemoryTarget::new(i).with_symbol("MmAvailablePages", 0xfffff800_02a00000, Source::Kdbg);
+        let e = vm(&t, 0).unwrap_err().to_string();
+        assert!(
+            e.lines()
+                .next()
+                .unwrap()
+                .contains("a triage dump holds none of the memory manager's pages"),
+            "{e}"
+        );
+    }
+
+    /// Without -v the text says first, in short notes, what changes the answer; the sources
+    /// line is for -v.
+    #[test]
+    fn short_text_notes_what_matters_and_verbose_keeps_the_sources() {
+        let g = 0x8050_0000u64;
+        let t = MemoryTarget::new(info(Arch::X86, 2600, 4))
+            .with_symbol("MmAvailablePages", g, Source::Kdbg)
+            .with_virtual(g, &77u32.to_le_bytes())
+            .with_symbol("MmSharedCommit", g + 8, Source::Guessed)
+            .with_virtual(g + 8, &5u32.to_le_bytes());
+        let rep = vm(&t, 1).unwrap();
+        let text = rep.text();
+        assert!(
+            text[0].starts_with(
+                "note: not shown, no known source on this build: Physical Memory, Page File, \
+                 ResAvail Pages, Locked IO Pages, Free System PTEs,"
+            ),
+            "{text:?}"
+        );
+        assert!(text[0].contains("Free System PTEs"), "{text:?}");
+        assert!(
+            text.iter()
+                .any(|l| l == "note: located by a guess (no symbol names them): Shared Commit"),
+            "{text:?}"
+        );
+        assert!(!text.iter().any(|l| l.starts_with("sources:")), "{text:?}");
+        assert!(text.iter().any(|l| l.contains("Available Pages:")));
+        let verbose = rep.text_verbose();
+        assert!(
+            verbose
+                .iter()
+                .any(|l| l.starts_with("sources: kdbg: MmAvailablePages")),
+            "{verbose:?}"
+        );
+        // The summary carries both; the host keeps them out of JSON.
+        let s = rep.summary();
+        assert_eq!(s["text"], json!(text));
+        assert_eq!(s[plugin_sdk::VERBOSE_TEXT], json!(verbose));
+        // An unreadable global is told apart from one with no source.
+        let t = MemoryTarget::new(info(Arch::X86, 2600, 4))
+            .with_symbol("MmAvailablePages", g, Source::Kdbg)
+            .with_virtual(g, &77u32.to_le_bytes())
+            .with_symbol("MmNumberOfPhysicalPages", g + 0x10_0000, Source::Kdbg);
+        let text = vm(&t, 1).unwrap().text();
+        assert!(
+            text.iter()
+                .any(|l| l
+                    == "note: not shown, unreadable in this dump: Physical Memory (-v: where)"),
+            "{text:?}"
+        );
+    }
+
+    fn xp_style_list(
+        build: u32,
+        ptr: u32,
+        offs: (u64, u64, u64, u64),
+        name: &[u8],
+    ) -> MemoryTarget {
+        let (pid, links, name_off, commit) = offs;
+        let head = 0x8055_0000u64;
+        let g = 0x8050_0000u64;
+        let eps = [0x8200_0000u64, 0x8200_1000];
+        let mut t = MemoryTarget::new(info(Arch::X86, build, ptr))
+            .with_symbol("PsActiveProcessHead", head, Source::Kdbg)
+            .with_symbol("MmAvailablePages", g, Source::Kdbg)
+            .with_virtual(g, &5u32.to_le_bytes())
+            .with_virtual(head, &((eps[0] + links) as u32).to_le_bytes())
+            .with_virtual(head + 4, &((eps[1] + links) as u32).to_le_bytes());
+        for (i, ep) in eps.iter().enumerate() {
+            let next = if i == 0 { eps[1] + links } else { head };
+            let back = if i == 0 { head } else { eps[0] + links };
+            t = t
+                .with_virtual(ep + pid, &(4 + 4 * i as u32).to_le_bytes())
+                .with_virtual(ep + links, &(next as u32).to_le_bytes())
+                .with_virtual(ep + links + 4, &(back as u32).to_le_bytes())
+                .with_virtual(ep + name_off, name)
+                .with_virtual(ep + commit, &(10 + i as u32).to_le_bytes());
+        }
+        t
+    }
+
+    /// 2000 and 2003 without symbols: the table's offsets read the list, checked as they go.
+    #[test]
+    fn eprocess_fallback_reads_2000_and_2003_and_refuses_what_does_not_fit() {
+        for (build, offs) in [
+            (2195, (0x9c, 0xa0, 0x1fc, 0xbc)),
+            (3790, (0x94, 0x98, 0x164, 0xb8)),
+        ] {
+            let rep = vm(&xp_style_list(build, 4, offs, b"lsass.exe\0"), 0).unwrap();
+            let names: Vec<&str> = rep
+                .processes
+                .list
+                .iter()
+                .map(|p| p.image_name.as_str())
+                .collect();
+            assert_eq!(names, ["lsass.exe", "lsass.exe"], "{build}");
+            assert_eq!(rep.processes.list[0].commit_pages, 11, "{build}");
+            assert!(
+                rep.text()
+                    .iter()
+                    .any(|l| l.starts_with("note: process list read with assumed _EPROCESS")),
+                "{build}"
+            );
+        }
+        // XP's layout on a 2003 target: ImageFileName lands on other bytes, and is refused.
+        let rep = vm(
+            &xp_style_list(3790, 4, (0x84, 0x88, 0x174, 0xa8), b"x.exe\0"),
+            0,
+        )
+        .unwrap();
+        assert!(rep.processes.list.is_empty());
+        assert!(
+            rep.missing
+                .iter()
+                .any(|m| m.contains("do not fit this kernel")),
+            "{:?}",
+            rep.missing
+        );
     }
 
     /// A process list: sorted by commit (ties newest first), a loop named, flag 1 omits it.

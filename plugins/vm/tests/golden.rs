@@ -61,6 +61,35 @@ fn check_processes(what: &str, out: &Output, kernel: &testkit::Kernel) {
     assert_eq!(got.len(), want.len(), "{what}");
 }
 
+/// Issue #21: without -v the text has no `sources:` line and no warnings, but one short note per
+/// kind of gap, naming each figure left out by its WinDbg label; -v has them all.
+fn check_short_text(what: &str, out: &Output) {
+    let text = render_text(out);
+    assert!(!text.contains("sources:"), "{what}: {text}");
+    assert!(!text.contains("warning:"), "{what}: {text}");
+    let notes: Vec<&str> = text.lines().filter(|l| l.starts_with("note: ")).collect();
+    assert!(notes.len() <= 4, "{what}: {notes:?}");
+    // Every warning's figure is in a note (by label), and every note is short enough to read.
+    let gaps = notes
+        .iter()
+        .filter(|n| n.starts_with("note: not shown"))
+        .count();
+    if gaps > 0 {
+        assert!(!out.warnings().is_empty(), "{what}: {notes:?}");
+    }
+    for n in &notes {
+        assert!(n.len() <= 400, "{what}: {} chars: {n}", n.len());
+    }
+    let verbose = out.render_text_verbose();
+    assert!(
+        verbose.lines().any(|l| l.starts_with("sources: ")),
+        "{what}"
+    );
+    for w in out.warnings() {
+        assert!(verbose.contains(&format!("warning: {w}")), "{what}: {w}");
+    }
+}
+
 /// Figures testkit writes where poollayout has no source: testkit lays out Windows 2000's
 /// `_MM_PAGED_POOL_INFO` like XP's (an assumption), poollayout has no Windows 2000 layout and
 fn golden(name: &str, text: &str) {
@@ -166,6 +195,14 @@ fn every_profile_matches_its_manifest_and_golden_text() {
         gaps.extend(check_against_manifest(profile.name, &out, &kernel));
         check_processes(profile.name, &out, &kernel);
         golden(profile.name, &render_text(&out));
+        check_short_text(profile.name, &out);
+        // -v: the sources line and every warning, reviewed on one profile per layout.
+        if profile.name == "win2003sp2-x86" || profile.name == "win11-21h2-x64" {
+            golden(
+                &format!("verbose-{}", profile.name),
+                &out.render_text_verbose(),
+            );
+        }
         // Flag 4 adds the sessions, equal to the manifest's.
         let four = run(&s, "4");
         assert_eq!(four.rows(), out.rows(), "{}", profile.name);
@@ -287,6 +324,11 @@ fn triage_dump_says_what_it_cannot_answer() {
             assert!(e.contains("no figure could be read"), "{e}");
             assert!(e.contains("physical_pages:"), "{e}");
             assert!(e.contains("commit_limit:"), "{e}");
+            // Issue #21: the first line (what the text prints without -v) is short and says
+            // why; the per-figure lines follow (-v, JSON).
+            let first = e.lines().next().unwrap();
+            assert!(first.len() < 160, "{} chars: {first}", first.len());
+            assert!(first.contains("triage"), "{first}");
             golden("triage_x64", &format!("error: {e}\n"));
         }
         Ok(()) => {
