@@ -34,6 +34,7 @@ use std::collections::HashSet;
 use std::fmt;
 
 use plugin_sdk::{CommandError, Output, Source, Target, TargetExt};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 /// Who answered for a figure.
@@ -140,7 +141,7 @@ pub struct PagedPool {
 }
 
 /// One paging file (`_MMPAGING_FILE`), sizes in pages.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageFile {
     /// `PageFileName`; `None` when its length is 0 (WinDbg: "No Name for Paging File").
     pub name: Option<String>,
@@ -322,51 +323,146 @@ const WIN10: &[(&str, &str)] = &[
     ("Commit limit:", "commit_limit"),
 ];
 
-/// The columns of `!vm`'s row in WinDbg's line order (both layouts merged; docs/CONTRACT.md
-/// "Fields"): the plugin declares them (`Command::columns`), so the host's CSV keeps this order.
-pub const COLUMNS: &[&str] = &[
-    "physical_pages",
-    "page_files",
-    "available_pages",
-    "resident_available_pages",
-    "locked_io_pages",
-    "free_system_ptes",
-    "modified_pages",
-    "modified_pf_pages",
-    "modified_no_write_pages",
-    "nonpaged_pool_pages",
-    "nonpaged_pool_nx_pages",
-    "nonpaged_pool_max_pages",
-    "paged_pools_pages",
-    "paged_pool_pages",
-    "paged_pool_max_pages",
-    "pool_allocation_failures",
-    "processor_commit_pages",
-    "session_commit_pages",
-    "shared_commit_pages",
-    "special_pool_pages",
-    "shared_process_pages",
-    "kernel_stack_pages",
-    "mdl_pages",
-    "contiguous_pages",
-    "partition_pages",
-    "awe_pages",
-    "nonpaged_pool_commit_pages",
-    "paged_pool_commit_pages",
-    "driver_commit_pages",
-    "boot_commit_pages",
-    "pfn_array_commit_pages",
-    "small_nonpaged_ptes_commit_pages",
-    "slab_allocator_pages",
-    "sk_pages_in_uncharged_slabs",
-    "system_page_table_pages",
-    "process_locked_file_pages",
-    "pagefile_hash_pages",
-    "sum_system_commit_pages",
-    "total_private_pages",
-    "committed_pages",
-    "commit_limit",
-];
+plugin_sdk::row! {
+    /// `!vm`'s one row (docs/CONTRACT.md "Fields"): every figure found, in pages (a count for
+    /// `pool_allocation_failures`), in WinDbg's line order (both layouts merged); a figure with
+    /// no source is left out, never zero. The fields are the figures' keys (see
+    /// docs/COMMANDS.md `!vm` for each line's label and source): [`VmReport::vm_row`] fills them
+    /// from the figures and refuses a figure that has no field here.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct VmRow {
+        /// WinDbg's `Physical Memory:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub physical_pages: Option<u64>,
+        /// The paging files (an empty list: none configured).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub page_files: Option<Vec<PageFile>>,
+        /// WinDbg's `Available Pages:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub available_pages: Option<u64>,
+        /// WinDbg's `ResAvail Pages:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub resident_available_pages: Option<u64>,
+        /// WinDbg's `Locked IO Pages:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub locked_io_pages: Option<u64>,
+        /// WinDbg's `Free System PTEs:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub free_system_ptes: Option<u64>,
+        /// WinDbg's `Modified Pages:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub modified_pages: Option<u64>,
+        /// WinDbg's `Modified PF Pages:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub modified_pf_pages: Option<u64>,
+        /// WinDbg's `Modified No Write Pages:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub modified_no_write_pages: Option<u64>,
+        /// WinDbg's `NonPagedPool Usage:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub nonpaged_pool_pages: Option<u64>,
+        /// WinDbg's `NonPagedPoolNx Usage:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub nonpaged_pool_nx_pages: Option<u64>,
+        /// WinDbg's `NonPagedPool Max:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub nonpaged_pool_max_pages: Option<u64>,
+        /// Per paged pool: its pages in use (`PagedPool N Usage`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub paged_pools_pages: Option<Vec<u64>>,
+        /// WinDbg's `PagedPool Usage:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub paged_pool_pages: Option<u64>,
+        /// WinDbg's `PagedPool Maximum:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub paged_pool_max_pages: Option<u64>,
+        /// See docs/COMMANDS.md `!vm`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub pool_allocation_failures: Option<u64>,
+        /// WinDbg's `Processor Commit:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub processor_commit_pages: Option<u64>,
+        /// WinDbg's `Session Commit:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub session_commit_pages: Option<u64>,
+        /// WinDbg's `Shared Commit:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub shared_commit_pages: Option<u64>,
+        /// WinDbg's `Special Pool:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub special_pool_pages: Option<u64>,
+        /// WinDbg's `Shared Process:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub shared_process_pages: Option<u64>,
+        /// WinDbg's `Kernel Stacks:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub kernel_stack_pages: Option<u64>,
+        /// WinDbg's `Pages For MDLs:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub mdl_pages: Option<u64>,
+        /// WinDbg's `ContigMem Pages:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub contiguous_pages: Option<u64>,
+        /// WinDbg's `Partition Pages:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub partition_pages: Option<u64>,
+        /// WinDbg's `Pages For AWE:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub awe_pages: Option<u64>,
+        /// WinDbg's `NonPagedPool Commit:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub nonpaged_pool_commit_pages: Option<u64>,
+        /// WinDbg's `PagedPool Commit:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub paged_pool_commit_pages: Option<u64>,
+        /// WinDbg's `Driver Commit:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub driver_commit_pages: Option<u64>,
+        /// WinDbg's `Boot Commit:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub boot_commit_pages: Option<u64>,
+        /// WinDbg's `PFN Array Commit:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub pfn_array_commit_pages: Option<u64>,
+        /// WinDbg's `SmallNonPagedPtesCommit:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub small_nonpaged_ptes_commit_pages: Option<u64>,
+        /// WinDbg's `SlabAllocatorPages:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub slab_allocator_pages: Option<u64>,
+        /// WinDbg's `SkPagesInUnchargedSlabs:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub sk_pages_in_uncharged_slabs: Option<u64>,
+        /// WinDbg's `System PageTables:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub system_page_table_pages: Option<u64>,
+        /// WinDbg's `ProcessLockedFilePages:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub process_locked_file_pages: Option<u64>,
+        /// WinDbg's `Pagefile Hash Pages:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub pagefile_hash_pages: Option<u64>,
+        /// WinDbg's `Sum System Commit:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub sum_system_commit_pages: Option<u64>,
+        /// WinDbg's `Total Private:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub total_private_pages: Option<u64>,
+        /// WinDbg's `Committed pages:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub committed_pages: Option<u64>,
+        /// WinDbg's `Commit limit:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub commit_limit: Option<u64>,
+    }
+}
+
+/// The columns of `!vm`'s row ([`VmRow`]): the plugin declares them (`Command::columns`), so the
+/// host's CSV keeps WinDbg's line order.
+pub fn columns() -> &'static [&'static str] {
+    plugin_sdk::columns_of::<VmRow>()
+}
 
 /// The Windows 10/11 lines WinDbg sums into `Sum System Commit`: those of [`WIN10`] from
 /// `Processor Commit` to `Pagefile Hash Pages` (checked against the sample of docs/COMMANDS.md:
@@ -614,23 +710,16 @@ impl VmReport {
             .join("; ")
     }
 
-    /// The CONTRACT.md row: every figure found, in pages (absent figures are not in it).
-    pub fn row(&self) -> Value {
+    /// The CONTRACT.md row ([`VmRow`]): every figure found, in pages (absent figures are not in
+    /// it). `Err` names a figure whose key is not a field of [`VmRow`] (a bug, caught by the
+    /// tests: no figure is dropped silently).
+    pub fn vm_row(&self) -> Result<VmRow, CommandError> {
         let mut m = Map::new();
         for f in &self.figures {
             m.insert(f.key.into(), json!(f.value));
         }
         if let Some(pfs) = &self.page_files {
-            m.insert(
-                "page_files".into(),
-                pfs.iter()
-                    .map(|p| {
-                        json!({"name": p.name, "current_pages": p.current_pages,
-                               "free_pages": p.free_pages, "minimum_pages": p.minimum_pages,
-                               "maximum_pages": p.maximum_pages})
-                    })
-                    .collect(),
-            );
+            m.insert("page_files".into(), serde_json::to_value(pfs)?);
         }
         if !self.paged_pools.is_empty() {
             m.insert(
@@ -638,7 +727,16 @@ impl VmReport {
                 json!(self.paged_pools.iter().map(|p| p.pages).collect::<Vec<_>>()),
             );
         }
-        Value::Object(m)
+        serde_json::from_value(Value::Object(m))
+            .map_err(|e| CommandError::msg(format!("!vm row: {e}")))
+    }
+
+    /// [`VmReport::vm_row`] as JSON (an empty object if it failed).
+    pub fn row(&self) -> Value {
+        self.vm_row()
+            .ok()
+            .and_then(|r| serde_json::to_value(r).ok())
+            .unwrap_or_else(|| Value::Object(Map::new()))
     }
 
     /// The summary: `sources` (key → source), `processes` (without flag 1) and `text`.
@@ -1661,7 +1759,7 @@ pub fn render_text(out: &Output) -> String {
 pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), CommandError> {
     let flags = parse_flags(args)?;
     let rep = vm(target, flags)?;
-    out.row(rep.row());
+    out.emit(&rep.vm_row()?);
     out.set_summary(rep.summary());
     for m in &rep.missing {
         if m.starts_with("processes:") && !rep.list_processes {
@@ -1926,16 +2024,53 @@ mod tests {
         assert_eq!(keys[19], "pagefile_hash_pages");
     }
 
-    /// Every line of both layouts has its key in [`COLUMNS`].
+    /// Every line of both layouts has its key in [`VmRow`]'s columns, and a report with a
+    /// figure for every line makes a row holding them all, in the declared order.
     #[test]
     fn columns_cover_every_line() {
+        let special = ["paged_pools", "failures", "misc_transient"];
+        let mut figures = Vec::new();
         for (_, key) in CLASSIC.iter().chain(WIN10) {
-            let special = ["paged_pools", "failures", "misc_transient"];
             assert!(
-                COLUMNS.contains(key) || special.contains(key),
-                "{key} missing from COLUMNS"
+                columns().contains(key) || special.contains(key),
+                "{key} missing from VmRow"
             );
+            if !special.contains(key) && *key != "page_files" {
+                figures.push(Figure {
+                    key,
+                    value: 1,
+                    source: Provenance::derived("test"),
+                });
+            }
         }
+        // The `failures` line's figure.
+        figures.push(Figure {
+            key: "pool_allocation_failures",
+            value: 1,
+            source: Provenance::derived("test"),
+        });
+        let rep = VmReport {
+            figures,
+            page_files: Some(vec![]),
+            paged_pools: vec![PagedPool { index: 1, pages: 2 }],
+            ..VmReport::default()
+        };
+        let row = rep.vm_row().unwrap();
+        plugin_sdk::check_columns(&row).unwrap();
+        assert_eq!(
+            plugin_sdk::serialized_keys(&row).unwrap(),
+            columns(),
+            "every column filled"
+        );
+        // A figure the row has no field for is refused, not dropped.
+        let mut bad = rep.clone();
+        bad.figures.push(Figure {
+            key: "no_such_figure",
+            value: 1,
+            source: Provenance::derived("test"),
+        });
+        let e = bad.vm_row().unwrap_err().to_string();
+        assert!(e.contains("no_such_figure"), "{e}");
     }
 
     #[test]
