@@ -458,6 +458,35 @@ plugin_sdk::row! {
     }
 }
 
+/// A [`VmRow`] as the text reads it: its figures by key.
+struct RowView<'a> {
+    row: &'a VmRow,
+    figures: Map<String, Value>,
+}
+
+impl<'a> RowView<'a> {
+    fn new(row: &'a VmRow) -> Self {
+        let figures = match serde_json::to_value(row) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        RowView { row, figures }
+    }
+
+    /// The figure under `key` (a column of the row), when present.
+    fn value(&self, key: &str) -> Option<u64> {
+        self.figures.get(key).and_then(Value::as_u64)
+    }
+
+    /// The row's per-pool pages with each pool's descriptor index (which only the report keeps).
+    fn paged_pools<'r>(&'r self, rep: &'r VmReport) -> impl Iterator<Item = (u32, u64)> + 'r {
+        rep.paged_pools
+            .iter()
+            .zip(self.row.paged_pools_pages.iter().flatten())
+            .map(|(p, pages)| (p.index, *pages))
+    }
+}
+
 /// The columns of `!vm`'s row ([`VmRow`]): the plugin declares them (`Command::columns`), so the
 /// host's CSV keeps WinDbg's line order.
 pub fn columns() -> &'static [&'static str] {
@@ -487,11 +516,19 @@ impl VmReport {
     }
 
     /// The WinDbg-layout lines (no trailing newline on each).
+    ///
+    /// The figures' lines are laid out from the row the JSON carries ([`VmReport::vm_row`]: its
+    /// figures, paging files and paged pools), with the labels of WinDbg's layouts, so the text
+    /// and the row cannot disagree.
     pub fn text(&self) -> Vec<String> {
         let mut out = vec![format!("sources: {}", self.sources_line()), String::new()];
+        // A figure with no field fails `vm_row` (and `run` before any text); the tests fill every
+        // field, so the default is never the one printed.
+        let row = self.vm_row().unwrap_or_default();
+        let view = RowView::new(&row);
         match self.layout {
-            TextLayout::Classic => self.classic_text(&mut out),
-            TextLayout::Win10 => self.win10_text(&mut out),
+            TextLayout::Classic => self.classic_text(&view, &mut out),
+            TextLayout::Win10 => self.win10_text(&view, &mut out),
         }
         self.process_text(&mut out);
         self.session_text(&mut out);
@@ -539,8 +576,8 @@ impl VmReport {
         out.push(line("Commit Usage:", self.kb(commit)));
     }
 
-    fn failures_line(&self, out: &mut Vec<String>) {
-        if let Some(n) = self.value("pool_allocation_failures").filter(|n| *n != 0) {
+    fn failures_line(row: &RowView<'_>, out: &mut Vec<String>) {
+        if let Some(n) = row.value("pool_allocation_failures").filter(|n| *n != 0) {
             out.push(format!(
                 "********** {n} pool allocations have failed **********"
             ));
@@ -549,8 +586,8 @@ impl VmReport {
 
     /// Per paging file: `Page File: NAME` (or `No Name for Paging File`), then `Current` / `Free
     /// Space` and `Minimum` / `Maximum` in Kb; `indent` before the name, `sub` before the sizes.
-    fn page_file_lines(&self, indent: &str, sub: &str, out: &mut Vec<String>) {
-        for pf in self.page_files.iter().flatten() {
+    fn page_file_lines(&self, row: &RowView<'_>, indent: &str, sub: &str, out: &mut Vec<String>) {
+        for pf in row.row.page_files.iter().flatten() {
             match &pf.name {
                 Some(n) => out.push(format!("{indent}Page File: {n}")),
                 None => out.push(format!("{indent}No Name for Paging File")),
@@ -568,23 +605,23 @@ impl VmReport {
         }
     }
 
-    fn classic_text(&self, out: &mut Vec<String>) {
+    fn classic_text(&self, row: &RowView<'_>, out: &mut Vec<String>) {
         out.push("*** Virtual Memory Usage ***".into());
         for (label, key) in CLASSIC {
             match *key {
-                "page_files" => self.page_file_lines("      ", "        ", out),
+                "page_files" => self.page_file_lines(row, "      ", "        ", out),
                 "paged_pools" => {
-                    for p in &self.paged_pools {
+                    for (index, pages) in row.paged_pools(self) {
                         out.push(page_line(
-                            &format!("PagedPool {} Usage:", p.index),
-                            p.pages,
+                            &format!("PagedPool {index} Usage:"),
+                            pages,
                             self.page_size,
                         ));
                     }
                 }
-                "failures" => self.failures_line(out),
+                "failures" => Self::failures_line(row, out),
                 k => {
-                    if let Some(v) = self.value(k) {
+                    if let Some(v) = row.value(k) {
                         out.push(page_line(label, v, self.page_size));
                     }
                 }
@@ -592,28 +629,28 @@ impl VmReport {
         }
     }
 
-    fn win10_text(&self, out: &mut Vec<String>) {
-        if self.page_files.as_ref().is_some_and(|p| !p.is_empty()) {
-            self.page_file_lines("", "  ", out);
+    fn win10_text(&self, row: &RowView<'_>, out: &mut Vec<String>) {
+        if row.row.page_files.as_ref().is_some_and(|p| !p.is_empty()) {
+            self.page_file_lines(row, "", "  ", out);
             out.push(String::new());
         }
         for (label, key) in WIN10 {
             match *key {
                 "paged_pools" => {
-                    for p in &self.paged_pools {
+                    for (index, pages) in row.paged_pools(self) {
                         out.push(win10_line(
-                            &format!("PagedPool {:>2}:", p.index),
-                            p.pages,
+                            &format!("PagedPool {index:>2}:"),
+                            pages,
                             self.page_size,
                         ));
                     }
                 }
-                "failures" => self.failures_line(out),
+                "failures" => Self::failures_line(row, out),
                 "misc_transient" => {
                     if let (Some(sum), Some(private), Some(committed)) = (
-                        self.value("sum_system_commit_pages"),
-                        self.value("total_private_pages"),
-                        self.value("committed_pages"),
+                        row.value("sum_system_commit_pages"),
+                        row.value("total_private_pages"),
+                        row.value("committed_pages"),
                     ) {
                         let used = sum.wrapping_add(private);
                         if used > committed {
@@ -633,7 +670,7 @@ impl VmReport {
                     }
                 }
                 k => {
-                    if let Some(v) = self.value(k) {
+                    if let Some(v) = row.value(k) {
                         out.push(win10_line(label, v, self.page_size));
                     }
                 }
