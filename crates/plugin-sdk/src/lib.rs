@@ -50,7 +50,7 @@ mod export;
 mod host_target;
 mod memory;
 mod output;
-mod rows;
+pub mod rows;
 mod target;
 
 pub use host_target::HostTarget;

@@ -55,7 +55,7 @@ impl DriverRow {
         }
     }
 
-    /// The row's counters as a tracker entry (for [`count_columns`]).
+    /// The row's counters as a tracker entry (for the text's count columns).
     pub fn counters(&self) -> TrackerEntry {
         TrackerEntry {
             nonpaged_allocs: self.nonpaged_allocs,
@@ -68,7 +68,7 @@ impl DriverRow {
         }
     }
 
-    /// WinDbg-style line: the driver padded to `width`, the counts, at most [`MAX_TEXT_TAGS`]
+    /// WinDbg-style line: the driver padded to `width`, the counts, at most `MAX_TEXT_TAGS` (12)
     /// tags (the rest counted) and the attribution.
     pub fn text(&self, width: usize, verbose: bool) -> String {
         let mut tags: Vec<&str> = self

@@ -73,7 +73,7 @@ impl TagRow {
         }
     }
 
-    /// The row's counters as a tracker entry (for [`count_columns`]).
+    /// The row's counters as a tracker entry (for the text's count columns).
     pub fn counters(&self) -> TrackerEntry {
         TrackerEntry {
             tag: Tag::default(),
