@@ -102,6 +102,15 @@ impl TagRow {
             owner.poolused_text(&self.tag)
         )
     }
+
+    /// The line under the row listing the driver images that hold the tag (flag 0x100, a tag
+    /// that was searched): `     driver images holding 'Xpnd': xpnd.sys (3 hits)`.
+    pub fn candidates_text(&self) -> Option<String> {
+        match &self.image_candidates {
+            Some(Some(list)) => Some(candidates_text(&self.tag, list)),
+            _ => None,
+        }
+    }
 }
 
 /// The columns of `!poolused`'s rows, in order: [`TagRow`]'s and the per-driver view's
@@ -497,7 +506,8 @@ struct ImageSearch {
 
 impl ImageSearch {
     /// The candidates for an unknown `tag`: the row's `image_candidates` (`None`: not
-    /// searched) and the text line under the row, or `Err` when the user cancelled.
+    /// searched) and, when the search could not look at this tag, the note saying so under the
+    /// row; `Err` when the user cancelled.
     fn candidates(
         &mut self,
         target: &dyn Target,
@@ -516,8 +526,7 @@ impl ImageSearch {
                         hits: h.hits,
                     })
                     .collect();
-                let line = candidates_text(tag, &list);
-                Ok((Some(list), Some(line)))
+                Ok((Some(list), None))
             }
             Err(ImageSearchError::Cancelled) => Err(CommandError::Cancelled),
             Err(ImageSearchError::Unsearchable) => Ok((
@@ -537,7 +546,7 @@ impl ImageSearch {
 
 /// The text line under an unknown tag's row listing its candidates (flag 0x100): at most
 /// [`MAX_TEXT_CANDIDATES`] named, the rest counted.
-fn candidates_text(tag: Tag, list: &[ImageCandidate]) -> String {
+fn candidates_text(tag: &str, list: &[ImageCandidate]) -> String {
     if list.is_empty() {
         return format!("     no loaded driver image holds '{tag}'");
     }
@@ -624,7 +633,7 @@ fn render(
         let tag = e.tag.masked();
         let unknown = o.binary.is_none() && o.description.is_none();
         let mut row = TagRow::new(e, o);
-        let mut candidates_line = None;
+        let mut search_note = None;
         if args.images {
             let (list, line) = if unknown {
                 search.candidates(target, tag)?
@@ -632,10 +641,10 @@ fn render(
                 (None, None)
             };
             row.image_candidates = Some(list);
-            candidates_line = line;
+            search_note = line;
         }
         text.push(row.text(args.verbose));
-        text.extend(candidates_line);
+        text.extend(row.candidates_text().or(search_note));
         if args.drivers {
             tag_rows.push(row);
         } else {
