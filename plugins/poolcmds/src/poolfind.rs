@@ -5,9 +5,7 @@ use poollayout::{BlockState, Layout, PoolType, WalkedBlock};
 use serde::Serialize;
 use serde_json::{Map, json};
 
-use crate::common::{
-    addr, layout_of, no_more_args, number_or, ser_hex, ser_state, summary_with_text, tag_arg,
-};
+use crate::common::{addr, layout_of, no_more_args, number_or, ser_hex, ser_state, tag_arg};
 use crate::pool::block_text;
 use crate::scan;
 
@@ -114,7 +112,6 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
         }
     };
     let layout = layout_of(target)?;
-    let mut text = Vec::new();
     let (all_regions, region_warnings) = scan::regions(target, &layout);
     let regions: Vec<scan::Region> = all_regions
         .iter()
@@ -131,7 +128,7 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
             }
             readable_something =
                 bt.unreadable_pages * 0x1000 < (bt.entries * bt.entry_size) as usize;
-            text.push(format!(
+            out.line(format!(
                 "Scanning large pool allocation table for tag {} ({} : {})",
                 pattern.as_str(),
                 addr(&layout, bt.address),
@@ -157,8 +154,8 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
                     source: "big page table",
                     kind: None,
                 };
-                text.push(row.big_text(&layout, want_paged));
                 out.emit(&row);
+                out.line(row.big_text(&layout, want_paged));
             }
         }
         Err(e) => out.warn(format!("big page table not read: {e}")),
@@ -170,27 +167,44 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
         }
     }
     let mut found_scan = 0usize;
+    let mut page_tables: Option<plugin_sdk::PageCounts> = None;
     let mut scanned_pages = 0u64;
     if layout.is_segment_heap() {
-        let f =
-            crate::segheap::poolfind(target, &layout, &pattern, want_paged, &skip, &mut text, out)?;
+        let f = crate::segheap::poolfind(target, &layout, &pattern, want_paged, &skip, out)?;
         found_scan += f.blocks;
         scanned_pages += f.pages;
         readable_something |= f.pages > 0;
     } else {
         for r in &regions {
-            text.push(format!(
+            out.line(format!(
                 "Searching {} pool ({} : {}) for Tag: {}",
                 r.name(),
                 addr(&layout, r.start),
                 addr(&layout, r.end),
                 pattern.as_str()
             ));
-            text.push(String::new());
-            let s = scan::scan_pages(target, &layout, std::slice::from_ref(r), &skip, &|b| {
-                pattern.matches(b.tag)
-            })?;
+            out.line(String::new());
+            // Rows and lines go out as each chunk of pages is done: nothing is kept per block.
+            let s = scan::scan_pages_each(
+                target,
+                &layout,
+                std::slice::from_ref(r),
+                &skip,
+                &|b| pattern.matches(b.tag),
+                &mut |b| {
+                    found_scan += 1;
+                    let row = FoundRow::block(&b.block, Some(scan::block_pool_type(&b)), "scan");
+                    out.emit(&row);
+                    out.line(row.text(&layout, b.block.previous_size as u64));
+                },
+            )?;
             scanned_pages += s.pool_pages;
+            if let Some(c) = &s.page_tables {
+                page_tables.get_or_insert_with(Default::default).add(c);
+            }
+            if let Some(line) = s.classification() {
+                out.warn(format!("{} pool: {line}", r.name()));
+            }
             if s.pool_pages > 0 {
                 readable_something = true;
             }
@@ -200,12 +214,6 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
                     r.name(),
                     s.unreadable_pages
                 ));
-            }
-            for b in &s.blocks {
-                found_scan += 1;
-                let row = FoundRow::block(&b.block, Some(scan::block_pool_type(b)), "scan");
-                text.push(row.text(&layout, b.block.previous_size as u64));
-                out.emit(&row);
             }
         }
     }
@@ -223,6 +231,18 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
     f.insert("big_page_table_matches".into(), json!(found_big));
     f.insert("scan_matches".into(), json!(found_scan));
     f.insert("pool_pages_scanned".into(), json!(scanned_pages));
-    out.set_summary(summary_with_text(f, text));
+    // How the page tables classified the searched regions' pages (absent: every page was read).
+    if let Some(c) = page_tables {
+        f.insert(
+            "page_tables".into(),
+            json!({
+                "present": c.present(), "valid": c.valid, "transition": c.transition,
+                "large": c.large, "paged_out": c.paged_out, "demand_zero": c.demand_zero,
+                "prototype": c.prototype, "not_mapped": c.absent,
+                "table_not_in_dump": c.table_not_in_dump, "bad": c.bad,
+            }),
+        );
+    }
+    out.set_summary(serde_json::Value::Object(f));
     Ok(())
 }

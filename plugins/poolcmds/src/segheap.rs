@@ -507,7 +507,6 @@ pub fn poolfind(
     pattern: &crate::common::TagPattern,
     want_paged: bool,
     skip: &[(u64, u64)],
-    text: &mut Vec<String>,
     out: &mut Output,
 ) -> Result<Found, CommandError> {
     let pool = match read_pool(target, layout) {
@@ -551,7 +550,7 @@ pub fn poolfind(
         .filter(|h| want(h))
         .map(|h| format!("{} {}", h.name(), addr(layout, h.address)))
         .collect();
-    text.push(format!(
+    out.line(format!(
         "Searching {} pool (segment heap{} {}: {} segment(s), {} subsegment(s)) for Tag: {}",
         if want_paged { "Paged" } else { "NonPaged" },
         if heaps.len() == 1 { "" } else { "s" },
@@ -560,7 +559,7 @@ pub fn poolfind(
         s.subsegments,
         pattern.as_str()
     ));
-    text.push(String::new());
+    out.line(String::new());
     let mut found = 0usize;
     for b in s.blocks.iter().filter(|b| b.paged == want_paged) {
         found += 1;
@@ -572,8 +571,8 @@ pub fn poolfind(
             .block
             .header
             .map_or(0, |h| layout.block_bytes(h.previous_size));
-        text.push(row.text(layout, previous_size as u64));
         out.emit(&row);
+        out.line(row.text(layout, previous_size as u64));
     }
     Ok(Found {
         blocks: found,
@@ -617,5 +616,6 @@ pub fn scan_as_pages(
         pool_pages: s.pages,
         unreadable_pages: s.unreadable_pages,
         corrupt_pages: s.corrupt_subsegments,
+        page_tables: None,
     })
 }
