@@ -829,3 +829,72 @@ fn notices_first_in_text_and_detail_behind_v() {
     );
     let _ = std::fs::remove_file(&cut);
 }
+
+/// The plugin owns its schema (issue #17): for every command of the shipped pool plugins, the
+/// CSV header is the command's declared columns (`pooldbg plugins --format json`), those present
+/// in its rows, in the declared order — no key falls to the end, none is sorted by the host.
+/// Needs the workspace plugins built next to the binary (`cargo xtask test` builds them).
+#[test]
+fn every_pool_command_writes_its_declared_columns_as_the_csv_header() {
+    let f = win7();
+    let o = run(&["plugins", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let listing: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let declared = |command: &str| -> Vec<String> {
+        listing["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["commands"].as_array().unwrap())
+            .find(|c| c["name"] == command)
+            .unwrap_or_else(|| {
+                panic!("!{command} is not loaded: build the plugins first (cargo xtask test)")
+            })["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect()
+    };
+    let leak = f.manifest["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["tag"] == "Leak")
+        .expect("a Leak block");
+    let inside = format!("{:x}", hex_of(&leak["address"]) + 0x20);
+    for (command, args) in [
+        ("poolused", ""),
+        ("poolused", "100"),
+        ("poolused", "200"),
+        ("pool", inside.as_str()),
+        ("pool", ""),
+        ("poolfind", "Leak"),
+        ("frag", "1"),
+        ("vm", ""),
+    ] {
+        let cols = declared(command);
+        assert!(!cols.is_empty(), "!{command} declares no columns");
+        let line = format!("!{command} {args}");
+        let jsonl = run(&["--format", "jsonl", "-z", z(f), "-c", &line]);
+        let rows = json_lines(&jsonl);
+        assert!(!rows.is_empty(), "{line}: no rows\n{}", stderr(&jsonl));
+        let present: Vec<&String> = cols
+            .iter()
+            .filter(|c| rows.iter().any(|r| r.get(c.as_str()).is_some()))
+            .collect();
+        for r in &rows {
+            for k in r.as_object().unwrap().keys() {
+                assert!(
+                    k == "command" || cols.contains(k),
+                    "{line}: row key {k} is not a declared column {cols:?}"
+                );
+            }
+        }
+        let csv = run(&["--format", "csv", "-z", z(f), "-c", &line]);
+        assert_eq!(csv.status.code(), Some(0), "{line}: {}", stderr(&csv));
+        let text = stdout(&csv);
+        let header: Vec<&str> = text.lines().next().unwrap_or("").split(',').collect();
+        assert_eq!(header, present, "{line}: CSV header vs declared columns");
+    }
+}

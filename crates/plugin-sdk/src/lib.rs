@@ -50,11 +50,13 @@ mod export;
 mod host_target;
 mod memory;
 mod output;
+pub mod rows;
 mod target;
 
 pub use host_target::HostTarget;
 pub use memory::{MemoryTarget, Progress};
 pub use output::{Output, OutputStream, VERBOSE_TEXT, validate_row};
+pub use rows::{Row, check_columns, columns_of, is_ordered_subset, merge_columns, serialized_keys};
 pub use target::{
     Arch, BitRange, FieldOffset, ImageHit, ImageSearchError, LogLevel, PageCounts, PresentPages,
     Read, ReadError, ReadStatus, Source, Sourced, TagInfo, Target, TargetExt, TargetInfo,
@@ -86,6 +88,8 @@ pub trait Command: Send + Sync {
     fn run(&self, target: &dyn Target, args: &str, out: &mut Output) -> Result<(), CommandError>;
     /// The columns of its rows, in order (the CSV header, the text table): the plugin owns its
     /// schema. Empty (the default): none declared, and the host orders the keys itself (sorted).
+    /// A command with typed rows ([`Row`], [`row!`]) returns [`columns_of`] its row type, or
+    /// [`merge_columns`] of its row types kept in a `static`.
     fn columns(&self) -> &'static [&'static str] {
         &[]
     }

@@ -85,6 +85,17 @@ impl Output {
         }
     }
 
+    /// Adds a typed row ([`crate::Row`], declared with [`crate::row!`]): serialized to a JSON
+    /// object and handed on as [`Output::row`] does. A row that does not serialize (a map with
+    /// non-string keys, a failing hand-written `Serialize`) becomes a warning naming the error,
+    /// never a panic.
+    pub fn emit<R: crate::Row>(&mut self, row: &R) {
+        match serde_json::to_value(row) {
+            Ok(v) => self.row(v),
+            Err(e) => self.warn(format!("a row could not be serialized: {e}")),
+        }
+    }
+
     /// Adds a line of the command's own text layout (WinDbg's), printed in text mode as it
     /// comes; machine formats drop it. A command that has a layout of its own sends every line
     /// this way (or, the older convention, puts them all in `summary.text`).
@@ -229,6 +240,39 @@ mod tests {
         assert_eq!(rows, vec![json!({"a": 1}), json!({"a": 2})]);
         assert_eq!(summary, Some(json!({"total": 3})));
         assert_eq!(warnings, vec!["w".to_string()]);
+    }
+
+    crate::row! {
+        #[derive(serde::Serialize)]
+        struct Two {
+            b: u8,
+            a: &'static str,
+        }
+    }
+
+    #[test]
+    fn emit_sends_a_typed_row_as_json() {
+        let mut out = Output::new();
+        out.emit(&Two { b: 7, a: "x" });
+        assert_eq!(out.rows(), [json!({"b": 7, "a": "x"})]);
+        // A map with non-string keys does not serialize: a warning, no row, no panic.
+        #[derive(serde::Serialize)]
+        struct Bad {
+            m: std::collections::BTreeMap<(u8, u8), u8>,
+        }
+        impl crate::Row for Bad {
+            const COLUMNS: &'static [&'static str] = &["m"];
+        }
+        let mut out = Output::new();
+        out.emit(&Bad {
+            m: [((1, 2), 3)].into(),
+        });
+        assert!(out.rows().is_empty());
+        assert!(
+            out.warnings()[0].contains("could not be serialized"),
+            "{:?}",
+            out.warnings()
+        );
     }
 
     #[test]

@@ -5,23 +5,92 @@
 
 use plugin_sdk::{CommandError, Output};
 use poollayout::TrackerEntry;
-use poolreport::{DriverRow, PoolUsage};
+use poolreport::PoolUsage;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::poolused::{Sort, count_columns};
+use crate::poolused::{Sort, TagRow, count_columns};
 
 /// The most tags named on one text line (JSON lists them all).
 const MAX_TEXT_TAGS: usize = 12;
 
-fn entry(d: &DriverRow) -> TrackerEntry {
-    TrackerEntry {
-        nonpaged_allocs: d.raw[0],
-        nonpaged_frees: d.raw[1],
-        nonpaged_bytes: u64::try_from(d.counters.nonpaged_bytes).unwrap_or(0),
-        paged_allocs: d.raw[2],
-        paged_frees: d.raw[3],
-        paged_bytes: u64::try_from(d.counters.paged_bytes).unwrap_or(0),
-        ..TrackerEntry::default()
+plugin_sdk::row! {
+    /// One driver's row of `!poolused 200`: the counters of the tags attributed to it, summed.
+    /// Its WinDbg line is [`DriverRow::text`].
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+    pub struct DriverRow {
+        /// The driver's module name, an ambiguous group `a | b`, or `<unattributed>`.
+        pub driver: String,
+        /// `NonPagedAllocs`, summed.
+        pub nonpaged_allocs: u64,
+        /// `NonPagedFrees`, summed.
+        pub nonpaged_frees: u64,
+        /// `NonPagedBytes`, summed.
+        pub nonpaged_bytes: u64,
+        /// `PagedAllocs`, summed.
+        pub paged_allocs: u64,
+        /// `PagedFrees`, summed.
+        pub paged_frees: u64,
+        /// `PagedBytes`, summed.
+        pub paged_bytes: u64,
+        /// Its tags, in tag order.
+        pub tags: Vec<String>,
+        /// How its tags were attributed (`pooltag + image search`).
+        pub attribution: String,
+    }
+}
+
+impl DriverRow {
+    fn new(d: &poolreport::DriverRow) -> DriverRow {
+        DriverRow {
+            driver: d.driver.clone(),
+            nonpaged_allocs: d.raw[0],
+            nonpaged_frees: d.raw[1],
+            nonpaged_bytes: u64::try_from(d.counters.nonpaged_bytes).unwrap_or(0),
+            paged_allocs: d.raw[2],
+            paged_frees: d.raw[3],
+            paged_bytes: u64::try_from(d.counters.paged_bytes).unwrap_or(0),
+            tags: d.tags.iter().map(|t| t.0.clone()).collect(),
+            attribution: d.attribution(),
+        }
+    }
+
+    /// The row's counters as a tracker entry (for the text's count columns).
+    pub fn counters(&self) -> TrackerEntry {
+        TrackerEntry {
+            nonpaged_allocs: self.nonpaged_allocs,
+            nonpaged_frees: self.nonpaged_frees,
+            nonpaged_bytes: self.nonpaged_bytes,
+            paged_allocs: self.paged_allocs,
+            paged_frees: self.paged_frees,
+            paged_bytes: self.paged_bytes,
+            ..TrackerEntry::default()
+        }
+    }
+
+    /// WinDbg-style line: the driver padded to `width`, the counts, at most `MAX_TEXT_TAGS` (12)
+    /// tags (the rest counted) and the attribution.
+    pub fn text(&self, width: usize, verbose: bool) -> String {
+        let mut tags: Vec<&str> = self
+            .tags
+            .iter()
+            .take(MAX_TEXT_TAGS)
+            .map(String::as_str)
+            .collect();
+        let more = self.tags.len().saturating_sub(MAX_TEXT_TAGS);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        tags.dedup();
+        format!(
+            "{:<width$} {}  {}{more} ({})",
+            self.driver,
+            count_columns(&self.counters(), verbose),
+            tags.join(" "),
+            self.attribution
+        )
     }
 }
 
@@ -29,7 +98,7 @@ fn entry(d: &DriverRow) -> TrackerEntry {
 /// text lines into `text` (headers, drivers, TOTAL), and adds `drivers` and `unattributed` to the
 /// summary `fields`.
 pub fn emit(
-    tag_rows: Vec<Value>,
+    tag_rows: Vec<TagRow>,
     sort: Sort,
     verbose: bool,
     text: &mut Vec<String>,
@@ -78,7 +147,8 @@ pub fn emit(
     }
     let mut total = TrackerEntry::default();
     for d in &drivers {
-        let e = entry(d);
+        let row = DriverRow::new(d);
+        let e = row.counters();
         for (t, v) in [
             (&mut total.nonpaged_allocs, e.nonpaged_allocs),
             (&mut total.nonpaged_frees, e.nonpaged_frees),
@@ -89,37 +159,8 @@ pub fn emit(
         ] {
             *t = t.wrapping_add(v);
         }
-        let mut tags: Vec<&str> = d
-            .tags
-            .iter()
-            .take(MAX_TEXT_TAGS)
-            .map(|t| t.0.as_str())
-            .collect();
-        let more = d.tags.len().saturating_sub(MAX_TEXT_TAGS);
-        let more = if more > 0 {
-            format!(" and {more} more")
-        } else {
-            String::new()
-        };
-        tags.dedup();
-        text.push(format!(
-            "{:<w$} {}  {}{more} ({})",
-            d.driver,
-            count_columns(&e, verbose),
-            tags.join(" "),
-            d.attribution()
-        ));
-        out.row(json!({
-            "driver": d.driver,
-            "nonpaged_allocs": e.nonpaged_allocs,
-            "nonpaged_frees": e.nonpaged_frees,
-            "nonpaged_bytes": e.nonpaged_bytes,
-            "paged_allocs": e.paged_allocs,
-            "paged_frees": e.paged_frees,
-            "paged_bytes": e.paged_bytes,
-            "tags": d.tags.iter().map(|t| t.0.as_str()).collect::<Vec<_>>(),
-            "attribution": d.attribution(),
-        }));
+        text.push(row.text(w, verbose));
+        out.emit(&row);
     }
     text.push(format!(
         "{:<w$} {}",

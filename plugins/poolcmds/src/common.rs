@@ -2,7 +2,7 @@
 //! argument parsing (plugin-sdk's [`args`], the one kd vocabulary), and the text-line convention.
 
 use plugin_sdk::{Arch, CommandError, Source, Target, TargetExt, args};
-use poollayout::{Layout, Tag};
+use poollayout::{BlockState, Layout, Tag};
 use serde_json::{Map, Value, json};
 
 /// The most entries a tracker or big page table may claim before we call it corrupt (Volatility 2
@@ -149,7 +149,7 @@ pub fn owner(target: &dyn Target, tag: Tag) -> Owner {
 impl Owner {
     /// WinDbg's owner text after a `!poolused` row: `Description , Binary: x.sys`, or the
     /// `UNKNOWN pooltag 'XXXX', please update pooltag.txt` line.
-    pub fn poolused_text(&self, tag: Tag) -> String {
+    pub fn poolused_text(&self, tag: impl std::fmt::Display) -> String {
         match (&self.description, &self.binary) {
             (None, None) => format!("UNKNOWN pooltag '{tag}', please update pooltag.txt"),
             (Some(d), Some(b)) => format!("{d} , Binary: {b}"),
@@ -177,6 +177,20 @@ impl Owner {
 /// 32-bit targets, 16 on 64-bit.
 pub fn addr(layout: &Layout, value: u64) -> String {
     args::pool_address(value, layout.pointer_size() as u32)
+}
+
+/// Serializes an address as the output contract writes it ([`plugin_sdk::hex`]: `"0x…"`), for a
+/// row field `#[serde(serialize_with = "ser_hex")]`.
+pub fn ser_hex<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&plugin_sdk::hex(*v))
+}
+
+/// Serializes a block state as the rows write it: `allocated` or `free`.
+pub fn ser_state<S: serde::Serializer>(v: &BlockState, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(match v {
+        BlockState::Allocated => "allocated",
+        BlockState::Free => "free",
+    })
 }
 
 /// Parses one argument with the kd vocabulary ([`args::parse_number`]), the error a usage error

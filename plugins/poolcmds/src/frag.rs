@@ -49,21 +49,65 @@ impl Allocator {
     }
 }
 
-/// One free-list index, or one segment-heap size class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FragRow {
-    /// Which allocator the row counts.
-    pub allocator: Allocator,
-    /// `ListHeads` index; on the segment heap `block_size / granularity - 1` (granularity: 16
-    /// bytes x64, 8 x86, the VS chunk unit).
-    pub index: usize,
-    /// Bytes of a block on this list (`(index + 1)` units, header included); on the segment heap
-    /// the LFH bucket's block size or the VS chunk size (chunk header included).
-    pub block_size: u64,
-    /// Free fragments found on the list(s) (free LFH blocks, free VS chunks).
-    pub fragments: u64,
-    /// Their bytes (sum of the headers' BlockSize; LFH block sizes; VS chunk sizes).
-    pub bytes: u64,
+impl Allocator {
+    /// Is this a classic free list (whose rows carry no `allocator`)?
+    pub fn is_free_list(&self) -> bool {
+        *self == Allocator::FreeList
+    }
+}
+
+impl serde::Serialize for Allocator {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+plugin_sdk::row! {
+    /// One free-list index, or one segment-heap size class (docs/CONTRACT.md "Fields"). Its
+    /// WinDbg line is [`FragRow::text`].
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+    pub struct FragRow {
+        /// `ListHeads` index; on the segment heap `block_size / granularity - 1` (granularity: 16
+        /// bytes x64, 8 x86, the VS chunk unit).
+        pub index: usize,
+        /// Bytes of a block on this list (`(index + 1)` units, header included); on the segment
+        /// heap the LFH bucket's block size or the VS chunk size (chunk header included).
+        pub block_size: u64,
+        /// Free fragments found on the list(s) (free LFH blocks, free VS chunks).
+        pub fragments: u64,
+        /// Their bytes (sum of the headers' BlockSize; LFH block sizes; VS chunk sizes).
+        pub bytes: u64,
+        /// Which allocator the row counts: `lfh` or `vs` on the segment heap, left out for a
+        /// classic free list.
+        #[serde(skip_serializing_if = "Allocator::is_free_list")]
+        pub allocator: Allocator,
+    }
+}
+
+impl FragRow {
+    /// WinDbg's line for the row, the index padded to `index_width` digits:
+    /// `index:  3 number of fragments:     2  bytes:     64` (a classic list) or
+    /// `lfh size:   0x40 number of fragments:     5  bytes:    320` (the segment heap).
+    pub fn text(&self, index_width: usize) -> String {
+        match self.allocator {
+            Allocator::FreeList => format!(
+                "index: {:>index_width$} number of fragments:{:>6}  bytes:{:>7}",
+                self.index, self.fragments, self.bytes
+            ),
+            a => format!(
+                "{:<3} size: {:>#6x} number of fragments:{:>6}  bytes:{:>7}",
+                a.name(),
+                self.block_size,
+                self.fragments,
+                self.bytes
+            ),
+        }
+    }
+}
+
+/// The columns of `!frag`'s rows, in order ([`FragRow`]).
+pub fn columns() -> &'static [&'static str] {
+    plugin_sdk::columns_of::<FragRow>()
 }
 
 /// What `!frag` found.
@@ -110,27 +154,13 @@ impl FragReport {
         // WinDbg's sample pads the index to two digits; past 99 every line widens alike so the
         // columns stay aligned (the layout of indexes under 100 is unchanged).
         let iw = self
-            .rows
-            .iter()
-            .filter(|r| all || r.fragments != 0)
+            .listed_rows(all)
             .map(|r| r.index.to_string().len())
             .max()
             .unwrap_or(2)
             .max(2);
-        for r in self.rows.iter().filter(|r| all || r.fragments != 0) {
-            out.push(match r.allocator {
-                Allocator::FreeList => format!(
-                    "index: {:>iw$} number of fragments:{:>6}  bytes:{:>7}",
-                    r.index, r.fragments, r.bytes
-                ),
-                a => format!(
-                    "{:<3} size: {:>#6x} number of fragments:{:>6}  bytes:{:>7}",
-                    a.name(),
-                    r.block_size,
-                    r.fragments,
-                    r.bytes
-                ),
-            });
+        for r in self.listed_rows(all) {
+            out.push(r.text(iw));
         }
         out.push(format!(
             "Number of fragments:{:>8} consuming{:>8} bytes",
@@ -157,20 +187,9 @@ impl FragReport {
         s
     }
 
-    /// CONTRACT.md rows.
-    pub fn json_rows(&self, all: bool) -> Vec<Value> {
-        self.rows
-            .iter()
-            .filter(|r| all || r.fragments != 0)
-            .map(|r| {
-                let mut v = json!({"index": r.index, "block_size": r.block_size,
-                       "fragments": r.fragments, "bytes": r.bytes});
-                if r.allocator != Allocator::FreeList {
-                    v["allocator"] = json!(r.allocator.name());
-                }
-                v
-            })
-            .collect()
+    /// The rows listed: non-empty ones, or all with `all` (`!frag 1`).
+    pub fn listed_rows(&self, all: bool) -> impl Iterator<Item = &FragRow> {
+        self.rows.iter().filter(move |r| all || r.fragments != 0)
     }
 
     /// The summary: totals, usage, sources and the text lines.
@@ -620,9 +639,6 @@ fn missing_pages_reason(pages: &[u64], faults: &BTreeMap<u64, FaultKind>) -> Str
     }
 }
 
-/// The columns of `!frag`'s rows, in order (docs/CONTRACT.md "Fields").
-pub const COLUMNS: &[&str] = &["index", "block_size", "fragments", "bytes"];
-
 /// The usage line.
 pub const USAGE: &str = "!frag [flags]   flags bit 0: list every free-list index, empty ones too";
 
@@ -632,8 +648,8 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
     let flags = parse_flags(args)?;
     let all = flags & 1 != 0;
     let rep = frag(target, flags)?;
-    for r in rep.json_rows(all) {
-        out.row(r);
+    for r in rep.listed_rows(all) {
+        out.emit(r);
     }
     out.set_summary(rep.summary(all));
     for w in &rep.warnings {

@@ -1,25 +1,131 @@
 //! `!pool [address [flags]]`: what holds an address, or the pool regions and paged-pool bitmap.
 
-use plugin_sdk::{CommandError, Output, Target, TargetExt, hex};
+use std::sync::LazyLock;
+
+use plugin_sdk::{CommandError, Output, Row, Target, TargetExt, hex};
 use poollayout::{AllocationMap, BlockState, HeaderError, Layout, PoolType, WalkedBlock};
+use serde::Serialize;
 use serde_json::{Map, json};
 
 use crate::common::{
-    addr, layout_of, no_more_args, number_or, owner, read_global, summary_with_text,
+    addr, layout_of, no_more_args, number_or, owner, read_global, ser_hex, ser_state,
+    summary_with_text,
 };
 use crate::scan;
 
-/// The columns of `!pool`'s rows, in order (docs/CONTRACT.md "Fields").
-pub const COLUMNS: &[&str] = &[
-    "address",
-    "size",
-    "previous_size",
-    "state",
-    "tag",
-    "pool_type",
-    "contains_address",
-    "error",
-];
+plugin_sdk::row! {
+    /// One block of `!pool ADDRESS` (docs/CONTRACT.md "Fields"): a block of the pool page (or
+    /// segment-heap subsegment) holding the address, or the big allocation holding it. Its
+    /// WinDbg line is [`BlockRow::text`] ([`BlockRow::big_text`] for a big allocation).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+    pub struct BlockRow {
+        /// The block's header address (`0x…`).
+        #[serde(serialize_with = "ser_hex")]
+        pub address: u64,
+        /// Its size in bytes, header included.
+        pub size: u64,
+        /// The header's previous size in bytes (0 for a big allocation; the segment heap leaves
+        /// it 0).
+        pub previous_size: u64,
+        /// `allocated` or `free`.
+        #[serde(serialize_with = "ser_state")]
+        pub state: BlockState,
+        /// The tag (protected bit masked).
+        pub tag: String,
+        /// The pool type of an allocated block, when known.
+        pub pool_type: Option<&'static str>,
+        /// Is this the block holding the address asked about?
+        pub contains_address: bool,
+        /// What is wrong with its header (`null`: nothing); left out for a big allocation,
+        /// which has no header.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub error: Option<Option<String>>,
+        /// Segment heap only: the subsegment's allocator (`lfh`, `vs`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub kind: Option<&'static str>,
+    }
+}
+
+impl BlockRow {
+    /// The row of a block walked on a classic pool page.
+    pub fn walked(b: &WalkedBlock, marked: bool) -> BlockRow {
+        BlockRow {
+            address: b.address,
+            size: b.size as u64,
+            previous_size: b.previous_size as u64,
+            state: b.state,
+            tag: b.tag.masked().to_string(),
+            pool_type: b
+                .pool_type
+                .filter(|_| b.state == BlockState::Allocated)
+                .map(PoolType::name),
+            contains_address: marked,
+            error: Some(b.error.map(|e| e.to_string())),
+            kind: None,
+        }
+    }
+
+    /// WinDbg's `!pool` block line: `*e1001050 size:   10 previous size:   10  (Allocated) *ObDi`,
+    /// the block holding the address marked with `*`.
+    pub fn text(&self, layout: &Layout) -> String {
+        block_text(
+            layout,
+            self.address,
+            self.size,
+            self.previous_size,
+            self.state,
+            &self.tag,
+            self.contains_address,
+        )
+    }
+
+    /// WinDbg's line for a big allocation: `*ffffe000… : large page allocation, tag is Leak,
+    /// size is 0x2000 bytes`.
+    pub fn big_text(&self, layout: &Layout) -> String {
+        format!(
+            "*{} : large page allocation, tag is {}, size is 0x{:x} bytes",
+            addr(layout, self.address),
+            self.tag,
+            self.size
+        )
+    }
+}
+
+plugin_sdk::row! {
+    /// One run of the paged-pool allocation bitmap (`!pool` without an address).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+    pub struct RunRow {
+        /// The run's first page (`0x…`).
+        #[serde(serialize_with = "ser_hex")]
+        pub address: u64,
+        /// Its bytes.
+        pub size: u64,
+        /// `busy` or `free`.
+        pub state: &'static str,
+        /// The pool (`paged`).
+        pub region: &'static str,
+    }
+}
+
+impl RunRow {
+    /// WinDbg's line: `e1000000: 3000 - busy`.
+    pub fn text(&self, layout: &Layout) -> String {
+        format!(
+            "{}: {:x} - {}",
+            addr(layout, self.address),
+            self.size,
+            self.state
+        )
+    }
+}
+
+/// The columns of `!pool`'s rows, in order: [`BlockRow`]'s and [`RunRow`]'s, merged
+/// ([`plugin_sdk::merge_columns`]).
+pub fn columns() -> &'static [&'static str] {
+    static COLUMNS: LazyLock<Vec<&'static str>> =
+        LazyLock::new(|| plugin_sdk::merge_columns(&[BlockRow::COLUMNS, RunRow::COLUMNS]));
+    &COLUMNS
+}
 
 /// The usage line.
 pub const USAGE: &str = "!pool [ADDRESS [FLAGS]]  (ADDRESS: a number or an expression such as nt!Symbol+10 or poi(ADDR); flags: 1 contents, 2 only the containing block, 80000000 no descriptions)";
@@ -49,16 +155,22 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
     }
 }
 
-/// WinDbg's `!pool` block line: `*e1001050 size:   10 previous size:   10  (Allocated) *ObDi`.
-pub fn block_line(layout: &Layout, b: &WalkedBlock, marked: bool) -> String {
+/// WinDbg's `!pool` block line: `*e1001050 size:   10 previous size:   10  (Allocated) *ObDi`
+/// (`marked`: the `*`s of the block holding the address).
+pub fn block_text(
+    layout: &Layout,
+    address: u64,
+    size: u64,
+    previous_size: u64,
+    state: BlockState,
+    tag: &str,
+    marked: bool,
+) -> String {
     let m = if marked { '*' } else { ' ' };
-    let state = format!("({})", b.state.as_str());
+    let state = format!("({})", state.as_str());
     format!(
-        "{m}{} size: {:4x} previous size: {:4x}  {state:<11} {m}{}",
-        addr(layout, b.address),
-        b.size,
-        b.previous_size,
-        b.tag.masked()
+        "{m}{} size: {size:4x} previous size: {previous_size:4x}  {state:<11} {m}{tag}",
+        addr(layout, address),
     )
 }
 
@@ -88,13 +200,6 @@ pub fn error_line(
     line
 }
 
-fn pool_type_name(t: Option<PoolType>, b: &WalkedBlock) -> Option<String> {
-    if b.state == BlockState::Free {
-        return None;
-    }
-    t.map(|t| t.name().to_string())
-}
-
 fn pool_address(
     target: &dyn Target,
     layout: &Layout,
@@ -116,21 +221,19 @@ fn pool_address(
         } else {
             PoolType::NON_PAGED
         });
-        out.row(json!({
-            "address": hex(e.va),
-            "size": e.bytes,
-            "previous_size": 0,
-            "state": "allocated",
-            "tag": e.tag.masked().to_string(),
-            "pool_type": pool_type.name(),
-            "contains_address": true,
-        }));
-        text.push(format!(
-            "*{} : large page allocation, tag is {}, size is 0x{:x} bytes",
-            addr(layout, e.va),
-            e.tag.masked(),
-            e.bytes
-        ));
+        let row = BlockRow {
+            address: e.va,
+            size: e.bytes,
+            previous_size: 0,
+            state: BlockState::Allocated,
+            tag: e.tag.masked().to_string(),
+            pool_type: Some(pool_type.name()),
+            contains_address: true,
+            error: None,
+            kind: None,
+        };
+        text.push(row.big_text(layout));
+        out.emit(&row);
         if describe {
             text.push(format!(
                 "\t\t{}",
@@ -191,23 +294,15 @@ fn pool_address(
             .map(|p| p.address);
         previous = Some(b);
         let marked = Some(b.address) == containing;
-        out.row(json!({
-            "address": hex(b.address),
-            "size": b.size,
-            "previous_size": b.previous_size,
-            "state": if b.state == BlockState::Allocated { "allocated" } else { "free" },
-            "tag": b.tag.masked().to_string(),
-            "pool_type": pool_type_name(b.pool_type, b),
-            "contains_address": marked,
-            "error": b.error.map(|e| e.to_string()),
-        }));
+        let row = BlockRow::walked(b, marked);
+        out.emit(&row);
         if flags & FLAG_ONLY_CONTAINING != 0 && !marked {
             if let Some(e) = &b.error {
                 text.push(error_line(layout, b.address, e, reached_from));
             }
             continue;
         }
-        text.push(block_line(layout, b, marked));
+        text.push(row.text(layout));
         if let Some(e) = &b.error {
             text.push(error_line(layout, b.address, e, reached_from));
         }
@@ -404,18 +499,14 @@ fn pool_regions(
                 if busy {
                     busy_pages += pages;
                 }
-                out.row(json!({
-                    "address": hex(a),
-                    "size": pages * 0x1000,
-                    "state": if busy { "busy" } else { "free" },
-                    "region": "paged",
-                }));
-                text.push(format!(
-                    "{}: {:x} - {}",
-                    addr(layout, a),
-                    pages * 0x1000,
-                    if busy { "busy" } else { "free" }
-                ));
+                let row = RunRow {
+                    address: a,
+                    size: pages * 0x1000,
+                    state: if busy { "busy" } else { "free" },
+                    region: "paged",
+                };
+                text.push(row.text(layout));
+                out.emit(&row);
             }
             bitmap = Some(bits);
         }

@@ -1,16 +1,84 @@
 //! `!poolfind tag [pooltype]`: the big page table, then every pool page, for blocks with a tag.
 
-use plugin_sdk::{CommandError, Output, Target, hex};
-use poollayout::{BlockState, PoolType};
+use plugin_sdk::{CommandError, Output, Target};
+use poollayout::{BlockState, Layout, PoolType, WalkedBlock};
+use serde::Serialize;
 use serde_json::{Map, json};
 
-use crate::common::{addr, layout_of, no_more_args, number_or, tag_arg};
-use crate::pool::block_line;
+use crate::common::{addr, layout_of, no_more_args, number_or, ser_hex, ser_state, tag_arg};
+use crate::pool::block_text;
 use crate::scan;
 
-/// The usage line.
-/// The columns of `!poolfind`'s rows, in order (docs/CONTRACT.md "Fields").
-pub const COLUMNS: &[&str] = &["address", "size", "tag", "pool_type", "state", "source"];
+plugin_sdk::row! {
+    /// One block `!poolfind` found (docs/CONTRACT.md "Fields"): a big allocation or a block of a
+    /// scanned pool page. Its WinDbg line is [`FoundRow::text`] ([`FoundRow::big_text`]).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+    pub struct FoundRow {
+        /// The block's header address (`0x…`; a big allocation's first byte).
+        #[serde(serialize_with = "ser_hex")]
+        pub address: u64,
+        /// Its size in bytes.
+        pub size: u64,
+        /// The tag (protected bit masked).
+        pub tag: String,
+        /// The pool type of an allocated block, when known.
+        pub pool_type: Option<&'static str>,
+        /// `allocated` or `free`.
+        #[serde(serialize_with = "ser_state")]
+        pub state: BlockState,
+        /// `big page table` or `scan`.
+        pub source: &'static str,
+        /// Segment heap only: the subsegment's allocator (`lfh`, `vs`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub kind: Option<&'static str>,
+    }
+}
+
+impl FoundRow {
+    /// The row of a block found by a scan (`source`); `pool_type` is kept for an allocated block.
+    pub fn block(b: &WalkedBlock, pool_type: Option<PoolType>, source: &'static str) -> FoundRow {
+        let allocated = b.state == BlockState::Allocated;
+        FoundRow {
+            address: b.address,
+            size: b.size as u64,
+            tag: b.tag.masked().to_string(),
+            pool_type: pool_type.filter(|_| allocated).map(PoolType::name),
+            state: b.state,
+            source,
+            kind: None,
+        }
+    }
+
+    /// WinDbg's block line for a scanned block ([`crate::pool::block_text`], never marked), with
+    /// the header's previous size, which the row does not carry.
+    pub fn text(&self, layout: &Layout, previous_size: u64) -> String {
+        block_text(
+            layout,
+            self.address,
+            self.size,
+            previous_size,
+            self.state,
+            &self.tag,
+            false,
+        )
+    }
+
+    /// WinDbg's line for a big allocation: `ffffe000… : tag Leak, size     0x2000, Nonpaged pool`.
+    pub fn big_text(&self, layout: &Layout, paged: bool) -> String {
+        format!(
+            "{} : tag {}, size {:#10x}, {} pool",
+            addr(layout, self.address),
+            self.tag,
+            self.size,
+            if paged { "Paged" } else { "Nonpaged" }
+        )
+    }
+}
+
+/// The columns of `!poolfind`'s rows, in order ([`FoundRow`]).
+pub fn columns() -> &'static [&'static str] {
+    plugin_sdk::columns_of::<FoundRow>()
+}
 
 /// The usage line.
 pub const USAGE: &str = "!poolfind TAG [POOLTYPE]  (TAG: 4 characters with * and ?, or 0xVALUE; POOLTYPE: 0 nonpaged (default), 1 paged)";
@@ -77,21 +145,17 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
                     PoolType::NON_PAGED
                 });
                 found_big += 1;
-                out.row(json!({
-                    "address": hex(e.va),
-                    "size": e.bytes,
-                    "tag": e.tag.masked().to_string(),
-                    "pool_type": pt.name(),
-                    "state": "allocated",
-                    "source": "big page table",
-                }));
-                out.line(format!(
-                    "{} : tag {}, size {:#10x}, {} pool",
-                    addr(&layout, e.va),
-                    e.tag.masked(),
-                    e.bytes,
-                    if want_paged { "Paged" } else { "Nonpaged" }
-                ));
+                let row = FoundRow {
+                    address: e.va,
+                    size: e.bytes,
+                    tag: e.tag.masked().to_string(),
+                    pool_type: Some(pt.name()),
+                    state: BlockState::Allocated,
+                    source: "big page table",
+                    kind: None,
+                };
+                out.emit(&row);
+                out.line(row.big_text(&layout, want_paged));
             }
         }
         Err(e) => out.warn(format!("big page table not read: {e}")),
@@ -129,16 +193,9 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
                 &|b| pattern.matches(b.tag),
                 &mut |b| {
                     found_scan += 1;
-                    let allocated = b.block.state == BlockState::Allocated;
-                    out.row(json!({
-                        "address": hex(b.block.address),
-                        "size": b.block.size,
-                        "tag": b.block.tag.masked().to_string(),
-                        "pool_type": if allocated { Some(scan::block_pool_type(&b).name()) } else { None },
-                        "state": if allocated { "allocated" } else { "free" },
-                        "source": "scan",
-                    }));
-                    out.line(block_line(&layout, &b.block, false));
+                    let row = FoundRow::block(&b.block, Some(scan::block_pool_type(&b)), "scan");
+                    out.emit(&row);
+                    out.line(row.text(&layout, b.block.previous_size as u64));
                 },
             )?;
             scanned_pages += s.pool_pages;

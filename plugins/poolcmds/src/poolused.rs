@@ -1,36 +1,127 @@
 //! `!poolused [flags [tag]]`: pool use per tag, from the tracker tables or, failing them, a scan.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
-use plugin_sdk::{CommandError, ImageSearchError, Output, Source, Target, hex};
+use plugin_sdk::{CommandError, ImageSearchError, Output, Row, Source, Target, hex};
 use poollayout::{BlockState, Layout, Tag, TrackerEntry};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::common::{
-    MAX_TABLE_ENTRIES, TagPattern, layout_of, no_more_args, number_or, owner, read_global,
+    MAX_TABLE_ENTRIES, Owner, TagPattern, layout_of, no_more_args, number_or, owner, read_global,
     read_lenient, summary_with_text, symbol, symbols_line, tag_arg,
 };
 use crate::scan;
 
-/// The columns of `!poolused`'s rows, in order (docs/CONTRACT.md "Fields"); the plugin declares
-/// them (`Command::columns`), the host's CSV and tables follow them.
-pub const COLUMNS: &[&str] = &[
-    // `driver`, `tags` and `attribution`: the per-driver view's rows (flag 0x200), which have no
-    // `tag`; only the columns present in a result are written.
-    "driver",
-    "tag",
-    "nonpaged_allocs",
-    "nonpaged_frees",
-    "nonpaged_bytes",
-    "paged_allocs",
-    "paged_frees",
-    "paged_bytes",
-    "binary",
-    "description",
-    "tag_source",
-    "tags",
-    "attribution",
-];
+plugin_sdk::row! {
+    /// One tag's row of `!poolused` (docs/CONTRACT.md "Fields"): the summed tracker counters and
+    /// who owns the tag. Its WinDbg line is [`TagRow::text`].
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+    pub struct TagRow {
+        /// The tag (protected bit masked).
+        pub tag: String,
+        /// `NonPagedAllocs`.
+        pub nonpaged_allocs: u64,
+        /// `NonPagedFrees`.
+        pub nonpaged_frees: u64,
+        /// `NonPagedBytes`.
+        pub nonpaged_bytes: u64,
+        /// `PagedAllocs`.
+        pub paged_allocs: u64,
+        /// `PagedFrees`.
+        pub paged_frees: u64,
+        /// `PagedBytes`.
+        pub paged_bytes: u64,
+        /// The owning binary, as the tag database says.
+        pub binary: Option<String>,
+        /// The tag's description.
+        pub description: Option<String>,
+        /// The tag database that answered.
+        pub tag_source: Option<String>,
+        /// Flag 0x100 only (left out without it): the loaded driver images holding the tag's
+        /// bytes, for a tag the database does not know; `null` when not searched.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub image_candidates: Option<Option<Vec<ImageCandidate>>>,
+    }
+}
+
+/// A driver image holding an unknown tag's bytes (flag 0x100).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageCandidate {
+    /// The image's module name.
+    pub module: String,
+    /// How many times the tag's bytes occur in it.
+    pub hits: u64,
+}
+
+impl TagRow {
+    /// The row of tracker counters `e` and owner `o`.
+    pub fn new(e: &TrackerEntry, o: Owner) -> TagRow {
+        TagRow {
+            tag: e.tag.masked().to_string(),
+            nonpaged_allocs: e.nonpaged_allocs,
+            nonpaged_frees: e.nonpaged_frees,
+            nonpaged_bytes: e.nonpaged_bytes,
+            paged_allocs: e.paged_allocs,
+            paged_frees: e.paged_frees,
+            paged_bytes: e.paged_bytes,
+            binary: o.binary,
+            description: o.description,
+            tag_source: o.source,
+            image_candidates: None,
+        }
+    }
+
+    /// The row's counters as a tracker entry (for the text's count columns).
+    pub fn counters(&self) -> TrackerEntry {
+        TrackerEntry {
+            tag: Tag::default(),
+            nonpaged_allocs: self.nonpaged_allocs,
+            nonpaged_frees: self.nonpaged_frees,
+            nonpaged_bytes: self.nonpaged_bytes,
+            paged_allocs: self.paged_allocs,
+            paged_frees: self.paged_frees,
+            paged_bytes: self.paged_bytes,
+        }
+    }
+
+    /// WinDbg's line for the row: the tag, the counts, a TAB, then the owner text. WinDbg
+    /// separates the last count from the description with a TAB (so `cut -f2` takes the
+    /// descriptions); the seed's sample lost it in copy.
+    pub fn text(&self, verbose: bool) -> String {
+        let owner = Owner {
+            binary: self.binary.clone(),
+            description: self.description.clone(),
+            source: self.tag_source.clone(),
+        };
+        format!(
+            "{} {}\t{}",
+            self.tag,
+            count_columns(&self.counters(), verbose),
+            owner.poolused_text(&self.tag)
+        )
+    }
+
+    /// The line under the row listing the driver images that hold the tag (flag 0x100, a tag
+    /// that was searched): `     driver images holding 'Xpnd': xpnd.sys (3 hits)`.
+    pub fn candidates_text(&self) -> Option<String> {
+        match &self.image_candidates {
+            Some(Some(list)) => Some(candidates_text(&self.tag, list)),
+            _ => None,
+        }
+    }
+}
+
+/// The columns of `!poolused`'s rows, in order: [`TagRow`]'s and the per-driver view's
+/// [`crate::bydriver::DriverRow`]'s, merged ([`plugin_sdk::merge_columns`]); only the columns
+/// present in a result are written.
+pub fn columns() -> &'static [&'static str] {
+    static COLUMNS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+        plugin_sdk::merge_columns(&[crate::bydriver::DriverRow::COLUMNS, TagRow::COLUMNS])
+    });
+    &COLUMNS
+}
 
 /// The usage line.
 pub const USAGE: &str = "!poolused [FLAGS [TAG]]  (flags: 1 verbose, 2 sort by nonpaged, 4 sort by paged, 8 session pool, 100 driver images holding unknown tags, 200 by driver)";
@@ -417,45 +508,32 @@ struct ImageSearch {
 }
 
 impl ImageSearch {
-    /// The candidates for an unknown `tag`: the JSON value and the text line, or `Err` when the
-    /// user cancelled.
+    /// The candidates for an unknown `tag`: the row's `image_candidates` (`None`: not
+    /// searched) and, when the search could not look at this tag, the note saying so under the
+    /// row; `Err` when the user cancelled.
     fn candidates(
         &mut self,
         target: &dyn Target,
         tag: Tag,
-    ) -> Result<(Value, Option<String>), CommandError> {
+    ) -> Result<(Option<Vec<ImageCandidate>>, Option<String>), CommandError> {
         if self.unavailable.is_some() {
-            return Ok((Value::Null, None));
+            return Ok((None, None));
         }
         match target.find_tag_in_images(tag.bytes()) {
             Ok(hits) => {
                 self.searched += 1;
-                let line = if hits.is_empty() {
-                    format!("     no loaded driver image holds '{tag}'")
-                } else {
-                    let mut names: Vec<String> = hits
-                        .iter()
-                        .take(MAX_TEXT_CANDIDATES)
-                        .map(|h| {
-                            let s = if h.hits == 1 { "" } else { "s" };
-                            format!("{} ({} hit{s})", h.module, h.hits)
-                        })
-                        .collect();
-                    if hits.len() > MAX_TEXT_CANDIDATES {
-                        names.push(format!("{} more", hits.len() - MAX_TEXT_CANDIDATES));
-                    }
-                    format!("     driver images holding '{tag}': {}", names.join(", "))
-                };
-                let json = Value::Array(
-                    hits.iter()
-                        .map(|h| json!({"module": h.module, "hits": h.hits}))
-                        .collect(),
-                );
-                Ok((json, Some(line)))
+                let list: Vec<ImageCandidate> = hits
+                    .into_iter()
+                    .map(|h| ImageCandidate {
+                        module: h.module,
+                        hits: h.hits,
+                    })
+                    .collect();
+                Ok((Some(list), None))
             }
             Err(ImageSearchError::Cancelled) => Err(CommandError::Cancelled),
             Err(ImageSearchError::Unsearchable) => Ok((
-                Value::Null,
+                None,
                 Some(format!(
                     "     driver images not searched for '{tag}': {}",
                     ImageSearchError::Unsearchable
@@ -463,10 +541,30 @@ impl ImageSearch {
             )),
             Err(e) => {
                 self.unavailable = Some(e);
-                Ok((Value::Null, None))
+                Ok((None, None))
             }
         }
     }
+}
+
+/// The text line under an unknown tag's row listing its candidates (flag 0x100): at most
+/// [`MAX_TEXT_CANDIDATES`] named, the rest counted.
+fn candidates_text(tag: &str, list: &[ImageCandidate]) -> String {
+    if list.is_empty() {
+        return format!("     no loaded driver image holds '{tag}'");
+    }
+    let mut names: Vec<String> = list
+        .iter()
+        .take(MAX_TEXT_CANDIDATES)
+        .map(|h| {
+            let s = if h.hits == 1 { "" } else { "s" };
+            format!("{} ({} hit{s})", h.module, h.hits)
+        })
+        .collect();
+    if list.len() > MAX_TEXT_CANDIDATES {
+        names.push(format!("{} more", list.len() - MAX_TEXT_CANDIDATES));
+    }
+    format!("     driver images holding '{tag}': {}", names.join(", "))
 }
 
 fn render(
@@ -537,41 +635,24 @@ fn render(
         let o = owner(target, e.tag);
         let tag = e.tag.masked();
         let unknown = o.binary.is_none() && o.description.is_none();
-        let (candidates, candidates_line) = if args.images && unknown {
-            search.candidates(target, tag)?
-        } else {
-            (Value::Null, None)
-        };
-        let mut row = json!({
-            "tag": tag.to_string(),
-            "nonpaged_allocs": e.nonpaged_allocs,
-            "nonpaged_frees": e.nonpaged_frees,
-            "nonpaged_bytes": e.nonpaged_bytes,
-            "paged_allocs": e.paged_allocs,
-            "paged_frees": e.paged_frees,
-            "paged_bytes": e.paged_bytes,
-            "binary": o.binary,
-            "description": o.description,
-            "tag_source": o.source,
-        });
-        if args.images
-            && let Some(r) = row.as_object_mut()
-        {
-            r.insert("image_candidates".into(), candidates);
+        let mut row = TagRow::new(e, o);
+        let mut search_note = None;
+        if args.images {
+            let (list, line) = if unknown {
+                search.candidates(target, tag)?
+            } else {
+                (None, None)
+            };
+            row.image_candidates = Some(list);
+            search_note = line;
         }
+        text.push(row.text(args.verbose));
+        text.extend(row.candidates_text().or(search_note));
         if args.drivers {
             tag_rows.push(row);
         } else {
-            out.row(row);
+            out.emit(&row);
         }
-        let owner_text = o.poolused_text(tag);
-        // WinDbg separates the last count from the description with a TAB (so `cut -f2` takes
-        // the descriptions); the seed's sample lost it in copy.
-        text.push(format!(
-            "{tag} {}\t{owner_text}",
-            count_columns(e, args.verbose)
-        ));
-        text.extend(candidates_line);
     }
     // WinDbg's TOTAL label is as wide as `Tag ` in the verbose layout, four wider in the short one.
     let label = if args.verbose { "TOTAL" } else { "TOTAL    " };

@@ -37,7 +37,8 @@ use rayon::prelude::*;
 use serde_json::{Map, json};
 
 use crate::common::{addr, owner, summary_with_text, symbol};
-use crate::pool::{FLAG_CONTENTS, FLAG_NO_DESCRIPTIONS, FLAG_ONLY_CONTAINING, block_line};
+use crate::pool::{BlockRow, FLAG_CONTENTS, FLAG_NO_DESCRIPTIONS, FLAG_ONLY_CONTAINING};
+use crate::poolfind::FoundRow;
 
 pub use poollayout::segheap_walk::{
     Heap, Located, MAX_SEGMENTS, MAX_SUBSEGMENT_BYTES as MAX_SUBSEGMENT, SegPool, SubKind,
@@ -397,28 +398,24 @@ pub(crate) fn pool_address(
             .map(|(_, c, w)| (*c, w));
         // WinDbg prints the pool header's PreviousSize, which the segment heap leaves 0.
         let previous_size = b.header.map_or(0, |h| layout.block_bytes(h.previous_size));
-        let shown = WalkedBlock {
-            previous_size,
-            ..*b
+        let row = BlockRow {
+            previous_size: previous_size as u64,
+            error: Some(
+                b.error
+                    .map(|e| e.to_string())
+                    .or(blame.map(|(_, w)| format!("VS chunk header corrupt: {w}"))),
+            ),
+            kind: Some(sub.kind.as_str()),
+            ..BlockRow::walked(b, marked)
         };
-        out.row(json!({
-            "address": hex(b.address),
-            "size": b.size,
-            "previous_size": previous_size,
-            "state": if b.state == BlockState::Allocated { "allocated" } else { "free" },
-            "tag": b.tag.masked().to_string(),
-            "pool_type": (b.state == BlockState::Allocated).then(|| b.pool_type.map(|t| t.name())).flatten(),
-            "contains_address": marked,
-            "error": b.error.map(|e| e.to_string()).or(blame.map(|(_, w)| format!("VS chunk header corrupt: {w}"))),
-            "kind": sub.kind.as_str(),
-        }));
+        out.emit(&row);
         let err = error_line(layout, sub.kind, b, reached_from)
             .or(blame.map(|(c, w)| format!("Bad VS chunk header @{}: {w}", addr(layout, c))));
         if flags & FLAG_ONLY_CONTAINING != 0 && !marked {
             text.extend(err);
             continue;
         }
-        text.push(block_line(layout, &shown, marked));
+        text.push(row.text(layout));
         text.extend(err);
         if marked && describe && b.state == BlockState::Allocated {
             text.push(format!(
@@ -566,28 +563,16 @@ pub fn poolfind(
     let mut found = 0usize;
     for b in s.blocks.iter().filter(|b| b.paged == want_paged) {
         found += 1;
-        let allocated = b.block.state == BlockState::Allocated;
-        out.row(json!({
-            "address": hex(b.block.address),
-            "size": b.block.size,
-            "tag": b.block.tag.masked().to_string(),
-            "pool_type": if allocated { b.block.pool_type.map(|t| t.name()) } else { None },
-            "state": if allocated { "allocated" } else { "free" },
-            "source": "scan",
-            "kind": b.kind.as_str(),
-        }));
+        let row = FoundRow {
+            kind: Some(b.kind.as_str()),
+            ..FoundRow::block(&b.block, b.block.pool_type, "scan")
+        };
         let previous_size = b
             .block
             .header
             .map_or(0, |h| layout.block_bytes(h.previous_size));
-        out.line(block_line(
-            layout,
-            &WalkedBlock {
-                previous_size,
-                ..b.block
-            },
-            false,
-        ));
+        out.emit(&row);
+        out.line(row.text(layout, previous_size as u64));
     }
     Ok(Found {
         blocks: found,

@@ -34,6 +34,7 @@ use std::collections::HashSet;
 use std::fmt;
 
 use plugin_sdk::{CommandError, Output, Source, Target, TargetExt};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 /// Who answered for a figure.
@@ -144,7 +145,7 @@ pub struct PagedPool {
 }
 
 /// One paging file (`_MMPAGING_FILE`), sizes in pages.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageFile {
     /// `PageFileName`; `None` when its length is 0 (WinDbg: "No Name for Paging File").
     pub name: Option<String>,
@@ -326,51 +327,175 @@ const WIN10: &[(&str, &str)] = &[
     ("Commit limit:", "commit_limit"),
 ];
 
-/// The columns of `!vm`'s row in WinDbg's line order (both layouts merged; docs/CONTRACT.md
-/// "Fields"): the plugin declares them (`Command::columns`), so the host's CSV keeps this order.
-pub const COLUMNS: &[&str] = &[
-    "physical_pages",
-    "page_files",
-    "available_pages",
-    "resident_available_pages",
-    "locked_io_pages",
-    "free_system_ptes",
-    "modified_pages",
-    "modified_pf_pages",
-    "modified_no_write_pages",
-    "nonpaged_pool_pages",
-    "nonpaged_pool_nx_pages",
-    "nonpaged_pool_max_pages",
-    "paged_pools_pages",
-    "paged_pool_pages",
-    "paged_pool_max_pages",
-    "pool_allocation_failures",
-    "processor_commit_pages",
-    "session_commit_pages",
-    "shared_commit_pages",
-    "special_pool_pages",
-    "shared_process_pages",
-    "kernel_stack_pages",
-    "mdl_pages",
-    "contiguous_pages",
-    "partition_pages",
-    "awe_pages",
-    "nonpaged_pool_commit_pages",
-    "paged_pool_commit_pages",
-    "driver_commit_pages",
-    "boot_commit_pages",
-    "pfn_array_commit_pages",
-    "small_nonpaged_ptes_commit_pages",
-    "slab_allocator_pages",
-    "sk_pages_in_uncharged_slabs",
-    "system_page_table_pages",
-    "process_locked_file_pages",
-    "pagefile_hash_pages",
-    "sum_system_commit_pages",
-    "total_private_pages",
-    "committed_pages",
-    "commit_limit",
-];
+plugin_sdk::row! {
+    /// `!vm`'s one row (docs/CONTRACT.md "Fields"): every figure found, in pages (a count for
+    /// `pool_allocation_failures`), in WinDbg's line order (both layouts merged); a figure with
+    /// no source is left out, never zero. The fields are the figures' keys (see
+    /// docs/COMMANDS.md `!vm` for each line's label and source): [`VmReport::vm_row`] fills them
+    /// from the figures and refuses a figure that has no field here.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct VmRow {
+        /// WinDbg's `Physical Memory:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub physical_pages: Option<u64>,
+        /// The paging files (an empty list: none configured).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub page_files: Option<Vec<PageFile>>,
+        /// WinDbg's `Available Pages:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub available_pages: Option<u64>,
+        /// WinDbg's `ResAvail Pages:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub resident_available_pages: Option<u64>,
+        /// WinDbg's `Locked IO Pages:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub locked_io_pages: Option<u64>,
+        /// WinDbg's `Free System PTEs:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub free_system_ptes: Option<u64>,
+        /// WinDbg's `Modified Pages:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub modified_pages: Option<u64>,
+        /// WinDbg's `Modified PF Pages:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub modified_pf_pages: Option<u64>,
+        /// WinDbg's `Modified No Write Pages:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub modified_no_write_pages: Option<u64>,
+        /// WinDbg's `NonPagedPool Usage:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub nonpaged_pool_pages: Option<u64>,
+        /// WinDbg's `NonPagedPoolNx Usage:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub nonpaged_pool_nx_pages: Option<u64>,
+        /// WinDbg's `NonPagedPool Max:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub nonpaged_pool_max_pages: Option<u64>,
+        /// Per paged pool: its pages in use (`PagedPool N Usage`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub paged_pools_pages: Option<Vec<u64>>,
+        /// WinDbg's `PagedPool Usage:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub paged_pool_pages: Option<u64>,
+        /// WinDbg's `PagedPool Maximum:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub paged_pool_max_pages: Option<u64>,
+        /// See docs/COMMANDS.md `!vm`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub pool_allocation_failures: Option<u64>,
+        /// WinDbg's `Processor Commit:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub processor_commit_pages: Option<u64>,
+        /// WinDbg's `Session Commit:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub session_commit_pages: Option<u64>,
+        /// WinDbg's `Shared Commit:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub shared_commit_pages: Option<u64>,
+        /// WinDbg's `Special Pool:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub special_pool_pages: Option<u64>,
+        /// WinDbg's `Shared Process:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub shared_process_pages: Option<u64>,
+        /// WinDbg's `Kernel Stacks:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub kernel_stack_pages: Option<u64>,
+        /// WinDbg's `Pages For MDLs:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub mdl_pages: Option<u64>,
+        /// WinDbg's `ContigMem Pages:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub contiguous_pages: Option<u64>,
+        /// WinDbg's `Partition Pages:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub partition_pages: Option<u64>,
+        /// WinDbg's `Pages For AWE:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub awe_pages: Option<u64>,
+        /// WinDbg's `NonPagedPool Commit:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub nonpaged_pool_commit_pages: Option<u64>,
+        /// WinDbg's `PagedPool Commit:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub paged_pool_commit_pages: Option<u64>,
+        /// WinDbg's `Driver Commit:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub driver_commit_pages: Option<u64>,
+        /// WinDbg's `Boot Commit:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub boot_commit_pages: Option<u64>,
+        /// WinDbg's `PFN Array Commit:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub pfn_array_commit_pages: Option<u64>,
+        /// WinDbg's `SmallNonPagedPtesCommit:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub small_nonpaged_ptes_commit_pages: Option<u64>,
+        /// WinDbg's `SlabAllocatorPages:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub slab_allocator_pages: Option<u64>,
+        /// WinDbg's `SkPagesInUnchargedSlabs:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub sk_pages_in_uncharged_slabs: Option<u64>,
+        /// WinDbg's `System PageTables:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub system_page_table_pages: Option<u64>,
+        /// WinDbg's `ProcessLockedFilePages:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub process_locked_file_pages: Option<u64>,
+        /// WinDbg's `Pagefile Hash Pages:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub pagefile_hash_pages: Option<u64>,
+        /// WinDbg's `Sum System Commit:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub sum_system_commit_pages: Option<u64>,
+        /// WinDbg's `Total Private:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub total_private_pages: Option<u64>,
+        /// WinDbg's `Committed pages:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub committed_pages: Option<u64>,
+        /// WinDbg's `Commit limit:` line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub commit_limit: Option<u64>,
+    }
+}
+
+/// A [`VmRow`] as the text reads it: its figures by key.
+struct RowView<'a> {
+    row: &'a VmRow,
+    figures: Map<String, Value>,
+}
+
+impl<'a> RowView<'a> {
+    fn new(row: &'a VmRow) -> Self {
+        let figures = match serde_json::to_value(row) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        RowView { row, figures }
+    }
+
+    /// The figure under `key` (a column of the row), when present.
+    fn value(&self, key: &str) -> Option<u64> {
+        self.figures.get(key).and_then(Value::as_u64)
+    }
+
+    /// The row's per-pool pages with each pool's descriptor index (which only the report keeps).
+    fn paged_pools<'r>(&'r self, rep: &'r VmReport) -> impl Iterator<Item = (u32, u64)> + 'r {
+        rep.paged_pools
+            .iter()
+            .zip(self.row.paged_pools_pages.iter().flatten())
+            .map(|(p, pages)| (p.index, *pages))
+    }
+}
+
+/// The columns of `!vm`'s row ([`VmRow`]): the plugin declares them (`Command::columns`), so the
+/// host's CSV keeps WinDbg's line order.
+pub fn columns() -> &'static [&'static str] {
+    plugin_sdk::columns_of::<VmRow>()
+}
 
 /// The Windows 10/11 lines WinDbg sums into `Sum System Commit`: those of [`WIN10`] from
 /// `Processor Commit` to `Pagefile Hash Pages` (checked against the sample of docs/COMMANDS.md:
@@ -558,10 +683,18 @@ impl VmReport {
     }
 
     /// The WinDbg-layout lines (no trailing newline on each).
+    ///
+    /// The figures' lines are laid out from the row the JSON carries ([`VmReport::vm_row`]: its
+    /// figures, paging files and paged pools), with the labels of WinDbg's layouts, so the text
+    /// and the row cannot disagree.
     fn layout_text(&self, out: &mut Vec<String>) {
+        // A figure with no field fails `vm_row` (and `run` before any text); the tests fill every
+        // field, so the default is never the one printed.
+        let row = self.vm_row().unwrap_or_default();
+        let view = RowView::new(&row);
         match self.layout {
-            TextLayout::Classic => self.classic_text(out),
-            TextLayout::Win10 => self.win10_text(out),
+            TextLayout::Classic => self.classic_text(&view, out),
+            TextLayout::Win10 => self.win10_text(&view, out),
         }
         self.process_text(out);
         self.session_text(out);
@@ -608,8 +741,8 @@ impl VmReport {
         out.push(line("Commit Usage:", self.kb(commit)));
     }
 
-    fn failures_line(&self, out: &mut Vec<String>) {
-        if let Some(n) = self.value("pool_allocation_failures").filter(|n| *n != 0) {
+    fn failures_line(row: &RowView<'_>, out: &mut Vec<String>) {
+        if let Some(n) = row.value("pool_allocation_failures").filter(|n| *n != 0) {
             out.push(format!(
                 "********** {n} pool allocations have failed **********"
             ));
@@ -618,8 +751,8 @@ impl VmReport {
 
     /// Per paging file: `Page File: NAME` (or `No Name for Paging File`), then `Current` / `Free
     /// Space` and `Minimum` / `Maximum` in Kb; `indent` before the name, `sub` before the sizes.
-    fn page_file_lines(&self, indent: &str, sub: &str, out: &mut Vec<String>) {
-        for pf in self.page_files.iter().flatten() {
+    fn page_file_lines(&self, row: &RowView<'_>, indent: &str, sub: &str, out: &mut Vec<String>) {
+        for pf in row.row.page_files.iter().flatten() {
             match &pf.name {
                 Some(n) => out.push(format!("{indent}Page File: {n}")),
                 None => out.push(format!("{indent}No Name for Paging File")),
@@ -637,23 +770,23 @@ impl VmReport {
         }
     }
 
-    fn classic_text(&self, out: &mut Vec<String>) {
+    fn classic_text(&self, row: &RowView<'_>, out: &mut Vec<String>) {
         out.push("*** Virtual Memory Usage ***".into());
         for (label, key) in CLASSIC {
             match *key {
-                "page_files" => self.page_file_lines("      ", "        ", out),
+                "page_files" => self.page_file_lines(row, "      ", "        ", out),
                 "paged_pools" => {
-                    for p in &self.paged_pools {
+                    for (index, pages) in row.paged_pools(self) {
                         out.push(page_line(
-                            &format!("PagedPool {} Usage:", p.index),
-                            p.pages,
+                            &format!("PagedPool {index} Usage:"),
+                            pages,
                             self.page_size,
                         ));
                     }
                 }
-                "failures" => self.failures_line(out),
+                "failures" => Self::failures_line(row, out),
                 k => {
-                    if let Some(v) = self.value(k) {
+                    if let Some(v) = row.value(k) {
                         out.push(page_line(label, v, self.page_size));
                     }
                 }
@@ -661,28 +794,28 @@ impl VmReport {
         }
     }
 
-    fn win10_text(&self, out: &mut Vec<String>) {
-        if self.page_files.as_ref().is_some_and(|p| !p.is_empty()) {
-            self.page_file_lines("", "  ", out);
+    fn win10_text(&self, row: &RowView<'_>, out: &mut Vec<String>) {
+        if row.row.page_files.as_ref().is_some_and(|p| !p.is_empty()) {
+            self.page_file_lines(row, "", "  ", out);
             out.push(String::new());
         }
         for (label, key) in WIN10 {
             match *key {
                 "paged_pools" => {
-                    for p in &self.paged_pools {
+                    for (index, pages) in row.paged_pools(self) {
                         out.push(win10_line(
-                            &format!("PagedPool {:>2}:", p.index),
-                            p.pages,
+                            &format!("PagedPool {index:>2}:"),
+                            pages,
                             self.page_size,
                         ));
                     }
                 }
-                "failures" => self.failures_line(out),
+                "failures" => Self::failures_line(row, out),
                 "misc_transient" => {
                     if let (Some(sum), Some(private), Some(committed)) = (
-                        self.value("sum_system_commit_pages"),
-                        self.value("total_private_pages"),
-                        self.value("committed_pages"),
+                        row.value("sum_system_commit_pages"),
+                        row.value("total_private_pages"),
+                        row.value("committed_pages"),
                     ) {
                         let used = sum.wrapping_add(private);
                         if used > committed {
@@ -702,7 +835,7 @@ impl VmReport {
                     }
                 }
                 k => {
-                    if let Some(v) = self.value(k) {
+                    if let Some(v) = row.value(k) {
                         out.push(win10_line(label, v, self.page_size));
                     }
                 }
@@ -779,23 +912,16 @@ impl VmReport {
             .join("; ")
     }
 
-    /// The CONTRACT.md row: every figure found, in pages (absent figures are not in it).
-    pub fn row(&self) -> Value {
+    /// The CONTRACT.md row ([`VmRow`]): every figure found, in pages (absent figures are not in
+    /// it). `Err` names a figure whose key is not a field of [`VmRow`] (a bug, caught by the
+    /// tests: no figure is dropped silently).
+    pub fn vm_row(&self) -> Result<VmRow, CommandError> {
         let mut m = Map::new();
         for f in &self.figures {
             m.insert(f.key.into(), json!(f.value));
         }
         if let Some(pfs) = &self.page_files {
-            m.insert(
-                "page_files".into(),
-                pfs.iter()
-                    .map(|p| {
-                        json!({"name": p.name, "current_pages": p.current_pages,
-                               "free_pages": p.free_pages, "minimum_pages": p.minimum_pages,
-                               "maximum_pages": p.maximum_pages})
-                    })
-                    .collect(),
-            );
+            m.insert("page_files".into(), serde_json::to_value(pfs)?);
         }
         if !self.paged_pools.is_empty() {
             m.insert(
@@ -803,7 +929,16 @@ impl VmReport {
                 json!(self.paged_pools.iter().map(|p| p.pages).collect::<Vec<_>>()),
             );
         }
-        Value::Object(m)
+        serde_json::from_value(Value::Object(m))
+            .map_err(|e| CommandError::msg(format!("!vm row: {e}")))
+    }
+
+    /// [`VmReport::vm_row`] as JSON (an empty object if it failed).
+    pub fn row(&self) -> Value {
+        self.vm_row()
+            .ok()
+            .and_then(|r| serde_json::to_value(r).ok())
+            .unwrap_or_else(|| Value::Object(Map::new()))
     }
 
     /// The summary: `sources` (key → source), `processes` (without flag 1), `text` and
@@ -1946,7 +2081,7 @@ pub fn render_text(out: &Output) -> String {
 pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), CommandError> {
     let flags = parse_flags(args)?;
     let rep = vm(target, flags)?;
-    out.row(rep.row());
+    out.emit(&rep.vm_row()?);
     out.set_summary(rep.summary());
     for m in rep.shown_missing() {
         out.warn(format!("not shown: {m}"));
@@ -2352,16 +2487,53 @@ mod tests {
         assert_eq!(keys[19], "pagefile_hash_pages");
     }
 
-    /// Every line of both layouts has its key in [`COLUMNS`].
+    /// Every line of both layouts has its key in [`VmRow`]'s columns, and a report with a
+    /// figure for every line makes a row holding them all, in the declared order.
     #[test]
     fn columns_cover_every_line() {
+        let special = ["paged_pools", "failures", "misc_transient"];
+        let mut figures = Vec::new();
         for (_, key) in CLASSIC.iter().chain(WIN10) {
-            let special = ["paged_pools", "failures", "misc_transient"];
             assert!(
-                COLUMNS.contains(key) || special.contains(key),
-                "{key} missing from COLUMNS"
+                columns().contains(key) || special.contains(key),
+                "{key} missing from VmRow"
             );
+            if !special.contains(key) && *key != "page_files" {
+                figures.push(Figure {
+                    key,
+                    value: 1,
+                    source: Provenance::derived("test"),
+                });
+            }
         }
+        // The `failures` line's figure.
+        figures.push(Figure {
+            key: "pool_allocation_failures",
+            value: 1,
+            source: Provenance::derived("test"),
+        });
+        let rep = VmReport {
+            figures,
+            page_files: Some(vec![]),
+            paged_pools: vec![PagedPool { index: 1, pages: 2 }],
+            ..VmReport::default()
+        };
+        let row = rep.vm_row().unwrap();
+        plugin_sdk::check_columns(&row).unwrap();
+        assert_eq!(
+            plugin_sdk::serialized_keys(&row).unwrap(),
+            columns(),
+            "every column filled"
+        );
+        // A figure the row has no field for is refused, not dropped.
+        let mut bad = rep.clone();
+        bad.figures.push(Figure {
+            key: "no_such_figure",
+            value: 1,
+            source: Provenance::derived("test"),
+        });
+        let e = bad.vm_row().unwrap_err().to_string();
+        assert!(e.contains("no_such_figure"), "{e}");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 // `export_plugin!` allows its own audited unsafe (the ABI entry point); nothing else here may.
 #![deny(unsafe_code)]
 
-pub use poolcmds::vm::{COLUMNS, VmReport, parse_flags, render_text, vm};
+pub use poolcmds::vm::{VmReport, VmRow, columns, parse_flags, render_text, vm};
 
 poolcmds::command! {
     /// `!vm [flags]`.
