@@ -17,6 +17,7 @@ mod fixtures;
 mod fuzz;
 mod install;
 mod membench;
+mod outside;
 mod package;
 mod plugins;
 
@@ -45,7 +46,7 @@ const SUBCOMMANDS: &[Subcommand] = &[
     Subcommand {
         name: "ci",
         usage: "ci",
-        help: "what CI runs: fmt check, clippy -D warnings, doc build, `cargo xtask package`, `cargo xtask test`",
+        help: "what CI runs: fmt check, clippy -D warnings, doc build, `cargo xtask package`, `cargo xtask test`, `cargo xtask outside --packaged`",
         pending: None,
     },
     Subcommand {
@@ -88,6 +89,12 @@ const SUBCOMMANDS: &[Subcommand] = &[
         name: "package",
         usage: "package",
         help: "`cargo package` (verified) every publishable crate: each builds on its own from its .crate",
+        pending: None,
+    },
+    Subcommand {
+        name: "outside",
+        usage: "outside [--packaged] [--keep]",
+        help: "build examples/outside (a Rust plugin, a C plugin, a library program) outside the workspace and run them on a testkit dump",
         pending: None,
     },
     Subcommand {
@@ -322,9 +329,12 @@ fn run_ci() -> Result<(), String> {
     )?;
     // Every publishable crate packages and builds on its own (issue #22).
     package::run(&workspace_root(), &[])?;
-    // Last, so that the run closes on the tests' summary line.
     eprintln!("==> cargo xtask test (the README's test command)");
-    run_test(&[])
+    run_test(&[])?;
+    // After the tests (the host binary is built): pooldbg used from outside the workspace, on the
+    // crates `cargo xtask package` just made (issue #22).
+    eprintln!("==> cargo xtask outside --packaged");
+    outside::run(&workspace_root(), &["--packaged".to_string()])
 }
 
 fn run(name: &str, args: &[String]) -> Result<(), String> {
@@ -354,6 +364,7 @@ fn run(name: &str, args: &[String]) -> Result<(), String> {
         "dist" => dist::run(&workspace_root(), args),
         "install" => install::run(&workspace_root(), args),
         "package" => package::run(&workspace_root(), args),
+        "outside" => outside::run(&workspace_root(), args),
         other => Err(format!("`cargo xtask {other}` has no implementation")),
     }
 }

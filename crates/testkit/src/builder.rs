@@ -192,6 +192,10 @@ pub struct Kernel {
     pub facts: DumpFacts,
     /// The ground truth.
     pub manifest: Manifest,
+    /// Every valid mapping the builder made: virtual page → PFN (page tables aside). What
+    /// [`crate::target::KernelTarget`] (feature `target`) reads virtual memory through, so a plugin's
+    /// test needs no page-table walker of its own.
+    pub mapped: std::collections::BTreeMap<u64, u64>,
 }
 
 impl KernelBuilder {
@@ -1651,6 +1655,7 @@ impl Build {
                 pae: p.arch == Arch::X86Pae,
                 kernel_pages,
             },
+            mapped: std::mem::take(&mut s.mmu.mapped),
             memory: s.mem,
             manifest,
         }
