@@ -82,6 +82,7 @@ pub struct VmCounters {
 
 /// A fault to inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Fault {
     /// Corrupt the BlockSize of the first allocated small block with this tag.
     CorruptPoolHeader {
@@ -106,6 +107,7 @@ pub enum Fault {
 
 /// Why a build failed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BuildError {
     /// The machine is too small for what was asked.
     #[error("memory too small: {asked_mib} MiB cannot hold the kernel (need about {need_mib} MiB)")]
