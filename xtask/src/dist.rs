@@ -372,17 +372,31 @@ pub fn check_archive(
     Ok(log)
 }
 
-/// `cargo xtask dist [--no-check]`.
+/// `cargo xtask dist [--no-check] [--no-wheel]`: the archive, then the Python wheel
+/// (`cargo xtask wheel`, needs maturin) unless `--no-wheel`.
 pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
-    let check = match args {
-        [] => true,
-        [a] if a == "--no-check" => false,
-        other => {
-            return Err(format!(
-                "dist: unknown arguments {other:?} (dist [--no-check])"
-            ));
+    let mut check = true;
+    let mut wheel = true;
+    for a in args {
+        match a.as_str() {
+            "--no-check" => check = false,
+            "--no-wheel" => wheel = false,
+            _ => {
+                return Err(format!(
+                    "dist: unknown arguments {args:?} (dist [--no-check] [--no-wheel])"
+                ));
+            }
         }
-    };
+    }
+    run_archive(root, check)?;
+    if wheel {
+        eprintln!("==> the Python wheel (skip with --no-wheel)");
+        crate::wheel::build(root, false)?;
+    }
+    Ok(())
+}
+
+fn run_archive(root: &Path, check: bool) -> Result<(), String> {
     let ws = plugins::workspace(root)?;
     let triple = host_triple()?;
     let built = plugins::build(root, &ws, true)?;

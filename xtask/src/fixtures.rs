@@ -15,6 +15,8 @@ pub struct Args {
     pub out: PathBuf,
     /// Memory size in MiB.
     pub size_mib: u64,
+    /// `--fleet N`: write N machines' dumps twice (`old/`, `new/`) instead of the standard set.
+    pub fleet: Option<u32>,
 }
 
 /// The command line of `fixtures` (clap).
@@ -28,6 +30,11 @@ struct Cli {
     #[arg(long = "size", value_name = "MIB", default_value_t = 64,
           value_parser = clap::value_parser!(u64).range(16..))]
     size_mib: u64,
+    /// Write a fleet instead: N machines, two collections (`old/`, `new/`), the new one with
+    /// pool that grew (tag `Leak`), each dump with its manifest (for the Python fleet tests
+    /// and the batch benchmark).
+    #[arg(long, value_name = "N")]
+    fleet: Option<u32>,
 }
 
 /// Parses `--out DIR` and `--size N` (`root` is the workspace root, for the default out folder).
@@ -39,6 +46,7 @@ pub fn parse_args(args: &[String], root: &Path) -> Result<Args, String> {
             .out
             .unwrap_or_else(|| root.join("target").join("fixtures")),
         size_mib: cli.size_mib,
+        fleet: cli.fleet,
     })
 }
 
@@ -122,8 +130,48 @@ pub fn write_set(args: &Args) -> Result<usize, String> {
 }
 
 /// `cargo xtask fixtures`.
+/// Writes `machines` machines' dumps twice under `out`: `old/machine-K.dmp` and
+/// `new/machine-K.dmp` (full crash dumps, a manifest `.json` beside each). Machine K alternates
+/// between the win7sp1-x64 and xpsp3-x86 profiles, seed K+1, bugcheck 0xE2; its new dump adds
+/// K+1 nonpaged allocations of 0x1000 bytes tagged `Leak`, so the growth table is known from
+/// the manifests. Returns the number of dumps written.
+pub fn write_fleet(out: &Path, size_mib: u64, machines: u32) -> Result<usize, String> {
+    let mut count = 0;
+    for k in 0..machines {
+        let name = if k % 2 == 0 {
+            "win7sp1-x64"
+        } else {
+            "xpsp3-x86"
+        };
+        let p = testkit::profile(name).ok_or("profile table lost a profile")?;
+        for collection in ["old", "new"] {
+            let mut b = KernelBuilder::standard(p)
+                .seed(u64::from(k) + 1)
+                .memory_mib(size_mib);
+            if collection == "new" {
+                for _ in 0..=k {
+                    b = b.alloc(b"Leak", 0x1000, testkit::PoolKind::NonPaged);
+                }
+            }
+            let kernel = b.build().map_err(|e| format!("{name}: {e}"))?;
+            let dir = out.join(collection);
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let path = dir.join(format!("machine-{k}.dmp"));
+            write_with_manifest(&kernel, Container::Full, &path, &WriteOptions::default())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
 pub fn run(args: &[String], root: &Path) -> Result<(), String> {
     let args = parse_args(args, root)?;
+    if let Some(machines) = args.fleet {
+        let n = write_fleet(&args.out, args.size_mib, machines)?;
+        eprintln!("wrote {n} fleet dumps under {}", args.out.display());
+        return Ok(());
+    }
     let n = write_set(&args)?;
     eprintln!(
         "wrote {n} images ({} MiB of physical memory each) with their manifests under {}",
@@ -148,14 +196,16 @@ mod tests {
             parse_args(&[], root),
             Ok(Args {
                 out: PathBuf::from("/r/target/fixtures"),
-                size_mib: 64
+                size_mib: 64,
+                fleet: None,
             })
         );
         assert_eq!(
             parse_args(&s(&["--out", "x", "--size", "32"]), root),
             Ok(Args {
                 out: PathBuf::from("x"),
-                size_mib: 32
+                size_mib: 32,
+                fleet: None,
             })
         );
         assert!(parse_args(&s(&["--size", "ten"]), root).is_err());
@@ -169,6 +219,7 @@ mod tests {
         let n = write_set(&Args {
             out: out.clone(),
             size_mib: 16,
+            fleet: None,
         })
         .unwrap();
         // 8 x64 profiles x 11 containers + 4 x86 ones x 7 (no triage, no RDMP) + 5 fault images.

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod profiles;
+mod pytest;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -20,6 +21,7 @@ mod membench;
 mod outside;
 mod package;
 mod plugins;
+mod wheel;
 
 /// A subcommand: its name, its one-line help, and whether it is available yet.
 struct Subcommand {
@@ -57,7 +59,7 @@ const SUBCOMMANDS: &[Subcommand] = &[
     },
     Subcommand {
         name: "fixtures",
-        usage: "fixtures [--out DIR] [--size N]",
+        usage: "fixtures [--out DIR] [--size N] [--fleet N]",
         help: "write the standard set of synthetic kernel dumps with their manifests",
         pending: None,
     },
@@ -81,8 +83,20 @@ const SUBCOMMANDS: &[Subcommand] = &[
     },
     Subcommand {
         name: "dist",
-        usage: "dist [--no-check]",
-        help: "build a release archive: pooldbg, its plugins, a sample dump, docs, the C header",
+        usage: "dist [--no-check] [--no-wheel]",
+        help: "build a release archive: pooldbg, its plugins, a sample dump, docs, the C header; then the wheel",
+        pending: None,
+    },
+    Subcommand {
+        name: "wheel",
+        usage: "wheel [--debug]",
+        help: "build the Python wheel (maturin, PyO3 abi3) with the command plugins inside",
+        pending: None,
+    },
+    Subcommand {
+        name: "pytest",
+        usage: "pytest [--venv DIR] [--release] [-- PYTEST_ARGS]",
+        help: "make a venv, install maturin/pytest/dask from PyPI, build and install the wheel, run pytest",
         pending: None,
     },
     Subcommand {
@@ -362,6 +376,8 @@ fn run(name: &str, args: &[String]) -> Result<(), String> {
         "plugins" => plugins::run(&workspace_root(), args),
         "fuzz" => fuzz::run(&workspace_root(), args),
         "dist" => dist::run(&workspace_root(), args),
+        "wheel" => wheel::run(&workspace_root(), args),
+        "pytest" => pytest::run(&workspace_root(), args),
         "install" => install::run(&workspace_root(), args),
         "package" => package::run(&workspace_root(), args),
         "outside" => outside::run(&workspace_root(), args),

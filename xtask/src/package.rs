@@ -29,6 +29,10 @@ pub const UNPUBLISHED: &[(&str, &str)] = &[
         "testdata",
         "tests only: finds the real inputs in ../shared, which are never shipped",
     ),
+    (
+        "pooldbg-python",
+        "the Python binding: shipped as a wheel built by maturin (`cargo xtask wheel`), not as a crate",
+    ),
     ("xtask", "the project's automation"),
     ("pooldbg-bench", "the benchmark runner"),
 ];

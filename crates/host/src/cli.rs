@@ -23,6 +23,7 @@ Examples:
   pooldbg -z DUMP -c \"!poolused 2; q\"           a trailing q, qq or .quit is accepted
   pooldbg -z DUMP                                 an interactive kd> prompt (on a terminal)
   pooldbg poolused DUMP --sort paged --tag 'Ip*'  the same as -c \"!poolused 4 Ip*\"
+  pooldbg batch dumps/ @more.txt -c \"info; !vm; !poolused 2\" -j 2 -o out.jsonl --resume
 
 Pool-tag descriptions, first match wins:
   1. --pooltag FILE (repeatable, earlier first)
@@ -157,6 +158,8 @@ pub enum Sub {
     },
     /// List the plugins found, with their commands, and the files rejected with the reason.
     Plugins,
+    /// Run kd commands over many dumps: one JSON object per dump per command (JSON Lines).
+    Batch(crate::batch::BatchArgs),
     /// `diff OLD NEW [MORE…]`: the change in pool use per tag (or driver) and pool type between
     /// dumps of one machine, sorted by growth; a trend per key with three or more dumps.
     Diff {
@@ -237,14 +240,14 @@ impl Sub {
             Sub::Pool { dump, args } => (dump.clone(), with("!pool", args)),
             Sub::Frag { dump, args } => (dump.clone(), with("!frag", args)),
             Sub::Poolfind { dump, args } => (dump.clone(), with("!poolfind", args)),
-            Sub::Plugins | Sub::Diff { .. } | Sub::Report { .. } => return None,
+            Sub::Plugins | Sub::Batch(_) | Sub::Diff { .. } | Sub::Report { .. } => return None,
         })
     }
 }
 
 /// How commands reach `run`: the dump opened by the binary's opener.
 pub type Opener<'a> =
-    dyn Fn(&std::path::Path, &Options) -> Result<Box<dyn HostView + Sync>, String> + 'a;
+    dyn Fn(&std::path::Path, &Options) -> Result<Box<dyn HostView + Sync>, String> + Sync + 'a;
 
 /// Exit statuses (CONTRACT.md).
 pub mod exit {
@@ -292,6 +295,14 @@ pub fn main_with(
                 print!("{}", set.render());
             }
             return ExitCode::SUCCESS;
+        }
+        Some(Sub::Batch(_)) if cli.z.is_some() || cli.dump.is_some() || cli.commands.is_some() => {
+            return usage_error(
+                "batch takes its dumps and -c after its name: pooldbg batch DUMPS -c \"COMMANDS\"",
+            );
+        }
+        Some(Sub::Batch(args)) => {
+            return ExitCode::from(crate::batch::run(args, &options, open));
         }
         Some(sub @ (Sub::Diff { .. } | Sub::Report { .. }))
             if cli.z.is_none() && cli.dump.is_none() && cli.commands.is_none() =>

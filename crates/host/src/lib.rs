@@ -19,10 +19,12 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+pub mod batch;
 pub mod bridge;
 pub mod cli;
 pub mod crashguard;
 pub mod dispatch;
+pub mod entry;
 pub mod images;
 pub mod loader;
 pub mod memdump;
