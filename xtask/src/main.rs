@@ -18,6 +18,7 @@ mod fixtures;
 mod fuzz;
 mod install;
 mod membench;
+mod msrv;
 mod outside;
 mod package;
 mod plugins;
@@ -48,7 +49,7 @@ const SUBCOMMANDS: &[Subcommand] = &[
     Subcommand {
         name: "ci",
         usage: "ci",
-        help: "what CI runs: fmt check, clippy -D warnings, doc build, `cargo xtask package`, `cargo xtask test`, `cargo xtask outside --packaged`",
+        help: "what CI runs: fmt check, clippy -D warnings, doc build, `cargo xtask package`, `msrv`, ntkernel without default features, `cargo xtask test`, `cargo xtask outside --packaged`",
         pending: None,
     },
     Subcommand {
@@ -103,6 +104,12 @@ const SUBCOMMANDS: &[Subcommand] = &[
         name: "package",
         usage: "package",
         help: "`cargo package` (verified) every publishable crate: each builds on its own from its .crate",
+        pending: None,
+    },
+    Subcommand {
+        name: "msrv",
+        usage: "msrv [--toolchain]",
+        help: "check that every dependency accepts the workspace's rust-version (--toolchain: build with that Rust)",
         pending: None,
     },
     Subcommand {
@@ -343,6 +350,10 @@ fn run_ci() -> Result<(), String> {
     )?;
     // Every publishable crate packages and builds on its own (issue #22).
     package::run(&workspace_root(), &[])?;
+    // rust-version holds for the dependencies; ntkernel builds and tests without its default
+    // features (issue #22).
+    msrv::run(&workspace_root(), &[])?;
+    msrv::ntkernel_without_default_features(&workspace_root())?;
     eprintln!("==> cargo xtask test (the README's test command)");
     run_test(&[])?;
     // After the tests (the host binary is built): pooldbg used from outside the workspace, on the
@@ -381,6 +392,7 @@ fn run(name: &str, args: &[String]) -> Result<(), String> {
         "install" => install::run(&workspace_root(), args),
         "package" => package::run(&workspace_root(), args),
         "outside" => outside::run(&workspace_root(), args),
+        "msrv" => msrv::run(&workspace_root(), args),
         other => Err(format!("`cargo xtask {other}` has no implementation")),
     }
 }
