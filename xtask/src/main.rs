@@ -18,6 +18,8 @@ mod fixtures;
 mod fuzz;
 mod install;
 mod membench;
+mod msrv;
+mod outside;
 mod package;
 mod plugins;
 mod wheel;
@@ -47,7 +49,7 @@ const SUBCOMMANDS: &[Subcommand] = &[
     Subcommand {
         name: "ci",
         usage: "ci",
-        help: "what CI runs: fmt check, clippy -D warnings, doc build, `cargo xtask package`, `cargo xtask test`",
+        help: "what CI runs: fmt check, clippy -D warnings, doc build, `cargo xtask package`, `msrv`, ntkernel without default features, `cargo xtask test`, `cargo xtask outside --packaged`",
         pending: None,
     },
     Subcommand {
@@ -102,6 +104,18 @@ const SUBCOMMANDS: &[Subcommand] = &[
         name: "package",
         usage: "package",
         help: "`cargo package` (verified) every publishable crate: each builds on its own from its .crate",
+        pending: None,
+    },
+    Subcommand {
+        name: "msrv",
+        usage: "msrv [--toolchain]",
+        help: "check that every dependency accepts the workspace's rust-version (--toolchain: build with that Rust)",
+        pending: None,
+    },
+    Subcommand {
+        name: "outside",
+        usage: "outside [--packaged] [--keep]",
+        help: "build examples/outside (a Rust plugin, a C plugin, a library program) outside the workspace and run them on a testkit dump",
         pending: None,
     },
     Subcommand {
@@ -336,9 +350,16 @@ fn run_ci() -> Result<(), String> {
     )?;
     // Every publishable crate packages and builds on its own (issue #22).
     package::run(&workspace_root(), &[])?;
-    // Last, so that the run closes on the tests' summary line.
+    // rust-version holds for the dependencies; ntkernel builds and tests without its default
+    // features (issue #22).
+    msrv::run(&workspace_root(), &[])?;
+    msrv::ntkernel_without_default_features(&workspace_root())?;
     eprintln!("==> cargo xtask test (the README's test command)");
-    run_test(&[])
+    run_test(&[])?;
+    // After the tests (the host binary is built): pooldbg used from outside the workspace, on the
+    // crates `cargo xtask package` just made (issue #22).
+    eprintln!("==> cargo xtask outside --packaged");
+    outside::run(&workspace_root(), &["--packaged".to_string()])
 }
 
 fn run(name: &str, args: &[String]) -> Result<(), String> {
@@ -370,6 +391,8 @@ fn run(name: &str, args: &[String]) -> Result<(), String> {
         "pytest" => pytest::run(&workspace_root(), args),
         "install" => install::run(&workspace_root(), args),
         "package" => package::run(&workspace_root(), args),
+        "outside" => outside::run(&workspace_root(), args),
+        "msrv" => msrv::run(&workspace_root(), args),
         other => Err(format!("`cargo xtask {other}` has no implementation")),
     }
 }

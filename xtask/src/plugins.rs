@@ -52,9 +52,15 @@ pub fn workspace(root: &Path) -> Result<Workspace, String> {
 
 /// `cargo metadata --no-deps` of the workspace at `root`, parsed (also used by `cargo xtask package`).
 pub fn cargo_metadata(root: &Path) -> Result<serde_json::Value, String> {
+    cargo_metadata_with(root, &["--no-deps"])
+}
+
+/// `cargo metadata --format-version 1` with `args` (`--no-deps`, `--filter-platform T`, …), parsed.
+pub fn cargo_metadata_with(root: &Path, args: &[&str]) -> Result<serde_json::Value, String> {
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(root)
-        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .args(["metadata", "--format-version", "1"])
+        .args(args)
         .output()
         .map_err(|e| format!("cargo metadata: could not start: {e}"))?;
     if !out.status.success() {

@@ -13,6 +13,7 @@ const MAX_PFN: u64 = 1 << 40;
 
 /// The container a file turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum DumpKind {
     /// DumpType 1: complete memory dump with a run table.
     Full,

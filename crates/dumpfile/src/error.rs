@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 /// Why a file could not be opened as physical memory.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DumpError {
     /// The file could not be opened or mapped.
     #[error("{path}: {source}")]

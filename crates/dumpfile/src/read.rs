@@ -7,6 +7,7 @@ pub const PAGE_SHIFT: u32 = 12;
 
 /// Why some bytes of a read were not returned (or that they were).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ReadStatus {
     /// The bytes were read.
     Ok,

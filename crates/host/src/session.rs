@@ -52,6 +52,7 @@ pub struct SessionOptions {
 
 /// Why a dump could not be opened at all. Anything less is a note on an opened session.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum SessionError {
     /// The container could not be read.
     Dump(dumpfile::DumpError),
@@ -633,12 +634,13 @@ fn status_of(reason: &ReadFailure) -> ReadStatus {
         ReadFailure::Translate(TranslateFault::TableNotInDump { .. })
         | ReadFailure::NotCaptured { .. } => ReadStatus::NotInDump,
         ReadFailure::Translate(_) => ReadStatus::NotMapped,
-        ReadFailure::Physical { status, .. } => match status {
-            dumpfile::ReadStatus::NotInDump | dumpfile::ReadStatus::OutOfRange => {
-                ReadStatus::NotInDump
-            }
-            _ => ReadStatus::Error,
-        },
+        ReadFailure::Physical {
+            status: dumpfile::ReadStatus::NotInDump | dumpfile::ReadStatus::OutOfRange,
+            ..
+        } => ReadStatus::NotInDump,
+        // Another physical failure (i/o), or one paging learns to name later (ReadFailure is
+        // non-exhaustive).
+        _ => ReadStatus::Error,
     }
 }
 
@@ -653,6 +655,8 @@ fn source_of(source: &ntkernel::symbols::Source) -> Source {
         // say where each was found and how it was checked).
         ntkernel::symbols::Source::Found(_) => Source::Found,
         ntkernel::symbols::Source::Kdbg => Source::Kdbg,
+        // A source ntkernel adds later answered: a guess until this mapping names it.
+        _ => Source::Guessed,
     }
 }
 
@@ -685,7 +689,7 @@ fn fault(status: ReadStatus, address: u64) -> Result<(), ReadFault> {
         ReadStatus::NotInDump => FaultKind::NotInDump,
         ReadStatus::NotMapped => FaultKind::NotMapped,
         ReadStatus::PagedOut { .. } => FaultKind::PagedOut,
-        ReadStatus::Error => FaultKind::Other("read error".into()),
+        _ => FaultKind::Other("read error".into()),
     };
     Err(ReadFault { address, kind })
 }

@@ -20,6 +20,7 @@ use crate::symbols::{Bits, FieldDef, TypeDef, TypeTable};
 
 /// Why an ISF file could not be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum IsfError {
     /// The file could not be read.
     #[error("{path}: {source}")]

@@ -147,6 +147,7 @@ impl RawKdbg {
 
 /// Why a KDBG could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum KdbgError {
     /// The block could not be read.
     #[error("KDBG at {va:#x}: {fault}")]

@@ -126,6 +126,38 @@ impl Arch {
     }
 }
 
+/// The pool structures' architecture ([`poollayout::Arch`]): x86 with or without PAE is
+/// `X86` (PAE changes the page tables, not the pool); ARM64 has no pool layout ([`NoPoolLayout`]).
+///
+/// ```
+/// use pooldbg_ntkernel::Arch;
+/// use poollayout::Arch as PoolArch; // pooldbg-poollayout, as ntkernel names it
+/// assert_eq!(PoolArch::try_from(Arch::X86Pae), Ok(PoolArch::X86));
+/// assert!(PoolArch::try_from(Arch::Arm64).is_err());
+/// ```
+impl TryFrom<Arch> for poollayout::Arch {
+    type Error = NoPoolLayout;
+    fn try_from(arch: Arch) -> Result<poollayout::Arch, NoPoolLayout> {
+        match arch {
+            Arch::X86 | Arch::X86Pae => Ok(poollayout::Arch::X86),
+            Arch::X64 => Ok(poollayout::Arch::X64),
+            Arch::Arm64 => Err(NoPoolLayout(arch)),
+        }
+    }
+}
+
+/// An architecture with no pool layout (ARM64: no public layout research yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoPoolLayout(pub Arch);
+
+impl std::fmt::Display for NoPoolLayout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "no pool layout is known for {} kernels", self.0.as_str())
+    }
+}
+
+impl std::error::Error for NoPoolLayout {}
+
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

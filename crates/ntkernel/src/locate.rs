@@ -13,6 +13,7 @@ use crate::symbols::{Source, TableSource};
 
 /// Why a symbol path gave nothing usable.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LocateError {
     /// An ISF file was found but could not be read.
     #[error(transparent)]

@@ -6,6 +6,7 @@ use std::fmt;
 
 /// Why a read could not be satisfied.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FaultKind {
     /// No valid translation for the address.
     NotMapped,
@@ -35,6 +36,41 @@ impl fmt::Display for ReadFault {
             FaultKind::Other(s) => s.as_str(),
         };
         write!(f, "{:#x}: {why}", self.address)
+    }
+}
+
+/// The same fault in the pool walkers' vocabulary ([`poollayout::ReadFault`]): the kinds map one
+/// to one, [`FaultKind::Other`]'s text becomes the message.
+impl From<ReadFault> for poollayout::ReadFault {
+    fn from(f: ReadFault) -> poollayout::ReadFault {
+        let kind = match &f.kind {
+            FaultKind::NotMapped => poollayout::FaultKind::NotMapped,
+            FaultKind::PagedOut => poollayout::FaultKind::PagedOut,
+            FaultKind::NotInDump => poollayout::FaultKind::NotInDump,
+            FaultKind::Other(_) => poollayout::FaultKind::Other,
+        };
+        poollayout::ReadFault {
+            address: f.address,
+            kind,
+            message: f.to_string(),
+        }
+    }
+}
+
+/// A pool walker's fault in this crate's vocabulary; `Cancelled` and `Other` keep the walker's
+/// wording in [`FaultKind::Other`].
+impl From<poollayout::ReadFault> for ReadFault {
+    fn from(f: poollayout::ReadFault) -> ReadFault {
+        let kind = match f.kind {
+            poollayout::FaultKind::NotMapped => FaultKind::NotMapped,
+            poollayout::FaultKind::PagedOut => FaultKind::PagedOut,
+            poollayout::FaultKind::NotInDump => FaultKind::NotInDump,
+            _ => FaultKind::Other(f.message),
+        };
+        ReadFault {
+            address: f.address,
+            kind,
+        }
     }
 }
 
@@ -174,6 +210,38 @@ pub(crate) fn read_ptr(mem: &dyn KernelMemory, va: u64, is_64: bool) -> Result<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn faults_convert_to_the_pool_walkers_vocabulary_and_back() {
+        for (ours, theirs) in [
+            (FaultKind::NotMapped, poollayout::FaultKind::NotMapped),
+            (FaultKind::PagedOut, poollayout::FaultKind::PagedOut),
+            (FaultKind::NotInDump, poollayout::FaultKind::NotInDump),
+        ] {
+            let f = ReadFault {
+                address: 0x1000,
+                kind: ours.clone(),
+            };
+            let p = poollayout::ReadFault::from(f.clone());
+            assert_eq!((p.address, p.kind), (0x1000, theirs));
+            assert_eq!(p.message, f.to_string());
+            assert_eq!(ReadFault::from(p), f);
+        }
+        let other = ReadFault {
+            address: 8,
+            kind: FaultKind::Other("i/o error".into()),
+        };
+        let p = poollayout::ReadFault::from(other);
+        assert_eq!(p.kind, poollayout::FaultKind::Other);
+        assert!(p.message.contains("i/o error"), "{}", p.message);
+        let cancelled = poollayout::ReadFault::new(16, poollayout::FaultKind::Cancelled);
+        let back = ReadFault::from(cancelled);
+        assert_eq!(back.address, 16);
+        assert!(
+            matches!(&back.kind, FaultKind::Other(m) if m.contains("cancelled")),
+            "{back:?}"
+        );
+    }
 
     #[test]
     fn reads_cross_pages_and_name_the_missing_address() {

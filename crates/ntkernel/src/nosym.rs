@@ -153,6 +153,7 @@ pub struct KeylessKdbg {
 
 /// Why no KDBG was found without keys.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeylessError {
     /// Nothing in the searched ranges decodes to `KDBG` + this kernel base.
     #[error(

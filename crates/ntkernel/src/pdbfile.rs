@@ -21,6 +21,7 @@ use crate::symbols::{Bits, FieldDef, TypeDef};
 
 /// Why a PDB could not be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PdbError {
     /// The file could not be opened.
     #[error("{path}: {source}")]

@@ -31,6 +31,7 @@ pub struct ImageInfo {
 
 /// Why an address does not hold a readable PE image.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PeError {
     /// The headers page could not be read.
     #[error("PE headers at {base:#x}: {fault}")]

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 /// Where an answer came from. Shown to the user whenever it is not exact.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Source {
     /// A user's ISF file (`--symbols`).
     UserIsf(PathBuf),

@@ -189,6 +189,7 @@ impl Default for FetchConfig {
 
 /// Why a download gave no file.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum FetchError {
     /// The server has none of the file, its `.pd_` or a `file.ptr` (404 for all three).
     #[error(

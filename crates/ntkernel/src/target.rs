@@ -100,6 +100,7 @@ impl Identity {
 
 /// Why the target could not be identified at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum IdentifyError {
     /// No architecture known.
     #[error("the architecture is unknown (no dump header and no scan result)")]

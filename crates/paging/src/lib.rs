@@ -209,6 +209,7 @@ pub struct Translation {
 
 /// Why a virtual address has no physical page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TranslateFault {
     /// The address is not canonical (or beyond 4 GiB on 32-bit).
     #[error("{va:#x} is not a canonical address")]
@@ -330,6 +331,7 @@ pub struct Walk {
 
 /// Why part of a virtual read failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReadFailure {
     /// The address did not translate.
     #[error("{0}")]

@@ -61,6 +61,7 @@ impl From<UsageError> for crate::CommandError {
 
 /// Why an expression could not be evaluated: the text was wrong, or a `poi()` read failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ExprError {
     /// Bad syntax, an unknown symbol, a too-large number.
     Usage(UsageError),

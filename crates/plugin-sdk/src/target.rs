@@ -5,6 +5,7 @@ use plugin_abi as abi;
 /// Which source answered a symbol, type or field lookup. Output states it, so a user knows when a
 /// figure rests on a guess.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Source {
     /// The user's PDB or ISF symbols.
     UserSymbols,
@@ -100,6 +101,7 @@ pub struct FieldOffset {
 
 /// The outcome of one read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ReadStatus {
     /// Every byte was read.
     Ok,
@@ -234,6 +236,7 @@ impl std::error::Error for ReadError {}
 
 /// The target's architecture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Arch {
     /// Not known.
     #[default]
@@ -281,6 +284,27 @@ impl Arch {
             Arch::Arm64 => "arm64",
         }
     }
+
+    /// From the contract's name ([`Arch::name`]; `None` for any other text). The other crates'
+    /// architecture enums (`pooldbg_ntkernel::Arch::as_str`, `pooldbg_testkit::Arch::name`) use the
+    /// same names, so this converts from them without a dependency:
+    ///
+    /// ```
+    /// use pooldbg_plugin_sdk::Arch;
+    /// assert_eq!(Arch::parse("x86-pae"), Some(Arch::X86Pae));
+    /// assert_eq!(Arch::parse(Arch::Arm64.name()), Some(Arch::Arm64));
+    /// assert_eq!(Arch::parse("mips"), None);
+    /// ```
+    pub fn parse(name: &str) -> Option<Arch> {
+        Some(match name {
+            "unknown" => Arch::Unknown,
+            "x86" => Arch::X86,
+            "x86-pae" => Arch::X86Pae,
+            "x64" => Arch::X64,
+            "arm64" => Arch::Arm64,
+            _ => return None,
+        })
+    }
 }
 
 /// What is known about the target.
@@ -324,6 +348,7 @@ pub struct ImageHit {
 
 /// Why [`Target::find_tag_in_images`] has no answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ImageSearchError {
     /// The target (or the host a plugin runs in) does not provide the search.
     NotProvided,
@@ -381,6 +406,7 @@ pub fn tag_is_searchable(tag: [u8; 4]) -> bool {
 
 /// Log levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum LogLevel {
     /// An error worked around.
     Error,

@@ -4,6 +4,7 @@ use crate::layout::Arch;
 
 /// Why a decode or a layout lookup failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The byte slice is too short for the structure.
     #[error("{what}: need {need} bytes at offset {offset:#x}, the buffer holds {have}")]
@@ -82,6 +83,7 @@ impl ReadFault {
 
 /// The reason of a [`ReadFault`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FaultKind {
     /// The dump does not hold the page (a kernel or bitmap dump leaves pages out).
     NotInDump,

@@ -18,6 +18,9 @@ pub const PROTECTED_BIT: u32 = 0x8000_0000;
 /// assert_eq!(Tag(0xe36f7250).to_string(), "Proc"); // protected bit masked
 /// assert_eq!(Tag::from_bytes(*b"Mm\x00 ").to_string(), "Mm\\x00 ");
 /// assert_eq!(format!("[{:<6}]", Tag::from_bytes(*b"Irp ")), "[Irp   ]");
+/// // Raw conversions keep the protected bit (the walkers need it; `masked` drops it).
+/// assert_eq!(u32::from(Tag::from(0xe36f7250u32)), 0xe36f7250);
+/// assert_eq!(<[u8; 4]>::from(Tag::from(*b"Proc")), *b"Proc");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Tag(pub u32);
@@ -50,6 +53,33 @@ impl Tag {
             && (m + 0x6060_6060) & 0x8080_8080 == 0x8080_8080
             && (m + 0x0101_0101) & 0x8080_8080 == 0
             && m & 0xff != 0x20
+    }
+}
+
+/// The raw `ULONG` (protected bit kept). `pooldbg_pooltag::Tag`, the tag database's key, converts
+/// through it: `pooldbg_pooltag::Tag::from(u32::from(tag))` (that one masks the protected bit).
+impl From<u32> for Tag {
+    fn from(raw: u32) -> Tag {
+        Tag(raw)
+    }
+}
+
+impl From<Tag> for u32 {
+    fn from(tag: Tag) -> u32 {
+        tag.0
+    }
+}
+
+/// The four bytes in memory order (protected bit kept).
+impl From<[u8; 4]> for Tag {
+    fn from(bytes: [u8; 4]) -> Tag {
+        Tag::from_bytes(bytes)
+    }
+}
+
+impl From<Tag> for [u8; 4] {
+    fn from(tag: Tag) -> [u8; 4] {
+        tag.bytes()
     }
 }
 

@@ -16,6 +16,7 @@ use crate::tag::Tag;
 
 /// Why a header breaks the chain. Sizes are in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HeaderError {
     /// Fewer bytes than a header are left before the end of the page or buffer.
     Truncated,

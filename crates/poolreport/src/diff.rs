@@ -114,6 +114,7 @@ pub struct Diff {
 
 /// Why no diff could be made.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DiffError {
     /// Fewer than two results.
     TooFew(usize),

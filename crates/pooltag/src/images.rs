@@ -13,6 +13,7 @@ pub struct Candidate {
 
 /// Why a tag is not searched for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NotSearched {
     /// The tag holds a zero byte: such bytes fill every image, so hits would mean nothing.
     ZeroByte,

@@ -134,6 +134,7 @@ pub struct Entry {
 
 /// What is wrong with a line that was skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WarningKind {
     /// The line has no `" - "` separator (e.g. a continuation line or free text).
     NoSeparator,

@@ -61,6 +61,35 @@ impl Tag {
     }
 }
 
+/// From the `ULONG` a pool header holds ([`Tag::from_u32`]: the protected bit masked).
+/// `pooldbg_poollayout::Tag`, the walkers' raw tag, converts through it:
+/// `pooldbg_pooltag::Tag::from(u32::from(layout_tag))`.
+impl From<u32> for Tag {
+    fn from(value: u32) -> Tag {
+        Tag::from_u32(value)
+    }
+}
+
+/// [`Tag::to_u32`] (never the protected bit).
+impl From<Tag> for u32 {
+    fn from(tag: Tag) -> u32 {
+        tag.to_u32()
+    }
+}
+
+/// From four bytes in memory order ([`Tag::from_bytes`]: the protected bit masked).
+impl From<[u8; 4]> for Tag {
+    fn from(bytes: [u8; 4]) -> Tag {
+        Tag::from_bytes(bytes)
+    }
+}
+
+impl From<Tag> for [u8; 4] {
+    fn from(tag: Tag) -> [u8; 4] {
+        tag.bytes()
+    }
+}
+
 impl fmt::Display for Tag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = String::with_capacity(16);
@@ -91,6 +120,7 @@ impl fmt::Debug for Tag {
 
 /// Why a string is not a tag's display form.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TagParseError {
     /// The string is empty.
     Empty,
@@ -166,6 +196,14 @@ impl FromStr for Tag {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn converts_from_the_raw_ulong_and_bytes_masking_the_protected_bit() {
+        assert_eq!(Tag::from(0xe36f_7250u32), Tag::from_bytes(*b"Proc"));
+        assert_eq!(Tag::from(*b"Pro\xe3"), Tag::from_bytes(*b"Proc"));
+        assert_eq!(u32::from(Tag::from_bytes(*b"Proc")), 0x636f_7250);
+        assert_eq!(<[u8; 4]>::from(Tag::from_bytes(*b"Ip  ")), *b"Ip  ");
+    }
 
     #[test]
     fn display_keeps_trailing_spaces_and_escapes() {

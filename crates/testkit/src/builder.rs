@@ -82,6 +82,7 @@ pub struct VmCounters {
 
 /// A fault to inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Fault {
     /// Corrupt the BlockSize of the first allocated small block with this tag.
     CorruptPoolHeader {
@@ -106,6 +107,7 @@ pub enum Fault {
 
 /// Why a build failed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BuildError {
     /// The machine is too small for what was asked.
     #[error("memory too small: {asked_mib} MiB cannot hold the kernel (need about {need_mib} MiB)")]
@@ -195,6 +197,10 @@ pub struct Kernel {
     pub facts: DumpFacts,
     /// The ground truth.
     pub manifest: Manifest,
+    /// Every valid mapping the builder made: virtual page → PFN (page tables aside). What
+    /// [`crate::target::KernelTarget`] (feature `target`) reads virtual memory through, so a plugin's
+    /// test needs no page-table walker of its own.
+    pub mapped: std::collections::BTreeMap<u64, u64>,
 }
 
 impl KernelBuilder {
@@ -1720,6 +1726,7 @@ impl Build {
                 pae: p.arch == Arch::X86Pae,
                 kernel_pages,
             },
+            mapped: std::mem::take(&mut s.mmu.mapped),
             memory: s.mem,
             manifest,
         }

@@ -90,6 +90,8 @@ pub mod pairs;
 pub mod profile;
 pub mod rng;
 mod segheap;
+#[cfg(feature = "target")]
+pub mod target;
 mod vm_extra;
 mod vm_procs;
 mod vm_win10;

@@ -138,6 +138,7 @@ pub struct WriteOptions {
 
 /// Why a write failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum WriteError {
     /// I/O.
     #[error("{0}")]

@@ -38,7 +38,8 @@ pub fn layout_for_kernel(target: &dyn Target) -> Result<Layout, CommandError> {
         Arch::X86 | Arch::X86Pae => poollayout::Arch::X86,
         Arch::X64 => poollayout::Arch::X64,
         Arch::Arm64 => return Err(CommandError::msg(ARM64_NOT_COVERED)),
-        Arch::Unknown => {
+        // Unknown, or an architecture the SDK learns later.
+        _ => {
             return Err(CommandError::msg(
                 "the kernel's architecture is unknown: cannot choose a pool layout",
             ));

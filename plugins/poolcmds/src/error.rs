@@ -22,7 +22,7 @@ pub fn fault_kind(status: ReadStatus) -> FaultKind {
         ReadStatus::NotInDump => FaultKind::NotInDump,
         ReadStatus::PagedOut { .. } => FaultKind::PagedOut,
         ReadStatus::NotMapped => FaultKind::NotMapped,
-        ReadStatus::Ok | ReadStatus::Error => FaultKind::Other,
+        _ => FaultKind::Other,
     }
 }
 

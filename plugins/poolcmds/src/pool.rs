@@ -145,6 +145,7 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
         .map_err(|e| match e {
             plugin_sdk::args::ExprError::Usage(u) => u.with_usage(USAGE).into(),
             plugin_sdk::args::ExprError::Read(r) => CommandError::Read(r),
+            other => other.into(),
         })?;
     let flags = number_or(it.next(), 0, USAGE)?;
     no_more_args(it, USAGE)?;
