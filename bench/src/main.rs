@@ -3,6 +3,8 @@
 //! - `pooldbg-bench plan DIR [--quick]`: the dumps of the run as JSON (`present`, `max_bytes`).
 //! - `pooldbg-bench prepare DIR [--quick]`: writes the missing dumps (testkit), reuses the others.
 //! - `pooldbg-bench measure DIR OUT.json [--quick]`: every in-process measurement, as JSON.
+//! - `pooldbg-bench sparse [--quick]`: only the sparse-region scan (`sparse_scan` of `measure`), as
+//!   JSON on stdout: needs no dumps on disk, so it can be run alone.
 //! - `pooldbg-bench bigpools DUMP`: opens the dump and prints the big page table's live entries
 //!   (the answer Volatility 3's `windows.bigpools` gives), for a process-to-process comparison.
 
@@ -25,7 +27,7 @@ static GLOBAL: alloc::Counting = alloc::Counting;
 fn run(args: &[String]) -> Result<(), String> {
     let quick = args.iter().any(|a| a == "--quick");
     let pos: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
-    let usage = "usage: pooldbg-bench plan|prepare DIR [--quick] | measure DIR OUT.json [--quick] | bigpools DUMP";
+    let usage = "usage: pooldbg-bench plan|prepare DIR [--quick] | measure DIR OUT.json [--quick] | sparse [--quick] | bigpools DUMP";
     match pos.as_slice() {
         [cmd, dir] if cmd.as_str() == "plan" => {
             let dir = PathBuf::from(dir);
@@ -64,6 +66,12 @@ fn run(args: &[String]) -> Result<(), String> {
             let results = measure::all(&PathBuf::from(dir), quick)?;
             let text = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
             std::fs::write(out, text).map_err(|e| format!("{out}: {e}"))
+        }
+        [cmd] if cmd.as_str() == "sparse" => {
+            let results = measure::sparse_only(quick)?;
+            let text = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
+            println!("{text}");
+            Ok(())
         }
         [cmd, dump] if cmd.as_str() == "bigpools" => {
             let n = measure::bigpools(&PathBuf::from(dump))?;

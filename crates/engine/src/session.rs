@@ -888,4 +888,32 @@ impl Target for Session {
         }
         crate::images::search(self, &images, tag)
     }
+
+    /// Walks the kernel's page tables over the range (`paging::AddressSpace::present_runs`);
+    /// `None` without them (a triage dump, no DTB found).
+    fn present_pages(
+        &self,
+        start: u64,
+        end: u64,
+        max_runs: usize,
+    ) -> Option<plugin_sdk::PresentPages> {
+        let space = self.address_space()?;
+        let w = space.present_runs(start, end, max_runs);
+        let c = w.counts;
+        Some(plugin_sdk::PresentPages {
+            runs: w.runs.iter().map(|r| (r.va, r.len)).collect(),
+            counts: plugin_sdk::PageCounts {
+                valid: c.valid,
+                transition: c.transition,
+                large: c.large,
+                paged_out: c.paged_out,
+                demand_zero: c.demand_zero,
+                prototype: c.prototype,
+                absent: c.absent,
+                table_not_in_dump: c.table_not_in_dump,
+                bad: c.bad,
+            },
+            next: w.next,
+        })
+    }
 }

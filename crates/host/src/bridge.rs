@@ -618,6 +618,51 @@ unsafe extern "C" fn cb_find_tag_in_images(
     }
 }
 
+unsafe extern "C" fn cb_present_pages(
+    ctx: *mut abi::HostContext,
+    start: u64,
+    end: u64,
+    runs: *mut abi::PageRun,
+    capacity: usize,
+    count: *mut usize,
+    counts: *mut abi::PageCounts,
+    next: *mut u64,
+) -> u32 {
+    // SAFETY: forwarded from the plugin.
+    unsafe {
+        with_ctx(ctx, abi::STATUS_INVALID_ARGUMENT, abi::STATUS_ERROR, |c| {
+            if runs.is_null()
+                || capacity == 0
+                || count.is_null()
+                || counts.is_null()
+                || next.is_null()
+            {
+                return abi::STATUS_INVALID_ARGUMENT;
+            }
+            if c.target.is_cancelled() {
+                return abi::STATUS_CANCELLED;
+            }
+            let Some(found) = c.target.present_pages(start, end, capacity) else {
+                return abi::STATUS_UNSUPPORTED;
+            };
+            let n = found.runs.len().min(capacity);
+            for (i, &(va, len)) in found.runs.iter().take(n).enumerate() {
+                // SAFETY: the plugin's buffer holds `capacity` runs (ABI) and i < capacity.
+                runs.add(i).write(abi::PageRun { va, len });
+            }
+            // SAFETY: non-null out-pointers for this call.
+            count.write(n);
+            counts.write(found.counts);
+            next.write(if n < found.runs.len() {
+                found.runs[n].0
+            } else {
+                found.next
+            });
+            abi::STATUS_OK
+        })
+    }
+}
+
 /// The host's table (complete: the first version's entries and those appended since).
 pub static HOST_API: abi::HostApi = abi::HostApi {
     struct_size: size_of::<abi::HostApi>() as u32,
@@ -639,6 +684,7 @@ pub static HOST_API: abi::HostApi = abi::HostApi {
     find_tag_in_images: Some(cb_find_tag_in_images),
     emit_text: Some(cb_emit_text),
     json_string: Some(cb_json_string),
+    present_pages: Some(cb_present_pages),
 };
 
 fn status_name(status: u32) -> &'static str {

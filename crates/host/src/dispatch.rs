@@ -493,30 +493,13 @@ impl<'a, V: HostView + ?Sized> Dispatcher<'a, V> {
     }
 }
 
-/// Does `text` match `pattern` (`*` any run, `?` one character; case-insensitive, as WinDbg's
-/// module patterns)?
+/// `lm m PATTERN`'s match: case-insensitive, `*` and `?` ([`plugin_sdk::args::glob`] on the
+/// lowercased names).
 pub fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.to_ascii_lowercase().chars().collect();
-    let t: Vec<char> = text.to_ascii_lowercase().chars().collect();
-    // Iterative matching with one backtrack point for the last `*`.
-    let (mut pi, mut ti) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
+    plugin_sdk::args::glob(
+        pattern.to_ascii_lowercase().as_bytes(),
+        text.to_ascii_lowercase().as_bytes(),
+    )
 }
 
 /// `!pte`'s text in WinDbg's layout (Microsoft docs, "!pte"): the VA line, then one column per

@@ -25,9 +25,11 @@
 
 #![forbid(unsafe_code)]
 
+mod present;
 mod pte;
 
 pub use dumpfile::{PhysicalMemory, ReadStatus};
+pub use present::{MAX_STEPS, PageCounts, PresentRun, RangeWalk};
 pub use pte::{Bits, EntryState, Flags, ProtoAddress, PteFormat, Swizzle};
 
 /// Paging modes.

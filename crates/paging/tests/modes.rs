@@ -588,3 +588,90 @@ fn reads_across_a_region_boundary_walk_again() {
     assert!(o.is_ok(), "{o:?}");
     assert_eq!(three[0x2000..0x2008], (7u64 << 32).to_le_bytes());
 }
+
+/// The present-page walk over `x64_image` (layout above), classified page by page.
+#[test]
+fn present_runs_walk_the_tables_and_classify_every_page() {
+    let (dump, cfg) = x64();
+    let s = AddressSpace::new(&dump, cfg);
+    let g = 0x4000_0000u64;
+    let w = s.present_runs(K, K + 4 * g, 100);
+    assert_eq!(w.next, K + 4 * g);
+    assert_eq!(
+        w.runs,
+        vec![
+            PresentRun {
+                va: K + 0x1000,
+                len: 0x3000
+            },
+            PresentRun {
+                va: K + 0x20_0000,
+                len: 0x20_0000
+            },
+            PresentRun { va: K + g, len: g },
+        ]
+    );
+    let c = w.counts;
+    assert_eq!((c.valid, c.transition), (2, 1));
+    assert_eq!(c.large, 512 + 262_144);
+    assert_eq!((c.paged_out, c.demand_zero, c.prototype), (1, 1, 1));
+    assert_eq!(c.absent, 1 + 505 + 510 * 512);
+    assert_eq!(c.table_not_in_dump, 262_144, "PDPT index 2's directory");
+    assert_eq!(c.bad, 262_144, "PDPT index 3's loop");
+    let all = c.present()
+        + c.paged_out
+        + c.demand_zero
+        + c.prototype
+        + c.absent
+        + c.table_not_in_dump
+        + c.bad;
+    assert_eq!(all, 4 * g / 0x1000, "every page counted once");
+}
+
+#[test]
+fn present_runs_agree_with_translate_page_by_page() {
+    let (dump, cfg) = x64();
+    let s = AddressSpace::new(&dump, cfg);
+    let w = s.present_runs(K, K + 0x80_0000, 100);
+    for i in 0..0x800u64 {
+        let va = K + i * 0x1000;
+        let listed = w.runs.iter().any(|r| va >= r.va && va < r.end());
+        assert_eq!(listed, s.translate(va).is_ok(), "{va:#x}");
+    }
+}
+
+#[test]
+fn present_runs_resume_at_the_run_budget_and_skip_absent_terabytes_cheaply() {
+    let (dump, cfg) = x64();
+    let s = AddressSpace::new(&dump, cfg);
+    let g = 0x4000_0000u64;
+    let first = s.present_runs(K, K + 2 * g, 1);
+    assert_eq!(
+        first.runs,
+        vec![PresentRun {
+            va: K + 0x1000,
+            len: 0x3000
+        }]
+    );
+    assert_eq!(first.next, K + 0x20_0000);
+    let rest = s.present_runs(first.next, K + 2 * g, 10);
+    assert_eq!(rest.runs.len(), 2);
+    assert_eq!(rest.next, K + 2 * g);
+    let mut both = first.counts;
+    both.add(&rest.counts);
+    assert_eq!(both, s.present_runs(K, K + 2 * g, 10).counts);
+    // 4 TiB from PML4 index 0x1f0: index 0x1f1 has a large bit (bad), 0x1f2.. are absent; the
+    // walk ends in one call, well under its step budget.
+    let tb = 1u64 << 40;
+    let w = s.present_runs(K, K + 4 * tb, 10);
+    assert_eq!(w.next, K + 4 * tb);
+    assert_eq!(w.runs.len(), 3);
+    assert_eq!(
+        w.counts.bad,
+        262_144 + (512u64 << 18),
+        "loop 1 GiB + the bad PML4E's 512 GiB"
+    );
+    // Empty and reversed ranges.
+    assert_eq!(s.present_runs(K, K, 10).runs, vec![]);
+    assert_eq!(s.present_runs(K + g, K, 10).next, K);
+}

@@ -180,6 +180,34 @@ typedef uint32_t (*PooldbgFindTagInImagesFn)(PooldbgHostContext *ctx, uint32_t t
  * No context: callable from any thread. Use it for every text you put in a row. */
 typedef size_t (*PooldbgJsonStringFn)(PooldbgStr text, uint8_t *out, size_t capacity);
 
+/* One stretch of present pages: `len` bytes from `va`, both page-aligned. */
+typedef struct PooldbgPageRun {
+    uint64_t va;
+    uint64_t len;
+} PooldbgPageRun;
+
+/* How the 4 KiB pages a present_pages call walked were classified (each page once). */
+typedef struct PooldbgPageCounts {
+    uint64_t valid;             /* valid 4 KiB PTE */
+    uint64_t transition;        /* transition PTE: in RAM, read as WinDbg does */
+    uint64_t large;             /* inside a 2 MiB / 4 MiB / 1 GiB page */
+    uint64_t paged_out;         /* in a paging file (PTE or a table above) */
+    uint64_t demand_zero;
+    uint64_t prototype;
+    uint64_t absent;            /* a zero entry at some level */
+    uint64_t table_not_in_dump; /* under a page table the dump lacks */
+    uint64_t bad;               /* under a bad entry or a loop, or not canonical */
+} PooldbgPageCounts;
+
+/* The present pages of kernel VA [start, end) from the page tables: up to `capacity` runs at
+ * `runs` (address order, merged), *count runs written, *counts the classification of the pages
+ * walked, *next where the walk stopped (end when complete; call again from it). POOLDBG_STATUS_OK,
+ * POOLDBG_STATUS_UNSUPPORTED (no page tables: read page by page), POOLDBG_STATUS_CANCELLED,
+ * POOLDBG_STATUS_INVALID_ARGUMENT. */
+typedef uint32_t (*PooldbgPresentPagesFn)(PooldbgHostContext *ctx, uint64_t start, uint64_t end,
+                                          PooldbgPageRun *runs, size_t capacity, size_t *count,
+                                          PooldbgPageCounts *counts, uint64_t *next);
+
 /* The host's function table; entries are only appended. */
 typedef struct PooldbgHostApi {
     uint32_t struct_size;
@@ -205,6 +233,8 @@ typedef struct PooldbgHostApi {
     PooldbgMessageFn emit_text;
     /* Escapes a text as a JSON string literal (PooldbgJsonStringFn). */
     PooldbgJsonStringFn json_string;
+    /* The present pages of a virtual range, from the page tables. */
+    PooldbgPresentPagesFn present_pages;
 } PooldbgHostApi;
 
 /* struct_size of the first version's table (13 entries): no progress, no find_tag_in_images. */

@@ -403,6 +403,99 @@ pub type FindTagInImagesFn = unsafe extern "C" fn(
 /// any time. Appended in ABI 1 (check [`HostApi::struct_size`]).
 pub type JsonStringFn = unsafe extern "C" fn(text: Str, out: *mut u8, capacity: usize) -> usize;
 
+/// One stretch of present pages ([`HostApi::present_pages`]): `len` bytes from `va`, both
+/// page-aligned.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PageRun {
+    /// First byte.
+    pub va: u64,
+    /// Length in bytes.
+    pub len: u64,
+}
+
+/// How the 4 KiB pages a [`HostApi::present_pages`] call walked were classified (each page once).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PageCounts {
+    /// Present through a valid 4 KiB PTE.
+    pub valid: u64,
+    /// Present through a transition PTE (in RAM; read as WinDbg does).
+    pub transition: u64,
+    /// Present inside a large page (2 MiB, 4 MiB, 1 GiB).
+    pub large: u64,
+    /// In a paging file (the PTE or a table above it).
+    pub paged_out: u64,
+    /// Demand zero.
+    pub demand_zero: u64,
+    /// Governed by a prototype PTE.
+    pub prototype: u64,
+    /// Not mapped (a zero entry at some level).
+    pub absent: u64,
+    /// Under a page table the dump does not hold.
+    pub table_not_in_dump: u64,
+    /// Under a bad entry or a table loop, or not canonical.
+    pub bad: u64,
+}
+
+impl PageCounts {
+    /// Pages found present (valid, transition, large).
+    pub fn present(&self) -> u64 {
+        self.valid
+            .saturating_add(self.transition)
+            .saturating_add(self.large)
+    }
+
+    /// Every page classified.
+    pub fn total(&self) -> u64 {
+        [
+            self.paged_out,
+            self.demand_zero,
+            self.prototype,
+            self.absent,
+            self.table_not_in_dump,
+            self.bad,
+        ]
+        .iter()
+        .fold(self.present(), |a, &b| a.saturating_add(b))
+    }
+
+    /// Adds `o` into `self`.
+    pub fn add(&mut self, o: &PageCounts) {
+        for (a, b) in [
+            (&mut self.valid, o.valid),
+            (&mut self.transition, o.transition),
+            (&mut self.large, o.large),
+            (&mut self.paged_out, o.paged_out),
+            (&mut self.demand_zero, o.demand_zero),
+            (&mut self.prototype, o.prototype),
+            (&mut self.absent, o.absent),
+            (&mut self.table_not_in_dump, o.table_not_in_dump),
+            (&mut self.bad, o.bad),
+        ] {
+            *a = a.saturating_add(b);
+        }
+    }
+}
+
+/// The present pages of the kernel's virtual range `[start, end)`, found by walking the page
+/// tables: fills up to `capacity` runs at `runs` (address order, adjacent ones merged), writes
+/// how many to `count`, the classification of the pages walked to `counts`, and where the walk
+/// stopped to `next` (`end` when complete; call again from `next` otherwise). Returns
+/// [`STATUS_OK`], [`STATUS_UNSUPPORTED`] when the host has no page tables for the target (a
+/// triage dump, an unknown DTB: read page by page instead), [`STATUS_CANCELLED`] or
+/// [`STATUS_INVALID_ARGUMENT`]. Appended in ABI 1 (check [`HostApi::struct_size`]).
+pub type PresentPagesFn = unsafe extern "C" fn(
+    ctx: *mut HostContext,
+    start: u64,
+    end: u64,
+    runs: *mut PageRun,
+    capacity: usize,
+    count: *mut usize,
+    counts: *mut PageCounts,
+    next: *mut u64,
+) -> u32;
+
 /// The host's function table. Entries are only ever appended; `struct_size` says how many exist.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -450,6 +543,9 @@ pub struct HostApi {
     /// Escapes a text as a JSON string literal (a [`JsonStringFn`]), so that C plugins emit valid
     /// rows. Appended in ABI 1 (check [`HostApi::struct_size`]).
     pub json_string: Option<JsonStringFn>,
+    /// The present pages of a virtual range, from the page tables ([`PresentPagesFn`]).
+    /// Appended in ABI 1 (check [`HostApi::struct_size`]).
+    pub present_pages: Option<PresentPagesFn>,
 }
 
 /// `struct_size` of the first [`HostApi`] (its 13 entries; 112 bytes on 64-bit targets): a host of
@@ -469,8 +565,11 @@ const _: () = {
     assert!(core::mem::size_of::<TargetInfo>() == 64);
     assert!(core::mem::size_of::<TagInfo>() == 48);
     assert!(core::mem::size_of::<ImageHit>() == 24);
-    assert!(core::mem::size_of::<HostApi>() == 8 + 17 * 8);
+    assert!(core::mem::size_of::<HostApi>() == 8 + 18 * 8);
     assert!(core::mem::offset_of!(HostApi, json_string) == 8 + 16 * 8);
+    assert!(core::mem::offset_of!(HostApi, present_pages) == 8 + 17 * 8);
+    assert!(core::mem::size_of::<PageRun>() == 16);
+    assert!(core::mem::size_of::<PageCounts>() == 72);
     assert!(core::mem::offset_of!(HostApi, emit_text) == 8 + 15 * 8);
     assert!(HOST_API_V1_SIZE == 8 + 13 * 8);
     assert!(core::mem::offset_of!(HostApi, find_tag_in_images) == 8 + 14 * 8);

@@ -38,7 +38,12 @@ fn facts() -> Vec<(String, u64)> {
     layout!(HostApi => "PooldbgHostApi" {
         struct_size, abi_version, read_physical, read_virtual, symbol_address, type_size,
         field_offset, target_info, pool_tag, log, is_cancelled, emit_row, set_summary,
-        add_warning, set_error, progress, find_tag_in_images, emit_text, json_string
+        add_warning, set_error, progress, find_tag_in_images, emit_text, json_string,
+        present_pages
+    });
+    layout!(PageRun => "PooldbgPageRun" { va, len });
+    layout!(PageCounts => "PooldbgPageCounts" {
+        valid, transition, large, paged_out, demand_zero, prototype, absent, table_not_in_dump, bad
     });
     layout!(ImageHit => "PooldbgImageHit" { module, hits });
     macro_rules! constants {

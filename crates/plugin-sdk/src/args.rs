@@ -385,7 +385,10 @@ impl TagPattern {
     }
 }
 
-fn glob(p: &[u8], s: &[u8]) -> bool {
+/// Wildcard match of `text` against `pattern` (`*` any run, `?` one byte), byte for byte and
+/// case-sensitive: the one matcher behind tag patterns and the host's `lm m PATTERN` (which
+/// lowercases both sides first). Bytes, not characters: `?` matches one byte of UTF-8.
+pub fn glob(p: &[u8], s: &[u8]) -> bool {
     // Iterative wildcard match with single-star backtracking: O(|p|·|s|) at worst, no recursion.
     let (mut pi, mut si) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;

@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 use plugin_abi as abi;
 
 use crate::target::{
-    Arch, BitRange, FieldOffset, ImageHit, ImageSearchError, LogLevel, Read, ReadStatus, Source,
-    Sourced, TagInfo, Target, TargetInfo,
+    Arch, BitRange, FieldOffset, ImageHit, ImageSearchError, LogLevel, PresentPages, Read,
+    ReadStatus, Source, Sourced, TagInfo, Target, TargetInfo,
 };
 
 /// The host's table and context, wrapped as a safe [`Target`]. [`crate::export_plugin!`] builds one
@@ -26,6 +26,9 @@ pub struct HostTarget<'a> {
     info: OnceLock<TargetInfo>,
     _call: PhantomData<&'a abi::HostApi>,
 }
+
+/// Runs asked of the host per `present_pages` call at most (1 MiB of buffer).
+const MAX_RUNS_PER_CALL: usize = 1 << 16;
 
 // SAFETY: the ABI promises that every entry of the host's table may be called from any thread
 // while `run` is active, and a HostTarget does not outlive the `run` call ('a).
@@ -344,6 +347,40 @@ impl Target for HostTarget<'_> {
                 hits: h.hits,
             })
             .collect())
+    }
+
+    fn present_pages(&self, start: u64, end: u64, max_runs: usize) -> Option<PresentPages> {
+        let f = entry!(self, present_pages)?;
+        let capacity = max_runs.clamp(1, MAX_RUNS_PER_CALL);
+        let mut runs = vec![abi::PageRun::default(); capacity];
+        let mut count = 0usize;
+        let mut counts = abi::PageCounts::default();
+        let mut next = start;
+        // SAFETY: host entry with its context, a buffer of `capacity` runs and three
+        // out-pointers, all valid for the call.
+        let status = unsafe {
+            f(
+                self.ctx,
+                start,
+                end,
+                runs.as_mut_ptr(),
+                capacity,
+                &mut count,
+                &mut counts,
+                &mut next,
+            )
+        };
+        // A host that claims more runs than the buffer holds, or no progress short of the end,
+        // is not trusted (the caller would loop): read page by page instead.
+        if status != abi::STATUS_OK || count > capacity || (next <= start && next < end) {
+            return None;
+        }
+        runs.truncate(count);
+        Some(PresentPages {
+            runs: runs.into_iter().map(|r| (r.va, r.len)).collect(),
+            counts,
+            next: next.min(end.max(start)),
+        })
     }
 }
 

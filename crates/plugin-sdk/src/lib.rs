@@ -56,8 +56,9 @@ pub use host_target::HostTarget;
 pub use memory::{MemoryTarget, Progress};
 pub use output::{Output, OutputStream, validate_row};
 pub use target::{
-    Arch, BitRange, FieldOffset, ImageHit, ImageSearchError, LogLevel, Read, ReadError, ReadStatus,
-    Source, Sourced, TagInfo, Target, TargetExt, TargetInfo, tag_is_searchable,
+    Arch, BitRange, FieldOffset, ImageHit, ImageSearchError, LogLevel, PageCounts, PresentPages,
+    Read, ReadError, ReadStatus, Source, Sourced, TagInfo, Target, TargetExt, TargetInfo,
+    tag_is_searchable,
 };
 
 /// The raw C ABI this SDK wraps.

@@ -5,8 +5,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::target::{
-    BitRange, FieldOffset, ImageHit, ImageSearchError, LogLevel, Read, ReadStatus, Source, Sourced,
-    TagInfo, Target, TargetInfo, tag_is_searchable,
+    BitRange, FieldOffset, ImageHit, ImageSearchError, LogLevel, PageCounts, PresentPages, Read,
+    ReadStatus, Source, Sourced, TagInfo, Target, TargetInfo, tag_is_searchable,
 };
 
 const PAGE: u64 = 0x1000;
@@ -49,6 +49,8 @@ pub struct MemoryTarget {
     /// `None`: image search not provided; else the images' hits by tag.
     images: Option<HashMap<[u8; 4], Vec<ImageHit>>>,
     progress: Mutex<Vec<Progress>>,
+    /// Answers [`Target::present_pages`] from its own page map (see [`MemoryTarget::with_page_tables`]).
+    page_tables: bool,
 }
 
 /// One [`Target::progress`] call a [`MemoryTarget`] recorded.
@@ -228,6 +230,15 @@ impl MemoryTarget {
         self
     }
 
+    /// Provides [`Target::present_pages`], as a host that knows the page tables does: a page
+    /// written (or given [`ReadStatus::NotInDump`]) is present (valid), a
+    /// [`ReadStatus::PagedOut`] one is paged out, an [`ReadStatus::Error`] one bad, every other
+    /// page absent. Without it the target answers `None` (the per-page path).
+    pub fn with_page_tables(mut self) -> Self {
+        self.page_tables = true;
+        self
+    }
+
     /// Every [`Target::progress`] call so far, in the order they arrived.
     pub fn progress_reports(&self) -> Vec<Progress> {
         match self.progress.lock() {
@@ -319,6 +330,56 @@ impl Target for MemoryTarget {
             return Err(ImageSearchError::Unsearchable);
         }
         Ok(images.get(&tag).cloned().unwrap_or_default())
+    }
+
+    fn present_pages(&self, start: u64, end: u64, max_runs: usize) -> Option<PresentPages> {
+        if !self.page_tables {
+            return None;
+        }
+        let first = start & !(PAGE - 1);
+        let mut out = PresentPages {
+            next: end,
+            ..Default::default()
+        };
+        if first >= end {
+            return Some(out);
+        }
+        let mut counts = PageCounts::default();
+        // Pages between two entries of the map are absent: the cost follows the map, not the span.
+        let mut at = first;
+        for (&va, page) in self.virtual_pages.range(first..end) {
+            let present = !matches!(
+                page,
+                Page::Unreadable(
+                    ReadStatus::PagedOut { .. } | ReadStatus::Error | ReadStatus::NotMapped
+                )
+            );
+            let adjacent = matches!(out.runs.last(), Some(&(v, l)) if v + l == va);
+            if present && !adjacent && out.runs.len() >= max_runs.max(1) {
+                out.next = va;
+                break;
+            }
+            counts.absent += (va - at) / PAGE;
+            match page {
+                Page::Unreadable(ReadStatus::PagedOut { .. }) => counts.paged_out += 1,
+                Page::Unreadable(ReadStatus::Error) => counts.bad += 1,
+                Page::Unreadable(ReadStatus::NotMapped) => counts.absent += 1,
+                _ => {
+                    counts.valid += 1;
+                    match out.runs.last_mut() {
+                        Some(last) if adjacent => last.1 += PAGE,
+                        _ => out.runs.push((va, PAGE)),
+                    }
+                }
+            }
+            at = va + PAGE;
+        }
+        let stop = out.next.min(end);
+        if stop > at {
+            counts.absent += (stop - at).div_ceil(PAGE);
+        }
+        out.counts = counts;
+        Some(out)
     }
 }
 

@@ -454,6 +454,29 @@ pub trait Target: Sync {
         let _ = tag;
         Err(ImageSearchError::NotProvided)
     }
+
+    /// The present pages of the kernel virtual range `[start, end)`, from the page tables (at
+    /// most `max_runs` runs per call; resume from [`PresentPages::next`]), so that a scan of a
+    /// sparse region costs what is mapped, not its span. `None` when the target cannot tell (no
+    /// page tables: a triage dump, an older host): read page by page instead. The default: `None`.
+    fn present_pages(&self, start: u64, end: u64, max_runs: usize) -> Option<PresentPages> {
+        let _ = (start, end, max_runs);
+        None
+    }
+}
+
+/// How the pages of a walked range were classified (the ABI's [`abi::PageCounts`]).
+pub type PageCounts = abi::PageCounts;
+
+/// What [`Target::present_pages`] found in part of a range.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PresentPages {
+    /// Present stretches `(va, len)`, page-aligned, in address order, adjacent ones merged.
+    pub runs: Vec<(u64, u64)>,
+    /// How the pages of `[start, next)` were classified.
+    pub counts: PageCounts,
+    /// Where the walk stopped: the range's end when complete, else where to resume.
+    pub next: u64,
 }
 
 /// Conveniences over [`Target`] for every implementation.

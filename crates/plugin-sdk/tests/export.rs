@@ -253,6 +253,7 @@ fn host(full: bool) -> abi::HostApi {
         find_tag_in_images: Some(find_tag_in_images),
         emit_text: Some(emit_text),
         json_string: None,
+        present_pages: None,
     }
 }
 

@@ -146,6 +146,8 @@ pub struct KernelBuilder {
     special_pages: bool,
     bugcheck: (u32, [u64; 4]),
     segheap_edges: bool,
+    /// Nonpaged pool region span over which the small-pool pages are scattered (`None`: packed).
+    scatter_nonpaged: Option<u64>,
     withheld: bool,
 }
 
@@ -209,6 +211,7 @@ impl KernelBuilder {
             faults: Vec::new(),
             special_pages: true,
             segheap_edges: false,
+            scatter_nonpaged: None,
             bugcheck: (0xe2, [0; 4]),
             withheld: false,
         }
@@ -396,6 +399,17 @@ impl KernelBuilder {
     /// Off by default. No effect on the classic pool.
     pub fn segheap_edges(mut self, on: bool) -> Self {
         self.segheap_edges = on;
+        self
+    }
+
+    /// Scatters the classic nonpaged pool's small-block pages over `span` bytes of its region (the
+    /// first page stays at the region's start, the others follow at an equal stride, a multiple of
+    /// 2 MiB, each with its own page table), and makes the region that large: the sparse pool of
+    /// Windows 10 1607+'s `MiState.Vs.SystemVaRegions`, terabytes of VA with few pages present.
+    /// Block offsets within a page are kept; the manifest lists the blocks where they land. No
+    /// effect on the segment heap.
+    pub fn scatter_nonpaged_pool(mut self, span: u64) -> Self {
+        self.scatter_nonpaged = Some(span);
         self
     }
 
@@ -691,6 +705,39 @@ fn plan_allocations(b: &KernelBuilder, images: &[Image]) -> Result<Allocations, 
 /// Phase 6 (no writes): the pool plan (layout.rs). On segment-heap builds the small allocations
 /// go to the heaps (segheap.rs) and the classic plan keeps only big allocations and the
 /// accounting; the heaps' pages join the descriptors' small-page totals.
+/// Moves the classic nonpaged small-pool pages apart ([`KernelBuilder::scatter_nonpaged_pool`]):
+/// page `k` of the packed layout goes to `start + k * stride`, `stride` the span over the page
+/// count, rounded down to 2 MiB (at least 2 MiB), so that every page has its own page table and
+/// the absent tables between them are what a scan must skip.
+fn scatter_nonpaged_pages(b: &KernelBuilder, pool: &mut PoolPlans) {
+    let Some(span) = b.scatter_nonpaged else {
+        return;
+    };
+    let base = b.profile.va.nonpaged;
+    let small = pool
+        .classic
+        .placed
+        .iter()
+        .filter(|blk| blk.pool == PoolKind::NonPaged);
+    let pages = small
+        .map(|blk| (blk.va - base) / PAGE)
+        .max()
+        .map_or(0, |m| m + 1);
+    if pages < 2 {
+        return;
+    }
+    let stride = ((span.saturating_sub(PAGE) / (pages - 1)) & !0x1f_ffff).max(0x20_0000);
+    for blk in pool
+        .classic
+        .placed
+        .iter_mut()
+        .filter(|blk| blk.pool == PoolKind::NonPaged)
+    {
+        let k = (blk.va - base) / PAGE;
+        blk.va = base + k * stride + blk.va % PAGE;
+    }
+}
+
 fn plan_pool(b: &KernelBuilder, allocs: &Allocations) -> PoolPlans {
     let p = b.profile;
     let seg_layout = p.pool.segment_heap().copied();
@@ -847,6 +894,7 @@ impl Build {
         let (images, drivers) = bld.write_driver_images(&b, machine.sys_start);
         let allocs = plan_allocations(&b, &images)?;
         let mut pool = plan_pool(&b, &allocs);
+        scatter_nonpaged_pages(&b, &mut pool);
         let roots = bld.write_fixed_globals(&b);
         let (spec_va, mut seg_info) = bld.write_small_blocks(&pool);
         let modules =
@@ -862,7 +910,10 @@ impl Build {
             &pool.classic.big_placed,
             PAGED_MAX_PAGES,
         );
-        let pool_regions = bld.write_pool_regions(PAGED_MAX_PAGES, NONPAGED_MAX_PAGES);
+        let pool_regions = bld.write_pool_regions(
+            PAGED_MAX_PAGES,
+            NONPAGED_MAX_PAGES.max(b.scatter_nonpaged.unwrap_or(0) / PAGE),
+        );
         let mut vm = bld.write_vm(
             b.counters,
             &pool.classic.totals,

@@ -216,43 +216,72 @@ fn poolfind_finds_every_block_and_big_allocation() {
                 .as_u64()
                 .unwrap();
             let ptype = if paged { "PagedPool" } else { "NonPagedPool" };
-            let mut want: Vec<String> = Vec::new();
-            if scanned > 0 {
-                want.extend(
-                    m.blocks
-                        .iter()
-                        .filter(|b| b.tag == tag && b.pool_type == ptype)
-                        .map(|b| hexs(b.address.0)),
-                );
-            }
-            let big_known = out.summary().unwrap()["text"][0]
-                .as_str()
+            // Each row is checked against the manifest part its `source` names: the scan's rows
+            // against the blocks, the big page table's against the big allocations. (The text
+            // lines are streamed, so whether the big table was read is in the summary's count
+            // and the first line, not in a `summary.text` that no longer exists.)
+            let want_blocks: Vec<String> = if scanned > 0 {
+                m.blocks
+                    .iter()
+                    .filter(|b| b.tag == tag && b.pool_type == ptype)
+                    .map(|b| hexs(b.address.0))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let big_known = out
+                .lines()
+                .first()
                 .is_some_and(|l| l.starts_with("Scanning large pool"));
-            if big_known {
-                want.extend(
-                    m.big_allocations
-                        .iter()
-                        .filter(|b| b.tag == tag && b.state == "allocated" && b.pool_type == ptype)
-                        .map(|b| hexs(b.address.0)),
-                );
-            }
-            let mut got: Vec<String> = out
-                .rows()
+            let mut want_big: Vec<String> = m
+                .big_allocations
                 .iter()
-                .map(|r| r["address"].as_str().unwrap().to_string())
+                .filter(|b| b.tag == tag && b.state == "allocated" && b.pool_type == ptype)
+                .map(|b| hexs(b.address.0))
                 .collect();
-            got.sort();
-            want.sort();
+            want_big.sort();
+            let mut got_big = Vec::new();
+            let mut got_scan = Vec::new();
+            for r in out.rows() {
+                let a = r["address"].as_str().unwrap().to_string();
+                match r["source"].as_str() {
+                    Some("big page table") => got_big.push(a),
+                    Some("scan") => got_scan.push(a),
+                    other => panic!("{name} {args}: row {a} has source {other:?}"),
+                }
+            }
+            got_big.sort();
+            got_scan.sort();
+            // No block listed twice (a page returned twice by the page-table walk would be).
+            let mut all: Vec<&String> = got_big.iter().chain(&got_scan).collect();
+            all.sort();
+            let n = all.len();
+            all.dedup();
+            assert_eq!(all.len(), n, "{name} {args}: an address listed twice");
+            if big_known {
+                assert_eq!(got_big, want_big, "{name} {args}: big page table rows");
+            } else {
+                assert!(got_big.is_empty(), "{name} {args}: {got_big:?}");
+            }
+            assert_eq!(
+                out.summary().unwrap()["big_page_table_matches"],
+                got_big.len(),
+                "{name} {args}"
+            );
             // The testkit's absent page may hide blocks from the scan: never an invented one.
-            for g in &got {
-                assert!(want.contains(g), "{name} {args}: {g} not in the manifest");
+            for g in &got_scan {
+                assert!(
+                    want_blocks.contains(g),
+                    "{name} {args}: scan row {g} not among the manifest's blocks"
+                );
             }
             assert!(
-                got.len() + 3 >= want.len(),
+                got_scan.len() + 3 >= want_blocks.len(),
                 "{name} {args}: {} of {}",
-                got.len(),
-                want.len()
+                got_scan.len(),
+                want_blocks.len()
             );
+            let got = all;
             assert!(!got.is_empty(), "{name} {args}");
             golden(&format!("{name}-poolfind-{tag}.txt"), &text(&out));
             golden(

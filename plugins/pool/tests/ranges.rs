@@ -249,3 +249,67 @@ fn pool_without_address_lists_regions_and_the_paged_bitmap_on_7_and_81() {
         );
     }
 }
+
+/// Windows 10 1607 and 1809 with their nonpaged pool pages scattered over 1 TiB of
+/// `MiState.Vs.SystemVaRegions` (testkit `scatter_nonpaged_pool`): the scan walks the region's
+/// page tables, finds every manifest block however far out, and says how it classified the pages.
+#[test]
+fn poolfind_finds_pool_scattered_over_a_terabyte_from_the_page_tables() {
+    for name in ["win10-1607-x64", "win10-1809-x64"] {
+        let p = testkit::profile(name).unwrap();
+        let k = testkit::KernelBuilder::standard(p)
+            .scatter_nonpaged_pool(1 << 40)
+            .build()
+            .unwrap();
+        let (bytes, _) = testkit::write_vec(
+            &k,
+            testkit::Container::Full,
+            &testkit::WriteOptions::default(),
+        )
+        .unwrap();
+        let s = pooldbg::session::Session::from_dump(
+            dumpfile::Dump::from_vec(bytes).unwrap(),
+            &pooldbg::session::SessionOptions::default(),
+        )
+        .unwrap();
+        let m = &k.manifest;
+        let region = m
+            .pool_regions
+            .iter()
+            .find(|r| r.pool == "nonpaged")
+            .unwrap();
+        assert!(region.end.0 - region.start.0 >= 1 << 40, "{name}");
+        let out = run(poolfind::run, &s, "*").unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut got: Vec<String> = out
+            .rows()
+            .iter()
+            .filter(|r| r["source"] == "scan")
+            .map(|r| r["address"].as_str().unwrap().to_string())
+            .collect();
+        let mut want: Vec<String> = m
+            .blocks
+            .iter()
+            .filter(|b| b.address.0 >= region.start.0 && b.address.0 < region.end.0)
+            .map(|b| format!("{:#x}", b.address.0))
+            .collect();
+        got.sort();
+        want.sort();
+        let far = want
+            .iter()
+            .filter(|a| u64::from_str_radix(&a[2..], 16).unwrap() - region.start.0 > 64 << 30)
+            .count();
+        assert!(far > 0, "{name}: blocks beyond the old 64 GiB cut");
+        assert_eq!(got, want, "{name}");
+        let pt = &out.summary().unwrap()["page_tables"];
+        assert_eq!(pt["present"], pt["valid"], "{name}: {pt}");
+        assert!(
+            pt["not_mapped"].as_u64().unwrap() > (1u64 << 40) / 0x1000 / 2,
+            "{name}: {pt}"
+        );
+        assert!(
+            out.warnings().iter().all(|w| !w.contains("64 GiB")),
+            "{name}: {:?}",
+            out.warnings()
+        );
+    }
+}

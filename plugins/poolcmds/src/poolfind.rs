@@ -4,7 +4,7 @@ use plugin_sdk::{CommandError, Output, Target, hex};
 use poollayout::{BlockState, PoolType};
 use serde_json::{Map, json};
 
-use crate::common::{addr, layout_of, no_more_args, number_or, summary_with_text, tag_arg};
+use crate::common::{addr, layout_of, no_more_args, number_or, tag_arg};
 use crate::pool::block_line;
 use crate::scan;
 
@@ -44,7 +44,6 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
         }
     };
     let layout = layout_of(target)?;
-    let mut text = Vec::new();
     let (all_regions, region_warnings) = scan::regions(target, &layout);
     let regions: Vec<scan::Region> = all_regions
         .iter()
@@ -61,7 +60,7 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
             }
             readable_something =
                 bt.unreadable_pages * 0x1000 < (bt.entries * bt.entry_size) as usize;
-            text.push(format!(
+            out.line(format!(
                 "Scanning large pool allocation table for tag {} ({} : {})",
                 pattern.as_str(),
                 addr(&layout, bt.address),
@@ -86,7 +85,7 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
                     "state": "allocated",
                     "source": "big page table",
                 }));
-                text.push(format!(
+                out.line(format!(
                     "{} : tag {}, size {:#10x}, {} pool",
                     addr(&layout, e.va),
                     e.tag.masked(),
@@ -104,27 +103,51 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
         }
     }
     let mut found_scan = 0usize;
+    let mut page_tables: Option<plugin_sdk::PageCounts> = None;
     let mut scanned_pages = 0u64;
     if layout.is_segment_heap() {
-        let f =
-            crate::segheap::poolfind(target, &layout, &pattern, want_paged, &skip, &mut text, out)?;
+        let f = crate::segheap::poolfind(target, &layout, &pattern, want_paged, &skip, out)?;
         found_scan += f.blocks;
         scanned_pages += f.pages;
         readable_something |= f.pages > 0;
     } else {
         for r in &regions {
-            text.push(format!(
+            out.line(format!(
                 "Searching {} pool ({} : {}) for Tag: {}",
                 r.name(),
                 addr(&layout, r.start),
                 addr(&layout, r.end),
                 pattern.as_str()
             ));
-            text.push(String::new());
-            let s = scan::scan_pages(target, &layout, std::slice::from_ref(r), &skip, &|b| {
-                pattern.matches(b.tag)
-            })?;
+            out.line(String::new());
+            // Rows and lines go out as each chunk of pages is done: nothing is kept per block.
+            let s = scan::scan_pages_each(
+                target,
+                &layout,
+                std::slice::from_ref(r),
+                &skip,
+                &|b| pattern.matches(b.tag),
+                &mut |b| {
+                    found_scan += 1;
+                    let allocated = b.block.state == BlockState::Allocated;
+                    out.row(json!({
+                        "address": hex(b.block.address),
+                        "size": b.block.size,
+                        "tag": b.block.tag.masked().to_string(),
+                        "pool_type": if allocated { Some(scan::block_pool_type(&b).name()) } else { None },
+                        "state": if allocated { "allocated" } else { "free" },
+                        "source": "scan",
+                    }));
+                    out.line(block_line(&layout, &b.block, false));
+                },
+            )?;
             scanned_pages += s.pool_pages;
+            if let Some(c) = &s.page_tables {
+                page_tables.get_or_insert_with(Default::default).add(c);
+            }
+            if let Some(line) = s.classification() {
+                out.warn(format!("{} pool: {line}", r.name()));
+            }
             if s.pool_pages > 0 {
                 readable_something = true;
             }
@@ -134,18 +157,6 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
                     r.name(),
                     s.unreadable_pages
                 ));
-            }
-            for b in &s.blocks {
-                found_scan += 1;
-                out.row(json!({
-                    "address": hex(b.block.address),
-                    "size": b.block.size,
-                    "tag": b.block.tag.masked().to_string(),
-                    "pool_type": if b.block.state == BlockState::Allocated { Some(scan::block_pool_type(b).name()) } else { None },
-                    "state": if b.block.state == BlockState::Allocated { "allocated" } else { "free" },
-                    "source": "scan",
-                }));
-                text.push(block_line(&layout, &b.block, false));
             }
         }
     }
@@ -163,6 +174,18 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
     f.insert("big_page_table_matches".into(), json!(found_big));
     f.insert("scan_matches".into(), json!(found_scan));
     f.insert("pool_pages_scanned".into(), json!(scanned_pages));
-    out.set_summary(summary_with_text(f, text));
+    // How the page tables classified the searched regions' pages (absent: every page was read).
+    if let Some(c) = page_tables {
+        f.insert(
+            "page_tables".into(),
+            json!({
+                "present": c.present(), "valid": c.valid, "transition": c.transition,
+                "large": c.large, "paged_out": c.paged_out, "demand_zero": c.demand_zero,
+                "prototype": c.prototype, "not_mapped": c.absent,
+                "table_not_in_dump": c.table_not_in_dump, "bad": c.bad,
+            }),
+        );
+    }
+    out.set_summary(serde_json::Value::Object(f));
     Ok(())
 }

@@ -339,6 +339,9 @@ pub fn from_scan(
             "this dump holds no readable pool: no tracker table, no pool page and no big allocation could be read",
         ));
     }
+    if let Some(line) = s.classification() {
+        warnings.push(line);
+    }
     if s.unreadable_pages > 0 {
         warnings.push(format!(
             "{} pool page(s) could not be read (not in the dump or paged out): their allocations are missing",

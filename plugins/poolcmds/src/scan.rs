@@ -82,9 +82,16 @@ pub fn regions(target: &dyn Target, layout: &Layout) -> (Vec<Region>, Vec<String
         .map(|w| format!("{w}: it is not scanned"))
         .collect();
     let mut out = Vec::new();
+    // With the page tables (an empty-range probe answers), a region is walked whole: the cost
+    // follows its present pages, not its span.
+    let tables = target.present_pages(0, 0, 1).is_some();
     for r in found.regions {
         let paged = r.kind == poollayout::regions::PoolKind::Paged;
-        let cut = r.end.min(r.start.saturating_add(MAX_RANGE));
+        let cut = if tables {
+            r.end
+        } else {
+            r.end.min(r.start.saturating_add(MAX_RANGE))
+        };
         if cut < r.end {
             warnings.push(format!(
                 "{} pool range {:#x}..{:#x} is larger than 64 GiB: only its first 64 GiB are scanned",
@@ -201,6 +208,72 @@ pub struct Scan {
     pub unreadable_pages: u64,
     /// Pages whose header chain is broken (reported with errors on their blocks).
     pub corrupt_pages: u64,
+    /// How the regions' pages were classified by their page tables; `None` when the target has
+    /// none (every page was read in turn).
+    pub page_tables: Option<plugin_sdk::PageCounts>,
+}
+
+impl Scan {
+    /// One line saying how the page tables classified the regions' pages (for the output's
+    /// warnings), when some pool may be missing from the scan for it (pages paged out, under a
+    /// page table not in the dump, or under a bad entry); `None` when nothing was lost that way
+    /// (demand-zero and unmapped pages hold no pool) or the scan read every page in turn. The
+    /// counts themselves are in [`Scan::page_tables`] (JSON summaries).
+    pub fn classification(&self) -> Option<String> {
+        let c = self.page_tables?;
+        if c.paged_out == 0 && c.table_not_in_dump == 0 && c.bad == 0 {
+            return None;
+        }
+        Some(format!(
+            "pages found from the page tables: {} present ({} valid, {} transition, {} in large pages) scanned; not scanned: {} paged out, {} demand zero, {} prototype, {} under page tables not in the dump, {} under bad entries; {} not mapped",
+            c.present(),
+            c.valid,
+            c.transition,
+            c.large,
+            c.paged_out,
+            c.demand_zero,
+            c.prototype,
+            c.table_not_in_dump,
+            c.bad,
+            c.absent
+        ))
+    }
+}
+
+/// Runs per [`Target::present_pages`] call.
+const RUNS_PER_CALL: usize = 4096;
+
+/// The present pages of `[start, end)` from the page tables, or `None` when the target has none.
+/// Bounded: a call that does not advance ends the walk (its pages are left unscanned).
+fn present_runs(
+    target: &dyn Target,
+    start: u64,
+    end: u64,
+    counts: &mut plugin_sdk::PageCounts,
+) -> Result<Option<Vec<(u64, u64)>>, CommandError> {
+    let mut runs = Vec::new();
+    let mut at = start;
+    while at < end {
+        if target.is_cancelled() {
+            return Err(CommandError::Cancelled);
+        }
+        let Some(p) = target.present_pages(at, end, RUNS_PER_CALL) else {
+            if at == start {
+                return Ok(None);
+            }
+            break;
+        };
+        counts.add(&p.counts);
+        runs.extend(p.runs.into_iter().filter_map(|(va, len)| {
+            let (a, b) = (va.max(start), va.saturating_add(len).min(end));
+            (a < b).then_some((a, b - a))
+        }));
+        if p.next <= at {
+            break;
+        }
+        at = p.next;
+    }
+    Ok(Some(runs))
 }
 
 /// Does the page start like a classic pool page? (First header: PreviousSize 0, a block size that
@@ -221,7 +294,9 @@ pub const PROGRESS_LABEL: &str = "scanning pool pages";
 /// Pages between two progress reports (16 MiB).
 const PROGRESS_EVERY: u64 = 4096;
 
-/// Scans every page of `regions` (skipping the big allocations in `skip`) on all cores (rayon's
+/// Scans the pages of `regions` — only the present ones when the target walks its page tables
+/// ([`Target::present_pages`], counted in [`Scan::page_tables`]), else every page — (skipping the
+/// big allocations in `skip`) on all cores (rayon's
 /// current pool: the global one, or the one the caller `install`s), checking
 /// `target.is_cancelled()` before every batch of 64 pages and reporting pages done through
 /// [`Target::progress`] (label [`PROGRESS_LABEL`]). Blocks that `keep` rejects are dropped early.
@@ -234,47 +309,89 @@ pub fn scan_pages(
     skip: &[(u64, u64)],
     keep: &(dyn Fn(&WalkedBlock) -> bool + Sync),
 ) -> Result<Scan, CommandError> {
+    let mut blocks = Vec::new();
+    let mut scan = scan_pages_each(target, layout, regions, skip, keep, &mut |b| blocks.push(b))?;
+    scan.blocks = blocks;
+    Ok(scan)
+}
+
+/// Batches scanned in parallel before their blocks are handed on: what is held at once (256
+/// batches of 64 pages: 64 MiB of pool) whatever the regions' size.
+const BATCHES_PER_CHUNK: usize = 256;
+
+/// [`scan_pages`] that hands each block to `each` as its chunk of pages is done (address order
+/// per region, regions in the order given) instead of keeping them: memory stays flat however
+/// many blocks the regions hold. The returned [`Scan`] has no `blocks`.
+pub fn scan_pages_each(
+    target: &dyn Target,
+    layout: &Layout,
+    regions: &[Region],
+    skip: &[(u64, u64)],
+    keep: &(dyn Fn(&WalkedBlock) -> bool + Sync),
+    each: &mut dyn FnMut(ScannedBlock),
+) -> Result<Scan, CommandError> {
     if layout.is_segment_heap() {
-        return crate::segheap::scan_as_pages(target, layout, regions, skip, keep);
+        let mut s = crate::segheap::scan_as_pages(target, layout, regions, skip, keep)?;
+        for b in std::mem::take(&mut s.blocks) {
+            each(b);
+        }
+        return Ok(s);
     }
     let mut batches = Vec::new();
+    let mut counts = plugin_sdk::PageCounts::default();
+    let mut by_tables = false;
     for r in regions {
-        let mut a = r.start;
-        while a < r.end {
-            let n = ((r.end - a) / PAGE).clamp(1, BATCH);
-            batches.push((a, n, r.paged));
-            a = a.saturating_add(n * PAGE);
+        let spans = match present_runs(target, r.start, r.end, &mut counts)? {
+            Some(runs) => {
+                by_tables = true;
+                runs
+            }
+            None => vec![(r.start, r.end.saturating_sub(r.start))],
+        };
+        for (start, len) in spans {
+            let end = start.saturating_add(len);
+            let mut a = start;
+            while a < end {
+                let n = ((end - a) / PAGE).clamp(1, BATCH);
+                batches.push((a, n, r.paged));
+                a = a.saturating_add(n * PAGE);
+            }
         }
     }
     let total_pages: u64 = batches.iter().map(|&(_, n, _)| n).sum();
     let done = AtomicU64::new(0);
     target.progress(0, total_pages, PROGRESS_LABEL);
-    // An indexed parallel iterator collected into a Result keeps the batches' order and stops
-    // early on the first error (a cancellation).
-    let results: Result<Vec<Scan>, CommandError> = batches
-        .par_iter()
-        .map_init(
-            // One read buffer per worker, reused from batch to batch.
-            || vec![0u8; (BATCH * PAGE) as usize],
-            |buf, &(start, n, paged)| {
-                if target.is_cancelled() {
-                    return Err(CommandError::Cancelled);
-                }
-                let scan = scan_batch(target, layout, buf, start, n, paged, skip, keep);
-                let before = done.fetch_add(n, Ordering::Relaxed);
-                if (before + n) / PROGRESS_EVERY != before / PROGRESS_EVERY {
-                    target.progress(before + n, total_pages, PROGRESS_LABEL);
-                }
-                Ok(scan)
-            },
-        )
-        .collect();
-    let mut total = Scan::default();
-    for s in results? {
-        total.blocks.extend(s.blocks);
-        total.pool_pages += s.pool_pages;
-        total.unreadable_pages += s.unreadable_pages;
-        total.corrupt_pages += s.corrupt_pages;
+    let mut total = Scan {
+        page_tables: by_tables.then_some(counts),
+        ..Scan::default()
+    };
+    for chunk in batches.chunks(BATCHES_PER_CHUNK) {
+        // An indexed parallel iterator collected into a Result keeps the batches' order and
+        // stops early on the first error (a cancellation).
+        let results: Result<Vec<Scan>, CommandError> = chunk
+            .par_iter()
+            .map_init(
+                // One read buffer per worker, reused from batch to batch.
+                || vec![0u8; (BATCH * PAGE) as usize],
+                |buf, &(start, n, paged)| {
+                    if target.is_cancelled() {
+                        return Err(CommandError::Cancelled);
+                    }
+                    let scan = scan_batch(target, layout, buf, start, n, paged, skip, keep);
+                    let before = done.fetch_add(n, Ordering::Relaxed);
+                    if (before + n) / PROGRESS_EVERY != before / PROGRESS_EVERY {
+                        target.progress(before + n, total_pages, PROGRESS_LABEL);
+                    }
+                    Ok(scan)
+                },
+            )
+            .collect();
+        for s in results? {
+            s.blocks.into_iter().for_each(&mut *each);
+            total.pool_pages += s.pool_pages;
+            total.unreadable_pages += s.unreadable_pages;
+            total.corrupt_pages += s.corrupt_pages;
+        }
     }
     target.progress(total_pages, total_pages, PROGRESS_LABEL);
     Ok(total)
@@ -533,5 +650,72 @@ mod tests {
             e.contains("segment-heap") && e.contains("nt!ExPoolState"),
             "{e}"
         );
+    }
+
+    /// Pool pages scattered over 2 TiB of a region: with page tables every block is found, the
+    /// pages are classified, and the scan reads only the present pages (no 64 GiB cut).
+    #[test]
+    fn page_tables_find_pool_scattered_over_terabytes() {
+        let start = 0xffffa000_00000000u64;
+        let span = 2u64 << 40;
+        let mut t = MemoryTarget::new(TargetInfo {
+            arch: Arch::X64,
+            build: 7601,
+            pointer_size: 8,
+            ..Default::default()
+        })
+        .with_symbol("MmNonPagedPoolStart", 0x1000, Source::Kdbg)
+        .with_symbol("MmNonPagedPoolEnd", 0x1008, Source::Kdbg)
+        .with_virtual(0x1000, &start.to_le_bytes())
+        .with_virtual(0x1008, &(start + span - 1).to_le_bytes())
+        .with_page_tables();
+        let mut want = Vec::new();
+        for i in 0..40u64 {
+            let va = start + (i * 0x3_3333_3000) % (span - PAGE);
+            let va = va & !(PAGE - 1);
+            t = t.with_virtual(va, &page_with(&[b'A' + (i % 26) as u8, b'x', b'y', b'z']));
+            want.push(va);
+        }
+        let paged_out = start + span - 0x10_0000;
+        t = t.with_virtual_status(
+            paged_out,
+            plugin_sdk::ReadStatus::PagedOut {
+                pagefile: 0,
+                offset: 0x1000,
+            },
+        );
+        want.sort_unstable();
+        want.dedup();
+        let l = Layout::for_build(poollayout::Arch::X64, 7601).unwrap();
+        let (regions, w) = regions(&t, &l);
+        assert!(w.iter().all(|w| !w.contains("64 GiB")), "{w:?}");
+        assert_eq!(regions[0].end, start + span);
+        let s = scan_pages(&t, &l, &regions, &[], &|_| true).unwrap();
+        let found: Vec<u64> = s
+            .blocks
+            .iter()
+            .map(|b| b.block.address)
+            .filter(|a| a & (PAGE - 1) == 0)
+            .collect();
+        assert_eq!(found, want);
+        assert_eq!(s.pool_pages, want.len() as u64);
+        let c = s.page_tables.unwrap();
+        assert_eq!(c.valid, want.len() as u64);
+        assert_eq!(c.paged_out, 1);
+        let line = s.classification().unwrap();
+        assert!(line.contains("1 paged out"), "{line}");
+        // Nothing lost: no line (the counts stay in `page_tables`).
+        let t = t.with_virtual(paged_out, &[0u8; 8]);
+        let s = scan_pages(&t, &l, &regions, &[], &|_| true).unwrap();
+        assert_eq!(s.classification(), None);
+        assert_eq!(s.page_tables.unwrap().paged_out, 0);
+        // Without page tables the same region is cut at 64 GiB and its far pages are missed.
+        let old = MemoryTarget::new(t.info())
+            .with_symbol("MmNonPagedPoolStart", 0x1000, Source::Kdbg)
+            .with_symbol("MmNonPagedPoolEnd", 0x1008, Source::Kdbg)
+            .with_virtual(0x1000, &start.to_le_bytes())
+            .with_virtual(0x1008, &(start + span - 1).to_le_bytes());
+        let (_, w) = super::regions(&old, &l);
+        assert!(w.iter().any(|w| w.contains("64 GiB")), "{w:?}");
     }
 }

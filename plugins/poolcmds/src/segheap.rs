@@ -510,7 +510,6 @@ pub fn poolfind(
     pattern: &crate::common::TagPattern,
     want_paged: bool,
     skip: &[(u64, u64)],
-    text: &mut Vec<String>,
     out: &mut Output,
 ) -> Result<Found, CommandError> {
     let pool = match read_pool(target, layout) {
@@ -554,7 +553,7 @@ pub fn poolfind(
         .filter(|h| want(h))
         .map(|h| format!("{} {}", h.name(), addr(layout, h.address)))
         .collect();
-    text.push(format!(
+    out.line(format!(
         "Searching {} pool (segment heap{} {}: {} segment(s), {} subsegment(s)) for Tag: {}",
         if want_paged { "Paged" } else { "NonPaged" },
         if heaps.len() == 1 { "" } else { "s" },
@@ -563,7 +562,7 @@ pub fn poolfind(
         s.subsegments,
         pattern.as_str()
     ));
-    text.push(String::new());
+    out.line(String::new());
     let mut found = 0usize;
     for b in s.blocks.iter().filter(|b| b.paged == want_paged) {
         found += 1;
@@ -581,7 +580,7 @@ pub fn poolfind(
             .block
             .header
             .map_or(0, |h| layout.block_bytes(h.previous_size));
-        text.push(block_line(
+        out.line(block_line(
             layout,
             &WalkedBlock {
                 previous_size,
@@ -632,5 +631,6 @@ pub fn scan_as_pages(
         pool_pages: s.pages,
         unreadable_pages: s.unreadable_pages,
         corrupt_pages: s.corrupt_subsegments,
+        page_tables: None,
     })
 }
