@@ -134,6 +134,7 @@ mod tests {
             "pooldbg-testkit",
             "pooldbg-commands",
             "pooldbg-poolreport",
+            "pooldbg-engine",
             "pooldbg",
         ] {
             assert!(names.iter().any(|n| n == want), "{want} not in {names:?}");

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::cli::Options;
 use crate::dispatch::HostView;
 use crate::loader::{PluginSet, SearchPath};
-use crate::session::{Session, SessionOptions};
+use pooldbg_engine::{Session, SessionOptions};
 
 /// Opens `path` as the `pooldbg` binary does (its `--symbols`, `--pooltag`, `_NT_SYMBOL_PATH`),
 /// failing with the CLI's message when it cannot, or when a raw image holds no Windows.
@@ -29,13 +29,11 @@ pub fn open_session(path: &Path, options: &Options) -> Result<Session, String> {
         no_embedded_profiles: false,
         // A symbol-server download draws a bar on a terminal unless -q.
         download_progress: !options.quiet && std::io::stderr().is_terminal(),
+        // Long commands feed the terminal's bar when one is active (crate::progress).
+        progress: Some(crate::progress::terminal_handle()),
     };
-    let session = Session::open(path, &session_options).map_err(|e| e.to_string())?;
     // A raw image with no Windows in it says so and fails, not "unknown" everywhere.
-    if let Some(why) = session.not_windows() {
-        return Err(why);
-    }
-    Ok(session)
+    pooldbg_engine::open(path, &session_options).map_err(|e| e.to_string())
 }
 
 /// One open dump with the plugins that answer its commands.

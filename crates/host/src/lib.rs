@@ -1,5 +1,6 @@
 //! The `pooldbg` host: the plugin loader, the host side of the plugin ABI, the command
-//! dispatcher with the host's own commands, and the renderers.
+//! dispatcher with the host's own commands, and the renderers. Opening a dump (kernel, modules,
+//! reads, symbols) is the library entry `pooldbg-engine`, re-exported here as [`session`].
 //!
 //! The command line (`src/main.rs`) is a thin shell over this library so that tests can drive the
 //! loader directly.
@@ -25,7 +26,6 @@ pub mod cli;
 pub mod crashguard;
 pub mod dispatch;
 pub mod entry;
-pub mod images;
 pub mod loader;
 pub mod memdump;
 pub mod multi;
@@ -33,5 +33,8 @@ pub mod outcome;
 pub mod progress;
 pub mod prompt;
 pub mod render;
-pub mod session;
 mod view;
+
+/// The dump glue now lives in the library entry `pooldbg-engine`; these paths stay for callers of
+/// `pooldbg::session` and `pooldbg::images`.
+pub use pooldbg_engine::{images, session};

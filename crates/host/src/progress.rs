@@ -222,3 +222,24 @@ mod tests {
         assert_eq!(current(), None);
     }
 }
+
+/// The engine's [`pooldbg_engine::progress::Progress`] sink of the pooldbg binary: reports feed
+/// the active display ([`report`]); a phase (`symbols` while a symbol server may be asked) starts a
+/// [`CommandProgress`] of its own.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TerminalProgress;
+
+impl pooldbg_engine::progress::Progress for TerminalProgress {
+    fn report(&self, done: u64, total: u64, label: &str) {
+        report(done, total, label);
+    }
+
+    fn phase(&self, label: &str) -> Option<Box<dyn std::any::Any>> {
+        Some(Box::new(CommandProgress::start(label)))
+    }
+}
+
+/// [`TerminalProgress`] as the engine's options take it.
+pub fn terminal_handle() -> pooldbg_engine::progress::ProgressHandle {
+    pooldbg_engine::progress::ProgressHandle::new(Arc::new(TerminalProgress))
+}

@@ -6,7 +6,7 @@
 //! Nothing here decodes pool structures; commands do, through the `Target` they are given.
 //!
 //! ```no_run
-//! use pooldbg::session::{Session, SessionOptions};
+//! use pooldbg_engine::session::{Session, SessionOptions};
 //! use plugin_sdk::{Target, TargetExt};
 //!
 //! let session = Session::open("MEMORY.DMP".as_ref(), &SessionOptions::default())?;
@@ -16,7 +16,7 @@
 //!     let first = session.read_u64(ptt.value);
 //!     println!("PoolTrackTable at {:#x} ({}): {first:x?}", ptt.value, ptt.source.name());
 //! }
-//! # Ok::<(), pooldbg::session::SessionError>(())
+//! # Ok::<(), pooldbg_engine::session::SessionError>(())
 //! ```
 
 use std::fmt;
@@ -36,6 +36,9 @@ use plugin_sdk::{
 /// What the user gave besides the dump.
 #[derive(Debug, Clone, Default)]
 pub struct SessionOptions {
+    /// Where progress goes (a symbol download, long commands' `Target::progress`, the symbol
+    /// phase of opening); `None`: nowhere. The pooldbg binary draws a bar on the terminal.
+    pub progress: Option<crate::progress::ProgressHandle>,
     /// `--symbols` values, in order (ISF files or folders, PDB files, symbol stores, or WinDbg
     /// symbol-path syntax: `srv*CACHE*URL`, `srv*URL`, `cache*DIR`, `;` between elements).
     pub symbols: Vec<PathBuf>,
@@ -46,7 +49,7 @@ pub struct SessionOptions {
     pub use_nt_symbol_path: bool,
     /// Leave the embedded profiles out (to see what the fallbacks do).
     pub no_embedded_profiles: bool,
-    /// Draw a progress bar on stderr while a symbol server's PDB downloads.
+    /// Report a symbol server's PDB download to [`SessionOptions::progress`].
     pub download_progress: bool,
 }
 
@@ -58,6 +61,9 @@ pub enum SessionError {
     Dump(dumpfile::DumpError),
     /// A `--pooltag` file could not be read.
     PoolTag(String),
+    /// A raw or ELF image in which no Windows kernel was found ([`Session::not_windows`]'s
+    /// message); only [`crate::open`] refuses such a file.
+    NotWindows(String),
 }
 
 impl fmt::Display for SessionError {
@@ -65,11 +71,19 @@ impl fmt::Display for SessionError {
         match self {
             SessionError::Dump(e) => write!(f, "{e}"),
             SessionError::PoolTag(e) => write!(f, "pooltag: {e}"),
+            SessionError::NotWindows(why) => f.write_str(why),
         }
     }
 }
 
-impl std::error::Error for SessionError {}
+impl std::error::Error for SessionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SessionError::Dump(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// How virtual addresses are read.
 #[derive(Debug)]
@@ -94,6 +108,7 @@ pub struct Session {
     /// The notes that change the meaning of every answer (see [`Session::notices`]).
     notices: Vec<String>,
     cancelled: Arc<AtomicBool>,
+    progress: Option<crate::progress::ProgressHandle>,
 }
 
 /// The x64 kernel range scanned for the kernel image in raw images (Windows places it here).
@@ -156,15 +171,15 @@ impl Session {
                 None
             },
             no_embedded: options.no_embedded_profiles,
-            progress: options.download_progress.then(|| {
-                ntkernel::target::ProgressHook(Arc::new(|_url: &str, done, total| {
-                    crate::progress::report(
-                        done,
-                        total.unwrap_or(0),
-                        "downloading the kernel's PDB",
-                    )
-                }))
-            }),
+            progress: options
+                .progress
+                .clone()
+                .filter(|_| options.download_progress)
+                .map(|sink| {
+                    ntkernel::target::ProgressHook(Arc::new(move |_url: &str, done, total| {
+                        sink.report(done, total.unwrap_or(0), "downloading the kernel's PDB")
+                    }))
+                }),
             ..Default::default()
         };
 
@@ -177,6 +192,7 @@ impl Session {
             notes,
             notices,
             cancelled: Arc::new(AtomicBool::new(false)),
+            progress: options.progress.clone(),
         };
         let facts = session.initial_facts();
         session.identify(facts, &symbol_options);
@@ -312,11 +328,13 @@ impl Session {
 
     fn identify(&mut self, facts: DumpFacts, symbol_options: &SymbolOptions) {
         // A bar (after a second, cleared when done) while a symbol server may be asked.
-        let _progress = (symbol_options.progress.is_some()
-            && ntkernel::target::symbol_path_elements(symbol_options)
-                .iter()
-                .any(|e| matches!(e, ntkernel::symsrv::PathElement::Server { .. })))
-        .then(|| crate::progress::CommandProgress::start("symbols"));
+        let _progress = self.progress.as_ref().and_then(|p| {
+            (symbol_options.progress.is_some()
+                && ntkernel::target::symbol_path_elements(symbol_options)
+                    .iter()
+                    .any(|e| matches!(e, ntkernel::symsrv::PathElement::Server { .. })))
+            .then(|| p.phase("symbols"))
+        });
         let opened = {
             let mem = self.kernel_memory();
             Kernel::open(&mem, &facts, symbol_options)
@@ -851,9 +869,11 @@ impl Target for Session {
         self.cancelled.load(Ordering::Relaxed)
     }
 
-    /// Feeds the command's progress display, when one is active (crate::progress).
+    /// Feeds [`SessionOptions::progress`], when one was given.
     fn progress(&self, done: u64, total: u64, label: &str) {
-        crate::progress::report(done, total, label);
+        if let Some(p) = &self.progress {
+            p.report(done, total, label);
+        }
     }
 
     /// Searches the images of [`Session::modules`], read from the dump (crate::images).

@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use plugin_sdk::{MemoryTarget, TargetInfo};
-//! use pooldbg::images::{Image, search};
+//! use pooldbg_engine::images::{Image, search};
 //!
 //! let t = MemoryTarget::new(TargetInfo::default()).with_virtual(0x10000, b"MZ..Mine..Mine");
 //! let images = [Image { name: "mine.sys".into(), base: 0x10000, size: 0x1000 }];
