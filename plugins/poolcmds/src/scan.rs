@@ -331,11 +331,7 @@ pub fn scan_pages_each(
     each: &mut dyn FnMut(ScannedBlock),
 ) -> Result<Scan, CommandError> {
     if layout.is_segment_heap() {
-        let mut s = crate::segheap::scan_as_pages(target, layout, regions, skip, keep)?;
-        for b in std::mem::take(&mut s.blocks) {
-            each(b);
-        }
-        return Ok(s);
+        return crate::segheap::scan_as_pages_each(target, layout, regions, skip, keep, each);
     }
     let mut batches = Vec::new();
     let mut counts = plugin_sdk::PageCounts::default();
