@@ -153,10 +153,10 @@ pub struct SegScan {
     pub warnings: Vec<String>,
 }
 
-/// Subsegments walked in parallel before their blocks are handed on: what is held at once is
-/// the kept blocks of this many subsegments (and one subsegment's bytes per worker), whatever the
-/// heaps' size.
-const SUBSEGMENTS_PER_CHUNK: usize = 256;
+/// Subsegments walked in parallel before their blocks are handed on, per worker thread
+/// ([`crate::scan::chunk_for_threads`]: 16 to 256 in all): what is held at once is the kept blocks
+/// of those subsegments (and one subsegment's bytes per worker), whatever the heaps' size.
+pub const SUBSEGMENTS_PER_THREAD: usize = 8;
 
 /// Walks every VS and LFH subsegment of the heaps `want` accepts, on all cores, keeping the blocks
 /// `keep` accepts. Checks `target.is_cancelled()` between subsegments.
@@ -193,7 +193,7 @@ pub fn scan_each(
         subs,
         target,
         layout,
-        SUBSEGMENTS_PER_CHUNK,
+        crate::scan::chunk_for_threads(SUBSEGMENTS_PER_THREAD),
         keep,
         each,
     )
