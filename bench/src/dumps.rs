@@ -27,6 +27,9 @@ pub struct Spec {
     pub mib: u64,
     /// `true` for a kernel bitmap dump (type 5), `false` for a full dump (type 1).
     pub bitmap: bool,
+    /// For the `!poolfind *` memory measurement (issue #21): this many small nonpaged blocks
+    /// ([`populate_poolfind`]) instead of [`populate`]'s mix.
+    pub blocks: Option<u64>,
 }
 
 impl Spec {
@@ -43,6 +46,32 @@ impl Spec {
             profile,
             mib,
             bitmap,
+            blocks: None,
+        }
+    }
+
+    /// A full dump of `profile` with `mib` MiB of memory holding `blocks` small nonpaged blocks,
+    /// named `pf-{classic|segheap}-{blocks}`.
+    pub(crate) fn poolfind(profile: &'static str, mib: u64, blocks: u64) -> Spec {
+        let pool = match testkit::profile(profile).map(|p| p.pool) {
+            Some(testkit::profile::PoolModel::Classic) => "classic",
+            _ => "segheap",
+        };
+        Spec {
+            name: format!("pf-{pool}-{blocks}"),
+            profile,
+            mib,
+            bitmap: false,
+            blocks: Some(blocks),
+        }
+    }
+
+    /// What the `.done` marker must hold for the dump to be reused.
+    fn recipe(&self) -> &'static str {
+        if self.blocks.is_some() {
+            POOLFIND_RECIPE
+        } else {
+            RECIPE
         }
     }
 
@@ -79,7 +108,7 @@ impl Spec {
         let done = dir.join(format!("{}.done", self.name));
         self.path(dir).exists()
             && self.manifest(dir).exists()
-            && std::fs::read_to_string(done).is_ok_and(|r| r == RECIPE)
+            && std::fs::read_to_string(done).is_ok_and(|r| r == self.recipe())
     }
 
     /// Writes the dump and its manifest, then a `.done` marker (so an interrupted write is redone).
@@ -87,19 +116,19 @@ impl Spec {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let profile = testkit::profile(self.profile)
             .ok_or_else(|| format!("testkit has no profile {}", self.profile))?;
-        let kernel = populate(
-            KernelBuilder::standard(profile)
-                .seed(SEED)
-                .memory_mib(self.mib),
-            self.mib,
-        )
-        .build()
-        .map_err(|e| format!("{}: {e}", self.name))?;
+        let builder = KernelBuilder::standard(profile)
+            .seed(SEED)
+            .memory_mib(self.mib);
+        let builder = match self.blocks {
+            Some(n) => populate_poolfind(builder, n),
+            None => populate(builder, self.mib),
+        };
+        let kernel = builder.build().map_err(|e| format!("{}: {e}", self.name))?;
         let path = self.path(dir);
         write_with_manifest(&kernel, self.container(), &path, &WriteOptions::default())
             .map_err(|e| format!("{}: {e}", path.display()))?;
         let done = dir.join(format!("{}.done", self.name));
-        std::fs::write(&done, RECIPE).map_err(|e| format!("{}: {e}", done.display()))
+        std::fs::write(&done, self.recipe()).map_err(|e| format!("{}: {e}", done.display()))
     }
 }
 
@@ -148,6 +177,57 @@ pub fn populate(mut b: KernelBuilder, mib: u64) -> KernelBuilder {
         b = b.big(t, (1 + r % 4) * 0x1000, pool);
     }
     b
+}
+
+/// Written into the `.done` marker of the `!poolfind` dumps ([`populate_poolfind`]).
+pub const POOLFIND_RECIPE: &str = "seed 13, N nonpaged blocks of 16..=256 bytes, 1 in 16 freed, v1";
+
+/// Adds `blocks` small nonpaged allocations (16..=256 bytes, one in 16 freed, 8 tags): the pool
+/// `!poolfind *` lists, block for block, in the memory measurement.
+pub fn populate_poolfind(mut b: KernelBuilder, blocks: u64) -> KernelBuilder {
+    const TAGS: [&[u8; 4]; 8] = [
+        b"PfA0", b"PfB1", b"PfC2", b"PfD3", b"File", b"Irp ", b"MmSt", b"Ntfx",
+    ];
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..blocks {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let size = 16 + (x % 16) * 16;
+        let t = TAGS[((x >> 32) % TAGS.len() as u64) as usize];
+        b = if x >> 60 == 0 {
+            b.freed(t, size, PoolKind::NonPaged)
+        } else {
+            b.alloc(t, size, PoolKind::NonPaged)
+        };
+    }
+    b
+}
+
+/// The profiles of the `!poolfind *` memory measurement: one classic pool, one segment heap.
+pub const POOLFIND_PROFILES: [&str; 2] = [SCAN_PROFILE, "win10-2004-x64"];
+
+/// The `!poolfind *` memory measurement's dumps (issue #21): per profile of
+/// [`POOLFIND_PROFILES`], two dumps of the same memory size whose pools differ tenfold in blocks
+/// (`quick`: 5 000 and 50 000 in 128 MiB; else 50 000 and 500 000 in 512 MiB).
+pub fn poolfind_set(quick: bool) -> Vec<Spec> {
+    let (mib, small) = if quick { (128, 5_000) } else { (512, 50_000) };
+    POOLFIND_PROFILES
+        .iter()
+        .flat_map(|&p| {
+            [
+                Spec::poolfind(p, mib, small),
+                Spec::poolfind(p, mib, small * 10),
+            ]
+        })
+        .collect()
+}
+
+/// Every dump of a run: [`set`] and [`poolfind_set`].
+pub fn all(quick: bool) -> Vec<Spec> {
+    let mut v = set(quick);
+    v.extend(poolfind_set(quick));
+    v
 }
 
 /// The set for a run: `quick` is two 64 MiB dumps of the main profile and one of the scan profile;

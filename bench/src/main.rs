@@ -31,7 +31,7 @@ fn run(args: &[String]) -> Result<(), String> {
     match pos.as_slice() {
         [cmd, dir] if cmd.as_str() == "plan" => {
             let dir = PathBuf::from(dir);
-            let list: Vec<serde_json::Value> = dumps::set(quick)
+            let list: Vec<serde_json::Value> = dumps::all(quick)
                 .iter()
                 .map(|s| {
                     serde_json::json!({
@@ -47,7 +47,7 @@ fn run(args: &[String]) -> Result<(), String> {
         }
         [cmd, dir] if cmd.as_str() == "prepare" => {
             let dir = PathBuf::from(dir);
-            for s in dumps::set(quick) {
+            for s in dumps::all(quick) {
                 if s.is_present(&dir) {
                     eprintln!("  {}: reused", s.path(&dir).display());
                     continue;

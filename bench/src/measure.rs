@@ -707,10 +707,64 @@ pub fn sparse_only(quick: bool) -> Result<Value, String> {
     }))
 }
 
+/// Rows serialized as JSON lines into nothing, counted: what a streaming host does with them,
+/// without the host.
+struct SinkRows(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl plugin_sdk::OutputStream for SinkRows {
+    fn row(&mut self, row: &Value) -> bool {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        serde_json::to_writer(std::io::sink(), row).is_ok()
+    }
+    fn line(&mut self, line: &str) -> bool {
+        std::io::Write::write_all(&mut std::io::sink(), line.as_bytes()).is_ok()
+    }
+}
+
+/// `!poolfind *` in process on each dump of `specs` (pairs of one profile, as
+/// [`dumps::poolfind_set`] gives them; issue #21): the command's heap peak (counting allocator;
+/// the mapped dump is not heap) with a streaming output that serializes every row, the rows it
+/// gave, and per profile the peak ratio of the pair's second dump (ten times the blocks) over its
+/// first.
+fn poolfind_heap(dir: &Path, specs: &[Spec]) -> Result<Value, String> {
+    let mut runs = Vec::new();
+    for spec in specs {
+        eprintln!("  {}: !poolfind * heap", spec.name);
+        let session = Session::open(&spec.path(dir), &SessionOptions::default())
+            .map_err(|e| format!("{}: {e}", spec.name))?;
+        let rows = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let heap_base = alloc::live();
+        alloc::reset_peak();
+        let mut out = Output::streaming(Box::new(SinkRows(rows.clone())));
+        poolcmds::poolfind::run(&session, "*", &mut out)
+            .map_err(|e| format!("{}: !poolfind *: {e}", spec.name))?;
+        drop(out);
+        let peak = alloc::peak().saturating_sub(heap_base);
+        runs.push(json!({
+            "name": spec.name,
+            "profile": spec.profile,
+            "blocks": spec.blocks,
+            "rows": rows.load(std::sync::atomic::Ordering::Relaxed),
+            "heap_peak": peak,
+        }));
+    }
+    let mut ratios = serde_json::Map::new();
+    for pair in runs.chunks(2) {
+        if let [small, large] = pair {
+            let (s, l) = (small["heap_peak"].as_f64(), large["heap_peak"].as_f64());
+            if let (Some(s), Some(l), Some(p)) = (s, l, small["profile"].as_str()) {
+                ratios.insert(p.to_string(), json!(l / s.max(1.0)));
+            }
+        }
+    }
+    Ok(json!({ "runs": runs, "peak_ratio": ratios }))
+}
+
 /// Every measurement of the run.
 pub fn all(dir: &Path, quick: bool) -> Result<Value, String> {
     let sz = sizes(quick);
     let set = dumps::set(quick);
+    let pf = dumps::poolfind_set(quick);
     if let Some(missing) = set.iter().find(|s| !s.is_present(dir)) {
         return Err(format!(
             "{} is missing: run `pooldbg-bench prepare` first",
@@ -742,6 +796,11 @@ pub fn all(dir: &Path, quick: bool) -> Result<Value, String> {
         "dumps": main,
         "scans": scans,
         "sparse_scan": sparse(sz, quick)?,
+        "poolfind_heap": if pf.iter().all(|s| s.is_present(dir)) {
+            poolfind_heap(dir, &pf)?
+        } else {
+            json!({ "skipped": "the pf-* dumps are missing: run `pooldbg-bench prepare` first" })
+        },
     }))
 }
 
@@ -790,6 +849,35 @@ mod tests {
             classic["mapped_pages"].as_u64().unwrap() >= classic["pool_pages"].as_u64().unwrap()
         );
         assert_eq!(classic["runs"][0]["threads"], 1);
+        assert!(
+            r["poolfind_heap"]["skipped"].is_string(),
+            "pf-* not written"
+        );
+        // !poolfind * in process on a small pair per pool model: every block a row.
+        let pairs: Vec<Spec> = dumps::POOLFIND_PROFILES
+            .iter()
+            .flat_map(|&p| [Spec::poolfind(p, 64, 100), Spec::poolfind(p, 64, 1000)])
+            .collect();
+        for s in &pairs {
+            s.write(&dir).unwrap();
+        }
+        let h = poolfind_heap(&dir, &pairs).unwrap();
+        let runs = h["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 4, "{h}");
+        for pair in runs.chunks(2) {
+            let (s, l) = (&pair[0], &pair[1]);
+            let (rs, rl) = (s["rows"].as_u64().unwrap(), l["rows"].as_u64().unwrap());
+            // The kernel's own blocks plus the added ones (900 more in the second dump; a few
+            // freed neighbours may be listed as one free chunk).
+            assert!(rs >= 100 && rl >= rs + 800, "{h}");
+            assert!(s["heap_peak"].as_u64().unwrap() > 0, "{h}");
+            assert!(
+                h["peak_ratio"][s["profile"].as_str().unwrap()]
+                    .as_f64()
+                    .unwrap()
+                    > 0.0
+            );
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -10,21 +10,47 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-/// One measured run of `pooldbg ARGS`: peak RSS in KiB, wall seconds, exit status.
+/// One measured run of `pooldbg ARGS`: peak RSS in KiB, wall seconds, exit status, and the
+/// bytes and lines it wrote to stdout (counted as they come, not kept).
 fn peak(exe: &Path, args: &[&str]) -> Value {
+    use std::io::Read;
     let started = Instant::now();
-    let out = Command::new("/usr/bin/time")
+    let child = Command::new("/usr/bin/time")
         .args(["-f", "%M"])
         .arg(exe)
         .args(args)
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .output();
+        .spawn();
+    let mut child = match child {
+        Err(e) => return json!({ "args": args, "error": format!("/usr/bin/time: {e}") }),
+        Ok(c) => c,
+    };
+    // stderr on a thread, so neither pipe can fill while the other is read.
+    let err_reader = child.stderr.take().map(|mut e| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = e.read_to_string(&mut s);
+            s
+        })
+    });
+    let (mut bytes, mut lines) = (0u64, 0u64);
+    if let Some(mut o) = child.stdout.take() {
+        let mut buf = vec![0u8; 1 << 16];
+        while let Ok(n) = o.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            bytes += n as u64;
+            lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        }
+    }
+    let status = child.wait();
     let seconds = started.elapsed().as_secs_f64();
-    match out {
+    let err = err_reader.and_then(|t| t.join().ok()).unwrap_or_default();
+    match status {
         Err(e) => json!({ "args": args, "error": format!("/usr/bin/time: {e}") }),
-        Ok(o) => {
-            let err = String::from_utf8_lossy(&o.stderr);
+        Ok(st) => {
             // GNU time writes its figure on the last line of stderr.
             let kib = err
                 .lines()
@@ -34,7 +60,9 @@ fn peak(exe: &Path, args: &[&str]) -> Value {
                 "args": args,
                 "peak_kib": kib,
                 "seconds": seconds,
-                "exit": o.status.code(),
+                "exit": st.code(),
+                "stdout_bytes": bytes,
+                "stdout_lines": lines,
             })
         }
     }
@@ -76,20 +104,38 @@ pub fn run(exe: &Path, dir: &Path, dumps: &[Value]) -> Value {
         }
         out["db"] = Value::Object(db);
     }
-    // `!poolfind *` on the pool-scanning profile: 64 MiB against 4 GiB of memory (64 times the
-    // allocations). The plugin still gathers one region's blocks before emitting them, so this
-    // measures where it stands, not a promise.
-    if let (Some(small), Some(large)) = (path_of("64m-full-2003"), path_of("4g-full-2003")) {
-        let s = peak(
-            exe,
-            &["-z", &small, "-c", "!poolfind *", "--format", "jsonl"],
-        );
-        let l = peak(
-            exe,
-            &["-z", &large, "-c", "!poolfind *", "--format", "jsonl"],
-        );
-        let r = ratio(&s, &l);
-        out["poolfind"] = json!({ "small": s, "large": l, "peak_ratio": r });
+    // `!poolfind *` on two dumps per pool model (classic: Server 2003 x64; segment heap: Windows 10
+    // 2004) of the same memory size whose nonpaged pools differ tenfold in blocks (the bench
+    // plan's `pf-*` dumps), text and jsonl: rows stream, so the peak should not follow them.
+    let mut pf = serde_json::Map::new();
+    for model in ["classic", "segheap"] {
+        let mut pair: Vec<(u64, String)> = dumps
+            .iter()
+            .filter_map(|d| {
+                let name = d["name"].as_str()?;
+                let n = name.strip_prefix(&format!("pf-{model}-"))?.parse().ok()?;
+                Some((n, d["path"].as_str()?.to_string()))
+            })
+            .collect();
+        pair.sort();
+        let [(small_n, small), (large_n, large)] = pair.as_slice() else {
+            continue;
+        };
+        let mut m = serde_json::Map::new();
+        m.insert("blocks".into(), json!([small_n, large_n]));
+        for format in ["text", "jsonl"] {
+            let s = peak(exe, &["-z", small, "-c", "!poolfind *", "--format", format]);
+            let l = peak(exe, &["-z", large, "-c", "!poolfind *", "--format", format]);
+            let r = ratio(&s, &l);
+            m.insert(
+                format.into(),
+                json!({ "small": s, "large": l, "peak_ratio": r }),
+            );
+        }
+        pf.insert(model.into(), Value::Object(m));
+    }
+    if !pf.is_empty() {
+        out["poolfind"] = Value::Object(pf);
     }
     // A 100 GB sparse raw file with nothing in it: opened, scanned and refused ("no Windows
     // kernel found") without reading its holes.
@@ -125,14 +171,25 @@ pub fn lines(m: &Value) -> Vec<String> {
             ));
         }
     }
-    if m["poolfind"].is_object() {
-        let f = &m["poolfind"];
-        out.push(format!(
-            "  !poolfind * 64 MiB -> 4 GiB (2003), jsonl: {} -> {} (x{:.2})",
-            mib(&f["small"]),
-            mib(&f["large"]),
-            f["peak_ratio"].as_f64().unwrap_or(f64::NAN)
-        ));
+    if let Some(pf) = m["poolfind"].as_object() {
+        for (model, f) in pf {
+            for format in ["text", "jsonl"] {
+                let g = &f[format];
+                if !g.is_object() {
+                    continue;
+                }
+                out.push(format!(
+                    "  !poolfind * {model} {} -> {} blocks, {format}: {} -> {} (x{:.2}; output {} -> {} lines)",
+                    f["blocks"][0],
+                    f["blocks"][1],
+                    mib(&g["small"]),
+                    mib(&g["large"]),
+                    g["peak_ratio"].as_f64().unwrap_or(f64::NAN),
+                    g["small"]["stdout_lines"],
+                    g["large"]["stdout_lines"],
+                ));
+            }
+        }
     }
     let s = &m["sparse_100g"];
     out.push(format!(
@@ -156,6 +213,14 @@ mod tests {
         assert_eq!(ratio(&json!({}), &large), None);
         let m = json!({
             "db": {"text": {"small": small, "large": large, "peak_ratio": 1.1}},
+            "poolfind": {"segheap": {
+                "blocks": [5000, 50000],
+                "jsonl": {
+                    "small": {"peak_kib": 10240, "stdout_lines": 4700},
+                    "large": {"peak_kib": 11264, "stdout_lines": 47000},
+                    "peak_ratio": 1.1,
+                },
+            }},
             "sparse_100g": {"seconds": 0.25, "peak_kib": 8192, "exit": 1},
         });
         let l = lines(&m);
@@ -165,7 +230,12 @@ mod tests {
         );
         assert_eq!(
             l[2],
+            "  !poolfind * segheap 5000 -> 50000 blocks, jsonl: 10.0 MiB -> 11.0 MiB (x1.10; output 4700 -> 47000 lines)"
+        );
+        assert_eq!(
+            l[3],
             "  open a 100 GB sparse raw file: 0.25 s, 8.0 MiB (exit 1)"
         );
+        assert_eq!(l.len(), 4, "no line for a format not measured: {l:?}");
     }
 }

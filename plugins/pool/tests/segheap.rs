@@ -823,3 +823,101 @@ fn edge_subsegments_are_read_exactly() {
         }
     }
 }
+
+/// A session that counts its virtual reads (each subsegment walk reads its subsegment).
+struct CountingReads<'a> {
+    inner: &'a pooldbg::session::Session,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+impl plugin_sdk::Target for CountingReads<'_> {
+    fn read_virtual(&self, r: &mut [plugin_sdk::Read<'_>]) {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.read_virtual(r)
+    }
+    fn read_physical(&self, r: &mut [plugin_sdk::Read<'_>]) {
+        self.inner.read_physical(r)
+    }
+    fn symbol_address(&self, n: &str) -> Option<plugin_sdk::Sourced<u64>> {
+        self.inner.symbol_address(n)
+    }
+    fn type_size(&self, n: &str) -> Option<plugin_sdk::Sourced<u64>> {
+        self.inner.type_size(n)
+    }
+    fn field_offset(&self, t: &str, f: &str) -> Option<plugin_sdk::FieldOffset> {
+        self.inner.field_offset(t, f)
+    }
+    fn info(&self) -> plugin_sdk::TargetInfo {
+        self.inner.info()
+    }
+    fn pool_tag(&self, t: [u8; 4]) -> Option<plugin_sdk::TagInfo> {
+        self.inner.pool_tag(t)
+    }
+    fn log(&self, l: plugin_sdk::LogLevel, m: &str) {
+        self.inner.log(l, m)
+    }
+    fn is_cancelled(&self) -> bool {
+        false
+    }
+}
+
+/// `!poolfind` on the segment heap streams (issue #21): blocks are handed on as each chunk of
+/// subsegments is walked — the first arrives before the last subsegment is read — in the same
+/// order whatever the chunk, the same blocks as the collecting scan.
+#[test]
+fn segment_heap_scan_hands_blocks_on_per_chunk_in_the_same_order() {
+    use std::sync::atomic::Ordering::SeqCst;
+    for name in seg_profiles() {
+        let (k, s) = open(name, &[]);
+        let t = CountingReads {
+            inner: &s,
+            reads: Default::default(),
+        };
+        let layout = poollayout::Layout::for_build(
+            poollayout::Arch::X64,
+            plugin_sdk::Target::info(&s).build,
+        )
+        .unwrap();
+        let pool = poolcmds::segheap::read_pool(&t, &layout).unwrap();
+        let all = |_: &poolcmds::segheap::Heap| true;
+        let collected = poolcmds::segheap::scan(&pool, &t, &layout, &all, &|_| true).unwrap();
+        assert_eq!(collected.blocks.len(), manifest_blocks(&k).len(), "{name}");
+        let key = |b: &poolcmds::segheap::SegBlock| (b.block.address, b.block.size, b.subsegment);
+        let want: Vec<_> = collected.blocks.iter().map(key).collect();
+        for chunk in [1, 2, 256] {
+            let subs = pool.subsegments(&layout, &all, &mut poolcmds::segheap::reader(&t));
+            let n_subs = subs.subsegments.len();
+            assert!(n_subs > 2, "{name}: {n_subs} subsegments");
+            t.reads.store(0, SeqCst);
+            // (block, reads done when it was handed on)
+            let mut got = Vec::new();
+            let s2 = poolcmds::segheap::scan_each_in_chunks(
+                &pool,
+                subs,
+                &t,
+                &layout,
+                chunk,
+                &|_| true,
+                &mut |b| got.push((key(&b), t.reads.load(SeqCst))),
+            )
+            .unwrap();
+            let reads_at_end = t.reads.load(SeqCst);
+            assert!(s2.blocks.is_empty(), "{name}: nothing kept");
+            assert_eq!(s2.subsegments, n_subs as u64, "{name}");
+            assert_eq!(s2.pages, collected.pages, "{name}");
+            let order: Vec<_> = got.iter().map(|g| g.0).collect();
+            assert_eq!(
+                order, want,
+                "{name}, chunk {chunk}: same blocks, same order"
+            );
+            if chunk < n_subs {
+                assert!(
+                    got[0].1 < reads_at_end,
+                    "{name}, chunk {chunk}: the first block came after all {reads_at_end} reads"
+                );
+            } else {
+                assert_eq!(got[0].1, reads_at_end, "{name}: one chunk holds them all");
+            }
+        }
+    }
+}

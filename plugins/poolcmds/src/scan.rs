@@ -315,9 +315,16 @@ pub fn scan_pages(
     Ok(scan)
 }
 
-/// Batches scanned in parallel before their blocks are handed on: what is held at once (256
-/// batches of 64 pages: 64 MiB of pool) whatever the regions' size.
-const BATCHES_PER_CHUNK: usize = 256;
+/// Batches scanned in parallel before their blocks are handed on, per worker thread: what is
+/// held at once is the kept blocks of this many batches of 64 pages per thread (8: 2 MiB of pool
+/// per thread), whatever the regions' size — enough work per chunk to keep every thread busy.
+pub const BATCHES_PER_THREAD: usize = 8;
+
+/// The chunk [`scan_pages_each`] walks before handing blocks on: [`BATCHES_PER_THREAD`] per
+/// thread of rayon's current pool, at least 16 and at most 256.
+pub fn chunk_for_threads(per_thread: usize) -> usize {
+    (rayon::current_num_threads().saturating_mul(per_thread)).clamp(16, 256)
+}
 
 /// [`scan_pages`] that hands each block to `each` as its chunk of pages is done (address order
 /// per region, regions in the order given) instead of keeping them: memory stays flat however
@@ -331,11 +338,7 @@ pub fn scan_pages_each(
     each: &mut dyn FnMut(ScannedBlock),
 ) -> Result<Scan, CommandError> {
     if layout.is_segment_heap() {
-        let mut s = crate::segheap::scan_as_pages(target, layout, regions, skip, keep)?;
-        for b in std::mem::take(&mut s.blocks) {
-            each(b);
-        }
-        return Ok(s);
+        return crate::segheap::scan_as_pages_each(target, layout, regions, skip, keep, each);
     }
     let mut batches = Vec::new();
     let mut counts = plugin_sdk::PageCounts::default();
@@ -365,7 +368,7 @@ pub fn scan_pages_each(
         page_tables: by_tables.then_some(counts),
         ..Scan::default()
     };
-    for chunk in batches.chunks(BATCHES_PER_CHUNK) {
+    for chunk in batches.chunks(chunk_for_threads(BATCHES_PER_THREAD)) {
         // An indexed parallel iterator collected into a Result keeps the batches' order and
         // stops early on the first error (a cancellation).
         let results: Result<Vec<Scan>, CommandError> = chunk

@@ -154,6 +154,11 @@ pub struct SegScan {
     pub warnings: Vec<String>,
 }
 
+/// Subsegments walked in parallel before their blocks are handed on, per worker thread
+/// ([`crate::scan::chunk_for_threads`]: 16 to 256 in all): what is held at once is the kept blocks
+/// of those subsegments (and one subsegment's bytes per worker), whatever the heaps' size.
+pub const SUBSEGMENTS_PER_THREAD: usize = 8;
+
 /// Walks every VS and LFH subsegment of the heaps `want` accepts, on all cores, keeping the blocks
 /// `keep` accepts. Checks `target.is_cancelled()` between subsegments.
 pub fn scan(
@@ -164,6 +169,48 @@ pub fn scan(
     keep: &(dyn Fn(&WalkedBlock) -> bool + Sync),
 ) -> Result<SegScan, CommandError> {
     let subs = pool.subsegments(layout, want, &mut reader(target));
+    let mut blocks = Vec::new();
+    let mut s = scan_each(pool, subs, target, layout, keep, &mut |b| blocks.push(b))?;
+    s.blocks = blocks;
+    Ok(s)
+}
+
+/// [`scan`] over the subsegments `subs` (enumerated by [`SegPool::subsegments`]) that hands each
+/// kept block to `each` as its chunk of subsegments is walked — in heap, segment and address
+/// order, the same whatever the thread count — instead of keeping them: memory stays flat however
+/// many blocks the heaps hold. The returned [`SegScan`] has no `blocks`; its `warnings` are the
+/// enumeration's, then one per refused subsegment. Reports subsegment pages done through
+/// [`Target::progress`] (label [`crate::scan::PROGRESS_LABEL`]).
+pub fn scan_each(
+    pool: &SegPool,
+    subs: Subsegments,
+    target: &dyn Target,
+    layout: &Layout,
+    keep: &(dyn Fn(&WalkedBlock) -> bool + Sync),
+    each: &mut dyn FnMut(SegBlock),
+) -> Result<SegScan, CommandError> {
+    scan_each_in_chunks(
+        pool,
+        subs,
+        target,
+        layout,
+        crate::scan::chunk_for_threads(SUBSEGMENTS_PER_THREAD),
+        keep,
+        each,
+    )
+}
+
+/// [`scan_each`] walking `chunk` subsegments (at least one) in parallel before handing their
+/// blocks on (tests and tuning; the order of the blocks does not depend on it).
+pub fn scan_each_in_chunks(
+    pool: &SegPool,
+    subs: Subsegments,
+    target: &dyn Target,
+    layout: &Layout,
+    chunk: usize,
+    keep: &(dyn Fn(&WalkedBlock) -> bool + Sync),
+    each: &mut dyn FnMut(SegBlock),
+) -> Result<SegScan, CommandError> {
     /// One subsegment's share of a scan.
     struct Part {
         blocks: Vec<SegBlock>,
@@ -172,53 +219,65 @@ pub fn scan(
         corrupt: bool,
         warning: Option<String>,
     }
-    let results: Vec<Result<Part, CommandError>> = subs
+    let label = crate::scan::PROGRESS_LABEL;
+    let total_pages: u64 = subs
         .subsegments
-        .par_iter()
-        .map(|sub| {
-            if target.is_cancelled() {
-                return Err(CommandError::Cancelled);
-            }
-            let h = &pool.heaps[sub.heap];
-            let r = &sub.range;
-            let pages = r.length.div_ceil(0x1000);
-            Ok(match walk_range(target, layout, &pool.keys, r) {
-                Ok(w) => Part {
-                    corrupt: w.walk.first_error.is_some(),
-                    blocks: w
-                        .walk
-                        .blocks
-                        .iter()
-                        .filter(|b| keep(b))
-                        .map(|b| seg_block(h, w.kind, w.address, b))
-                        .collect(),
-                    pages,
-                    missing: w.missing_pages as u64,
-                    warning: None,
-                },
-                Err(e) => Part {
-                    blocks: Vec::new(),
-                    pages,
-                    missing: 0,
-                    corrupt: true,
-                    warning: Some(e.to_string()),
-                },
-            })
-        })
-        .collect();
+        .iter()
+        .map(|s| s.range.length.div_ceil(0x1000))
+        .sum();
+    let mut done = 0u64;
+    target.progress(0, total_pages, label);
     let mut total = SegScan {
         segments: subs.segments,
         warnings: subs.warnings,
         ..SegScan::default()
     };
-    for r in results {
-        let part = r?;
-        total.subsegments += 1;
-        total.pages += part.pages;
-        total.unreadable_pages += part.missing;
-        total.corrupt_subsegments += u64::from(part.corrupt);
-        total.blocks.extend(part.blocks);
-        total.warnings.extend(part.warning);
+    for chunk in subs.subsegments.chunks(chunk.max(1)) {
+        // An indexed parallel iterator collected into a Result keeps the subsegments' order and
+        // stops early on the first error (a cancellation).
+        let parts: Result<Vec<Part>, CommandError> = chunk
+            .par_iter()
+            .map(|sub| {
+                if target.is_cancelled() {
+                    return Err(CommandError::Cancelled);
+                }
+                let h = &pool.heaps[sub.heap];
+                let r = &sub.range;
+                let pages = r.length.div_ceil(0x1000);
+                Ok(match walk_range(target, layout, &pool.keys, r) {
+                    Ok(w) => Part {
+                        corrupt: w.walk.first_error.is_some(),
+                        blocks: w
+                            .walk
+                            .blocks
+                            .iter()
+                            .filter(|b| keep(b))
+                            .map(|b| seg_block(h, w.kind, w.address, b))
+                            .collect(),
+                        pages,
+                        missing: w.missing_pages as u64,
+                        warning: None,
+                    },
+                    Err(e) => Part {
+                        blocks: Vec::new(),
+                        pages,
+                        missing: 0,
+                        corrupt: true,
+                        warning: Some(e.to_string()),
+                    },
+                })
+            })
+            .collect();
+        for part in parts? {
+            total.subsegments += 1;
+            total.pages += part.pages;
+            total.unreadable_pages += part.missing;
+            total.corrupt_subsegments += u64::from(part.corrupt);
+            part.blocks.into_iter().for_each(&mut *each);
+            total.warnings.extend(part.warning);
+            done += part.pages;
+        }
+        target.progress(done, total_pages, label);
     }
     Ok(total)
 }
@@ -499,8 +558,9 @@ pub struct Found {
 
 /// `!poolfind`'s search of the segment heap: every VS and LFH subsegment of the paged (or nonpaged:
 /// NonPagedPool and NonPagedPoolNx) heaps of every pool node, after the big page table. Blocks inside
-/// a big allocation in `skip` are left out (the table already listed them). Rows, text lines and
-/// warnings go to `out` / `text`.
+/// a big allocation in `skip` are left out (the table already listed them). Rows and text lines go
+/// to `out` as each chunk of subsegments is walked ([`scan_each`]: nothing is kept per block),
+/// warnings at the end.
 pub fn poolfind(
     target: &dyn Target,
     layout: &Layout,
@@ -526,10 +586,54 @@ pub fn poolfind(
         skip.iter()
             .any(|&(va, len)| a >= va && a < va.saturating_add(len))
     };
-    let s = scan(&pool, target, layout, &want, &|b| {
-        pattern.matches(b.tag) && !in_big(b.address)
-    })?;
-    for w in &s.warnings {
+    let subs = pool.subsegments(layout, &want, &mut reader(target));
+    for w in &subs.warnings {
+        out.warn(w.clone());
+    }
+    let heaps: Vec<String> = pool
+        .heaps
+        .iter()
+        .filter(|h| want(h))
+        .map(|h| format!("{} {}", h.name(), addr(layout, h.address)))
+        .collect();
+    out.line(format!(
+        "Searching {} pool (segment heap{} {}: {} segment(s), {} subsegment(s)) for Tag: {}",
+        if want_paged { "Paged" } else { "NonPaged" },
+        if heaps.len() == 1 { "" } else { "s" },
+        heaps.join(", "),
+        subs.segments,
+        subs.subsegments.len(),
+        pattern.as_str()
+    ));
+    out.line(String::new());
+    let enumeration_warnings = subs.warnings.len();
+    // Rows and lines go out as each chunk of subsegments is walked: nothing is kept per block.
+    let mut found = 0usize;
+    let s = scan_each(
+        &pool,
+        subs,
+        target,
+        layout,
+        &|b| pattern.matches(b.tag) && !in_big(b.address),
+        &mut |b| {
+            if b.paged != want_paged {
+                return;
+            }
+            found += 1;
+            let row = FoundRow {
+                kind: Some(b.kind.as_str()),
+                ..FoundRow::block(&b.block, b.block.pool_type, "scan")
+            };
+            let previous_size = b
+                .block
+                .header
+                .map_or(0, |h| layout.block_bytes(h.previous_size));
+            out.emit(&row);
+            out.line(row.text(layout, previous_size as u64));
+        },
+    )?;
+    // The enumeration's warnings went out above; then the refused subsegments', in order.
+    for w in s.warnings.iter().skip(enumeration_warnings) {
         out.warn(w.clone());
     }
     if s.unreadable_pages > 0 {
@@ -544,51 +648,23 @@ pub fn poolfind(
             s.corrupt_subsegments
         ));
     }
-    let heaps: Vec<String> = pool
-        .heaps
-        .iter()
-        .filter(|h| want(h))
-        .map(|h| format!("{} {}", h.name(), addr(layout, h.address)))
-        .collect();
-    out.line(format!(
-        "Searching {} pool (segment heap{} {}: {} segment(s), {} subsegment(s)) for Tag: {}",
-        if want_paged { "Paged" } else { "NonPaged" },
-        if heaps.len() == 1 { "" } else { "s" },
-        heaps.join(", "),
-        s.segments,
-        s.subsegments,
-        pattern.as_str()
-    ));
-    out.line(String::new());
-    let mut found = 0usize;
-    for b in s.blocks.iter().filter(|b| b.paged == want_paged) {
-        found += 1;
-        let row = FoundRow {
-            kind: Some(b.kind.as_str()),
-            ..FoundRow::block(&b.block, b.block.pool_type, "scan")
-        };
-        let previous_size = b
-            .block
-            .header
-            .map_or(0, |h| layout.block_bytes(h.previous_size));
-        out.emit(&row);
-        out.line(row.text(layout, previous_size as u64));
-    }
     Ok(Found {
         blocks: found,
         pages: s.pages,
     })
 }
 
-/// The segment-heap branch of [`crate::scan::scan_pages`]: every subsegment of the heaps whose pool
-/// (paged or not) one of `regions` names — or of every heap when `regions` is empty — as classic
-/// `ScannedBlock`s.
-pub fn scan_as_pages(
+/// The segment-heap branch of [`crate::scan::scan_pages_each`]: every subsegment of the heaps whose
+/// pool (paged or not) one of `regions` names — or of every heap when `regions` is empty — handed to
+/// `each` as classic `ScannedBlock`s as each chunk of subsegments is walked ([`scan_each`]). The
+/// returned `Scan` has no `blocks`.
+pub fn scan_as_pages_each(
     target: &dyn Target,
     layout: &Layout,
     regions: &[crate::scan::Region],
     skip: &[(u64, u64)],
     keep: &(dyn Fn(&WalkedBlock) -> bool + Sync),
+    each: &mut dyn FnMut(crate::scan::ScannedBlock),
 ) -> Result<crate::scan::Scan, CommandError> {
     let pool = read_pool(target, layout)
         .map_err(|e| CommandError::msg(format!("the segment-heap pool cannot be scanned: {e}")))?;
@@ -601,18 +677,22 @@ pub fn scan_as_pages(
         skip.iter()
             .any(|&(va, len)| a >= va && a < va.saturating_add(len))
     };
-    let s = scan(&pool, target, layout, &want, &|b| {
-        keep(b) && !in_big(b.address)
-    })?;
-    Ok(crate::scan::Scan {
-        blocks: s
-            .blocks
-            .into_iter()
-            .map(|b| crate::scan::ScannedBlock {
+    let subs = pool.subsegments(layout, &want, &mut reader(target));
+    let s = scan_each(
+        &pool,
+        subs,
+        target,
+        layout,
+        &|b| keep(b) && !in_big(b.address),
+        &mut |b| {
+            each(crate::scan::ScannedBlock {
                 block: b.block,
                 paged: b.paged,
             })
-            .collect(),
+        },
+    )?;
+    Ok(crate::scan::Scan {
+        blocks: Vec::new(),
         pool_pages: s.pages,
         unreadable_pages: s.unreadable_pages,
         corrupt_pages: s.corrupt_subsegments,
