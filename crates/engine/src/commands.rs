@@ -1,7 +1,7 @@
 //! The pool commands run in-process on a [`Session`], through `pooldbg-commands` (the same
 //! functions the shipped plugins export): no plugin is loaded, no file beside the program needed.
 //!
-//! The answer is the command's [`Output`]: its rows (the columns of the command's `COLUMNS`, the
+//! The answer is the command's [`Output`]: its rows (the columns the command declares, the
 //! JSON objects the CLI's `--format json` prints as `rows`), its summary (with WinDbg's text
 //! layout in `summary.text`) and its warnings. A failing command keeps what it wrote before the
 //! failure ([`RunError::Command`]).
@@ -38,11 +38,11 @@ fn runner(name: &str) -> Option<Runner> {
 /// The row columns of a command of [`COMMANDS`], in order.
 pub fn columns(name: &str) -> Option<&'static [&'static str]> {
     Some(match name.trim_start_matches('!') {
-        "poolused" => poolcmds::poolused::COLUMNS,
-        "pool" => poolcmds::pool::COLUMNS,
-        "poolfind" => poolcmds::poolfind::COLUMNS,
-        "vm" => poolcmds::vm::COLUMNS,
-        "frag" => poolcmds::frag::COLUMNS,
+        "poolused" => poolcmds::poolused::columns(),
+        "pool" => poolcmds::pool::columns(),
+        "poolfind" => poolcmds::poolfind::columns(),
+        "vm" => poolcmds::vm::columns(),
+        "frag" => poolcmds::frag::columns(),
         _ => return None,
     })
 }

@@ -556,7 +556,7 @@ impl VmReport {
     pub fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
         let (mut absent, mut unreadable) = (Vec::new(), Vec::new());
-        // In WinDbg's line order ([`COLUMNS`]); the process list and the sessions last.
+        // In WinDbg's line order ([`columns`]); the process list and the sessions last.
         // Only lines the target's WinDbg prints: not those of the other layout (`Shared Process`
         // on Windows 10), nor those whose field the build's types do not have.
         let table = match self.layout {
@@ -582,7 +582,8 @@ impl VmReport {
             // lines there either (docs/COMMANDS.md `!vm`).
             .filter(|(k, why)| !(*k == "paged_pools_pages" && why.contains("(segment heap)")))
             .collect();
-        missing.sort_by_key(|(k, _)| COLUMNS.iter().position(|c| c == k).unwrap_or(COLUMNS.len()));
+        let cols = columns();
+        missing.sort_by_key(|(k, _)| cols.iter().position(|c| c == k).unwrap_or(cols.len()));
         for (key, why) in missing {
             let label = self.label(key);
             if lacks_source(why) {
