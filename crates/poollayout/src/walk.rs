@@ -203,6 +203,67 @@ impl Layout {
         Ok(n)
     }
 
+    /// Classifies a page found **outside** any established pool range (the kernel's system VA
+    /// searched page by page because the build keeps no public bound, docs/POOL_RANGES.md):
+    /// `Some(kind)` only when the page is a pool page of the global pool by this rule, else `None`.
+    ///
+    /// The rule — stricter than a scan of an established range, where one plausible first header
+    /// is enough to walk the page — is that the page's whole header chain validates
+    /// ([`Layout::check_page`]: first PreviousSize 0, no BlockSize 0, each PreviousSize equal to
+    /// the previous BlockSize, the last block ending exactly at the page end, every allocated tag
+    /// printable: ReactOS `ExpCheckPoolBlocks`, Uninformed vol. 4, MemProcFS; POOL_INTERNALS.md
+    /// §9), and moreover:
+    /// - at least two headers (a lone header, however plausible, is not a chain; every classic
+    ///   block is below a page except on Windows 2000, so a real pool page always has two);
+    /// - every free header's PoolType byte is 0 (what a freed header holds, §2.2: ReactOS
+    ///   `expool.c`, poolinfo, Volatility's scanners);
+    /// - at least one allocated header, and all allocated headers agree on the pool: the paged bit
+    ///   (bit 0 of the `POOL_TYPE` the header encodes, §2.2) gives the kind; a session-pool page
+    ///   (bit 0x20) is not global pool and gives `None`.
+    ///
+    /// Kernel image, page-table and PFN-database pages fail it at once (their first bytes are not
+    /// a zero PreviousSize followed by a chain that ends on the page boundary). Segment-heap
+    /// layouts (19H1+) give `None`: their pool is found from `nt!ExPoolState`, never by range.
+    pub fn classify_page(&self, page: &[u8]) -> Option<crate::regions::PoolKind> {
+        if self.is_segment_heap() {
+            return None;
+        }
+        let blocks = self.check_page(page).ok()?;
+        if blocks < 2 {
+            return None;
+        }
+        let mut kind = None;
+        let mut off = 0usize;
+        // Bounded by check_page: the chain is whole, so `blocks` steps reach the page end.
+        for _ in 0..blocks {
+            let h = self.decode_header(page.get(off..)?).ok()?;
+            match self.header_state(&h)? {
+                BlockState::Free => {
+                    if h.pool_type != 0 {
+                        return None;
+                    }
+                }
+                BlockState::Allocated => {
+                    let t = self.header_pool_type(&h)?;
+                    if t.0 & 0x20 != 0 {
+                        return None;
+                    }
+                    let k = if t.is_paged() {
+                        crate::regions::PoolKind::Paged
+                    } else {
+                        crate::regions::PoolKind::NonPaged
+                    };
+                    if kind.is_some_and(|seen| seen != k) {
+                        return None;
+                    }
+                    kind = Some(k);
+                }
+            }
+            off = off.checked_add(self.block_bytes(h.block_size))?;
+        }
+        (off == page.len()).then_some(kind).flatten()
+    }
+
     /// Walks one classic pool page (`page` = its bytes, normally 4 KiB; `page_address` = its virtual address).
     ///
     /// Every block is reported; a bad header gets `error` and the walk goes on: after a PreviousSize mismatch or an

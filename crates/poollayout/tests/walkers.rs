@@ -376,3 +376,89 @@ fn page_ranges_follow_unit_sizes() {
     set(&mut seg, 6, 15, 0);
     assert!(l.page_ranges(&seg, 0, &ctx).is_err());
 }
+
+/// A page of one pool (`paged`) from block sizes in units; `free[i]` marks free blocks.
+fn one_pool_page(l: &Layout, units: &[u16], paged: bool, free: &[bool]) -> Vec<u8> {
+    let mut p = vec![0u8; l.page_size()];
+    let (mut off, mut prev) = (0usize, 0u16);
+    for (i, &u) in units.iter().enumerate() {
+        let h = PoolHeader {
+            previous_size: prev,
+            pool_index: 0,
+            block_size: u,
+            pool_type: encode::pool_type_byte(l, paged, !free[i]),
+            tag: Tag::from_bytes(if free[i] { *b"Free" } else { TAGS[i % 4] }),
+            process_billed: (l.arch() == Arch::X64).then_some(0),
+        };
+        let b = encode::header(l, &h);
+        p[off..off + b.len()].copy_from_slice(&b);
+        off += l.block_bytes(u);
+        prev = u;
+    }
+    assert_eq!(off, p.len());
+    p
+}
+
+/// Issue #18: pages outside an established pool range count as pool only when their whole
+/// chain validates, free headers hold PoolType 0 and the allocated ones agree on one pool.
+#[test]
+fn classify_page_keeps_only_whole_chains_of_one_pool() {
+    use pooldbg_poollayout::regions::PoolKind;
+    for l in layouts().into_iter().filter(|l| !l.is_segment_heap()) {
+        let units = encode::fill_units(&l, &[4, 1, 1, 7, 3, 20, 2]);
+        let free: Vec<bool> = (0..units.len()).map(|i| i % 4 == 1).collect();
+        let np = one_pool_page(&l, &units, false, &free);
+        let pp = one_pool_page(&l, &units, true, &free);
+        let name = l.family().name;
+        assert_eq!(l.classify_page(&np), Some(PoolKind::NonPaged), "{name}");
+        assert_eq!(l.classify_page(&pp), Some(PoolKind::Paged), "{name}");
+        // Mixed pools on one page (the walkers' sample page): not one pool's page.
+        assert_eq!(l.classify_page(&sample(&l).3), None, "{name}");
+        // A lone plausible header (PreviousSize 0, block fits, printable tag) on a page whose
+        // other bytes are code: not a chain.
+        let mut lone = vec![0xccu8; l.page_size()];
+        lone[..l.header_size()].copy_from_slice(&np[..l.header_size()]);
+        assert_eq!(l.classify_page(&lone), None, "{name}");
+        // ... nor followed by zeros (BlockSize 0 next).
+        let mut lone0 = vec![0u8; l.page_size()];
+        lone0[..l.header_size()].copy_from_slice(&np[..l.header_size()]);
+        assert_eq!(l.classify_page(&lone0), None, "{name}");
+        // Zero pages, PE headers, page tables.
+        assert_eq!(l.classify_page(&vec![0u8; l.page_size()]), None, "{name}");
+        let mut mz = vec![0u8; l.page_size()];
+        mz[..4].copy_from_slice(b"MZ\x90\x00");
+        assert_eq!(l.classify_page(&mz), None, "{name}");
+        let ptes: Vec<u8> = (0..l.page_size() / 8)
+            .flat_map(|i| (0x1000_0063u64 + (i as u64) * 0x1000).to_le_bytes())
+            .collect();
+        assert_eq!(l.classify_page(&ptes), None, "{name}");
+        // A free header with a nonzero PoolType byte.
+        let mut bad_free = np.clone();
+        let first_free = l.block_bytes(units[0]);
+        let type_at = match l.header_format() {
+            pooldbg_poollayout::HeaderFormat::X64 => first_free + 3,
+            pooldbg_poollayout::HeaderFormat::Nt50X86 => first_free + 2,
+            pooldbg_poollayout::HeaderFormat::X86 => first_free + 3,
+        };
+        // Bit 3 of the PoolType (x86: bit 12 of the second u16): in use on no era.
+        bad_free[type_at] |= 0x10;
+        assert_eq!(l.classify_page(&bad_free), None, "{name}");
+        // A broken chain (one PreviousSize off).
+        let mut broken = np.clone();
+        let second = l.block_bytes(units[0]);
+        broken[second] ^= 1;
+        assert_eq!(l.classify_page(&broken), None, "{name}");
+        // Only free blocks: no pool to classify by.
+        let all_free = one_pool_page(&l, &units, false, &vec![true; units.len()]);
+        assert_eq!(l.classify_page(&all_free), None, "{name}");
+    }
+    // Session pool (0x20) is not global pool.
+    let l = Layout::for_build(Arch::X64, 9600).unwrap();
+    let units = encode::fill_units(&l, &[4, 1, 1, 7, 3, 20, 2]);
+    let mut page = one_pool_page(&l, &units, true, &vec![false; units.len()]);
+    page[3] |= 0x20;
+    assert_eq!(l.classify_page(&page), None);
+    // The segment heap is never classified by range.
+    let l = Layout::for_build(Arch::X64, 19041).unwrap();
+    assert_eq!(l.classify_page(&vec![0u8; 4096]), None);
+}
