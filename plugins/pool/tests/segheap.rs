@@ -641,6 +641,7 @@ fn scan_pages_walks_every_subsegment() {
             start: 0,
             end: 0,
             source: "test".into(),
+            by_headers: false,
         }];
         let scan = poolcmds::scan::scan_pages(&s, &layout, &paged, &[], &|_| true).unwrap();
         let n = want.values().filter(|w| w.pool_type == "PagedPool").count();

@@ -112,7 +112,9 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
         }
     };
     let layout = layout_of(target)?;
-    let (all_regions, region_warnings) = scan::regions(target, &layout);
+    // The established ranges, and the kernel's system VA searched by headers for a pool whose
+    // range is not established (issue #18).
+    let (all_regions, region_warnings, by_headers) = scan::search_regions(target, &layout);
     let regions: Vec<scan::Region> = all_regions
         .iter()
         .filter(|r| r.paged == want_paged)
@@ -161,8 +163,15 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
         Err(e) => out.warn(format!("big page table not read: {e}")),
     }
     // The segment heap is found from nt!ExPoolState, not from the Mm*Pool ranges.
+    // The note of a pool searched by headers is said for the pool searched only.
     if !layout.is_segment_heap() {
         for w in region_warnings {
+            if by_headers
+                .iter()
+                .any(|h| h.paged != want_paged && h.note == w)
+            {
+                continue;
+            }
             out.warn(w);
         }
     }
@@ -175,20 +184,45 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
         scanned_pages += f.pages;
         readable_something |= f.pages > 0;
     } else {
-        for r in &regions {
-            out.line(format!(
-                "Searching {} pool ({} : {}) for Tag: {}",
-                r.name(),
-                addr(&layout, r.start),
-                addr(&layout, r.end),
-                pattern.as_str()
-            ));
+        // Each established region alone; the system VA searched by headers as one group (its
+        // pieces around the established regions), so its lines come once.
+        let mut groups: Vec<Vec<scan::Region>> = regions
+            .iter()
+            .filter(|r| !r.by_headers)
+            .map(|r| vec![r.clone()])
+            .collect();
+        let system_va: Vec<scan::Region> =
+            regions.iter().filter(|r| r.by_headers).cloned().collect();
+        if !system_va.is_empty() {
+            groups.push(system_va);
+        }
+        for group in &groups {
+            let r = &group[0];
+            match by_headers
+                .iter()
+                .find(|h| r.by_headers && h.paged == r.paged)
+            {
+                Some(h) => out.line(format!(
+                    "Searching {} pool (by pool headers, system VA {} : {}) for Tag: {}",
+                    r.name(),
+                    addr(&layout, h.start),
+                    addr(&layout, h.end),
+                    pattern.as_str()
+                )),
+                None => out.line(format!(
+                    "Searching {} pool ({} : {}) for Tag: {}",
+                    r.name(),
+                    addr(&layout, r.start),
+                    addr(&layout, r.end),
+                    pattern.as_str()
+                )),
+            }
             out.line(String::new());
             // Rows and lines go out as each chunk of pages is done: nothing is kept per block.
             let s = scan::scan_pages_each(
                 target,
                 &layout,
-                std::slice::from_ref(r),
+                group,
                 &skip,
                 &|b| pattern.matches(b.tag),
                 &mut |b| {
@@ -242,6 +276,21 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
                 "table_not_in_dump": c.table_not_in_dump, "bad": c.bad,
             }),
         );
+    }
+    // Which pool was searched by headers over the system VA instead of its range, and why.
+    let searched: Vec<_> = by_headers
+        .iter()
+        .filter(|h| h.paged == want_paged && !layout.is_segment_heap())
+        .map(|h| {
+            json!({
+                "pool": if h.paged { "paged" } else { "nonpaged" },
+                "start": format!("{:#x}", h.start), "end": format!("{:#x}", h.end),
+                "note": h.note,
+            })
+        })
+        .collect();
+    if !searched.is_empty() {
+        f.insert("by_headers".into(), json!(searched));
     }
     out.set_summary(serde_json::Value::Object(f));
     Ok(())

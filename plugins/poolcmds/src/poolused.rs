@@ -409,7 +409,9 @@ pub fn from_scan(
         source: "scan",
         ..Usage::default()
     };
-    let (regions, w) = scan::regions(target, layout);
+    // The established ranges, and the kernel's system VA searched by headers for a pool whose
+    // range is not established (issue #18; the notes say which).
+    let (regions, w, _) = scan::search_regions(target, layout);
     warnings.extend(w);
     let big = match scan::big_table(target, layout) {
         Ok(b) => Some(b),

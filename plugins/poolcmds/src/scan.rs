@@ -28,6 +28,10 @@ pub struct Region {
     /// The source (`nt!MmNonPagedPoolStart..nt!MmNonPagedPoolEnd`,
     /// `nt!MiState.Vs.SystemVaRegions[1]`, ...).
     pub source: String,
+    /// Not the pool's range but part of the kernel's system VA searched for it because the
+    /// build keeps no public bound ([`search_regions`]): a page of it counts only when
+    /// [`poollayout::Layout::classify_page`] says it is a page of this pool.
+    pub by_headers: bool,
 }
 
 impl Region {
@@ -105,9 +109,121 @@ pub fn regions(target: &dyn Target, layout: &Layout) -> (Vec<Region>, Vec<String
             start: r.start,
             end: cut,
             source: r.source,
+            by_headers: false,
         });
     }
     (out, warnings)
+}
+
+/// Where the kernel's system VA starts and ends (end exclusive) for a search by headers.
+///
+/// x64: the upper half of the 48-bit canonical space, `0xFFFF8000_00000000` (Intel SDM vol. 1
+/// §3.3.7.1, canonical addresses; Microsoft's "Virtual address spaces" page: user space ends at
+/// `0x7FFF'FFFFFFFF`, the rest is system space), to the last page, which is left out (an
+/// exclusive end cannot be 2^64). x86: `nt!MmSystemRangeStart` when readable and one of the two
+/// values Windows uses (`0x80000000`, or `0xC0000000` with the 3 GB user split: the same
+/// Microsoft page, "4-gigabyte tuning"), else `0x80000000`, to 4 GiB.
+fn system_va(target: &dyn Target, layout: &Layout) -> (u64, u64) {
+    if layout.pointer_size() == 8 {
+        return (0xFFFF_8000_0000_0000, 0xFFFF_FFFF_FFFF_F000);
+    }
+    let start = match read_global(target, layout, "MmSystemRangeStart") {
+        Ok(Some((v, _))) if v == 0x8000_0000 || v == 0xC000_0000 => v,
+        _ => 0x8000_0000,
+    };
+    (start, 0x1_0000_0000)
+}
+
+/// One pool whose range is not established and whose pages are searched for over the kernel's
+/// system VA instead ([`search_regions`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderSearch {
+    /// `true` for the paged pool.
+    pub paged: bool,
+    /// The system VA searched (end exclusive), established regions left out.
+    pub start: u64,
+    /// One past the last byte searched.
+    pub end: u64,
+    /// The line the output carries (once in the text, in JSON `summary.by_headers`).
+    pub note: String,
+}
+
+/// The regions a pool search (`!poolfind`, `!poolused` by scan) walks: [`regions`], and for each
+/// pool whose range is not established, when the target enumerates its present pages
+/// ([`Target::present_pages`]), the kernel's system VA outside every established region as
+/// [`Region::by_headers`] regions (issue #18): a page there is kept only when its validated
+/// headers say it is that pool's ([`poollayout::Layout::classify_page`]), so the cost follows
+/// the kernel's present pages. Without page tables such a pool stays unscanned (the warning of
+/// [`regions`]). The segment heap (19H1+) never uses ranges: nothing is added.
+pub fn search_regions(
+    target: &dyn Target,
+    layout: &Layout,
+) -> (Vec<Region>, Vec<String>, Vec<HeaderSearch>) {
+    let (mut out, mut warnings) = regions(target, layout);
+    let tables = target.present_pages(0, 0, 1).is_some();
+    if !tables || layout.is_segment_heap() {
+        return (out, warnings, Vec::new());
+    }
+    let (lo, hi) = system_va(target, layout);
+    // The system VA minus the established regions (they are scanned by range).
+    let mut taken: Vec<(u64, u64)> = out.iter().map(|r| (r.start, r.end)).collect();
+    taken.sort_unstable();
+    let mut free = Vec::new();
+    let mut at = lo;
+    for (s, e) in taken {
+        if s > at {
+            free.push((at, s.min(hi)));
+        }
+        at = at.max(e);
+    }
+    if at < hi {
+        free.push((at, hi));
+    }
+    free.retain(|&(s, e)| s < e);
+    let build = target.info().build;
+    let mut searches = Vec::new();
+    for paged in [false, true] {
+        if out.iter().any(|r| r.paged == paged && !r.by_headers) {
+            continue;
+        }
+        let name = if paged { "paged" } else { "nonpaged" };
+        // Replace the "range is unknown … not scanned" warning by the note.
+        let prefix = format!("the {name} pool range is unknown");
+        let why = warnings
+            .iter()
+            .position(|w| w.starts_with(&prefix))
+            .map(|i| warnings.remove(i))
+            .and_then(|w| {
+                w.split_once(": ")
+                    .map(|(_, r)| r.trim_end_matches(": it is not scanned").to_string())
+            })
+            .unwrap_or_default();
+        let note = format!(
+            "{name} pool range not established for build {build}{}: pages classified by validated pool headers over the kernel's present pages {lo:#x}..{hi:#x} (a whole header chain of one pool per page; a page paged out or without headers cannot be classified)",
+            if why.is_empty() {
+                String::new()
+            } else {
+                format!(" ({why})")
+            }
+        );
+        warnings.push(note.clone());
+        for &(start, end) in &free {
+            out.push(Region {
+                paged,
+                start,
+                end,
+                source: format!("kernel system VA, classified by pool headers ({name})"),
+                by_headers: true,
+            });
+        }
+        searches.push(HeaderSearch {
+            paged,
+            start: lo,
+            end: hi,
+            note,
+        });
+    }
+    (out, warnings, searches)
 }
 
 /// The big page table (`nt!PoolBigPageTable`, `nt!PoolBigPageTableSize`): its address, entry count
@@ -184,7 +300,7 @@ pub fn big_is_paged(e: &BigPageEntry, regions: &[Region]) -> bool {
         Some(t) => t.is_paged(),
         None => regions
             .iter()
-            .any(|r| r.paged && e.va >= r.start && e.va < r.end),
+            .any(|r| r.paged && !r.by_headers && e.va >= r.start && e.va < r.end),
     }
 }
 
@@ -356,12 +472,12 @@ pub fn scan_pages_each(
             let mut a = start;
             while a < end {
                 let n = ((end - a) / PAGE).clamp(1, BATCH);
-                batches.push((a, n, r.paged));
+                batches.push((a, n, r.paged, r.by_headers));
                 a = a.saturating_add(n * PAGE);
             }
         }
     }
-    let total_pages: u64 = batches.iter().map(|&(_, n, _)| n).sum();
+    let total_pages: u64 = batches.iter().map(|&(_, n, _, _)| n).sum();
     let done = AtomicU64::new(0);
     target.progress(0, total_pages, PROGRESS_LABEL);
     let mut total = Scan {
@@ -376,11 +492,17 @@ pub fn scan_pages_each(
             .map_init(
                 // One read buffer per worker, reused from batch to batch.
                 || vec![0u8; (BATCH * PAGE) as usize],
-                |buf, &(start, n, paged)| {
+                |buf, &(start, n, paged, by_headers)| {
                     if target.is_cancelled() {
                         return Err(CommandError::Cancelled);
                     }
-                    let scan = scan_batch(target, layout, buf, start, n, paged, skip, keep);
+                    let pages = Pages {
+                        start,
+                        n,
+                        paged,
+                        by_headers,
+                    };
+                    let scan = scan_batch(target, layout, buf, pages, skip, keep);
                     let before = done.fetch_add(n, Ordering::Relaxed);
                     if (before + n) / PROGRESS_EVERY != before / PROGRESS_EVERY {
                         target.progress(before + n, total_pages, PROGRESS_LABEL);
@@ -400,18 +522,31 @@ pub fn scan_pages_each(
     Ok(total)
 }
 
-/// Reads and walks the `n` pages at `start` (one batched read into `buf`).
-#[allow(clippy::too_many_arguments)]
+/// One batch of pages: `n` pages at `start` of a region of the paged pool or not, searched by
+/// headers ([`Region::by_headers`]) or not.
+#[derive(Clone, Copy)]
+struct Pages {
+    start: u64,
+    n: u64,
+    paged: bool,
+    by_headers: bool,
+}
+
+/// Reads and walks the pages of a batch (one batched read into `buf`).
 fn scan_batch(
     target: &dyn Target,
     layout: &Layout,
     buf: &mut [u8],
-    start: u64,
-    n: u64,
-    paged: bool,
+    pages: Pages,
     skip: &[(u64, u64)],
     keep: &(dyn Fn(&WalkedBlock) -> bool + Sync),
 ) -> Scan {
+    let Pages {
+        start,
+        n,
+        paged,
+        by_headers,
+    } = pages;
     let mut reads: Vec<Read<'_>> = buf[..(n * PAGE) as usize]
         .chunks_mut(PAGE as usize)
         .enumerate()
@@ -434,8 +569,17 @@ fn scan_batch(
             continue;
         }
         let page: &[u8] = r.buf;
-        let whole = layout.check_page(page).is_ok();
-        if !whole && !looks_like_pool_page(layout, page) {
+        if by_headers {
+            // Outside any established range only the strict rule counts (Layout::classify_page).
+            let kind = if paged {
+                poollayout::regions::PoolKind::Paged
+            } else {
+                poollayout::regions::PoolKind::NonPaged
+            };
+            if layout.classify_page(page) != Some(kind) {
+                continue;
+            }
+        } else if layout.check_page(page).is_err() && !looks_like_pool_page(layout, page) {
             continue;
         }
         let Ok(walk) = layout.walk_page(page, page_va) else {
@@ -720,5 +864,155 @@ mod tests {
             .with_virtual(0x1008, &(start + span - 1).to_le_bytes());
         let (_, w) = super::regions(&old, &l);
         assert!(w.iter().any(|w| w.contains("64 GiB")), "{w:?}");
+    }
+
+    /// A Windows 8.1 x64 page of one pool: an allocated 0x40-byte block, then a free one.
+    fn page_81(tag: &[u8; 4], paged: bool) -> Vec<u8> {
+        let mut page = page_with(tag);
+        page[3] = 2 | u8::from(paged);
+        page
+    }
+
+    /// Issue #18: Windows 8.1 x64 keeps no nonpaged bound. With page tables the kernel's system
+    /// VA is searched and a page counts only by its validated headers; established regions keep
+    /// their scan; kernel-image-like pages with a lone plausible header are not pool.
+    #[test]
+    fn unestablished_nonpaged_pool_is_found_by_headers_over_the_system_va() {
+        let paged_start = 0xFFFF_C000_0000_0000u64;
+        let np = [
+            0xFFFF_E000_0010_0000u64,
+            0xFFFF_F800_0123_4000,
+            0xFFFF_8000_0000_0000,
+        ];
+        let mut t = MemoryTarget::new(TargetInfo {
+            arch: Arch::X64,
+            build: 9600,
+            pointer_size: 8,
+            ..Default::default()
+        })
+        .with_symbol(
+            "MiPagedPoolStart",
+            0xFFFF_F800_0000_1000,
+            Source::EmbeddedProfile,
+        )
+        .with_symbol(
+            "MmPagedPoolEnd",
+            0xFFFF_F800_0000_1008,
+            Source::EmbeddedProfile,
+        )
+        .with_virtual(0xFFFF_F800_0000_1000, &paged_start.to_le_bytes())
+        .with_virtual(
+            0xFFFF_F800_0000_1008,
+            &(paged_start + 0x10_0000 - 1).to_le_bytes(),
+        )
+        .with_virtual(paged_start + 0x2000, &page_81(b"Pgd1", true))
+        // A page of the paged pool's kind outside its range: not nonpaged pool.
+        .with_virtual(0xFFFF_E000_0020_0000, &page_81(b"Ses1", true));
+        for (i, &va) in np.iter().enumerate() {
+            t = t.with_virtual(va, &page_81(&[b'N', b'p', b'0' + i as u8, b'x'], false));
+        }
+        // A kernel image page and a data page, each with a lone plausible header at offset 0.
+        let mut image = vec![0xccu8; 4096];
+        image[..8].copy_from_slice(&[0, 0, 4, 2, b'L', b'o', b'n', b'e']);
+        let mut data = vec![0u8; 4096];
+        data[..8].copy_from_slice(&[0, 0, 4, 2, b'D', b'a', b't', b'a']);
+        t = t
+            .with_virtual(0xFFFF_F800_0100_0000, &image)
+            .with_virtual(0xFFFF_F800_0100_1000, &data)
+            .with_virtual_status(
+                0xFFFF_E000_0030_0000,
+                plugin_sdk::ReadStatus::PagedOut {
+                    pagefile: 0,
+                    offset: 0x2000,
+                },
+            );
+        let l = Layout::for_build(poollayout::Arch::X64, 9600).unwrap();
+        // Without page tables: nothing added, the old warning.
+        let (r0, w0, h0) = search_regions(&t, &l);
+        assert_eq!(r0.len(), 1);
+        assert!(h0.is_empty());
+        assert!(w0[0].contains("nonpaged pool range is unknown"), "{w0:?}");
+        let t = t.with_page_tables();
+        let (regions, warnings, searches) = search_regions(&t, &l);
+        assert_eq!(searches.len(), 1);
+        assert!(!searches[0].paged);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("nonpaged pool range not established for build 9600")
+                && warnings[0].contains("validated pool headers")
+                && warnings[0].contains("8.1"),
+            "{warnings:?}"
+        );
+        // The paged region is established; the system VA around it is searched.
+        assert!(regions.iter().any(|r| r.paged && !r.by_headers));
+        let sv: Vec<_> = regions.iter().filter(|r| r.by_headers).collect();
+        assert_eq!(sv.len(), 2);
+        assert!(sv.iter().all(|r| !r.paged));
+        assert_eq!(sv[0].start, 0xFFFF_8000_0000_0000);
+        assert_eq!(sv[0].end, paged_start);
+        assert_eq!(sv[1].start, paged_start + 0x10_0000);
+        // Plain `regions` (what `!pool` lists) is unchanged.
+        assert_eq!(super::regions(&t, &l).0.len(), 1);
+        let nonpaged: Vec<Region> = regions.iter().filter(|r| !r.paged).cloned().collect();
+        let s = scan_pages(&t, &l, &nonpaged, &[], &|_| true).unwrap();
+        let mut want: Vec<u64> = np.to_vec();
+        want.sort_unstable();
+        let got: Vec<u64> = s
+            .blocks
+            .iter()
+            .filter(|b| b.block.state == BlockState::Allocated)
+            .map(|b| b.block.address)
+            .collect();
+        assert_eq!(got, want);
+        assert!(s.blocks.iter().all(|b| !b.paged));
+        assert_eq!(s.pool_pages, 3);
+        assert!(s.classification().unwrap().contains("1 paged out"));
+        // The paged pool: its range only.
+        let paged: Vec<Region> = regions.iter().filter(|r| r.paged).cloned().collect();
+        let s = scan_pages(&t, &l, &paged, &[], &|_| true).unwrap();
+        assert_eq!(s.pool_pages, 1);
+        assert_eq!(s.blocks[0].block.address, paged_start + 0x2000);
+    }
+
+    /// x86 Windows 7 without symbols for the pool ranges: both pools are searched by headers
+    /// from `MmSystemRangeStart` (0x80000000 when unknown) to 4 GiB.
+    #[test]
+    fn x86_without_ranges_searches_both_pools_by_headers() {
+        // x86 XP+ header: u16 PreviousSize|PoolIndex, u16 BlockSize|PoolType<<9, tag.
+        let x86_page = |tag: &[u8; 4], paged: bool| {
+            let mut p = vec![0u8; 4096];
+            let ty = 2u16 | u16::from(paged);
+            p[2..4].copy_from_slice(&(8u16 | (ty << 9)).to_le_bytes());
+            p[4..8].copy_from_slice(tag);
+            p[0x40..0x42].copy_from_slice(&8u16.to_le_bytes());
+            p[0x42..0x44].copy_from_slice(&(0x1f8u16).to_le_bytes());
+            p[0x44..0x48].copy_from_slice(b"Free");
+            p
+        };
+        let t = MemoryTarget::new(TargetInfo {
+            arch: Arch::X86,
+            build: 7601,
+            pointer_size: 4,
+            ..Default::default()
+        })
+        .with_virtual(0x8400_0000, &x86_page(b"NpNp", false))
+        .with_virtual(0x9400_0000, &x86_page(b"PgPg", true))
+        .with_virtual(0x0040_0000, &x86_page(b"User", false))
+        .with_page_tables();
+        let l = Layout::for_build(poollayout::Arch::X86, 7601).unwrap();
+        let (regions, warnings, searches) = search_regions(&t, &l);
+        assert_eq!(searches.len(), 2, "{warnings:?}");
+        assert!(
+            regions
+                .iter()
+                .all(|r| r.by_headers && r.start == 0x8000_0000 && r.end == 1 << 32)
+        );
+        let s = scan_pages(&t, &l, &regions, &[], &|b| b.state == BlockState::Allocated).unwrap();
+        let got: Vec<(u64, bool)> = s
+            .blocks
+            .iter()
+            .map(|b| (b.block.address, b.paged))
+            .collect();
+        assert_eq!(got, [(0x8400_0000, false), (0x9400_0000, true)]);
     }
 }
