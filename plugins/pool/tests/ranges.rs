@@ -125,17 +125,186 @@ fn poolfind_scans_every_manifest_block_on_classic_windows_7_to_10() {
             );
         }
         if m.pool_regions.len() < 2 {
-            // Windows 8.1: the nonpaged range is not established, and the output says so.
+            // Windows 8.1: the nonpaged range is not established; the output says how its pages
+            // were found instead (`win81_nonpaged_pool_is_found_by_its_headers`).
             let out = run(poolfind::run, &s, "*").unwrap();
             assert!(
                 out.warnings()
                     .iter()
-                    .any(|w| w.contains("nonpaged pool range is unknown")),
+                    .any(|w| w.contains("nonpaged pool range not established for build 9600")),
                 "{name}: {:?}",
                 out.warnings()
             );
         }
     }
+}
+
+/// A block row of `!poolfind` and a manifest block, field by field: address, size, tag, state,
+/// and the pool type of an allocated block.
+type BlockKey = (String, u64, String, String, Option<String>);
+
+fn found_scan(out: &plugin_sdk::Output) -> Vec<BlockKey> {
+    let mut v: Vec<BlockKey> = out
+        .rows()
+        .iter()
+        .filter(|r| r["source"] == "scan")
+        .map(|r| {
+            (
+                r["address"].as_str().unwrap().to_string(),
+                r["size"].as_u64().unwrap(),
+                r["tag"].as_str().unwrap().replace("\\x00", ""),
+                r["state"].as_str().unwrap().to_string(),
+                r["pool_type"].as_str().map(str::to_string),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn manifest_blocks(m: &testkit::Manifest, pool_type: &str) -> Vec<BlockKey> {
+    let mut v: Vec<BlockKey> = m
+        .blocks
+        .iter()
+        .filter(|b| b.pool_type == pool_type)
+        .map(|b| {
+            (
+                format!("{:#x}", b.address.0),
+                b.size,
+                b.tag.clone(),
+                b.state.clone(),
+                (b.state == "allocated").then(|| b.pool_type.clone()),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Issue #18: Windows 8.1 x64 keeps no public nonpaged pool bound. From the page tables the
+/// kernel's system VA is searched and a page counts by its validated headers: `!poolfind *`
+/// finds every nonpaged manifest block, field by field, nothing else, and says how (text once,
+/// JSON `summary.by_headers`).
+#[test]
+fn win81_nonpaged_pool_is_found_by_its_headers() {
+    let (k, s) = open("win81-x64", &[]);
+    let m = &k.manifest;
+    let out = run(poolfind::run, &s, "*").unwrap();
+    let want = manifest_blocks(m, "NonPagedPool");
+    assert!(want.len() > 10, "{}", want.len());
+    assert_eq!(found_scan(&out), want);
+    let note = "nonpaged pool range not established for build 9600";
+    let text = common::text(&out);
+    assert_eq!(text.matches(note).count(), 1, "{text}");
+    assert!(text.contains("validated pool headers"), "{text}");
+    let summary = out.summary().unwrap();
+    let bh = summary["by_headers"].as_array().unwrap();
+    assert_eq!(bh.len(), 1, "{summary}");
+    assert_eq!(bh[0]["pool"], "nonpaged");
+    assert_eq!(bh[0]["start"], "0xffff800000000000");
+    assert!(bh[0]["note"].as_str().unwrap().starts_with(note));
+    assert!(summary["page_tables"]["present"].as_u64().unwrap() > 0);
+    // The paged pool keeps its established range and no note.
+    let out = run(poolfind::run, &s, "* 1").unwrap();
+    assert_eq!(found_scan(&out), manifest_blocks(m, "PagedPool"));
+    assert!(out.summary().unwrap().get("by_headers").is_none());
+    assert!(
+        out.warnings()
+            .iter()
+            .all(|w| !w.contains("not established"))
+    );
+}
+
+/// Issue #18 and #19 ("8.1 paged pool range without symbols"): the same kernel with its
+/// profile withheld and no symbols establishes neither range; both pools are found by their
+/// headers, every manifest block of each, in a crash dump.
+#[test]
+fn win81_without_symbols_finds_both_pools_by_their_headers() {
+    let k = testkit::KernelBuilder::standard(testkit::profile("win81-x64").unwrap())
+        .withhold_profile()
+        .build()
+        .unwrap();
+    let (bytes, _) = testkit::write_vec(
+        &k,
+        testkit::Container::Full,
+        &testkit::WriteOptions::default(),
+    )
+    .unwrap();
+    let s = pooldbg::session::Session::from_dump(
+        dumpfile::Dump::from_vec(bytes).unwrap(),
+        &pooldbg::session::SessionOptions::default(),
+    )
+    .unwrap();
+    let m = &k.manifest;
+    for (args, pool_type, pool) in [
+        ("*", "NonPagedPool", "nonpaged"),
+        ("* 1", "PagedPool", "paged"),
+    ] {
+        let out = run(poolfind::run, &s, args).unwrap();
+        assert_eq!(found_scan(&out), manifest_blocks(m, pool_type), "{pool}");
+        let summary = out.summary().unwrap();
+        assert_eq!(summary["by_headers"][0]["pool"], pool, "{summary}");
+        let w: Vec<&String> = out
+            .warnings()
+            .iter()
+            .filter(|w| w.contains("not established"))
+            .collect();
+        assert_eq!(w.len(), 1, "{pool}: {:?}", out.warnings());
+        assert!(w[0].starts_with(&format!("{pool} pool range not established")));
+    }
+}
+
+/// Without page tables (no `present_pages`) a pool whose range is not established is not
+/// searched: the 8.1 nonpaged pool stays unscanned and the warning says so, as before.
+#[test]
+fn without_page_tables_the_unestablished_pool_is_not_searched() {
+    let (_, s) = open("win81-x64", &[]);
+    struct NoTables<'a>(&'a pooldbg::session::Session);
+    let t = NoTables(&s);
+    impl plugin_sdk::Target for NoTables<'_> {
+        fn read_virtual(&self, r: &mut [plugin_sdk::Read<'_>]) {
+            self.0.read_virtual(r)
+        }
+        fn read_physical(&self, r: &mut [plugin_sdk::Read<'_>]) {
+            self.0.read_physical(r)
+        }
+        fn symbol_address(&self, n: &str) -> Option<plugin_sdk::Sourced<u64>> {
+            self.0.symbol_address(n)
+        }
+        fn type_size(&self, n: &str) -> Option<plugin_sdk::Sourced<u64>> {
+            self.0.type_size(n)
+        }
+        fn field_offset(&self, t: &str, f: &str) -> Option<plugin_sdk::FieldOffset> {
+            self.0.field_offset(t, f)
+        }
+        fn info(&self) -> plugin_sdk::TargetInfo {
+            self.0.info()
+        }
+        fn pool_tag(&self, t: [u8; 4]) -> Option<plugin_sdk::TagInfo> {
+            self.0.pool_tag(t)
+        }
+        fn log(&self, l: plugin_sdk::LogLevel, m: &str) {
+            self.0.log(l, m)
+        }
+        fn is_cancelled(&self) -> bool {
+            false
+        }
+    }
+    let out = run_on(&t, "*");
+    assert!(found_scan(&out).is_empty());
+    assert!(
+        out.warnings()
+            .iter()
+            .any(|w| w.contains("nonpaged pool range is unknown") && w.contains("not scanned")),
+        "{:?}",
+        out.warnings()
+    );
+}
+
+fn run_on(t: &dyn plugin_sdk::Target, args: &str) -> plugin_sdk::Output {
+    let mut out = plugin_sdk::Output::new();
+    poolfind::run(t, args, &mut out).unwrap();
+    out
 }
 
 #[test]
