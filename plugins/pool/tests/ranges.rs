@@ -198,16 +198,17 @@ fn win81_nonpaged_pool_is_found_by_its_headers() {
     assert_eq!(text.matches(note).count(), 1, "{text}");
     assert!(text.contains("validated pool headers"), "{text}");
     let summary = out.summary().unwrap();
-    let bh = summary["by_headers"].as_array().unwrap();
+    let bh = summary["classified"].as_array().unwrap();
     assert_eq!(bh.len(), 1, "{summary}");
     assert_eq!(bh[0]["pool"], "nonpaged");
+    assert_eq!(bh[0]["by"], "pool headers");
     assert_eq!(bh[0]["start"], "0xffff800000000000");
     assert!(bh[0]["note"].as_str().unwrap().starts_with(note));
     assert!(summary["page_tables"]["present"].as_u64().unwrap() > 0);
     // The paged pool keeps its established range and no note.
     let out = run(poolfind::run, &s, "* 1").unwrap();
     assert_eq!(found_scan(&out), manifest_blocks(m, "PagedPool"));
-    assert!(out.summary().unwrap().get("by_headers").is_none());
+    assert!(out.summary().unwrap().get("classified").is_none());
     assert!(
         out.warnings()
             .iter()
@@ -243,7 +244,7 @@ fn win81_without_symbols_finds_both_pools_by_their_headers() {
         let out = run(poolfind::run, &s, args).unwrap();
         assert_eq!(found_scan(&out), manifest_blocks(m, pool_type), "{pool}");
         let summary = out.summary().unwrap();
-        assert_eq!(summary["by_headers"][0]["pool"], pool, "{summary}");
+        assert_eq!(summary["classified"][0]["pool"], pool, "{summary}");
         let w: Vec<&String> = out
             .warnings()
             .iter()

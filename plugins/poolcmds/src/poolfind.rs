@@ -285,12 +285,12 @@ pub fn run(target: &dyn Target, args: &str, out: &mut Output) -> Result<(), Comm
             json!({
                 "pool": if h.paged { "paged" } else { "nonpaged" },
                 "start": format!("{:#x}", h.start), "end": format!("{:#x}", h.end),
-                "note": h.note,
+                "note": h.note, "by": h.by,
             })
         })
         .collect();
     if !searched.is_empty() {
-        f.insert("by_headers".into(), json!(searched));
+        f.insert("classified".into(), json!(searched));
     }
     out.set_summary(serde_json::Value::Object(f));
     Ok(())

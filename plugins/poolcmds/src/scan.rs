@@ -144,8 +144,53 @@ pub struct HeaderSearch {
     pub start: u64,
     /// One past the last byte searched.
     pub end: u64,
-    /// The line the output carries (once in the text, in JSON `summary.by_headers`).
+    /// The line the output carries (once in the text, in JSON `summary.classified`).
     pub note: String,
+    /// What classified the pages: `"pool headers"` ([`Region::by_headers`] regions) or
+    /// `"nt!MiSystemVaType"` (x86: the regions are the slots of the pool's type).
+    pub by: &'static str,
+}
+
+/// `_MI_SYSTEM_VA_TYPE` values of the two pools: `MiVaNonPagedPool` = 5, `MiVaPagedPool` = 6 —
+/// the enum as the ISF files of `shared/data/isf` state it for 7601
+/// (`339E74133576439CBCDF7E0229DA3773-1.json.xz`), 9600 (`22597D0B40394E23936F6A24C6C52D5B-1`)
+/// and 14393 (`517E128F7B7C4EA79491DE6B9B9CE190-1`) x64, and as the PDB-derived headers of the x86
+/// kernels of 8.1 and 10 1709 state it (ntdiff/headers `Win8.1_U1/x86`, `Win10_1709_RS3/x86`,
+/// `_MI_SYSTEM_VA_TYPE.h`). Vista's values are not checked here: used from Windows 7 (7600) on.
+const MI_VA_NON_PAGED_POOL: u8 = 5;
+const MI_VA_PAGED_POOL: u8 = 6;
+/// The largest `_MI_SYSTEM_VA_TYPE` value any of those sources lists (`MiVaMaximumType` 17).
+const MI_VA_MAX: u8 = 17;
+
+/// x86 Windows 7+: `nt!MiSystemVaType`, one `_MI_SYSTEM_VA_TYPE` byte per large-page slot of the
+/// system VA from `MmSystemRangeStart` to 4 GiB, as Volatility 3's `windows.virtmap`
+/// (`_enumerate_system_va_type`) reads it: the slot is `page_size² / sizeof(_MMPTE)` (4 MiB, or
+/// 2 MiB with PAE). `None` when the symbol is absent, the build is older, or a byte is out of the
+/// enum (then the pages are classified by headers instead).
+fn system_va_types(target: &dyn Target, layout: &Layout) -> Option<(u64, u64, Vec<u8>)> {
+    if layout.pointer_size() != 4 || target.info().build < 7600 {
+        return None;
+    }
+    let (array, _) = crate::common::symbol(target, "MiSystemVaType")?;
+    let pte = target.type_size("_MMPTE").map(|s| s.value).unwrap_or(
+        if target.info().arch == plugin_sdk::Arch::X86Pae {
+            8
+        } else {
+            4
+        },
+    );
+    if pte != 4 && pte != 8 {
+        return None;
+    }
+    let slot = PAGE * PAGE / pte;
+    let (start, end) = system_va(target, layout);
+    let count = ((end - start) / slot) as usize; // at most 1024
+    let mut types = vec![0u8; count];
+    target.read_virtual_exact(array, &mut types).ok()?;
+    if types.iter().any(|&t| t > MI_VA_MAX) {
+        return None;
+    }
+    Some((start, slot, types))
 }
 
 /// The regions a pool search (`!poolfind`, `!poolused` by scan) walks: [`regions`], and for each
@@ -160,8 +205,84 @@ pub fn search_regions(
     layout: &Layout,
 ) -> (Vec<Region>, Vec<String>, Vec<HeaderSearch>) {
     let (mut out, mut warnings) = regions(target, layout);
+    if layout.is_segment_heap() {
+        return (out, warnings, Vec::new());
+    }
+    let build = target.info().build;
+    let missing: Vec<bool> = [false, true]
+        .into_iter()
+        .filter(|&p| !out.iter().any(|r| r.paged == p))
+        .collect();
+    if missing.is_empty() {
+        return (out, warnings, Vec::new());
+    }
+    // The note replacing a pool's "range is unknown ... not scanned" warning.
+    let take_why = |warnings: &mut Vec<String>, name: &str| -> String {
+        let prefix = format!("the {name} pool range is unknown");
+        warnings
+            .iter()
+            .position(|w| w.starts_with(&prefix))
+            .map(|i| warnings.remove(i))
+            .and_then(|w| {
+                w.split_once(": ")
+                    .map(|(_, r)| r.trim_end_matches(": it is not scanned").to_string())
+            })
+            .map(|why| format!(" ({why})"))
+            .unwrap_or_default()
+    };
+    // x86 Windows 7+ with nt!MiSystemVaType: the slots of the pool's type are its regions.
+    if let Some((base, slot, types)) = system_va_types(target, layout) {
+        let mut searches = Vec::new();
+        for paged in missing {
+            let (name, value) = if paged {
+                ("paged", MI_VA_PAGED_POOL)
+            } else {
+                ("nonpaged", MI_VA_NON_PAGED_POOL)
+            };
+            let why = take_why(&mut warnings, name);
+            let mut i = 0usize;
+            let mut slots = 0usize;
+            while i < types.len() {
+                if types[i] != value {
+                    i += 1;
+                    continue;
+                }
+                let first = i;
+                while i < types.len() && types[i] == value {
+                    i += 1;
+                }
+                slots += i - first;
+                let start = base + first as u64 * slot;
+                out.push(Region {
+                    paged,
+                    start,
+                    end: base + i as u64 * slot,
+                    source: format!("nt!MiSystemVaType[{first:#x}..{i:#x}] = {value}"),
+                    by_headers: false,
+                });
+            }
+            let note = format!(
+                "{name} pool range not established for build {build}{why}: classified by nt!MiSystemVaType ({slots} slot(s) of {} KiB of system VA from {base:#x} of type {value}, {})",
+                slot / 1024,
+                if paged {
+                    "MiVaPagedPool"
+                } else {
+                    "MiVaNonPagedPool"
+                }
+            );
+            warnings.push(note.clone());
+            searches.push(HeaderSearch {
+                paged,
+                start: base,
+                end: base + types.len() as u64 * slot,
+                note,
+                by: "nt!MiSystemVaType",
+            });
+        }
+        return (out, warnings, searches);
+    }
     let tables = target.present_pages(0, 0, 1).is_some();
-    if !tables || layout.is_segment_heap() {
+    if !tables {
         return (out, warnings, Vec::new());
     }
     let (lo, hi) = system_va(target, layout);
@@ -180,31 +301,12 @@ pub fn search_regions(
         free.push((at, hi));
     }
     free.retain(|&(s, e)| s < e);
-    let build = target.info().build;
     let mut searches = Vec::new();
-    for paged in [false, true] {
-        if out.iter().any(|r| r.paged == paged && !r.by_headers) {
-            continue;
-        }
+    for paged in missing {
         let name = if paged { "paged" } else { "nonpaged" };
-        // Replace the "range is unknown … not scanned" warning by the note.
-        let prefix = format!("the {name} pool range is unknown");
-        let why = warnings
-            .iter()
-            .position(|w| w.starts_with(&prefix))
-            .map(|i| warnings.remove(i))
-            .and_then(|w| {
-                w.split_once(": ")
-                    .map(|(_, r)| r.trim_end_matches(": it is not scanned").to_string())
-            })
-            .unwrap_or_default();
+        let why = take_why(&mut warnings, name);
         let note = format!(
-            "{name} pool range not established for build {build}{}: pages classified by validated pool headers over the kernel's present pages {lo:#x}..{hi:#x} (a whole header chain of one pool per page; a page paged out or without headers cannot be classified)",
-            if why.is_empty() {
-                String::new()
-            } else {
-                format!(" ({why})")
-            }
+            "{name} pool range not established for build {build}{why}: pages classified by validated pool headers over the kernel's present pages {lo:#x}..{hi:#x} (a whole header chain of one pool per page; a page paged out or without headers cannot be classified)"
         );
         warnings.push(note.clone());
         for &(start, end) in &free {
@@ -221,6 +323,7 @@ pub fn search_regions(
             start: lo,
             end: hi,
             note,
+            by: "pool headers",
         });
     }
     (out, warnings, searches)
@@ -1014,5 +1117,74 @@ mod tests {
             .map(|b| (b.block.address, b.paged))
             .collect();
         assert_eq!(got, [(0x8400_0000, false), (0x9400_0000, true)]);
+    }
+
+    /// x86 Windows 7 with `nt!MiSystemVaType`: the pools are the slots of their type (4 MiB each
+    /// without PAE), scanned as ranges, with or without page tables; a pool page in a slot of
+    /// another type (system PTEs) is not pool.
+    #[test]
+    fn x86_mi_system_va_type_classifies_the_slots() {
+        let x86_page = |tag: &[u8; 4], paged: bool| {
+            let mut p = vec![0u8; 4096];
+            let ty = 2u16 | u16::from(paged);
+            p[2..4].copy_from_slice(&(8u16 | (ty << 9)).to_le_bytes());
+            p[4..8].copy_from_slice(tag);
+            p[0x40..0x42].copy_from_slice(&8u16.to_le_bytes());
+            p[0x42..0x44].copy_from_slice(&(0x1f8u16).to_le_bytes());
+            p[0x44..0x48].copy_from_slice(b"Free");
+            p
+        };
+        // 512 slots of 4 MiB from 0x80000000: 0x84000000 is slot 0x10, 0x94000000 slot 0x50.
+        let mut types = vec![9u8; 512];
+        types[0x10] = MI_VA_NON_PAGED_POOL;
+        types[0x11] = MI_VA_NON_PAGED_POOL;
+        types[0x50] = MI_VA_PAGED_POOL;
+        let t = MemoryTarget::new(TargetInfo {
+            arch: Arch::X86,
+            build: 7601,
+            pointer_size: 4,
+            ..Default::default()
+        })
+        .with_symbol("MiSystemVaType", 0x8200_0000, Source::UserSymbols)
+        .with_symbol("MmSystemRangeStart", 0x8200_1000, Source::UserSymbols)
+        .with_virtual(0x8200_0000, &types)
+        .with_virtual(0x8200_1000, &0x8000_0000u32.to_le_bytes())
+        .with_virtual(0x8400_0000, &x86_page(b"NpNp", false))
+        .with_virtual(0x8470_0000, &x86_page(b"NpN2", false))
+        .with_virtual(0x9400_0000, &x86_page(b"PgPg", true))
+        .with_virtual(0xA000_0000, &x86_page(b"Ptes", false));
+        let l = Layout::for_build(poollayout::Arch::X86, 7601).unwrap();
+        let (regions, warnings, searches) = search_regions(&t, &l);
+        let got: Vec<(bool, u64, u64)> =
+            regions.iter().map(|r| (r.paged, r.start, r.end)).collect();
+        assert_eq!(
+            got,
+            [
+                (false, 0x8400_0000, 0x8480_0000),
+                (true, 0x9400_0000, 0x9440_0000)
+            ]
+        );
+        assert!(
+            regions
+                .iter()
+                .all(|r| !r.by_headers && r.source.contains("MiSystemVaType"))
+        );
+        assert_eq!(searches.len(), 2);
+        assert!(searches.iter().all(|s| s.by == "nt!MiSystemVaType"));
+        assert!(
+            warnings[0].starts_with("nonpaged pool range not established for build 7601")
+                && warnings[0].contains("classified by nt!MiSystemVaType (2 slot(s) of 4096 KiB"),
+            "{warnings:?}"
+        );
+        let s = scan_pages(&t, &l, &regions, &[], &|b| b.state == BlockState::Allocated).unwrap();
+        let tags: Vec<String> = s.blocks.iter().map(|b| b.block.tag.to_string()).collect();
+        assert_eq!(tags, ["NpNp", "NpN2", "PgPg"]);
+        // A byte out of the enum: not trusted, the pages are classified by headers instead.
+        let mut bad = types.clone();
+        bad[3] = 0xee;
+        let t = t.with_virtual(0x8200_0000, &bad).with_page_tables();
+        let (regions, _, searches) = search_regions(&t, &l);
+        assert!(regions.iter().all(|r| r.by_headers));
+        assert!(searches.iter().all(|s| s.by == "pool headers"));
     }
 }
