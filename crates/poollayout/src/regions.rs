@@ -20,7 +20,10 @@
 //! "Kernel Virtual Address Layout" for Windows 7 and Server 2008 R2 x64.
 //!
 //! Where a build's range cannot be established (8.1's nonpaged pool, 8.0 and 10 before 1607
-//! without the globals, x86 Windows 7+), [`PoolRegions::warnings`] says so.
+//! without the globals, x86 Windows 7+), [`PoolRegions::warnings`] says so; the pool searches
+//! (`poolcmds::scan::search_regions`) then classify pages by `nt!MiSystemVaType` (x86 7+) or by
+//! their validated headers ([`crate::Layout::classify_page`]) over the kernel's present pages
+//! (docs/POOL_RANGES.md, "Where the range is not established").
 //!
 //! The functions read through [`PoolVaView`], which the host implements over its symbols and
 //! memory (`ntkernel::poolva`), and a plugin over its `Target` (`poolcmds::scan`); so both ask the
