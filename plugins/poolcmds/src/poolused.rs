@@ -219,6 +219,9 @@ pub struct Usage {
     pub source: &'static str,
     /// Symbols used and their sources.
     pub sources: Vec<(String, Source)>,
+    /// By scan: the pools whose range is not established and how their pages were classified
+    /// instead ([`scan::search_regions`]; JSON `summary.classified`, as `!poolfind`'s).
+    pub classified: Vec<scan::HeaderSearch>,
 }
 
 fn add(into: &mut TrackerEntry, e: &TrackerEntry) {
@@ -411,8 +414,9 @@ pub fn from_scan(
     };
     // The established ranges, and the kernel's system VA searched by headers for a pool whose
     // range is not established (issue #18; the notes say which).
-    let (regions, w, _) = scan::search_regions(target, layout);
+    let (regions, w, classified) = scan::search_regions(target, layout);
     warnings.extend(w);
+    usage.classified = classified;
     let big = match scan::big_table(target, layout) {
         Ok(b) => Some(b),
         Err(e) => {
@@ -661,6 +665,24 @@ fn render(
     text.push(format!("{label}{}", count_columns(&total, args.verbose)));
     let mut fields = Map::new();
     fields.insert("source".into(), json!(usage.source));
+    if !usage.classified.is_empty() {
+        fields.insert(
+            "classified".into(),
+            json!(
+                usage
+                    .classified
+                    .iter()
+                    .map(|h| json!({
+                        "pool": if h.paged { "paged" } else { "nonpaged" },
+                        "by": h.by,
+                        "start": format!("{:#x}", h.start),
+                        "end": format!("{:#x}", h.end),
+                        "note": h.note,
+                    }))
+                    .collect::<Vec<_>>()
+            ),
+        );
+    }
     fields.insert(
         "sort".into(),
         json!(match args.sort {
