@@ -520,7 +520,8 @@ const PROGRESS_EVERY: u64 = 4096;
 /// `target.is_cancelled()` before every batch of 64 pages and reporting pages done through
 /// [`Target::progress`] (label [`PROGRESS_LABEL`]). Blocks that `keep` rejects are dropped early.
 /// The result is the same whatever the thread count: blocks in address order per region, regions in
-/// the order given.
+/// the order given (a system VA searched by headers for both pools is walked once, at its nonpaged
+/// region's place, each block marked with the pool its page names).
 pub fn scan_pages(
     target: &dyn Target,
     layout: &Layout,
@@ -562,7 +563,23 @@ pub fn scan_pages_each(
     let mut batches = Vec::new();
     let mut counts = plugin_sdk::PageCounts::default();
     let mut by_tables = false;
+    // The system VA searched by headers for both pools is walked once: a page goes to the pool its
+    // headers name (`Classify::Either`), not read twice.
+    let both: Vec<(u64, u64)> = regions
+        .iter()
+        .filter(|r| r.by_headers && !r.paged)
+        .filter(|r| {
+            regions
+                .iter()
+                .any(|o| o.by_headers && o.paged && (o.start, o.end) == (r.start, r.end))
+        })
+        .map(|r| (r.start, r.end))
+        .collect();
     for r in regions {
+        let either = r.by_headers && both.contains(&(r.start, r.end));
+        if either && r.paged {
+            continue; // walked with its nonpaged twin
+        }
         let spans = match present_runs(target, r.start, r.end, &mut counts)? {
             Some(runs) => {
                 by_tables = true;
@@ -575,7 +592,14 @@ pub fn scan_pages_each(
             let mut a = start;
             while a < end {
                 let n = ((end - a) / PAGE).clamp(1, BATCH);
-                batches.push((a, n, r.paged, r.by_headers));
+                let classify = if either {
+                    Classify::Either
+                } else if r.by_headers {
+                    Classify::Headers
+                } else {
+                    Classify::Range
+                };
+                batches.push((a, n, r.paged, classify));
                 a = a.saturating_add(n * PAGE);
             }
         }
@@ -595,7 +619,7 @@ pub fn scan_pages_each(
             .map_init(
                 // One read buffer per worker, reused from batch to batch.
                 || vec![0u8; (BATCH * PAGE) as usize],
-                |buf, &(start, n, paged, by_headers)| {
+                |buf, &(start, n, paged, classify)| {
                     if target.is_cancelled() {
                         return Err(CommandError::Cancelled);
                     }
@@ -603,7 +627,7 @@ pub fn scan_pages_each(
                         start,
                         n,
                         paged,
-                        by_headers,
+                        classify,
                     };
                     let scan = scan_batch(target, layout, buf, pages, skip, keep);
                     let before = done.fetch_add(n, Ordering::Relaxed);
@@ -625,14 +649,24 @@ pub fn scan_pages_each(
     Ok(total)
 }
 
-/// One batch of pages: `n` pages at `start` of a region of the paged pool or not, searched by
-/// headers ([`Region::by_headers`]) or not.
+/// How a batch's pages are taken as pool.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Classify {
+    /// An established region: a plausible first header is enough to walk the page.
+    Range,
+    /// The system VA searched for one pool ([`Region::by_headers`]): that pool's pages only.
+    Headers,
+    /// The system VA searched for both pools at once: a page goes to the pool it names.
+    Either,
+}
+
+/// One batch of pages: `n` pages at `start` of a region of the paged pool or not.
 #[derive(Clone, Copy)]
 struct Pages {
     start: u64,
     n: u64,
     paged: bool,
-    by_headers: bool,
+    classify: Classify,
 }
 
 /// Reads and walks the pages of a batch (one batched read into `buf`).
@@ -648,7 +682,7 @@ fn scan_batch(
         start,
         n,
         paged,
-        by_headers,
+        classify,
     } = pages;
     let mut reads: Vec<Read<'_>> = buf[..(n * PAGE) as usize]
         .chunks_mut(PAGE as usize)
@@ -672,18 +706,21 @@ fn scan_batch(
             continue;
         }
         let page: &[u8] = r.buf;
-        if by_headers {
-            // Outside any established range only the strict rule counts (Layout::classify_page).
-            let kind = if paged {
-                poollayout::regions::PoolKind::Paged
-            } else {
-                poollayout::regions::PoolKind::NonPaged
-            };
-            if layout.classify_page(page) != Some(kind) {
+        let mut page_paged = paged;
+        if classify == Classify::Range {
+            if layout.check_page(page).is_err() && !looks_like_pool_page(layout, page) {
                 continue;
             }
-        } else if layout.check_page(page).is_err() && !looks_like_pool_page(layout, page) {
-            continue;
+        } else {
+            // Outside any established range only the strict rule counts (Layout::classify_page).
+            let Some(kind) = layout.classify_page(page) else {
+                continue;
+            };
+            let named_paged = kind == poollayout::regions::PoolKind::Paged;
+            if classify == Classify::Headers && named_paged != paged {
+                continue;
+            }
+            page_paged = named_paged;
         }
         let Ok(walk) = layout.walk_page(page, page_va) else {
             continue;
@@ -696,7 +733,10 @@ fn scan_batch(
             walk.blocks
                 .into_iter()
                 .filter(|b| keep(b))
-                .map(|block| ScannedBlock { block, paged }),
+                .map(|block| ScannedBlock {
+                    block,
+                    paged: page_paged,
+                }),
         );
     }
     scan
@@ -1117,6 +1157,18 @@ mod tests {
             .map(|b| (b.block.address, b.paged))
             .collect();
         assert_eq!(got, [(0x8400_0000, false), (0x9400_0000, true)]);
+        // Both pools searched over the same system VA: walked once, each page read once.
+        let c = s.page_tables.unwrap();
+        assert_eq!(c.present(), 2, "{c:?}");
+        // One pool asked for: its pages only.
+        let np: Vec<Region> = regions.iter().filter(|r| !r.paged).cloned().collect();
+        let s = scan_pages(&t, &l, &np, &[], &|b| b.state == BlockState::Allocated).unwrap();
+        let got: Vec<(u64, bool)> = s
+            .blocks
+            .iter()
+            .map(|b| (b.block.address, b.paged))
+            .collect();
+        assert_eq!(got, [(0x8400_0000, false)]);
     }
 
     /// x86 Windows 7 with `nt!MiSystemVaType`: the pools are the slots of their type (4 MiB each
