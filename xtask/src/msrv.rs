@@ -79,7 +79,9 @@ pub fn newer_dependencies(meta: &Value) -> Result<(String, Vec<String>), String>
         match parse_version(rv) {
             Some(v) if v <= msrv => {}
             Some(_) => newer.push(format!("{name} {version} (rust-version {rv})")),
-            None => newer.push(format!("{name} {version} (rust-version {rv:?} does not parse)")),
+            None => newer.push(format!(
+                "{name} {version} (rust-version {rv:?} does not parse)"
+            )),
         }
     }
     newer.sort();
