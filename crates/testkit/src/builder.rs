@@ -198,7 +198,7 @@ pub struct Kernel {
     /// The ground truth.
     pub manifest: Manifest,
     /// Every valid mapping the builder made: virtual page → PFN (page tables aside). What
-    /// [`crate::target::KernelTarget`] (feature `target`) reads virtual memory through, so a plugin's
+    /// `target::KernelTarget` (feature `target`) reads virtual memory through, so a plugin's
     /// test needs no page-table walker of its own.
     pub mapped: std::collections::BTreeMap<u64, u64>,
 }

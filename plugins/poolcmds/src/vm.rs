@@ -552,7 +552,7 @@ impl VmReport {
     /// What changes the meaning of the figures, one short sentence each: the lines WinDbg would
     /// print that are left out (by WinDbg label: no source on the build, or unreadable in this
     /// dump), figures computed rather than read (derived), chosen by field name (inferred) or
-    /// located by a guess, and `_EPROCESS` offsets assumed without symbols.
+    /// located by a guess or found without symbols, and `_EPROCESS` offsets assumed without symbols.
     pub fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
         let (mut absent, mut unreadable) = (Vec::new(), Vec::new());
@@ -631,6 +631,13 @@ impl VmReport {
             notes.push(format!(
                 "located by a guess (no symbol names them): {}",
                 guessed.join(", ")
+            ));
+        }
+        let found = by(&|p| p.origin == Origin::Located(Source::Found));
+        if !found.is_empty() {
+            notes.push(format!(
+                "found without symbols (validated searches of the kernel's data): {}",
+                found.join(", ")
             ));
         }
         if self.list_processes
