@@ -1896,7 +1896,9 @@ mod partition_tests {
     #[test]
     fn a_bad_memory_block_gives_no_facts() {
         let good = [(0u64, 0x1000u64), (0x1400, 0x1000)];
-        let cases: &[(&str, u32, u64, &[(u64, u64)], &str)] = &[
+        /// (what, `NumberOfRuns`, `NumberOfPages`, the runs, what the error says)
+        type Case<'a> = (&'a str, u32, u64, &'a [(u64, u64)], &'a str);
+        let cases: &[Case] = &[
             ("not summing", 2, 0x2001, &good, "sum to 0x2000"),
             ("no runs", 0, 0, &[], "outside 1..=256"),
             ("too many runs", 257, 0x2000, &good, "outside 1..=256"),

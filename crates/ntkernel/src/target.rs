@@ -720,7 +720,7 @@ fn pool_tables_without_symbols(
 /// the KDBG, +0x270), for dumps whose header copies none (bitmap, summary, range dumps: their
 /// `PhysicalMemoryBlock` is the "PAGE" pattern). Used only when
 /// [`crate::nosym::physical_from_memory_block`] validates it; a note says where the page count came
-/// from. The error says why not.
+/// from. The error says why not (the caller notes it).
 fn physical_from_kernel(
     mem: &dyn KernelMemory,
     stack: &SymbolStack,
@@ -728,15 +728,15 @@ fn physical_from_kernel(
     limit_pfn: Option<u64>,
     notes: &mut Vec<String>,
 ) -> Result<crate::nosym::PhysicalFacts, String> {
-    let var = stack
+    let (var, named_by) = stack
         .global("MmPhysicalMemoryBlock")
-        .and_then(|a| a.value.to_va(base))
+        .and_then(|a| Some((a.value.to_va(base)?, a.source)))
         .ok_or("the header copies no run table and the KDBG names no MmPhysicalMemoryBlock")?;
     let limit = limit_pfn.unwrap_or(crate::nosym::X64_PFN_LIMIT);
     match crate::nosym::physical_from_memory_block(mem, var, limit) {
         Ok(b) => {
             notes.push(format!(
-                "symbols: physical memory: {:#x} pages in {} runs up to page {:#x}, from the kernel's MmPhysicalMemoryBlock (KDBG +0x270 = {var:#x}, descriptor at {:#x}; the dump's header copies no run table)",
+                "symbols: physical memory: {:#x} pages in {} runs up to page {:#x}, from the kernel's MmPhysicalMemoryBlock (at {var:#x}, named by {named_by}; descriptor at {:#x}; the dump's header copies no run table)",
                 b.facts.pages.unwrap_or(0),
                 b.runs,
                 b.facts.end_pfn,
@@ -744,11 +744,10 @@ fn physical_from_kernel(
             ));
             Ok(b.facts)
         }
-        Err(e) => {
-            let e = format!("the header copies no run table and the kernel's is not used: {e}");
-            notes.push(format!("symbols: physical memory: {e}"));
-            Err(e)
-        }
+        // The caller's note ("MiSystemPartition not searched for: ...") carries the reason.
+        Err(e) => Err(format!(
+            "the header copies no run table and the kernel's is not used: {e}"
+        )),
     }
 }
 
