@@ -3,14 +3,16 @@
 //! first 0x30 bytes are six big-page `Va`s (0: none), then the pages of the dump's runs (0: not
 //! exact) and its end page, then a kernel data section. They end, never panic, and a place they
 //! return lies in the section and passes the checks again (for `MiState`: its pool regions hold
-//! the big allocations; for the partition: its page count equals the dump's).
+//! the big allocations; for the partition: its page count equals the dump's). The kernel's
+//! `MmPhysicalMemoryBlock` decoder reads the section's first word as the global.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use ntkernel::memory::{KernelMemory, SparseMemory};
 use ntkernel::nosym::{
-    MiStateLayout, PartitionLayout, PhysicalFacts, PoolStateLayout, SEGMENT_HEAP_SIGNATURE,
-    find_mi_state, find_pool_state, find_system_partition,
+    MAX_PHYSICAL_RUNS, MiStateLayout, PartitionLayout, PhysicalFacts, PoolStateLayout,
+    SEGMENT_HEAP_SIGNATURE, find_mi_state, find_pool_state, find_system_partition,
+    physical_from_memory_block,
 };
 
 const DATA: u64 = 0xfffff804_7be00000;
@@ -95,5 +97,14 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(n, p);
         }
         assert!(n > 0);
+    }
+    // The kernel's MmPhysicalMemoryBlock: the section's first word as the global, pointing
+    // anywhere (into the section: a descriptor made of its bytes). What validates is bounded by
+    // the dump's end page and sums exactly.
+    if let Ok(b) = physical_from_memory_block(&m, DATA, u64_at(data, 0x38)) {
+        assert!(b.runs >= 1 && b.runs <= MAX_PHYSICAL_RUNS);
+        assert!(b.facts.end_pfn <= u64_at(data, 0x38));
+        let pages = b.facts.pages.unwrap_or(0);
+        assert!(pages > 0 && pages <= b.facts.end_pfn);
     }
 });

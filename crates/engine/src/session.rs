@@ -207,6 +207,7 @@ impl Session {
         let mut facts = DumpFacts {
             dump_type: Some(kind.describe().to_string()),
             physical: physical_facts(&dump),
+            physical_limit_pfn: physical_limit_pfn(&dump),
             ..Default::default()
         };
         if let Some(h) = dump.header() {
@@ -938,4 +939,17 @@ fn physical_facts(dump: &Dump) -> Option<ntkernel::nosym::PhysicalFacts> {
         _ => return None,
     };
     Some(ntkernel::nosym::PhysicalFacts { pages, end_pfn })
+}
+
+/// For dumps that copy no run table but whose bitmap covers every page of the machine (bitmap
+/// and summary dumps: a bit per page up to the highest): one past the last page it can describe.
+/// It bounds the kernel's own `MmPhysicalMemoryBlock` runs, which ntkernel reads through the KDBG
+/// when [`physical_facts`] gives nothing.
+fn physical_limit_pfn(dump: &Dump) -> Option<u64> {
+    match dump.kind() {
+        DumpKind::Bitmap { .. } | DumpKind::Summary => {
+            Some(dump.physical_limit().div_ceil(4096)).filter(|&n| n > 0)
+        }
+        _ => None,
+    }
 }

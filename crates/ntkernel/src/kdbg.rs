@@ -64,6 +64,7 @@ pub const FIELDS: &[(&str, usize, usize)] = &[
     ("MmAllocatedNonPagedPool", 0x250, 8),
     ("MmPeakCommitment", 0x258, 8),
     ("MmTotalCommitLimitMaximum", 0x260, 8),
+    ("MmPhysicalMemoryBlock", 0x270, 8),
     ("MmSessionBase", 0x278, 8),
     ("MmSessionSize", 0x280, 8),
     ("KeLoaderBlock", 0x2d8, 8),

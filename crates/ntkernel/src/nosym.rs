@@ -1287,6 +1287,110 @@ pub fn find_system_partition(
     }
 }
 
+/// The most runs a kernel's `_PHYSICAL_MEMORY_DESCRIPTOR` is read with: firmware memory maps have
+/// some tens of runs; more is taken for garbage (bounds the read).
+pub const MAX_PHYSICAL_RUNS: u32 = 256;
+
+/// One past the highest page frame an x64 machine can have: physical addresses are at most 52 bits
+/// (MAXPHYADDR; Intel SDM Vol. 3A §4.1.4, AMD64 APM Vol. 2 §5.3), so page frames below 2^40.
+pub const X64_PFN_LIMIT: u64 = 1 << 40;
+
+/// The kernel's own physical memory runs, as [`physical_from_memory_block`] read them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryBlock {
+    /// The descriptor's address (the value of `MmPhysicalMemoryBlock`).
+    pub descriptor: u64,
+    /// `NumberOfRuns`.
+    pub runs: u32,
+    /// What they say: `NumberOfPages` exact, the highest run's end.
+    pub facts: PhysicalFacts,
+}
+
+/// The kernel's physical memory runs through `MmPhysicalMemoryBlock`, whose address `var` the
+/// KDBG names (`KDDEBUGGER_DATA64.MmPhysicalMemoryBlock`, +0x270: SDK `wdbgexts.h`). The global
+/// holds a pointer to a `_PHYSICAL_MEMORY_DESCRIPTOR` (x64 layout from the public PDB types, e.g.
+/// the ISF `ntkrnlmp.pdb/606FF669409B00F7FC8C61A9C1670129-1.json.xz` (10.0.19041.3570) and every
+/// Windows 10/11 x64 one under shared/data/isf: `NumberOfRuns` u32 at 0, `NumberOfPages` u64 at 8,
+/// `Run[]` at 0x10 of 16-byte `_PHYSICAL_MEMORY_RUN { BasePage u64 at 0, PageCount u64 at 8 }`),
+/// the same record a complete crash dump's header copies as its `PhysicalMemoryBlock`.
+///
+/// Read as untrusted data: the descriptor must be a readable kernel address; `NumberOfRuns`
+/// 1..=[`MAX_PHYSICAL_RUNS`], every run readable and not empty, the runs ascending and not
+/// overlapping, their `PageCount`s summing to `NumberOfPages` exactly, the last one ending at or
+/// below `limit_pfn` (what the dump can describe: a bitmap dump's bits, else
+/// [`X64_PFN_LIMIT`]). Anything else: an error naming the check, and no facts.
+pub fn physical_from_memory_block(
+    mem: &dyn KernelMemory,
+    var: u64,
+    limit_pfn: u64,
+) -> Result<MemoryBlock, String> {
+    let what = "MmPhysicalMemoryBlock";
+    let desc = read_u64(mem, var)
+        .ok_or_else(|| format!("{what} at {var:#x} (KDBG +0x270) is not readable"))?;
+    if desc < 0xFFFF_8000_0000_0000 {
+        return Err(format!(
+            "{what} at {var:#x} holds {desc:#x}, not a kernel address"
+        ));
+    }
+    let mut head = [0u8; 0x10];
+    mem.read_virtual(desc, &mut head)
+        .map_err(|e| format!("{what}: _PHYSICAL_MEMORY_DESCRIPTOR at {desc:#x}: {e}"))?;
+    let runs = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+    let mut eight = [0u8; 8];
+    eight.copy_from_slice(&head[8..16]);
+    let pages = u64::from_le_bytes(eight);
+    if runs == 0 || runs > MAX_PHYSICAL_RUNS {
+        return Err(format!(
+            "{what}: NumberOfRuns {runs:#x} at {desc:#x} is outside 1..={MAX_PHYSICAL_RUNS}"
+        ));
+    }
+    let mut table = vec![0u8; 16 * runs as usize];
+    desc.checked_add(0x10)
+        .ok_or_else(|| format!("{what}: descriptor at {desc:#x} wraps"))
+        .and_then(|a| {
+            mem.read_virtual(a, &mut table)
+                .map_err(|e| format!("{what}: {runs} runs at {a:#x}: {e}"))
+        })?;
+    let mut sum = 0u64;
+    let mut end = 0u64;
+    for (i, r) in table.chunks_exact(16).enumerate() {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&r[0..8]);
+        let base = u64::from_le_bytes(b);
+        b.copy_from_slice(&r[8..16]);
+        let count = u64::from_le_bytes(b);
+        let run_end = base.checked_add(count);
+        match run_end {
+            _ if count == 0 => return Err(format!("{what}: run {i} is empty")),
+            _ if i > 0 && base < end => {
+                return Err(format!(
+                    "{what}: run {i} at page {base:#x} is not above the previous run's end {end:#x}"
+                ));
+            }
+            Some(e) if e <= limit_pfn => end = e,
+            _ => {
+                return Err(format!(
+                    "{what}: run {i} ({base:#x}, {count:#x} pages) ends beyond the {limit_pfn:#x} pages the dump can describe"
+                ));
+            }
+        }
+        sum = sum.saturating_add(count);
+    }
+    if sum != pages {
+        return Err(format!(
+            "{what}: the runs' page counts sum to {sum:#x}, NumberOfPages is {pages:#x}"
+        ));
+    }
+    Ok(MemoryBlock {
+        descriptor: desc,
+        runs,
+        facts: PhysicalFacts {
+            pages: Some(pages),
+            end_pfn: end,
+        },
+    })
+}
+
 /// Globals found here, as a symbol source ([`Source::Found`]).
 #[derive(Debug, Clone, Default)]
 pub struct FoundSymbols {
@@ -1758,6 +1862,97 @@ mod partition_tests {
             end_pfn: 0,
         };
         assert!(find_system_partition(&m, RANGES, layout(), bad).is_err());
+    }
+
+    /// `MmPhysicalMemoryBlock` at `DATA + 0x5000` pointing at a descriptor at `DATA + 0x5100`.
+    const BLOCK_VAR: u64 = DATA + 0x5000;
+    const BLOCK: u64 = DATA + 0x5100;
+
+    fn memory_block(m: &mut SparseMemory, runs: u32, pages: u64, list: &[(u64, u64)]) {
+        m.write_u64(BLOCK_VAR, BLOCK);
+        m.write(BLOCK, &runs.to_le_bytes());
+        m.write_u64(BLOCK + 8, pages);
+        for (i, &(b, c)) in list.iter().enumerate() {
+            m.write_u64(BLOCK + 0x10 + 16 * i as u64, b);
+            m.write_u64(BLOCK + 0x18 + 16 * i as u64, c);
+        }
+    }
+
+    #[test]
+    fn the_kernels_own_runs_give_the_exact_page_count() {
+        let mut m = memory();
+        partition(&mut m, 0x440, 0x2000);
+        memory_block(&mut m, 2, 0x2000, &[(0, 0x1000), (0x1400, 0x1000)]);
+        let b = physical_from_memory_block(&m, BLOCK_VAR, 0x2400).unwrap();
+        assert_eq!((b.descriptor, b.runs, b.facts), (BLOCK, 2, EXACT));
+        // What they say finds the partition, and refuses one with another page count.
+        let l = find_system_partition(&m, RANGES, layout(), b.facts).unwrap();
+        assert_eq!(l.va, DATA + 0x440);
+        let mut m2 = memory();
+        partition(&mut m2, 0x440, 0x1f00);
+        assert!(find_system_partition(&m2, RANGES, layout(), b.facts).is_err());
+    }
+
+    #[test]
+    fn a_bad_memory_block_gives_no_facts() {
+        let good = [(0u64, 0x1000u64), (0x1400, 0x1000)];
+        /// (what, `NumberOfRuns`, `NumberOfPages`, the runs, what the error says)
+        type Case<'a> = (&'a str, u32, u64, &'a [(u64, u64)], &'a str);
+        let cases: &[Case] = &[
+            ("not summing", 2, 0x2001, &good, "sum to 0x2000"),
+            ("no runs", 0, 0, &[], "outside 1..=256"),
+            ("too many runs", 257, 0x2000, &good, "outside 1..=256"),
+            (
+                "NumberOfRuns of a PAGE pattern",
+                0x4547_4150,
+                0x2000,
+                &good,
+                "outside",
+            ),
+            (
+                "overlapping",
+                2,
+                0x2000,
+                &[(0, 0x1000), (0xfff, 0x1000)],
+                "not above",
+            ),
+            (
+                "descending",
+                2,
+                0x2000,
+                &[(0x1400, 0x1000), (0, 0x1000)],
+                "not above",
+            ),
+            ("empty run", 2, 0x1000, &[(0, 0x1000), (0x1400, 0)], "empty"),
+            (
+                "beyond the dump",
+                2,
+                0x2000,
+                &[(0, 0x1000), (0x1401, 0x1000)],
+                "beyond",
+            ),
+            ("wrapping", 1, 0x10, &[(u64::MAX - 4, 0x10)], "beyond"),
+        ];
+        for &(what, runs, pages, list, says) in cases {
+            let mut m = memory();
+            memory_block(&mut m, runs, pages, list);
+            let e = physical_from_memory_block(&m, BLOCK_VAR, 0x2400).unwrap_err();
+            assert!(e.contains(says), "{what}: {e}");
+        }
+        // More runs than are readable: unreadable, not a short list.
+        let mut m = memory();
+        memory_block(&mut m, 0xff, 0x2000, &good);
+        let e = physical_from_memory_block(&m, BLOCK_VAR, 0x2400).unwrap_err();
+        assert!(e.contains("runs at"), "{e}");
+        // The global unreadable, a user-space or unmapped descriptor.
+        let m = memory();
+        assert!(physical_from_memory_block(&m, DATA + 0x10_0000, 0x2400).is_err());
+        let mut m = memory();
+        m.write_u64(BLOCK_VAR, 0x7ff0_0000);
+        let e = physical_from_memory_block(&m, BLOCK_VAR, 0x2400).unwrap_err();
+        assert!(e.contains("not a kernel address"), "{e}");
+        m.write_u64(BLOCK_VAR, 0xffff_c000_0000_0000);
+        assert!(physical_from_memory_block(&m, BLOCK_VAR, 0x2400).is_err());
     }
 
     /// The seed of the fuzz target `ntkernel_nosym_mi_state` reaches both success paths.

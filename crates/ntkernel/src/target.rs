@@ -43,6 +43,10 @@ pub struct DumpFacts {
     /// The physical memory the dump describes (validates `MiSystemPartition` found without
     /// symbols).
     pub physical: Option<crate::nosym::PhysicalFacts>,
+    /// One past the highest page frame the dump's layout can describe (a bitmap or summary dump:
+    /// its bitmap's bits), bounding the kernel's own `MmPhysicalMemoryBlock` runs when `physical`
+    /// is `None`; `None`: the architecture's limit ([`crate::nosym::X64_PFN_LIMIT`]).
+    pub physical_limit_pfn: Option<u64>,
 }
 
 /// Who the target is.
@@ -410,6 +414,7 @@ const KDBG_GLOBALS: &[&str] = &[
     "MmAllocatedNonPagedPool",
     "MmPeakCommitment",
     "MmTotalCommitLimitMaximum",
+    "MmPhysicalMemoryBlock",
 ];
 
 impl KdbgSymbols {
@@ -561,7 +566,7 @@ fn processors_from_kdbg(mem: &dyn KernelMemory, k: &Kdbg, arch: Arch) -> Option<
 fn pool_tables_without_symbols(
     mem: &dyn KernelMemory,
     identity: &Identity,
-    physical: Option<crate::nosym::PhysicalFacts>,
+    facts: &DumpFacts,
     stack: &mut SymbolStack,
     notes: &mut Vec<String>,
 ) {
@@ -697,6 +702,10 @@ fn pool_tables_without_symbols(
     }
     // MiSystemPartition (10+): `!vm`'s physical, available, commit and page-file figures.
     if need_partition {
+        let physical = match facts.physical {
+            Some(p) => Ok(p),
+            None => physical_from_kernel(mem, stack, base, facts.physical_limit_pfn, notes),
+        };
         match system_partition_without_symbols(mem, stack, physical, (base, size)) {
             Ok(l) => say(&l, &mut found, notes),
             Err(e) => notes.push(format!("symbols: {e}")),
@@ -707,18 +716,53 @@ fn pool_tables_without_symbols(
     }
 }
 
+/// The machine's physical memory from the kernel's own `MmPhysicalMemoryBlock` (its address from
+/// the KDBG, +0x270), for dumps whose header copies none (bitmap, summary, range dumps: their
+/// `PhysicalMemoryBlock` is the "PAGE" pattern). Used only when
+/// [`crate::nosym::physical_from_memory_block`] validates it; a note says where the page count came
+/// from. The error says why not (the caller notes it).
+fn physical_from_kernel(
+    mem: &dyn KernelMemory,
+    stack: &SymbolStack,
+    base: u64,
+    limit_pfn: Option<u64>,
+    notes: &mut Vec<String>,
+) -> Result<crate::nosym::PhysicalFacts, String> {
+    let (var, named_by) = stack
+        .global("MmPhysicalMemoryBlock")
+        .and_then(|a| Some((a.value.to_va(base)?, a.source)))
+        .ok_or("the header copies no run table and the KDBG names no MmPhysicalMemoryBlock")?;
+    let limit = limit_pfn.unwrap_or(crate::nosym::X64_PFN_LIMIT);
+    match crate::nosym::physical_from_memory_block(mem, var, limit) {
+        Ok(b) => {
+            notes.push(format!(
+                "symbols: physical memory: {:#x} pages in {} runs up to page {:#x}, from the kernel's MmPhysicalMemoryBlock (at {var:#x}, named by {named_by}; descriptor at {:#x}; the dump's header copies no run table)",
+                b.facts.pages.unwrap_or(0),
+                b.runs,
+                b.facts.end_pfn,
+                b.descriptor
+            ));
+            Ok(b.facts)
+        }
+        // The caller's note ("MiSystemPartition not searched for: ...") carries the reason.
+        Err(e) => Err(format!(
+            "the header copies no run table and the kernel's is not used: {e}"
+        )),
+    }
+}
+
 /// `MiSystemPartition` by [`crate::nosym::find_system_partition`], with the nearest build's layouts
 /// and the dump's physical memory.
 fn system_partition_without_symbols(
     mem: &dyn KernelMemory,
     stack: &SymbolStack,
-    physical: Option<crate::nosym::PhysicalFacts>,
+    physical: Result<crate::nosym::PhysicalFacts, String>,
     (base, size): (u64, u64),
 ) -> Result<crate::nosym::Located, String> {
     use crate::nosym;
-    let phys = physical.ok_or(
-        "MiSystemPartition not searched for: the dump describes no physical memory to check it against",
-    )?;
+    let phys = physical.map_err(|e| {
+        format!("MiSystemPartition not searched for: the dump describes no physical memory to check it against ({e})")
+    })?;
     let f = |t: &str, n: &str| {
         stack
             .field(t, n)
@@ -1052,7 +1096,7 @@ impl Kernel {
         }
         // No symbols name the pool's tables: find them by validated searches (nosym.rs).
         if exact.is_none() && !user_exact && identity.arch == Arch::X64 {
-            pool_tables_without_symbols(mem, &identity, facts.physical, &mut stack, &mut notes);
+            pool_tables_without_symbols(mem, &identity, facts, &mut stack, &mut notes);
         }
         // XP / 2003: nothing names the big page table; derive it from PoolTrackTable (derived.rs).
         if let Some(build) = identity.build

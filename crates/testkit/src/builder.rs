@@ -947,6 +947,7 @@ impl Build {
         );
         bld.record_vm_segment_heap(seg_info.as_ref(), &mut vm);
         let debugger = bld.write_debugger_data(&b, &roots, machine.dtb);
+        bld.write_physical_memory_block();
         let faults = bld.inject_requested_faults(&b, &mut pool, &free_lists, &mut seg_info)?;
         if bld.s.mmu.overflow {
             return Err(BuildError::MemoryTooSmall {
@@ -1484,6 +1485,28 @@ impl Build {
     /// `NtBuildLab`, `CmNtCSDVersion` and the KDBG (`KDDEBUGGER_DATA64`), encoded in memory where
     /// the profile says so (`KiWaitNever`, `KiWaitAlways`, `KdpDataBlockEncoded`). Fills manifest
     /// `profile.ki_wait_*`/`kdp_data_block_encoded` and the decoded KDBG for the dump writers.
+    /// `MmPhysicalMemoryBlock` (profiles that name it: the Windows 10+ x64 ones): a pointer to a
+    /// `_PHYSICAL_MEMORY_DESCRIPTOR` in the system area describing the machine's physical runs
+    /// (x64 layout from the public PDB types in the ISF files: `NumberOfRuns` u32 at 0,
+    /// `NumberOfPages` u64 at 8, `Run[]` of `{BasePage, PageCount}` u64 pairs at 0x10); the KDBG's
+    /// +0x270 holds the global's address ([`Build::kdbg_bytes`]). After the debugger data so that
+    /// no earlier allocation moves.
+    fn write_physical_memory_block(&mut self) {
+        let Some(var) = self.global("MmPhysicalMemoryBlock") else {
+            return;
+        };
+        let runs = self.s.mem.runs().to_vec();
+        let desc = self.sys_alloc(0x10 + 0x10 * runs.len() as u64, 0x10);
+        self.s.wn(desc, runs.len() as u64, 4);
+        self.s.wn(desc + 8, runs.iter().map(|r| r.1).sum(), 8);
+        for (i, &(base, count)) in runs.iter().enumerate() {
+            let at = desc + 0x10 + 0x10 * i as u64;
+            self.s.wn(at, base, 8);
+            self.s.wn(at + 8, count, 8);
+        }
+        self.s.ptr(var, desc);
+    }
+
     fn write_debugger_data(&mut self, b: &KernelBuilder, roots: &Roots, dtb: u64) -> DebuggerData {
         let p = self.p;
         let ptr = p.arch.ptr_size();
@@ -2426,6 +2449,7 @@ impl Build {
             (0x218, "KiProcessorBlock"),
             (0x250, "MmAllocatedNonPagedPool"),
             (0x268, "CmNtCSDVersion"),
+            (0x270, "MmPhysicalMemoryBlock"),
         ];
         for &(off, name) in fields {
             if let Some(va) = self.global(name) {

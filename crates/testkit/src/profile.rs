@@ -1027,6 +1027,7 @@ const W1607_GLOBALS: &[(&str, u64)] = &[
     ("NtBuildLab", 0x25d0a0),
     ("CmNtCSDVersion", 0x320188),
     ("KdpDebuggerDataListHead", 0x319b20),
+    ("MmPhysicalMemoryBlock", 0x3a72e0),
 ];
 
 /// 10.0.17763.379, 8B11040A5928757B11390AC78F6B6925-1.
@@ -1061,6 +1062,7 @@ const W1809_GLOBALS: &[(&str, u64)] = &[
     ("NtBuildLab", 0x4394c0),
     ("CmNtCSDVersion", 0x4393a8),
     ("KdpDebuggerDataListHead", 0x431810),
+    ("MmPhysicalMemoryBlock", 0x543378),
 ];
 
 /// 10.0.19041.3570, 606FF669409B00F7FC8C61A9C1670129-1.
@@ -1091,6 +1093,7 @@ const W19041_GLOBALS: &[(&str, u64)] = &[
     ("KdpDebuggerDataListHead", 0xc40800),
     ("ExPoolState", 0xc54780),
     ("RtlpHpHeapGlobals", 0xc1dc40),
+    ("MmPhysicalMemoryBlock", 0xcfc4a8),
 ];
 
 /// 10.0.20348.2529, 879AD95F3461091BB6318FA98072AD8E-1.
@@ -1121,6 +1124,7 @@ const W20348_GLOBALS: &[(&str, u64)] = &[
     ("KdpDebuggerDataListHead", 0xc4a5d0),
     ("ExPoolState", 0xc64dc0),
     ("RtlpHpHeapGlobals", 0xc64340),
+    ("MmPhysicalMemoryBlock", 0xd10890),
 ];
 
 /// 10.0.22000.2538, 0CE4A95C0CD782A7596B034D8648E585-1.
@@ -1151,6 +1155,7 @@ const W22000_GLOBALS: &[(&str, u64)] = &[
     ("KdpDebuggerDataListHead", 0xc40510),
     ("ExPoolState", 0xc5b180),
     ("RtlpHpHeapGlobals", 0xc5a600),
+    ("MmPhysicalMemoryBlock", 0xd06938),
 ];
 
 const X86_VA: VaLayout = VaLayout {

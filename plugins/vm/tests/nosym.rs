@@ -1,6 +1,7 @@
 //! Issue #19 §2: `!vm` on kernels whose exact profile is withheld (testkit `withhold_profile`: a
 //! PDB GUID no profile has, every global moved), with no symbols, in a crash dump and in a raw
-//! image whose KDBG stays encoded. Every figure printed equals the manifest, every figure the
+//! image whose KDBG stays encoded, and in a kernel bitmap dump (the partition checked against the
+//! kernel's own `MmPhysicalMemoryBlock`). Every figure printed equals the manifest, every figure the
 //! manifest has that is not printed is named in the warnings (never a wrong figure), `!vm` never
 //! fails as a whole, and on Windows 10/11 the figures of `MiSystemPartition.Vp` and `MiState` print
 //! with the source "found without symbols".
@@ -101,7 +102,13 @@ fn vm_prints_only_manifest_figures_without_symbols() {
     for name in testkit::builder::WITHHELD_PROFILES {
         let k = withheld(name);
         let win10 = k.profile.build >= 10240;
-        for c in [Container::Full, Container::Raw] {
+        // A kernel bitmap dump copies no run table ("PAGE" in its header's PhysicalMemoryBlock):
+        // on 10+ the partition is checked against the kernel's own MmPhysicalMemoryBlock (KDBG).
+        let bitmap = Container::Bitmap {
+            full: false,
+            dump_type: 5,
+        };
+        for c in [Container::Full, Container::Raw, bitmap] {
             let what = format!("{name} {}", c.slug());
             let s = session(&k, c);
             let notes = s.notes().join("\n");
@@ -141,7 +148,16 @@ fn vm_prints_only_manifest_figures_without_symbols() {
                     notes.contains("MiSystemPartition") && notes.contains("found without symbols"),
                     "{what}\n{notes}"
                 );
-                assert!(text.contains("found without symbols"), "{what}\n{text}");
+                // The text names the source in its verbose form only (issue #21: the `sources:`
+                // line, kept in the summary for the host's `-v`).
+                let vtext = out.summary().unwrap()[plugin_sdk::VERBOSE_TEXT].to_string();
+                assert!(vtext.contains("found without symbols"), "{what}\n{vtext}");
+                if c == bitmap {
+                    assert!(
+                        notes.contains("from the kernel's MmPhysicalMemoryBlock"),
+                        "{what}\n{notes}"
+                    );
+                }
             } else {
                 // Windows 8.1: the KDBG names the Mm* globals.
                 for key in ["physical_pages", "available_pages", "committed_pages"] {
@@ -217,6 +233,96 @@ fn vm_without_symbols_prints_what_the_exact_profile_prints() {
                 allowed.contains(&key.as_str()),
                 "{name}: {key} printed with the exact profile, lost without symbols: {:?}",
                 a.warnings()
+            );
+        }
+    }
+}
+
+/// The physical address of the kernel's virtual `va` (the builder's own mappings).
+fn pa(k: &testkit::Kernel, va: u64) -> u64 {
+    k.mapped[&(va & !0xfff)] * 0x1000 + (va & 0xfff)
+}
+
+fn read_u64(k: &testkit::Kernel, va: u64) -> u64 {
+    let mut b = [0u8; 8];
+    k.memory.read(pa(k, va), &mut b);
+    u64::from_le_bytes(b)
+}
+
+/// A kernel bitmap dump whose `MmPhysicalMemoryBlock` descriptor is bad (runs not summing to
+/// `NumberOfPages`, too many runs, more runs than it holds, a pointer to nowhere): the
+/// partition's figures stay missing, each named, with a note saying why the kernel's runs were not
+/// used; never a figure checked against wrong runs.
+#[test]
+fn vm_on_a_bitmap_dump_refuses_a_bad_physical_memory_block() {
+    let bitmap = Container::Bitmap {
+        full: false,
+        dump_type: 5,
+    };
+    let name = "win11-21h2-x64";
+    let base = withheld(name);
+    let var = base
+        .manifest
+        .globals
+        .iter()
+        .find(|g| g.name == "MmPhysicalMemoryBlock")
+        .map(|g| g.address.0)
+        .expect("MmPhysicalMemoryBlock in the manifest");
+    let desc = read_u64(&base, var);
+    // A kernel page the builder mapped nothing at, outside the page tables' self-map.
+    let nowhere = (0x100u64..0x1ff)
+        .map(|i| 0xffff_0000_0000_0000 | (i << 39) | 0x7_0000_0000)
+        .find(|&va| {
+            (va >> 39) & 0x1ff != base.manifest.profile.self_map_index
+                && !base.mapped.contains_key(&va)
+        })
+        .expect("an unmapped kernel page");
+    let pages = read_u64(&base, desc + 8);
+    // (what, address, bytes, what the note says)
+    let cases: Vec<(&str, u64, Vec<u8>, &str)> = vec![
+        (
+            "runs not summing",
+            desc + 8,
+            (pages + 1).to_le_bytes().to_vec(),
+            "sum to",
+        ),
+        (
+            "too many runs",
+            desc,
+            257u32.to_le_bytes().to_vec(),
+            "outside 1..=256",
+        ),
+        (
+            "256 runs, past the descriptor's",
+            desc,
+            256u32.to_le_bytes().to_vec(),
+            "MmPhysicalMemoryBlock: ",
+        ),
+        (
+            "unreadable descriptor",
+            var,
+            nowhere.to_le_bytes().to_vec(),
+            "_PHYSICAL_MEMORY_DESCRIPTOR at",
+        ),
+    ];
+    for (what, at, bytes, says) in cases {
+        let mut k = withheld(name);
+        let p = pa(&k, at);
+        k.memory.write(p, &bytes);
+        let s = session(&k, bitmap);
+        let notes = s.notes().join("\n");
+        assert!(
+            notes.contains("the kernel's is not used") && notes.contains(says),
+            "{what}\n{notes}"
+        );
+        let mut out = Output::new();
+        Vm.run(&s, "", &mut out)
+            .unwrap_or_else(|e| panic!("{what}: !vm failed as a whole: {e}\n{notes}"));
+        let printed = check(what, &out, &k, &notes);
+        for key in ["physical_pages", "available_pages", "commit_limit"] {
+            assert!(
+                !printed.iter().any(|p| p == key),
+                "{what}: {key} printed from an unchecked partition"
             );
         }
     }
