@@ -611,6 +611,13 @@ fn scan(spec: &Spec, dir: &Path, sz: Sizes) -> Result<Value, String> {
                 }
             });
             v["memcpy"] = timing(&copy, Some(mapped_bytes));
+            // Per thread count: the scan's median throughput over memcpy's (same run).
+            if let Some(runs) = v["runs"].as_array_mut() {
+                for run in runs {
+                    let t = run["pooldbg"]["median_s"].as_f64().unwrap_or(f64::NAN);
+                    run["ratio_to_memcpy"] = json!(median(&copy) / t);
+                }
+            }
         }
     }
     Ok(v)
@@ -694,6 +701,40 @@ fn machine() -> Value {
         "loadavg_at_start": load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
         "os": std::env::consts::OS,
     })
+}
+
+/// Only the pool scans (`scans` of [`all`]): the scan profile's dump and the main profile's
+/// largest full dump of the set, written first when missing, `samples` samples each (default:
+/// the run's), with the machine it ran on.
+pub fn scan_only(dir: &Path, quick: bool, samples: Option<usize>) -> Result<Value, String> {
+    let mut sz = sizes(quick);
+    if let Some(n) = samples {
+        sz.reps = n.max(1);
+    }
+    let set = dumps::set(quick);
+    let mut specs: Vec<&Spec> = set.iter().filter(|s| s.profile == SCAN_PROFILE).collect();
+    if let Some(spec) = set
+        .iter()
+        .filter(|s| s.profile == MAIN_PROFILE && !s.bitmap)
+        .max_by_key(|s| s.mib)
+    {
+        specs.push(spec);
+    }
+    let machine = machine();
+    let mut scans = Vec::new();
+    for spec in specs {
+        if !spec.is_present(dir) {
+            eprintln!("  {}: writing", spec.name);
+            spec.write(dir)?;
+        }
+        scans.push(scan(spec, dir, sz)?);
+    }
+    Ok(json!({
+        "quick": quick,
+        "machine": machine,
+        "samples": sz.reps,
+        "scans": scans,
+    }))
 }
 
 /// Only the sparse-region scan (`sparse_scan` of [`all`]), with the machine it ran on.
