@@ -608,7 +608,11 @@ fn scan(spec: &Spec, dir: &Path, sz: Sizes) -> Result<Value, String> {
         }
         time_interleaved(sz.reps, &mut fs)
     };
-    let copy_median = offsets.as_ref().ok().and_then(|_| samples.last()).map(|t| median(t));
+    let copy_median = offsets
+        .as_ref()
+        .ok()
+        .and_then(|_| samples.last())
+        .map(|t| median(t));
     let found = founds.first().copied().unwrap_or_default();
     let mut runs = Vec::new();
     for ((threads, t), err) in counts.iter().zip(&samples).zip(errs) {
@@ -639,9 +643,7 @@ fn scan(spec: &Spec, dir: &Path, sz: Sizes) -> Result<Value, String> {
     });
     match (&offsets, samples.last()) {
         (Ok(_), Some(copy)) => v["memcpy"] = timing(copy, Some(mapped_bytes)),
-        (Err(e), _) => {
-            v["memcpy_error"] = json!(format!("no file offsets for the baseline: {e}"))
-        }
+        (Err(e), _) => v["memcpy_error"] = json!(format!("no file offsets for the baseline: {e}")),
         (Ok(_), None) => {}
     }
     Ok(v)
