@@ -567,6 +567,15 @@ fn scan(spec: &Spec, dir: &Path, sz: Sizes) -> Result<Value, String> {
                 .map_err(|e| e.to_string())
         })
         .collect::<Result<Vec<_>, String>>()?;
+    // One scan per pool before kdmp-parser opens the dump (for the baseline's file offsets):
+    // the heap peak is pooldbg's alone, open and scans.
+    for pool in &pools {
+        let _ = pool.install(|| {
+            poolcmds::scan::scan_pages(&session, &layout, &regions, &skip, &|_| true)
+                .map(|s| s.blocks.len())
+        });
+    }
+    let heap_peak = alloc::peak().saturating_sub(heap_base);
     let offsets = kdmp_open(&path).and_then(|p| file_offsets(&p, &mapped));
     let file = session.dump().bytes();
     let mut page = vec![0u8; PAGE];
@@ -628,7 +637,6 @@ fn scan(spec: &Spec, dir: &Path, sz: Sizes) -> Result<Value, String> {
         }
         runs.push(run);
     }
-    let heap_peak = alloc::peak().saturating_sub(heap_base);
     let mut v = json!({
         "name": spec.name,
         "profile": spec.profile,

@@ -770,7 +770,7 @@ impl Target for Session {
         start: u64,
         pages: u64,
         scratch: &mut Vec<u8>,
-        visit: &mut dyn FnMut(u64, Result<&[u8], ReadStatus>),
+        visit: &mut plugin_sdk::PageVisitor<'_>,
     ) {
         let Virtual::Paged(space) = &self.virt else {
             plugin_sdk::visit_pages_by_reading(self, start, pages, scratch, visit);

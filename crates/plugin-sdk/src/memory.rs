@@ -414,7 +414,10 @@ mod tests {
         // 70 pages: two reads, 256 KiB of scratch at most, every page in order.
         let mut n = 0u64;
         t.visit_virtual_pages(0x2_0000, 70, &mut scratch, &mut |va, page| {
-            assert_eq!((va, page.map(|p| p[0])), (0x2_0000 + n * 0x1000, Ok(n as u8)));
+            assert_eq!(
+                (va, page.map(|p| p[0])),
+                (0x2_0000 + n * 0x1000, Ok(n as u8))
+            );
             n += 1;
         });
         assert_eq!(n, 70);

@@ -502,11 +502,15 @@ pub trait Target: Sync {
         start: u64,
         pages: u64,
         scratch: &mut Vec<u8>,
-        visit: &mut dyn FnMut(u64, Result<&[u8], ReadStatus>),
+        visit: &mut PageVisitor<'_>,
     ) {
         visit_pages_by_reading(self, start, pages, scratch, visit)
     }
 }
+
+/// What [`Target::visit_virtual_pages`] calls per page: its address, and its bytes or why they
+/// did not read.
+pub type PageVisitor<'a> = dyn FnMut(u64, Result<&[u8], ReadStatus>) + 'a;
 
 /// The page size [`Target::visit_virtual_pages`] works in.
 pub const PAGE_SIZE: u64 = 0x1000;
@@ -523,7 +527,7 @@ pub fn visit_pages_by_reading<T: Target + ?Sized>(
     start: u64,
     pages: u64,
     scratch: &mut Vec<u8>,
-    visit: &mut dyn FnMut(u64, Result<&[u8], ReadStatus>),
+    visit: &mut PageVisitor<'_>,
 ) {
     let mut at = start & !(PAGE_SIZE - 1);
     let mut left = pages;
