@@ -3,6 +3,9 @@
 //! - `pooldbg-bench plan DIR [--quick]`: the dumps of the run as JSON (`present`, `max_bytes`).
 //! - `pooldbg-bench prepare DIR [--quick]`: writes the missing dumps (testkit), reuses the others.
 //! - `pooldbg-bench measure DIR OUT.json [--quick]`: every in-process measurement, as JSON.
+//! - `pooldbg-bench scan DIR [--quick] [--samples=N]`: only the pool scans (`scans` of
+//!   `measure`, each with its ratio to memcpy of the same pages), writing their dumps when missing;
+//!   JSON on stdout.
 //! - `pooldbg-bench sparse [--quick]`: only the sparse-region scan (`sparse_scan` of `measure`), as
 //!   JSON on stdout: needs no dumps on disk, so it can be run alone.
 //! - `pooldbg-bench bigpools DUMP`: opens the dump and prints the big page table's live entries
@@ -27,7 +30,7 @@ static GLOBAL: alloc::Counting = alloc::Counting;
 fn run(args: &[String]) -> Result<(), String> {
     let quick = args.iter().any(|a| a == "--quick");
     let pos: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
-    let usage = "usage: pooldbg-bench plan|prepare DIR [--quick] | measure DIR OUT.json [--quick] | sparse [--quick] | bigpools DUMP";
+    let usage = "usage: pooldbg-bench plan|prepare DIR [--quick] | measure DIR OUT.json [--quick] | scan DIR [--quick] [--samples=N] | sparse [--quick] | bigpools DUMP";
     match pos.as_slice() {
         [cmd, dir] if cmd.as_str() == "plan" => {
             let dir = PathBuf::from(dir);
@@ -66,6 +69,17 @@ fn run(args: &[String]) -> Result<(), String> {
             let results = measure::all(&PathBuf::from(dir), quick)?;
             let text = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
             std::fs::write(out, text).map_err(|e| format!("{out}: {e}"))
+        }
+        [cmd, dir] if cmd.as_str() == "scan" => {
+            let samples = args
+                .iter()
+                .find_map(|a| a.strip_prefix("--samples="))
+                .map(|n| n.parse::<usize>().map_err(|e| format!("--samples: {e}")))
+                .transpose()?;
+            let results = measure::scan_only(&PathBuf::from(dir), quick, samples)?;
+            let text = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
+            println!("{text}");
+            Ok(())
         }
         [cmd] if cmd.as_str() == "sparse" => {
             let results = measure::sparse_only(quick)?;

@@ -512,7 +512,7 @@ fn one_dump(spec: &Spec, dir: &Path, sz: Sizes) -> Result<Value, String> {
 }
 
 /// The full pool scan (the `!poolfind` path) with 1 and 2 rayon threads, against memcpy of the
-/// bytes of the pages it reads.
+/// bytes of the pages it reads, timed interleaved sample by sample.
 fn scan(spec: &Spec, dir: &Path, sz: Sizes) -> Result<Value, String> {
     let path = spec.path(dir);
     eprintln!("  {}: pool scan", spec.name);
@@ -554,37 +554,89 @@ fn scan(spec: &Spec, dir: &Path, sz: Sizes) -> Result<Value, String> {
     }
     let region_bytes: u64 = regions.iter().map(|r| r.end - r.start).sum();
     let mapped_bytes = (mapped.len() * PAGE) as u64;
-    let mut runs = Vec::new();
-    let mut found = (0u64, 0usize);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut counts = vec![1usize, 2, cores];
     counts.sort_unstable();
     counts.dedup();
-    for threads in counts {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .map_err(|e| e.to_string())?;
-        let mut err = None;
-        let t = time(sz.reps, || {
-            pool.install(|| {
-                match poolcmds::scan::scan_pages(&session, &layout, &regions, &skip, &|_| true) {
-                    Ok(s) => found = (s.pool_pages, s.blocks.len()),
-                    Err(e) => {
-                        err.get_or_insert(e.to_string());
-                    }
-                }
-            })
+    let pools = counts
+        .iter()
+        .map(|&threads| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    // One scan per pool before kdmp-parser opens the dump (for the baseline's file offsets):
+    // the heap peak is pooldbg's alone, open and scans.
+    for pool in &pools {
+        let _ = pool.install(|| {
+            poolcmds::scan::scan_pages(&session, &layout, &regions, &skip, &|_| true)
+                .map(|s| s.blocks.len())
         });
-        let mut run = json!({ "threads": threads, "pooldbg": timing(&t, Some(mapped_bytes)) });
-        run["pooldbg"]["region_bytes_per_s"] = json!(region_bytes as f64 / median(&t));
-        run["pooldbg"]["best_region_bytes_per_s"] = json!(region_bytes as f64 / min(&t));
+    }
+    let heap_peak = alloc::peak().saturating_sub(heap_base);
+    let offsets = kdmp_open(&path).and_then(|p| file_offsets(&p, &mapped));
+    let file = session.dump().bytes();
+    let mut page = vec![0u8; PAGE];
+    let mut errs: Vec<Option<String>> = vec![None; pools.len()];
+    let mut founds = vec![(0u64, 0usize); pools.len()];
+    // The scans and memcpy timed in turn, sample by sample (a change in load falls on all).
+    let samples = {
+        let mut scans: Vec<Box<dyn FnMut() + '_>> = pools
+            .iter()
+            .zip(errs.iter_mut().zip(founds.iter_mut()))
+            .map(|(pool, (err, found))| {
+                let (session, layout, regions, skip) = (&session, &layout, &regions, &skip);
+                Box::new(move || {
+                    let r = pool.install(|| {
+                        poolcmds::scan::scan_pages(session, layout, regions, skip, &|_| true)
+                            .map(|s| (s.pool_pages, s.blocks.len()))
+                            .map_err(|e| e.to_string())
+                    });
+                    match r {
+                        Ok(f) => *found = f,
+                        Err(e) => {
+                            err.get_or_insert(e);
+                        }
+                    }
+                }) as Box<dyn FnMut() + '_>
+            })
+            .collect();
+        let mut copy = || {
+            if let Ok(offsets) = &offsets {
+                copy_pages(file, offsets, &mut page);
+            }
+        };
+        let mut fs: Vec<&mut dyn FnMut()> = scans
+            .iter_mut()
+            .map(|f| &mut **f as &mut dyn FnMut())
+            .collect();
+        if offsets.is_ok() {
+            fs.push(&mut copy);
+        }
+        time_interleaved(sz.reps, &mut fs)
+    };
+    let copy_median = offsets
+        .as_ref()
+        .ok()
+        .and_then(|_| samples.last())
+        .map(|t| median(t));
+    let found = founds.first().copied().unwrap_or_default();
+    let mut runs = Vec::new();
+    for ((threads, t), err) in counts.iter().zip(&samples).zip(errs) {
+        let mut run = json!({ "threads": threads, "pooldbg": timing(t, Some(mapped_bytes)) });
+        run["pooldbg"]["region_bytes_per_s"] = json!(region_bytes as f64 / median(t));
+        run["pooldbg"]["best_region_bytes_per_s"] = json!(region_bytes as f64 / min(t));
+        if let Some(c) = copy_median {
+            // The scan's median throughput over memcpy's, timed interleaved in the same run.
+            run["ratio_to_memcpy"] = json!(c / median(t));
+        }
         if let Some(e) = err {
             run["error"] = json!(e);
         }
         runs.push(run);
     }
-    let heap_peak = alloc::peak().saturating_sub(heap_base);
     let mut v = json!({
         "name": spec.name,
         "profile": spec.profile,
@@ -597,21 +649,10 @@ fn scan(spec: &Spec, dir: &Path, sz: Sizes) -> Result<Value, String> {
         "runs": runs,
         "heap_peak": heap_peak,
     });
-    match kdmp_open(&path).and_then(|p| file_offsets(&p, &mapped)) {
-        Err(e) => v["memcpy_error"] = json!(format!("no file offsets for the baseline: {e}")),
-        Ok(offsets) => {
-            let file = session.dump().bytes();
-            let mut page = vec![0u8; PAGE];
-            let copy = time(sz.reps, || {
-                for &o in &offsets {
-                    if let Some(src) = file.get(o..o + PAGE) {
-                        page.copy_from_slice(black_box(src));
-                    }
-                    black_box(&page);
-                }
-            });
-            v["memcpy"] = timing(&copy, Some(mapped_bytes));
-        }
+    match (&offsets, samples.last()) {
+        (Ok(_), Some(copy)) => v["memcpy"] = timing(copy, Some(mapped_bytes)),
+        (Err(e), _) => v["memcpy_error"] = json!(format!("no file offsets for the baseline: {e}")),
+        (Ok(_), None) => {}
     }
     Ok(v)
 }
@@ -694,6 +735,40 @@ fn machine() -> Value {
         "loadavg_at_start": load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
         "os": std::env::consts::OS,
     })
+}
+
+/// Only the pool scans (`scans` of [`all`]): the scan profile's dump and the main profile's
+/// largest full dump of the set, written first when missing, `samples` samples each (default:
+/// the run's), with the machine it ran on.
+pub fn scan_only(dir: &Path, quick: bool, samples: Option<usize>) -> Result<Value, String> {
+    let mut sz = sizes(quick);
+    if let Some(n) = samples {
+        sz.reps = n.max(1);
+    }
+    let set = dumps::set(quick);
+    let mut specs: Vec<&Spec> = set.iter().filter(|s| s.profile == SCAN_PROFILE).collect();
+    if let Some(spec) = set
+        .iter()
+        .filter(|s| s.profile == MAIN_PROFILE && !s.bitmap)
+        .max_by_key(|s| s.mib)
+    {
+        specs.push(spec);
+    }
+    let machine = machine();
+    let mut scans = Vec::new();
+    for spec in specs {
+        if !spec.is_present(dir) {
+            eprintln!("  {}: writing", spec.name);
+            spec.write(dir)?;
+        }
+        scans.push(scan(spec, dir, sz)?);
+    }
+    Ok(json!({
+        "quick": quick,
+        "machine": machine,
+        "samples": sz.reps,
+        "scans": scans,
+    }))
 }
 
 /// Only the sparse-region scan (`sparse_scan` of [`all`]), with the machine it ran on.

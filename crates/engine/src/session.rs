@@ -763,6 +763,37 @@ impl Target for Session {
         }
     }
 
+    /// Pages of the mapped dump are lent in place (no copy), sharing the walk of their page
+    /// table; a page that does not translate or is not lent is read as `read_virtual` reads it,
+    /// for the same status.
+    fn visit_virtual_pages(
+        &self,
+        start: u64,
+        pages: u64,
+        scratch: &mut Vec<u8>,
+        visit: &mut plugin_sdk::PageVisitor<'_>,
+    ) {
+        let Virtual::Paged(space) = &self.virt else {
+            plugin_sdk::visit_pages_by_reading(self, start, pages, scratch, visit);
+            return;
+        };
+        space.visit_pages(start, pages, |va, page| match page {
+            Some(page) => visit(va, Ok(page)),
+            None => {
+                let page_len = plugin_sdk::PAGE_SIZE as usize;
+                if scratch.len() < page_len {
+                    scratch.resize(page_len, 0);
+                }
+                let buf = &mut scratch[..page_len];
+                match self.read_virtual_one(va, buf) {
+                    (n, ReadStatus::Ok, _) if n == page_len => visit(va, Ok(buf)),
+                    (_, ReadStatus::Ok, _) => visit(va, Err(ReadStatus::Error)),
+                    (_, status, _) => visit(va, Err(status)),
+                }
+            }
+        });
+    }
+
     fn read_physical(&self, reads: &mut [Read<'_>]) {
         for r in reads {
             let outcome = self.dump.read_physical(r.address, r.buf);

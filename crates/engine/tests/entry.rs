@@ -136,3 +136,47 @@ fn a_file_without_windows_is_refused_by_open_but_not_by_session_open() {
     drop(s);
     let _ = std::fs::remove_file(&path);
 }
+
+/// The session lends the pages of its mapped dump in place (`visit_virtual_pages`): every page
+/// and every failure as the copying default (`read_virtual` page by page) gives them, over pool
+/// pages, their unmapped neighbours and a non-canonical range.
+#[test]
+fn visited_pages_are_what_read_virtual_reads() {
+    for (container, name) in [
+        (Container::Full, "visit.dmp"),
+        (Container::Raw, "visit.raw"),
+    ] {
+        let (kernel, path) = written("win2003sp2-x64", container, name);
+        let dump = pooldbg_engine::open(&path, &Options::default()).unwrap();
+        let block = kernel
+            .manifest
+            .blocks
+            .first()
+            .expect("a pool block")
+            .address
+            .0;
+        let pool = (block & !0xfff).saturating_sub(64 * 0x1000);
+        let mut pages = 0;
+        for (start, n) in [
+            (pool, 200u64),
+            (0xffff_8000_0000_0000, 4),
+            (0x0000_8000_0000_0000, 2),
+        ] {
+            let mut lent = Vec::new();
+            let mut scratch = Vec::new();
+            dump.visit_virtual_pages(start, n, &mut scratch, &mut |va, page| {
+                lent.push((va, page.map(<[u8]>::to_vec)));
+            });
+            let mut copied = Vec::new();
+            plugin_sdk::visit_pages_by_reading(&dump, start, n, &mut scratch, &mut |va, page| {
+                copied.push((va, page.map(<[u8]>::to_vec)));
+            });
+            assert_eq!(lent.len() as u64, n, "{name}");
+            assert!(lent == copied, "{name}: pages from {start:#x} differ");
+            pages += lent.iter().filter(|(_, p)| p.is_ok()).count();
+        }
+        assert!(pages > 0, "{name}: no page read");
+        drop(dump);
+        let _ = std::fs::remove_file(&path);
+    }
+}

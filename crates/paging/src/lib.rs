@@ -777,6 +777,37 @@ impl<M: PhysicalMemory> AddressSpace<M> {
         out
     }
 
+    /// Hands `each` the `pages` 4 KiB pages from `start` (rounded down to a page) in address
+    /// order: each page's address and its bytes lent in place by the memory ([`PhysicalMemory::page`],
+    /// no copy), or `None` when the page does not translate or its frame is not lent (read it with
+    /// [`AddressSpace::read_virtual`] to get the bytes or the reason). Consecutive pages share the
+    /// walk of their page table, as in one [`AddressSpace::read_virtual`] call.
+    pub fn visit_pages<'s>(
+        &'s self,
+        start: u64,
+        pages: u64,
+        mut each: impl FnMut(u64, Option<&'s [u8]>),
+    ) {
+        let region_shift = if self.cfg.mode == Mode::X86 { 22 } else { 21 };
+        let mut cache: Option<(u64, u64)> = None;
+        let mut a = start & !0xfff;
+        for _ in 0..pages {
+            let region = a >> region_shift;
+            let mut reached = None;
+            let result = match cache {
+                Some((r, pt)) if r == region => self.walk_inner(a, None, Some(pt), &mut reached),
+                _ => self.walk_inner(a, None, None, &mut reached),
+            };
+            cache = reached.map(|pt| (region, pt));
+            let page = match result {
+                Ok(t) => self.mem.page(t.pa >> 12).ok().filter(|p| p.len() == 0x1000),
+                Err(_) => None,
+            };
+            each(a, page);
+            a = a.wrapping_add(0x1000);
+        }
+    }
+
     /// Copies physical memory at `pa` into `dst` (which lies in one page); returns the bytes read
     /// and, when short, why.
     #[inline]

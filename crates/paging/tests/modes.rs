@@ -675,3 +675,27 @@ fn present_runs_resume_at_the_run_budget_and_skip_absent_terabytes_cheaply() {
     assert_eq!(s.present_runs(K, K, 10).runs, vec![]);
     assert_eq!(s.present_runs(K + g, K, 10).next, K);
 }
+
+#[test]
+fn visited_pages_are_lent_as_read_virtual_reads_them() {
+    let (d, cfg) = x64();
+    let s = AddressSpace::new(&d, cfg);
+    let mut seen = Vec::new();
+    // K .. K+8 pages: an unmapped page, two valid ones, a transition one, then invalid kinds.
+    s.visit_pages(K + 0x0123, 8, |va, page| {
+        let mut buf = vec![0u8; 0x1000];
+        let ok = s.read_virtual(va, &mut buf).is_ok();
+        match page {
+            Some(p) => {
+                assert!(ok, "{va:#x} lent but not readable");
+                assert_eq!(p, &buf[..], "{va:#x}");
+            }
+            None => assert!(!ok, "{va:#x} readable but not lent"),
+        }
+        seen.push((va, page.is_some()));
+    });
+    let lent: Vec<u64> = seen.iter().filter(|s| s.1).map(|s| s.0 - K).collect();
+    assert_eq!(seen.len(), 8);
+    assert_eq!(seen[0].0, K, "rounded down to the page");
+    assert_eq!(lent, [0x1000, 0x2000, 0x3000]);
+}

@@ -58,9 +58,9 @@ pub use memory::{MemoryTarget, Progress};
 pub use output::{Output, OutputStream, VERBOSE_TEXT, validate_row};
 pub use rows::{Row, check_columns, columns_of, is_ordered_subset, merge_columns, serialized_keys};
 pub use target::{
-    Arch, BitRange, FieldOffset, ImageHit, ImageSearchError, LogLevel, PageCounts, PresentPages,
-    Read, ReadError, ReadStatus, Source, Sourced, TagInfo, Target, TargetExt, TargetInfo,
-    tag_is_searchable,
+    Arch, BitRange, FieldOffset, ImageHit, ImageSearchError, LogLevel, PAGE_SIZE, PageCounts,
+    PageVisitor, PresentPages, Read, ReadError, ReadStatus, Source, Sourced, TagInfo, Target,
+    TargetExt, TargetInfo, tag_is_searchable, visit_pages_by_reading,
 };
 
 /// The raw C ABI this SDK wraps.

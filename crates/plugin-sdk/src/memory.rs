@@ -389,6 +389,42 @@ mod tests {
     use crate::TargetExt;
 
     #[test]
+    fn visited_pages_read_as_read_virtual_in_calls_of_64_pages() {
+        let mut t = MemoryTarget::default()
+            .with_virtual(0x1_0000, &[7u8; 0x1000])
+            .with_virtual(0x1_1000, &[8u8; 0x800])
+            .with_virtual_status(0x1_3000, ReadStatus::NotInDump);
+        for i in 0..70u64 {
+            t = t.with_virtual(0x2_0000 + i * 0x1000, &[i as u8; 0x1000]);
+        }
+        let mut scratch = Vec::new();
+        let mut seen = Vec::new();
+        t.visit_virtual_pages(0x1_0010, 4, &mut scratch, &mut |va, page| {
+            seen.push((va, page.map(|p| (p.len(), p[0]))));
+        });
+        assert_eq!(
+            seen,
+            [
+                (0x1_0000, Ok((0x1000, 7))),
+                (0x1_1000, Ok((0x1000, 8))),
+                (0x1_2000, Err(ReadStatus::NotMapped)),
+                (0x1_3000, Err(ReadStatus::NotInDump)),
+            ]
+        );
+        // 70 pages: two reads, 256 KiB of scratch at most, every page in order.
+        let mut n = 0u64;
+        t.visit_virtual_pages(0x2_0000, 70, &mut scratch, &mut |va, page| {
+            assert_eq!(
+                (va, page.map(|p| p[0])),
+                (0x2_0000 + n * 0x1000, Ok(n as u8))
+            );
+            n += 1;
+        });
+        assert_eq!(n, 70);
+        assert_eq!(scratch.len(), 64 * 0x1000);
+    }
+
+    #[test]
     fn reads_cross_pages_and_stop_at_the_first_missing_byte() {
         let t = MemoryTarget::default()
             .with_virtual(0x1ffe, &[1, 2, 3, 4])

@@ -489,6 +489,73 @@ pub trait Target: Sync {
         let _ = (start, end, max_runs);
         None
     }
+
+    /// Hands `visit` the `pages` 4 KiB pages of kernel virtual memory from `start` (rounded down
+    /// to a page), in address order, one call each: the page's address and its bytes, or the
+    /// [`ReadStatus`] of a page that did not read whole (never [`ReadStatus::Ok`]). The same
+    /// answer as [`Target::read_virtual`] of each page, but a target that holds the dump in
+    /// memory (a mapped file) may lend each page in place instead of copying it. The default
+    /// reads the pages with one [`Target::read_virtual`] call into `scratch` (grown as needed:
+    /// keep it between calls) — [`visit_pages_by_reading`].
+    fn visit_virtual_pages(
+        &self,
+        start: u64,
+        pages: u64,
+        scratch: &mut Vec<u8>,
+        visit: &mut PageVisitor<'_>,
+    ) {
+        visit_pages_by_reading(self, start, pages, scratch, visit)
+    }
+}
+
+/// What [`Target::visit_virtual_pages`] calls per page: its address, and its bytes or why they
+/// did not read.
+pub type PageVisitor<'a> = dyn FnMut(u64, Result<&[u8], ReadStatus>) + 'a;
+
+/// The page size [`Target::visit_virtual_pages`] works in.
+pub const PAGE_SIZE: u64 = 0x1000;
+
+/// Pages per [`Target::read_virtual`] call of [`visit_pages_by_reading`] (256 KiB of `scratch`).
+pub const PAGES_PER_READ: u64 = 64;
+
+/// [`Target::visit_virtual_pages`] by copying: [`Target::read_virtual`] calls of up to
+/// [`PAGES_PER_READ`] 4 KiB reads into `scratch` (grown to at most 256 KiB), then `visit` for
+/// each page in order. For targets that override the method and want the copying path for some
+/// pages.
+pub fn visit_pages_by_reading<T: Target + ?Sized>(
+    target: &T,
+    start: u64,
+    pages: u64,
+    scratch: &mut Vec<u8>,
+    visit: &mut PageVisitor<'_>,
+) {
+    let mut at = start & !(PAGE_SIZE - 1);
+    let mut left = pages;
+    while left > 0 {
+        let n = left.min(PAGES_PER_READ);
+        let len = (n * PAGE_SIZE) as usize;
+        if scratch.len() < len {
+            scratch.resize(len, 0);
+        }
+        let mut reads: Vec<Read<'_>> = scratch[..len]
+            .chunks_mut(PAGE_SIZE as usize)
+            .enumerate()
+            .map(|(i, c)| Read::new(at.wrapping_add(i as u64 * PAGE_SIZE), c))
+            .collect();
+        target.read_virtual(&mut reads);
+        for r in &reads {
+            if r.is_ok() {
+                visit(r.address, Ok(r.buf));
+            } else if r.status == ReadStatus::Ok {
+                // Short without a reason: a read that did not finish.
+                visit(r.address, Err(ReadStatus::Error));
+            } else {
+                visit(r.address, Err(r.status));
+            }
+        }
+        left -= n;
+        at = at.wrapping_add(n * PAGE_SIZE);
+    }
 }
 
 /// How the pages of a walked range were classified (the ABI's [`abi::PageCounts`]).

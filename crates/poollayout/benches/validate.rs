@@ -4,7 +4,9 @@
 //!
 //! The pages are generated in memory (no I/O): each 4 KiB page is filled with a realistic mix of block sizes
 //! (mostly small allocations, some medium, a few near-page ones), allocated and free, with plausible tags.
-//! `check_page` follows and validates each page's header chain; the baseline sums the same bytes as `u64`s.
+//! `check_page` follows and validates each page's header chain; `walk_blocks_x64` does what the pool scan does
+//! per page (first-header test, then every block decoded and handed on); the baseline sums the same bytes as
+//! `u64`s.
 //! Run: `nice cargo bench -p pooldbg-poollayout --bench validate`.
 
 use std::hint::black_box;
@@ -134,6 +136,29 @@ fn validate_headers_x86(b: Bencher) {
     let (layout, mem, blocks) = pages(Arch::X86);
     b.counter(BytesCount::new(mem.len())).bench(|| {
         let n = validate(layout, black_box(mem));
+        assert_eq!(n, *blocks);
+        n
+    });
+}
+
+/// What the pool scan does per page: the first-header test, then every block handed on (the
+/// scan's `walk_page_with`, no allocation per page) into one reused vector.
+fn scan_like(layout: &Layout, mem: &[u8], out: &mut Vec<pooldbg_poollayout::WalkedBlock>) -> usize {
+    out.clear();
+    for (i, page) in mem.chunks_exact(PAGE).enumerate() {
+        if layout.starts_like_pool_page(page) {
+            let _ = layout.walk_page_with(page, (i * PAGE) as u64, |b| out.push(b));
+        }
+    }
+    out.len()
+}
+
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn walk_blocks_x64(b: Bencher) {
+    let (layout, mem, blocks) = pages(Arch::X64);
+    let mut out = Vec::with_capacity(*blocks);
+    b.counter(BytesCount::new(mem.len())).bench_local(|| {
+        let n = scan_like(layout, black_box(mem), &mut out);
         assert_eq!(n, *blocks);
         n
     });

@@ -1,9 +1,8 @@
 //! `_POOL_HEADER` decoding in its three byte layouts, and the PoolType byte per era.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::layout::{HeaderFormat, Layout, PoolTypeEra};
 use crate::pooltype::PoolType;
-use crate::read::{need, u8_at, u16_at, u32_at};
 use crate::tag::Tag;
 
 /// PoolType bit 0x8 (Windows 8+): the block is charged to a process; `ProcessBilled` is encoded with the
@@ -64,43 +63,57 @@ impl Layout {
     /// assert_eq!((l.block_bytes(h.block_size), h.tag.to_string()), (64, "Test".to_string()));
     /// ```
     pub fn decode_header(&self, bytes: &[u8]) -> Result<PoolHeader> {
-        let fmt = self.header_format();
-        need(bytes, 0, fmt.header_size(), "_POOL_HEADER")?;
-        let tag = Tag(u32_at(bytes, 4, "_POOL_HEADER.PoolTag")?);
-        Ok(match fmt {
-            HeaderFormat::Nt50X86 => PoolHeader {
-                previous_size: u16::from(u8_at(bytes, 0, "_POOL_HEADER")?),
-                pool_index: u8_at(bytes, 1, "_POOL_HEADER")?,
-                pool_type: u8_at(bytes, 2, "_POOL_HEADER")?,
-                block_size: u16::from(u8_at(bytes, 3, "_POOL_HEADER")?),
-                tag,
-                process_billed: None,
-            },
+        let need = self.header_format().header_size();
+        self.decode_header_fast(bytes).ok_or(Error::Truncated {
+            what: "_POOL_HEADER",
+            offset: 0,
+            need,
+            have: bytes.len(),
+        })
+    }
+
+    /// [`Layout::decode_header`] without the error's detail (`None`: fewer bytes than a header):
+    /// fixed-size reads, one bounds check, for the walkers.
+    #[inline]
+    pub(crate) fn decode_header_fast(&self, bytes: &[u8]) -> Option<PoolHeader> {
+        Some(match self.header_format() {
+            HeaderFormat::Nt50X86 => {
+                let (h, _) = bytes.split_first_chunk::<8>()?;
+                PoolHeader {
+                    previous_size: u16::from(h[0]),
+                    pool_index: h[1],
+                    pool_type: h[2],
+                    block_size: u16::from(h[3]),
+                    tag: Tag(u32::from_le_bytes([h[4], h[5], h[6], h[7]])),
+                    process_billed: None,
+                }
+            }
             HeaderFormat::X86 => {
-                let a = u16_at(bytes, 0, "_POOL_HEADER")?;
-                let b = u16_at(bytes, 2, "_POOL_HEADER")?;
+                let (h, _) = bytes.split_first_chunk::<8>()?;
+                let a = u16::from_le_bytes([h[0], h[1]]);
+                let b = u16::from_le_bytes([h[2], h[3]]);
                 PoolHeader {
                     previous_size: a & 0x1ff,
                     pool_index: (a >> 9) as u8,
                     block_size: b & 0x1ff,
                     pool_type: (b >> 9) as u8,
-                    tag,
+                    tag: Tag(u32::from_le_bytes([h[4], h[5], h[6], h[7]])),
                     process_billed: None,
                 }
             }
-            HeaderFormat::X64 => PoolHeader {
-                previous_size: u16::from(u8_at(bytes, 0, "_POOL_HEADER")?),
-                pool_index: u8_at(bytes, 1, "_POOL_HEADER")?,
-                block_size: u16::from(u8_at(bytes, 2, "_POOL_HEADER")?),
-                pool_type: u8_at(bytes, 3, "_POOL_HEADER")?,
-                tag,
-                process_billed: Some(crate::read::ptr_at(
-                    bytes,
-                    8,
-                    8,
-                    "_POOL_HEADER.ProcessBilled",
-                )?),
-            },
+            HeaderFormat::X64 => {
+                let (h, _) = bytes.split_first_chunk::<16>()?;
+                PoolHeader {
+                    previous_size: u16::from(h[0]),
+                    pool_index: h[1],
+                    block_size: u16::from(h[2]),
+                    pool_type: h[3],
+                    tag: Tag(u32::from_le_bytes([h[4], h[5], h[6], h[7]])),
+                    process_billed: Some(u64::from_le_bytes([
+                        h[8], h[9], h[10], h[11], h[12], h[13], h[14], h[15],
+                    ])),
+                }
+            }
         })
     }
 

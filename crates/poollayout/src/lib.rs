@@ -69,4 +69,4 @@ pub use segheap::{
 };
 pub use tag::Tag;
 pub use tracker::{BigPageEntry, TrackerEntry};
-pub use walk::{HeaderError, Walk, WalkedBlock};
+pub use walk::{HeaderError, Walk, WalkSummary, WalkedBlock};

@@ -125,15 +125,6 @@ pub(crate) fn read_uint(
     }
 }
 
-pub(crate) fn u8_at(bytes: &[u8], offset: usize, what: &'static str) -> Result<u8> {
-    read_uint(bytes, offset, Width::U8, what).map(|v| v as u8)
-}
-pub(crate) fn u16_at(bytes: &[u8], offset: usize, what: &'static str) -> Result<u16> {
-    read_uint(bytes, offset, Width::U16, what).map(|v| v as u16)
-}
-pub(crate) fn u32_at(bytes: &[u8], offset: usize, what: &'static str) -> Result<u32> {
-    read_uint(bytes, offset, Width::U32, what).map(|v| v as u32)
-}
 pub(crate) fn ptr_at(
     bytes: &[u8],
     offset: usize,

@@ -117,6 +117,17 @@ impl Walk {
     }
 }
 
+/// What [`Layout::walk_page_with`] found besides the blocks it handed on: the rest of a [`Walk`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WalkSummary {
+    /// Blocks handed on.
+    pub blocks: usize,
+    /// Address of the first bad header and why.
+    pub first_error: Option<(u64, HeaderError)>,
+    /// How many times the walker skipped forward to the next plausible header.
+    pub resyncs: usize,
+}
+
 /// The three fields the chain check needs, read without decoding the whole header.
 #[inline(always)]
 fn raw_sizes(fmt: HeaderFormat, h: &[u8]) -> (u16, u16, u8, u32) {
@@ -285,25 +296,52 @@ impl Layout {
     /// assert_eq!(w.blocks[1].size, 0xfc0);
     /// ```
     pub fn walk_page(&self, page: &[u8], page_address: u64) -> Result<Walk> {
+        let mut blocks = Vec::new();
+        let s = self.walk_page_with(page, page_address, |b| blocks.push(b))?;
+        Ok(Walk {
+            blocks,
+            first_error: s.first_error,
+            resyncs: s.resyncs,
+        })
+    }
+
+    /// [`Layout::walk_page`] handing each block to `each` in address order instead of collecting
+    /// them (no allocation): the same blocks, and the rest of the [`Walk`] as a [`WalkSummary`].
+    pub fn walk_page_with(
+        &self,
+        page: &[u8],
+        page_address: u64,
+        mut each: impl FnMut(WalkedBlock),
+    ) -> Result<WalkSummary> {
         self.check_classic()?;
         let unit = self.block_unit();
         let end = page.len();
-        let mut walk = Walk::default();
+        let mut sum = WalkSummary::default();
+        let mut emit = |b: WalkedBlock, sum: &mut WalkSummary| {
+            if let (Some(e), None) = (b.error, sum.first_error) {
+                sum.first_error = Some((b.address, e));
+            }
+            sum.blocks += 1;
+            each(b);
+        };
         let mut off = 0usize;
         let mut prev: Option<u16> = Some(0);
         while off < end {
             let addr = page_address.wrapping_add(off as u64);
-            let Ok(h) = self.decode_header(&page[off..]) else {
-                walk.push(WalkedBlock {
-                    address: addr,
-                    size: end - off,
-                    previous_size: 0,
-                    state: BlockState::Free,
-                    tag: Tag(0),
-                    pool_type: None,
-                    header: None,
-                    error: Some(HeaderError::Truncated),
-                });
+            let Some(h) = page.get(off..).and_then(|b| self.decode_header_fast(b)) else {
+                emit(
+                    WalkedBlock {
+                        address: addr,
+                        size: end - off,
+                        previous_size: 0,
+                        state: BlockState::Free,
+                        tag: Tag(0),
+                        pool_type: None,
+                        header: None,
+                        error: Some(HeaderError::Truncated),
+                    },
+                    &mut sum,
+                );
                 break;
             };
             let size = self.block_bytes(h.block_size);
@@ -331,23 +369,26 @@ impl Layout {
             } else if state == BlockState::Allocated && !h.tag.is_plausible() {
                 error = Some(HeaderError::ImplausibleTag);
             }
-            walk.push(WalkedBlock {
-                address: addr,
-                size,
-                previous_size: self.block_bytes(h.previous_size),
-                state,
-                tag: h.tag,
-                pool_type: self.header_pool_type(&h),
-                header: Some(h),
-                error,
-            });
+            emit(
+                WalkedBlock {
+                    address: addr,
+                    size,
+                    previous_size: self.block_bytes(h.previous_size),
+                    state,
+                    tag: h.tag,
+                    pool_type: self.header_pool_type(&h),
+                    header: Some(h),
+                    error,
+                },
+                &mut sum,
+            );
             if follow {
                 off += size;
                 prev = Some(h.block_size);
                 continue;
             }
             // Resynchronise: the next offset holding a plausible header.
-            walk.resyncs += 1;
+            sum.resyncs += 1;
             match self.next_plausible_header(page, off + unit) {
                 Some(next) => {
                     off = next;
@@ -356,7 +397,23 @@ impl Layout {
                 None => break,
             }
         }
-        Ok(walk)
+        Ok(sum)
+    }
+
+    /// Does `page` start like a classic pool page? Its first header has PreviousSize 0, a
+    /// BlockSize that is not 0 and fits in the page, and a plausible tag or the free state. Every
+    /// page whose chain [`Layout::check_page`] accepts does; a scan walks the pages that do
+    /// ([`Layout::walk_page_with`]) and skips the others after reading one header.
+    #[inline]
+    pub fn starts_like_pool_page(&self, page: &[u8]) -> bool {
+        let Some(h) = self.decode_header_fast(page) else {
+            return false;
+        };
+        let size = self.block_bytes(h.block_size);
+        h.previous_size == 0
+            && h.block_size != 0
+            && size <= page.len()
+            && (h.tag.is_plausible() || self.header_state(&h) == Some(BlockState::Free))
     }
 
     /// The page offset, at or after `from`, of the next header that looks real: BlockSize fits in the page, the tag

@@ -65,9 +65,33 @@ proptest! {
         prop_assert!(w.first_error.is_none());
         prop_assert_eq!(w.blocks.len(), units.len());
         prop_assert_eq!(l.check_page(&page), Ok(units.len()));
+        prop_assert!(l.starts_like_pool_page(&page));
         for (b, f) in w.blocks.iter().zip(&free) {
             prop_assert_eq!(b.state == pooldbg_poollayout::BlockState::Free, *f);
         }
+    }
+
+    /// The scan's first-header test never rejects a page whose whole chain checks out (so the
+    /// scan walks every page it walked when it checked the chain first), whole or damaged; and
+    /// the block-by-block walk hands on what `walk_page` collects.
+    #[test]
+    fn pages_whose_chain_checks_out_start_like_pool_pages(l in any_layout(), seeds in proptest::collection::vec(1u16..600, 1..80),
+                                                           frees in any::<u64>(), at in 0usize..64, byte in any::<u8>()) {
+        prop_assume!(!l.is_segment_heap());
+        let units = encode::fill_units(&l, &seeds);
+        let tags: Vec<[u8; 4]> = (0..units.len()).map(|i| [b'A' + (i % 26) as u8, b'b', b'c', b' ']).collect();
+        let free: Vec<bool> = (0..units.len()).map(|i| frees >> (i % 64) & 1 == 1).collect();
+        let mut page = encode::page(&l, &units, &tags, &free);
+        // Damage one byte of the first headers (sizes, type, tag).
+        page[at % (2 * l.header_size())] = byte;
+        if l.check_page(&page).is_ok() {
+            prop_assert!(l.starts_like_pool_page(&page));
+        }
+        let w = l.walk_page(&page, 0x8000_0000).unwrap();
+        let mut handed = Vec::new();
+        let s = l.walk_page_with(&page, 0x8000_0000, |b| handed.push(b)).unwrap();
+        prop_assert_eq!(&handed, &w.blocks);
+        prop_assert_eq!((s.blocks, s.first_error, s.resyncs), (w.blocks.len(), w.first_error, w.resyncs));
     }
 
     #[test]
@@ -107,6 +131,8 @@ proptest! {
         let _ = l.decode_paged_pool_info(&bytes);
         let _ = l.decode_free_pool_entry(&bytes);
         let _ = l.walk_page(&bytes, addr);
+        let _ = l.walk_page_with(&bytes, addr, |_| ());
+        let _ = l.starts_like_pool_page(&bytes);
         let _ = l.check_page(&bytes);
         let _ = l.next_plausible_header(&bytes, shift as usize);
         let _ = l.decode_pool_state(&bytes, addr);

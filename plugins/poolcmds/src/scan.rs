@@ -1,9 +1,9 @@
 //! Finding pool memory: the big page table, the pool ranges, and a parallel scan of classic pool
 //! pages (used by `!poolfind` and by `!poolused` when no tracker table is readable).
 
-use plugin_sdk::{CommandError, Read, Target, TargetExt};
+use plugin_sdk::{CommandError, Target, TargetExt};
 use poollayout::regions::VaArch;
-use poollayout::{BigPageEntry, BlockState, Layout, PoolType, WalkedBlock};
+use poollayout::{BigPageEntry, Layout, PoolType, WalkedBlock};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -495,19 +495,6 @@ fn present_runs(
     Ok(Some(runs))
 }
 
-/// Does the page start like a classic pool page? (First header: PreviousSize 0, a block size that
-/// fits, and a plausible tag or a free header.)
-fn looks_like_pool_page(layout: &Layout, page: &[u8]) -> bool {
-    let Ok(h) = layout.decode_header(page) else {
-        return false;
-    };
-    let size = layout.block_bytes(h.block_size);
-    h.previous_size == 0
-        && h.block_size != 0
-        && size <= page.len()
-        && (h.tag.is_plausible() || layout.header_state(&h) == Some(BlockState::Free))
-}
-
 /// What [`scan_pages`] reports its progress as ([`Target::progress`]: pages done of pages in all).
 pub const PROGRESS_LABEL: &str = "scanning pool pages";
 /// Pages between two progress reports (16 MiB).
@@ -617,9 +604,10 @@ pub fn scan_pages_each(
         let results: Result<Vec<Scan>, CommandError> = chunk
             .par_iter()
             .map_init(
-                // One read buffer per worker, reused from batch to batch.
-                || vec![0u8; (BATCH * PAGE) as usize],
-                |buf, &(start, n, paged, classify)| {
+                // Per worker, reused from batch to batch: a read buffer (grown only by targets
+                // that copy pages) and the big allocations that overlap the batch.
+                || (Vec::new(), Vec::new()),
+                |(buf, near), &(start, n, paged, classify)| {
                     if target.is_cancelled() {
                         return Err(CommandError::Cancelled);
                     }
@@ -629,7 +617,7 @@ pub fn scan_pages_each(
                         paged,
                         classify,
                     };
-                    let scan = scan_batch(target, layout, buf, pages, skip, keep);
+                    let scan = scan_batch(target, layout, buf, near, pages, skip, keep);
                     let before = done.fetch_add(n, Ordering::Relaxed);
                     if (before + n) / PROGRESS_EVERY != before / PROGRESS_EVERY {
                         target.progress(before + n, total_pages, PROGRESS_LABEL);
@@ -669,11 +657,14 @@ struct Pages {
     classify: Classify,
 }
 
-/// Reads and walks the pages of a batch (one batched read into `buf`).
+/// Reads and walks the pages of a batch ([`Target::visit_virtual_pages`]: in place where the
+/// target lends its pages, else copied into `buf`). `near` is scratch for the big allocations of
+/// `skip` that overlap the batch.
 fn scan_batch(
     target: &dyn Target,
     layout: &Layout,
-    buf: &mut [u8],
+    buf: &mut Vec<u8>,
+    near: &mut Vec<(u64, u64)>,
     pages: Pages,
     skip: &[(u64, u64)],
     keep: &(dyn Fn(&WalkedBlock) -> bool + Sync),
@@ -684,61 +675,71 @@ fn scan_batch(
         paged,
         classify,
     } = pages;
-    let mut reads: Vec<Read<'_>> = buf[..(n * PAGE) as usize]
-        .chunks_mut(PAGE as usize)
-        .enumerate()
-        .map(|(i, c)| Read::new(start + i as u64 * PAGE, c))
-        .collect();
-    target.read_virtual(&mut reads);
+    let end = start.saturating_add(n.saturating_mul(PAGE));
+    near.clear();
+    near.extend(
+        skip.iter()
+            .copied()
+            .filter(|&(va, len)| va < end && va.saturating_add(len) > start),
+    );
     let mut scan = Scan::default();
-    for r in &reads {
-        let page_va = r.address;
-        if !r.is_ok() {
-            if !matches!(r.status, plugin_sdk::ReadStatus::NotMapped) {
-                scan.unreadable_pages += 1;
+    target.visit_virtual_pages(start, n, buf, &mut |page_va, page| {
+        let page = match page {
+            Ok(page) => page,
+            Err(status) => {
+                if !matches!(status, plugin_sdk::ReadStatus::NotMapped) {
+                    scan.unreadable_pages += 1;
+                }
+                return;
             }
-            continue;
-        }
-        if skip
+        };
+        if near
             .iter()
             .any(|&(va, len)| page_va >= va && page_va < va.saturating_add(len))
         {
-            continue;
+            return;
         }
-        let page: &[u8] = r.buf;
+        // Touch one byte per cache line (independent loads, so their misses overlap) before
+        // the header chain's dependent loads.
+        let mut touch = 0u8;
+        for line in page.chunks_exact(64) {
+            touch |= line[0];
+        }
+        std::hint::black_box(touch);
         let mut page_paged = paged;
         if classify == Classify::Range {
-            if layout.check_page(page).is_err() && !looks_like_pool_page(layout, page) {
-                continue;
+            // A page whose whole chain checks out starts like a pool page too, so the first
+            // header decides which pages are walked.
+            if !layout.starts_like_pool_page(page) {
+                return;
             }
         } else {
             // Outside any established range only the strict rule counts (Layout::classify_page).
             let Some(kind) = layout.classify_page(page) else {
-                continue;
+                return;
             };
             let named_paged = kind == poollayout::regions::PoolKind::Paged;
             if classify == Classify::Headers && named_paged != paged {
-                continue;
+                return;
             }
             page_paged = named_paged;
         }
-        let Ok(walk) = layout.walk_page(page, page_va) else {
-            continue;
+        let blocks = &mut scan.blocks;
+        let Ok(walk) = layout.walk_page_with(page, page_va, |block| {
+            if keep(&block) {
+                blocks.push(ScannedBlock {
+                    block,
+                    paged: page_paged,
+                });
+            }
+        }) else {
+            return;
         };
         scan.pool_pages += 1;
         if walk.first_error.is_some() {
             scan.corrupt_pages += 1;
         }
-        scan.blocks.extend(
-            walk.blocks
-                .into_iter()
-                .filter(|b| keep(b))
-                .map(|block| ScannedBlock {
-                    block,
-                    paged: page_paged,
-                }),
-        );
-    }
+    });
     scan
 }
 
@@ -754,7 +755,7 @@ pub fn block_pool_type(b: &ScannedBlock) -> PoolType {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use plugin_sdk::{Arch, MemoryTarget, Source, TargetInfo};
+    use plugin_sdk::{Arch, MemoryTarget, Read, Source, TargetInfo};
 
     fn page_with(tag: &[u8; 4]) -> Vec<u8> {
         // Windows 7 x64: one allocated 0x40-byte block, then a free block to the page end.
