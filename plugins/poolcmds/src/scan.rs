@@ -756,6 +756,7 @@ pub fn block_pool_type(b: &ScannedBlock) -> PoolType {
 mod tests {
     use super::*;
     use plugin_sdk::{Arch, MemoryTarget, Read, Source, TargetInfo};
+    use poollayout::BlockState;
 
     fn page_with(tag: &[u8; 4]) -> Vec<u8> {
         // Windows 7 x64: one allocated 0x40-byte block, then a free block to the page end.
