@@ -519,7 +519,7 @@ pub const PAGE_SIZE: u64 = 0x1000;
 pub const PAGES_PER_READ: u64 = 64;
 
 /// [`Target::visit_virtual_pages`] by copying: [`Target::read_virtual`] calls of up to
-/// [`PAGES_PER_READ`] 4 KiB reads into `scratch` (grown to at most 256 KiB), then `visit` for
+/// `PAGES_PER_READ` (64) 4 KiB reads into `scratch` (grown to at most 256 KiB), then `visit` for
 /// each page in order. For targets that override the method and want the copying path for some
 /// pages.
 pub fn visit_pages_by_reading<T: Target + ?Sized>(
