@@ -84,6 +84,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     if names.is_empty() {
         return Err("no publishable package in the workspace".into());
     }
+    forget_stale_extractions(&names);
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(root).arg("package");
     // A working tree with uncommitted changes is packaged as it is (CI's clone is clean anyway).
@@ -97,6 +98,43 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     )?;
     println!("packaged and built on their own: {}", names.join(", "));
     Ok(())
+}
+
+/// Removes what an earlier `cargo package` extracted of our crates into the cargo home's registry
+/// sources. Verifying several packages goes through a temporary local registry whose crates cargo
+/// extracts into `$CARGO_HOME/registry/src/<hash>/NAME-VERSION`, and it reuses an extraction of the
+/// same name and version as it finds it: a second run on a changed tree would verify a dependent
+/// crate against the first run's sources (seen here: `pooldbg-commands` built against an older
+/// `pooldbg-poollayout`). Only folders of our package names outside crates.io's index are removed.
+fn forget_stale_extractions(names: &[String]) {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo")));
+    let Some(src) = home.map(|h| h.join("registry").join("src")) else {
+        return;
+    };
+    let Ok(registries) = std::fs::read_dir(&src) else {
+        return;
+    };
+    for reg in registries.flatten() {
+        if reg.file_name().to_string_lossy().starts_with("index.") {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(reg.path()) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let file = e.file_name().to_string_lossy().into_owned();
+            let ours = names.iter().any(|n| {
+                file.strip_prefix(n.as_str())
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+            });
+            if ours {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
 }
 
 #[cfg(test)]
