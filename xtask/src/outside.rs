@@ -3,7 +3,7 @@
 //! Copies `examples/outside/` (a Cargo workspace of its own: a Rust plugin on the public pool
 //! library, a library program, a C plugin) to a temporary directory, points its
 //! `[patch.crates-io]` at this checkout's crates (or, with `--packaged`, at the `cargo package`
-//! outputs under `target/package/`, unpacked: the crates as crates.io would serve them), builds it
+//! outputs under `target/package-verify/package/`, unpacked: the crates as crates.io would serve them), builds it
 //! there, runs its tests, builds the C plugin with `cc` from the shipped header, and runs all three
 //! on a testkit dump, checking each answer against the dump's manifest:
 //!
@@ -144,9 +144,11 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Unpacks `target/package/NAME-VERSION.crate` into `into/NAME-VERSION`; returns that folder.
+/// Unpacks `target/package-verify/package/NAME-VERSION.crate` (what `cargo xtask package` made)
+/// into `into/NAME-VERSION`; returns that folder.
 fn unpack_crate(target_dir: &Path, p: &Package, into: &Path) -> Result<PathBuf, String> {
     let file = target_dir
+        .join(crate::package::VERIFY_DIR)
         .join("package")
         .join(format!("{}-{}.crate", p.name, p.version));
     let f = std::fs::File::open(&file).map_err(|e| {

@@ -1,7 +1,7 @@
 //! `cargo xtask package`: every publishable crate of the workspace packages and builds on its own
 //! (issue #22).
 //!
-//! `cargo package` with verification: each `.crate` is unpacked under `target/package/` and built there
+//! `cargo package` with verification: each `.crate` is unpacked under `target/package-verify/package/` and built there
 //! against the other packaged crates (cargo's local overlay of the packages being made) and crates.io, so
 //! a file included from outside the crate folder, a path dependency without a version, or a missing
 //! feature shows up here rather than at publish time. The set is read from `cargo metadata`: every
@@ -71,6 +71,10 @@ pub fn publishable(meta: &serde_json::Value) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// The folder, under the target directory, where `cargo package` runs with a target directory
+/// of its own: the `.crate` files are in its `package/` (`cargo xtask outside --packaged` reads them).
+pub const VERIFY_DIR: &str = "package-verify";
+
 /// `cargo xtask package`.
 pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     if let Some(a) = args.first() {
@@ -84,9 +88,24 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     if names.is_empty() {
         return Err("no publishable package in the workspace".into());
     }
-    forget_stale_extractions(&names);
+    // The packaged crates are verified as registry crates, and cargo never rebuilds a registry
+    // crate of an unchanged name and version (it takes registry sources as immutable): in a target
+    // directory that saw an earlier run, a dependent crate was verified against the previous
+    // run's build of its dependency (`pooldbg-commands` against an older `pooldbg-poollayout`).
+    // So verification builds in a directory of its own, emptied first (a fresh CI machine's case).
+    let verify_dir = meta
+        .get("target_directory")
+        .and_then(|v| v.as_str())
+        .map_or_else(|| root.join("target"), std::path::PathBuf::from)
+        .join(VERIFY_DIR);
+    if verify_dir.exists() {
+        std::fs::remove_dir_all(&verify_dir)
+            .map_err(|e| format!("{}: {e}", verify_dir.display()))?;
+    }
     let mut cmd = Command::new(&cargo);
-    cmd.current_dir(root).arg("package");
+    cmd.current_dir(root)
+        .env("CARGO_TARGET_DIR", &verify_dir)
+        .arg("package");
     // A working tree with uncommitted changes is packaged as it is (CI's clone is clean anyway).
     cmd.arg("--allow-dirty");
     for n in &names {
@@ -98,43 +117,6 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     )?;
     println!("packaged and built on their own: {}", names.join(", "));
     Ok(())
-}
-
-/// Removes what an earlier `cargo package` extracted of our crates into the cargo home's registry
-/// sources. Verifying several packages goes through a temporary local registry whose crates cargo
-/// extracts into `$CARGO_HOME/registry/src/<hash>/NAME-VERSION`, and it reuses an extraction of the
-/// same name and version as it finds it: a second run on a changed tree would verify a dependent
-/// crate against the first run's sources (seen here: `pooldbg-commands` built against an older
-/// `pooldbg-poollayout`). Only folders of our package names outside crates.io's index are removed.
-fn forget_stale_extractions(names: &[String]) {
-    let home = std::env::var_os("CARGO_HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo")));
-    let Some(src) = home.map(|h| h.join("registry").join("src")) else {
-        return;
-    };
-    let Ok(registries) = std::fs::read_dir(&src) else {
-        return;
-    };
-    for reg in registries.flatten() {
-        if reg.file_name().to_string_lossy().starts_with("index.") {
-            continue;
-        }
-        let Ok(entries) = std::fs::read_dir(reg.path()) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let file = e.file_name().to_string_lossy().into_owned();
-            let ours = names.iter().any(|n| {
-                file.strip_prefix(n.as_str())
-                    .and_then(|rest| rest.strip_prefix('-'))
-                    .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()))
-            });
-            if ours {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
-    }
 }
 
 #[cfg(test)]
